@@ -1,0 +1,83 @@
+"""boto3 sessions that reach the right endpoint, and readable AWS errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from soa_sdk.errors import AccessDenied, Conflict, NotFound, ServiceUnavailable, SoaLabError
+
+
+class EndpointSession(boto3.Session):
+    """A boto3 session whose clients and resources default to one endpoint URL.
+
+    With ``endpoint_url=None`` it is a plain boto3 session (real AWS). The sandbox passes
+    its moto server's URL, so the same SDK code talks to either.
+    """
+
+    def __init__(self, *args: Any, endpoint_url: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.endpoint_url = endpoint_url
+
+    def client(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if self.endpoint_url:
+            kwargs.setdefault("endpoint_url", self.endpoint_url)
+        return super().client(*args, **kwargs)
+
+    def resource(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if self.endpoint_url:
+            kwargs.setdefault("endpoint_url", self.endpoint_url)
+        return super().resource(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        where = self.endpoint_url or "AWS"
+        return f"EndpointSession(region_name={self.region_name!r}, endpoint={where!r})"
+
+
+NOT_FOUND_CODES = {
+    "AccountNotFoundException",
+    "ResourceNotFoundException",
+    "NoSuchEntity",
+    "ParentNotFoundException",
+    "ChildNotFoundException",
+    "NotFoundException",
+}
+DENIED_CODES = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+}
+CONFLICT_CODES = {
+    "DuplicateOrganizationalUnitException",
+    "DuplicateAccountException",
+    "ConcurrentModificationException",
+    "AlreadyExistsException",
+    "ResourceInUseException",
+    "EntityAlreadyExists",
+}
+
+
+def translate_client_error(error: Exception, doing: str) -> SoaLabError:
+    """Turn a botocore error into one of ours, saying what we were doing."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "Error")
+        message = error.response.get("Error", {}).get("Message", "")
+        text = f"AWS refused to {doing}: {code}: {message}".rstrip(": ")
+        if code in NOT_FOUND_CODES:
+            return NotFound(text)
+        if code in DENIED_CODES:
+            return AccessDenied(text + ". Check that your credentials are valid and allowed.")
+        if code in CONFLICT_CODES:
+            return Conflict(text)
+        return SoaLabError(text)
+    if isinstance(error, BotoCoreError):
+        return ServiceUnavailable(
+            f"Could not reach AWS to {doing} ({error}). If you use the sandbox, check "
+            "`soa-lab status`."
+        )
+    return SoaLabError(f"Failed to {doing}: {error}")

@@ -1,0 +1,165 @@
+"""``soa-lab``: start, inspect and stop the sandbox, run the lab headless, diagnose problems.
+
+soa-lab up              start the sandbox (no-op when it runs)
+soa-lab status [--json] services, endpoints and health
+soa-lab down            stop everything the sandbox started and remove its state
+soa-lab run             up, then every notebook in order with papermill, then a summary
+soa-lab doctor          what is missing or wrong, and how to fix it
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from soa_sdk.errors import SoaLabError
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from soa_sdk.sandbox import lifecycle
+
+    started = time.monotonic()
+    state, created = lifecycle.up(progress=_say)
+    if created:
+        _say(f"Sandbox up in {time.monotonic() - started:.1f} s (state in {state.home}).")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from soa_sdk.sandbox import lifecycle
+
+    if lifecycle.down(progress=_say):
+        _say("Sandbox stopped; nothing left running.")
+    else:
+        _say("No sandbox was running.")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from soa_sdk.sandbox import lifecycle
+    from soa_sdk.sandbox.state import SandboxState, sandbox_home
+    from soa_sdk.tables import Table
+
+    if not SandboxState.exists():
+        if args.json:
+            print(json.dumps({"running": False, "home": str(sandbox_home()), "services": []}))
+        else:
+            _say("No sandbox is running. Start one with `soa-lab up`.")
+        return 3
+    state = SandboxState.load()
+    statuses = lifecycle.status(state)
+    healthy = all(s.healthy for s in statuses)
+    if args.json:
+        document = {
+            "running": True,
+            "healthy": healthy,
+            "home": str(state.home),
+            "services": [s.as_dict() for s in statuses],
+        }
+        print(json.dumps(document, indent=2))
+    else:
+        rows = [
+            {
+                "service": s.name,
+                "health": "healthy" if s.healthy else ("unhealthy" if s.running else "stopped"),
+                "endpoint": s.url,
+                "pid": s.pid,
+                "what": s.summary,
+            }
+            for s in statuses
+        ]
+        _say(str(Table(rows)))
+    return 0 if healthy else 1
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from soa_sdk.sandbox.doctor import examine
+
+    findings = examine()
+    for finding in findings:
+        mark = "ok  " if finding.ok else "FIX "
+        _say(f"{mark} {finding.what}")
+        if finding.fix:
+            _say(f"     -> {finding.fix}")
+    problems = sum(not f.ok for f in findings)
+    _say("Everything looks right." if not problems else f"{problems} problem(s) found.")
+    return 0 if not problems else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from soa_sdk import runner
+    from soa_sdk.paths import notebooks_root, project_root
+    from soa_sdk.sandbox import lifecycle
+    from soa_sdk.tables import Table
+
+    notebooks = runner.notebooks_in(Path(args.notebooks or notebooks_root()), args.only)
+    if args.target == "sandbox":
+        lifecycle.up(progress=_say)
+    folder = runner.new_run_folder(Path(args.output or project_root() / "runs"))
+    _say(f"Running {len(notebooks)} notebook(s) into {folder}")
+    results = runner.run_all(notebooks, folder, {"TARGET": args.target}, progress=_say)
+    rows = [
+        {
+            "notebook": r.name,
+            "status": "passed" if r.ok else "FAILED",
+            "seconds": f"{r.seconds:.1f}",
+            "failed cell": "" if r.ok else str(r.failed_cell),
+        }
+        for r in results
+    ]
+    skipped = notebooks[len(results) :]
+    rows += [
+        {"notebook": p.stem, "status": "not run", "seconds": "", "failed cell": ""} for p in skipped
+    ]
+    _say(str(Table(rows, title="Summary")))
+    failures = [r for r in results if not r.ok]
+    for failure in failures:
+        _say(
+            f"{failure.name} failed at cell {failure.failed_cell}: {failure.error}\n"
+            f"  the executed notebook is {failure.output}"
+        )
+    return 1 if failures else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="soa-lab", description="The soa-lab sandbox and notebook runner."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start the sandbox").set_defaults(func=cmd_up)
+    commands.add_parser("down", help="stop the sandbox, leave nothing behind").set_defaults(
+        func=cmd_down
+    )
+    status = commands.add_parser("status", help="services and their health")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=cmd_status)
+    commands.add_parser("doctor", help="diagnose problems").set_defaults(func=cmd_doctor)
+    run = commands.add_parser("run", help="run every notebook headless and summarize")
+    run.add_argument("--target", choices=["sandbox", "aws"], default="sandbox")
+    run.add_argument("--notebooks", help="folder of notebooks (default: the project's)")
+    run.add_argument("--output", help="where run folders go (default: ./runs)")
+    run.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 00 01")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SoaLabError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Typed errors with messages a workshop attendee understands.
+
+Every error the SDK raises on purpose derives from :class:`SoaLabError`. Its message is one or
+two plain sentences: what is wrong, and what to do about it. Errors from the underlying
+clients (botocore, hvac, requests) are translated in one place per client (see
+:func:`soa_sdk.awsclient.translate_client_error`) so callers catch one family of exceptions.
+"""
+
+from __future__ import annotations
+
+
+class SoaLabError(Exception):
+    """Base class of every error the SDK raises on purpose."""
+
+
+class ValidationError(SoaLabError, ValueError):
+    """A parameter or a specification is invalid. Raised before any API call."""
+
+
+class SpecificationError(ValidationError):
+    """A specification file (for example ``terraform/org/organization.auto.tfvars.json``)
+    is missing or malformed."""
+
+
+class SandboxError(SoaLabError):
+    """The local sandbox is not running, is unhealthy, or could not be started."""
+
+
+class SandboxNotRunning(SandboxError):
+    """No sandbox state file, or the processes it names are gone."""
+
+
+class ServiceUnavailable(SoaLabError):
+    """An endpoint (AWS, Vault, Consul, Boundary) did not answer."""
+
+
+class NotFound(SoaLabError, LookupError):
+    """A named resource (account, OU, runtime, service...) does not exist."""
+
+
+class Conflict(SoaLabError):
+    """The request clashes with what exists (a name taken, a canary already running...)."""
+
+
+class AccessDenied(SoaLabError, PermissionError):
+    """The caller's credentials do not allow the action."""

@@ -1,0 +1,1 @@
+"""The local sandbox: real or emulated services standing in for AWS, Vault, Consul, Boundary."""

