@@ -1,0 +1,97 @@
+"""The sandbox AWS server (`python -m soa_sdk.sandbox.aws`) on a free port, for these tests.
+
+Each test module gets its own server process, so the CloudTrail history it reads holds only
+its own calls. OpenBao comes from the shared `sandbox` fixture (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+MANAGEMENT_ACCOUNT = "123456789012"
+ROOT_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class AwsServer:
+    url: str
+    management_account: str = MANAGEMENT_ACCOUNT
+    root_keys: tuple[tuple[str, str], ...] = tuple(ROOT_KEYS.items())
+
+    def client(self, service: str, region: str = "us-east-1", **keys: Any) -> Any:
+        """A boto3 client of this server (moto's default, root-like keys unless given)."""
+        return boto3.client(
+            service, endpoint_url=self.url, region_name=region, **(keys or ROOT_KEYS)
+        )
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[AwsServer]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "soa_sdk.sandbox.aws", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{url}/moto-api/health", timeout=1).ok:
+                break
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("the sandbox AWS server did not start")
+        time.sleep(0.05)
+    yield AwsServer(url)
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@dataclass(frozen=True)
+class Member:
+    account_id: str
+    session_name: str
+    keys: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def member(aws: AwsServer) -> Member:
+    """A member account created with Organizations, entered through its access role."""
+    org = aws.client("organizations")
+    org.create_organization(FeatureSet="ALL")
+    status = org.create_account(Email="runtime-ecs@example.com", AccountName="runtime-ecs")
+    account_id = status["CreateAccountStatus"]["AccountId"]
+    creds = aws.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
+        RoleSessionName="alice",
+    )["Credentials"]
+    keys = {
+        "aws_access_key_id": creds["AccessKeyId"],
+        "aws_secret_access_key": creds["SecretAccessKey"],
+        "aws_session_token": creds["SessionToken"],
+    }
+    return Member(account_id, "alice", keys)
