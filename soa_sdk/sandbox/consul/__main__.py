@@ -1,0 +1,93 @@
+"""Run the emulator like ``consul agent -dev``.
+
+``python -m soa_sdk.sandbox.consul --host 127.0.0.1 --port 8500
+[--acl-initial-management TOKEN | --acl-disabled] [--datacenter dc1] [--node-name NAME] [--mesh]``
+``python -m soa_sdk.sandbox.consul --list-unimplemented`` prints what is left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from .models import ConsulBackend
+from .server import create_server
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m soa_sdk.sandbox.consul", description=__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8500)
+    acl = p.add_mutually_exclusive_group()
+    acl.add_argument(
+        "--acl-initial-management",
+        metavar="TOKEN",
+        default=os.environ.get("CONSUL_ACL_INITIAL_MANAGEMENT"),
+        help="the management token (default: $CONSUL_ACL_INITIAL_MANAGEMENT, else generated)",
+    )
+    acl.add_argument("--acl-disabled", action="store_true", help="run with ACLs off")
+    p.add_argument("--datacenter", default="dc1")
+    p.add_argument("--node-name", default="sandbox")
+    p.add_argument("--mesh", action="store_true", help="also run the mesh data plane")
+    p.add_argument("--list-unimplemented", action="store_true", help="print what is left out")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.list_unimplemented:
+        from .not_implemented import main as report
+
+        report()
+        return 0
+    backend = ConsulBackend(
+        datacenter=args.datacenter,
+        node_name=args.node_name,
+        acl_enabled=not args.acl_disabled,
+        initial_management_token=args.acl_initial_management,
+        address=args.host,
+    )
+    server = create_server(backend, args.host, args.port)
+    plane: Any = None
+    if args.mesh:
+        # Imported only when asked: the data plane is another package and may be absent.
+        try:
+            from soa_sdk.sandbox.mesh import MeshDataPlane
+        except ImportError as exc:
+            print(f"--mesh: the mesh data plane is not available: {exc}", file=sys.stderr)
+            server.shutdown()
+            backend.close()
+            return 2
+        plane = MeshDataPlane(backend, args.host)
+        plane.start()
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    thread = threading.Thread(target=server.serve_forever, name="consul-http", daemon=True)
+    thread.start()
+    acl_note = "disabled" if args.acl_disabled else "enabled (default deny)"
+    print(
+        f"consul sandbox: http://{args.host}:{server.server_port} datacenter={args.datacenter} "
+        f"node={args.node_name} acl={acl_note}",
+        flush=True,
+    )
+    stop.wait()
+    if plane is not None:
+        plane.stop()
+    server.shutdown()
+    backend.close()
+    thread.join(timeout=5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

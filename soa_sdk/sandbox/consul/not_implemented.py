@@ -1,0 +1,46 @@
+"""What the emulator leaves out, generated from the code.
+
+Three sources: the route registry (``urls.ROUTES[*].missing`` and ``urls.UNROUTED``), and the
+``Not implemented:`` paragraphs of the docstrings of the emulator's modules and of
+:class:`~.models.ConsulBackend`'s methods. ``python -m soa_sdk.sandbox.consul
+--list-unimplemented`` prints the report.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+from . import acl, bexpr, checks, config_entries, models
+from .urls import ROUTES, UNROUTED
+
+_NOT_IMPL = re.compile(r"Not implemented:(.*?)(?:\n\s*\n|\Z)", re.DOTALL)
+
+
+def _paragraphs(doc: str | None) -> list[str]:
+    return [" ".join(m.group(1).split()) for m in _NOT_IMPL.finditer(inspect.cleandoc(doc or ""))]
+
+
+def report() -> list[str]:
+    """The report's lines."""
+    lines = ["Consul endpoints the sandbox does not serve:"]
+    lines += [f"  - {family}" for family in UNROUTED]
+    lines.append("Parameters and fields ignored or refused by served endpoints:")
+    for route in ROUTES:
+        if route.missing:
+            methods = ",".join(route.methods)
+            lines.append(f"  - {methods} {route.path}: {', '.join(route.missing)}")
+    lines.append("Behaviour not implemented (from the code's docstrings):")
+    for module in (models, config_entries, checks, acl, bexpr):
+        for text in _paragraphs(module.__doc__):
+            lines.append(f"  - {module.__name__.rsplit('.', 1)[-1]}: {text}")
+    for name, member in inspect.getmembers(models.ConsulBackend, inspect.isfunction):
+        for text in _paragraphs(member.__doc__):
+            lines.append(f"  - ConsulBackend.{name}: {text}")
+    lines.append("Sandbox-only routes (not Consul):")
+    lines += [f"  - {','.join(r.methods)} {r.path}" for r in ROUTES if r.sandbox_only]
+    return lines
+
+
+def main() -> None:
+    print("\n".join(report()))

@@ -1,0 +1,175 @@
+"""Routes: Consul's HTTP paths to handlers, with what each leaves out.
+
+:data:`ROUTES` is the single registry: the server builds its URL map from it and
+``not_implemented`` builds its report from it (``missing`` lists the query parameters or
+fields of that endpoint which the sandbox ignores or refuses). :data:`UNROUTED` names the
+Consul endpoint families the sandbox does not serve at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from werkzeug.routing import Map, Rule
+
+from . import responses as r
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str
+    methods: tuple[str, ...]
+    handler: Callable[[r.Call], r.Reply]
+    missing: tuple[str, ...] = ()
+    sandbox_only: bool = False
+
+
+_READ = ("stale", "consistent", "cached", "near", "node-meta")
+
+ROUTES: tuple[Route, ...] = (
+    # agent
+    Route(
+        "/v1/agent/service/register",
+        ("PUT",),
+        r.agent_service_register,
+        ("SocketPath", "Locality", "Connect.SidecarService default checks"),
+    ),
+    Route("/v1/agent/service/deregister/<service_id>", ("PUT",), r.agent_service_deregister),
+    Route("/v1/agent/services", ("GET",), r.agent_services),
+    Route(
+        "/v1/agent/service/<service_id>",
+        ("GET",),
+        r.agent_service,
+        ("hash (blocking on ContentHash)",),
+    ),
+    Route(
+        "/v1/agent/check/register",
+        ("PUT",),
+        r.agent_check_register,
+        ("Args/ScriptArgs (refused)", "GRPC/H2PING/UDP/Docker/OSService/Alias (never run)"),
+    ),
+    Route("/v1/agent/check/deregister/<check_id>", ("PUT",), r.agent_check_deregister),
+    Route("/v1/agent/check/pass/<check_id>", ("PUT",), r.agent_check_pass),
+    Route("/v1/agent/check/warn/<check_id>", ("PUT",), r.agent_check_warn),
+    Route("/v1/agent/check/fail/<check_id>", ("PUT",), r.agent_check_fail),
+    Route("/v1/agent/check/update/<check_id>", ("PUT",), r.agent_check_update),
+    Route("/v1/agent/checks", ("GET",), r.agent_checks),
+    Route("/v1/agent/self", ("GET",), r.agent_self),
+    Route("/v1/agent/members", ("GET",), r.agent_members, ("wan", "segment")),
+    # catalog
+    Route(
+        "/v1/catalog/register", ("PUT",), r.catalog_register, ("Service.Connect.SidecarService",)
+    ),
+    Route("/v1/catalog/deregister", ("PUT",), r.catalog_deregister),
+    Route("/v1/catalog/datacenters", ("GET",), r.catalog_datacenters),
+    Route("/v1/catalog/nodes", ("GET",), r.catalog_nodes, _READ),
+    Route("/v1/catalog/services", ("GET",), r.catalog_services, _READ),
+    Route("/v1/catalog/service/<service>", ("GET",), r.catalog_service, _READ),
+    Route("/v1/catalog/node/<node>", ("GET",), r.catalog_node, _READ),
+    # health
+    Route(
+        "/v1/health/service/<service>",
+        ("GET",),
+        r.health_service,
+        (*_READ, "sameness-group", "merge-central-config"),
+    ),
+    Route("/v1/health/connect/<service>", ("GET",), r.health_connect, _READ),
+    Route("/v1/health/checks/<service>", ("GET",), r.health_checks, _READ),
+    Route("/v1/health/state/<state>", ("GET",), r.health_state, _READ),
+    Route("/v1/health/node/<node>", ("GET",), r.health_node, _READ),
+    # kv
+    Route("/v1/kv/", ("GET",), r.kv_get),
+    Route("/v1/kv/<path:key>", ("GET",), r.kv_get, ("stale", "consistent")),
+    Route("/v1/kv/<path:key>", ("PUT",), r.kv_put, ("acquire", "release", "Session")),
+    Route("/v1/kv/", ("DELETE",), r.kv_delete),
+    Route("/v1/kv/<path:key>", ("DELETE",), r.kv_delete),
+    # status
+    Route("/v1/status/leader", ("GET",), r.status_leader),
+    Route("/v1/status/peers", ("GET",), r.status_peers),
+    # config entries
+    Route("/v1/config", ("PUT",), r.config_apply),
+    Route("/v1/config/<kind>", ("GET",), r.config_list),
+    Route("/v1/config/<kind>/<path:name>", ("GET",), r.config_get),
+    Route("/v1/config/<kind>/<path:name>", ("DELETE",), r.config_delete),
+    # intentions (legacy ID-based API and the name-based one)
+    Route("/v1/connect/intentions", ("GET",), r.intentions_list),
+    Route(
+        "/v1/connect/intentions",
+        ("POST",),
+        r.intention_create,
+        ("SourceNS/DestinationNS other than default",),
+    ),
+    Route("/v1/connect/intentions/exact", ("GET",), r.intention_exact_get),
+    Route("/v1/connect/intentions/exact", ("PUT",), r.intention_exact_put),
+    Route("/v1/connect/intentions/exact", ("DELETE",), r.intention_exact_delete),
+    Route("/v1/connect/intentions/match", ("GET",), r.intention_match),
+    Route("/v1/connect/intentions/check", ("GET",), r.intention_check, ("source-type",)),
+    Route("/v1/connect/intentions/<id>", ("GET",), r.intention_get),
+    Route("/v1/connect/intentions/<id>", ("PUT",), r.intention_update),
+    Route("/v1/connect/intentions/<id>", ("DELETE",), r.intention_delete),
+    # ACL
+    Route("/v1/acl/policy", ("PUT",), r.acl_policy_create),
+    Route("/v1/acl/policy/name/<name>", ("GET",), r.acl_policy_get_by_name),
+    Route("/v1/acl/policy/<id>", ("GET",), r.acl_policy_get),
+    Route("/v1/acl/policy/<id>", ("PUT",), r.acl_policy_update),
+    Route("/v1/acl/policy/<id>", ("DELETE",), r.acl_policy_delete),
+    Route("/v1/acl/policies", ("GET",), r.acl_policies),
+    Route(
+        "/v1/acl/token",
+        ("PUT",),
+        r.acl_token_create,
+        ("Roles", "ExpirationTTL", "TemplatedPolicies"),
+    ),
+    Route("/v1/acl/token/self", ("GET",), r.acl_token_self),
+    Route("/v1/acl/token/<id>", ("GET",), r.acl_token_get),
+    Route("/v1/acl/token/<id>", ("PUT",), r.acl_token_update),
+    Route("/v1/acl/token/<id>", ("DELETE",), r.acl_token_delete),
+    Route("/v1/acl/tokens", ("GET",), r.acl_tokens, ("policy", "role", "authmethod")),
+    # admin partitions and cluster peering (data model only)
+    Route("/v1/partition", ("PUT",), r.partition_create),
+    Route("/v1/partition/<name>", ("PUT",), r.partition_update),
+    Route("/v1/partition/<name>", ("GET",), r.partition_get),
+    Route(
+        "/v1/partition/<name>",
+        ("DELETE",),
+        r.partition_delete,
+        ("asynchronous deletion (DeletedAt)",),
+    ),
+    Route("/v1/partitions", ("GET",), r.partition_list),
+    Route("/v1/peering/token", ("POST",), r.peering_token, ("ServerExternalAddresses",)),
+    Route(
+        "/v1/peering/establish", ("POST",), r.peering_establish, ("tokens from another cluster",)
+    ),
+    Route("/v1/peering/<name>", ("GET",), r.peering_get),
+    Route("/v1/peering/<name>", ("DELETE",), r.peering_delete),
+    Route("/v1/peerings", ("GET",), r.peering_list),
+    # sandbox only: not part of Consul's API
+    Route("/v1/_sandbox/reset", ("PUT",), r.sandbox_reset, sandbox_only=True),
+)
+
+UNROUTED: tuple[str, ...] = (
+    "/v1/acl/bootstrap, /v1/acl/role*, /v1/acl/auth-method*, /v1/acl/binding-rule*,"
+    " /v1/acl/login, /v1/acl/logout, /v1/acl/templated-polic*,"
+    " legacy /v1/acl/create|update|destroy|info|list",
+    "/v1/agent/maintenance, /v1/agent/service/maintenance/:id, /v1/agent/join,"
+    " /v1/agent/leave, /v1/agent/force-leave, /v1/agent/reload, /v1/agent/monitor,"
+    " /v1/agent/metrics, /v1/agent/host, /v1/agent/token/*, /v1/agent/health/service/*",
+    "/v1/agent/connect/authorize, /v1/agent/connect/ca/roots,"
+    " /v1/agent/connect/ca/leaf/:service, /v1/connect/ca/* (no Connect CA: no mTLS)",
+    "/v1/catalog/connect/:service, /v1/catalog/gateway-services/:gateway,"
+    " /v1/catalog/node-services/:node",
+    "/v1/health/ingress/:service",
+    "/v1/discovery-chain/:service",
+    "/v1/exported-services, /v1/imported-services",
+    "/v1/namespace*, /v1/namespaces (namespaces are always 'default')",
+    "/v1/session/*, /v1/txn, /v1/query*, /v1/event/*, /v1/snapshot, /v1/coordinate/*,"
+    " /v1/operator/*, /v1/internal/*, /v1/lock*",
+)
+
+URL_MAP = Map(
+    [
+        Rule(route.path, methods=list(route.methods), endpoint=i, strict_slashes=False)
+        for i, route in enumerate(ROUTES)
+    ]
+)
