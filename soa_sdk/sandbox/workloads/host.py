@@ -1,0 +1,421 @@
+"""The workload host: runs demo workloads as threads and registers them with Consul over HTTP.
+
+Each workload instance is a :class:`~.service.FakeService` on a free port, registered through
+Consul's agent API (``PUT /v1/agent/service/register``) the way a runtime's agent would:
+
+- the service: ``Meta: {version, runtime}``, tag ``<version>``, an HTTP check on ``/health``
+  with a short interval (initial status ``passing``: the process is already serving);
+- its sidecar: ``Kind: connect-proxy``, ``Proxy.DestinationServiceName/ID``,
+  ``Proxy.LocalServiceAddress/Port`` and one ``Proxy.Upstreams`` entry per upstream
+  (``DestinationName``, ``LocalBindPort``, ``DestinationPartition``/``DestinationPeer`` when
+  given). The mesh data plane opens those local ports; the workload calls its upstreams at
+  ``http://127.0.0.1:<LocalBindPort>`` as fake-service's ``UPSTREAM_URIS`` would.
+
+Stopping an instance deregisters both services (``PUT /v1/agent/service/deregister/:id``)
+and closes its port. The control API in :mod:`.api` exposes this over HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from soa_sdk.sandbox.ports import free_port
+from soa_sdk.sandbox.workloads.service import FakeService, Timing, WorkloadConfig
+
+_NAME_RE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+_DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
+_SPEC_KEYS = {
+    "name",
+    "version",
+    "partition",
+    "runtime",
+    "upstreams",
+    "error_rate",
+    "error_code",
+    "latency_ms",
+    "message",
+    "count",
+    "id",
+    "health_code",
+    "check_interval",
+    "upstream_workers",
+    "tags",
+}
+_UPDATE_KEYS = {"error_rate", "error_code", "latency_ms", "health_code", "message"}
+
+
+class WorkloadError(Exception):
+    """A request the host refuses; ``status`` is the HTTP status the control API answers."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Upstream:
+    name: str
+    local_bind_port: int
+    partition: str | None = None
+    peer: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "local_bind_port": self.local_bind_port,
+            "partition": self.partition,
+            "peer": self.peer,
+        }
+
+
+@dataclass
+class Workload:
+    """One running instance and what it was registered as."""
+
+    id: str
+    name: str
+    version: str
+    partition: str
+    runtime: str
+    service: FakeService
+    upstreams: list[Upstream]
+    check_interval: str
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def sidecar_id(self) -> str:
+        return f"{self.id}-sidecar-proxy"
+
+    def to_dict(self) -> dict[str, Any]:
+        cfg = self.service.config
+        return {
+            "id": self.id,
+            "name": self.name,
+            "version": self.version,
+            "partition": self.partition,
+            "runtime": self.runtime,
+            "address": self.service.host,
+            "port": self.service.port,
+            "url": self.service.address,
+            "sidecar_id": self.sidecar_id,
+            "upstreams": [u.to_dict() for u in self.upstreams],
+            "error_rate": cfg.error_rate,
+            "error_code": cfg.error_code,
+            "latency_ms": {
+                "p50": cfg.latency_ms.p50,
+                "p90": cfg.latency_ms.p90,
+                "p99": cfg.latency_ms.p99,
+            },
+            "health_code": cfg.health_code,
+            "message": cfg.message,
+            "check_interval": self.check_interval,
+            "served": {str(k): v for k, v in sorted(self.service.served.items())},
+        }
+
+
+def _number(spec: dict[str, Any], key: str, kind: type, default: Any) -> Any:
+    value = spec.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise WorkloadError(f"{key} must be a number")
+    return kind(value)
+
+
+def _timing(value: Any) -> Timing:
+    if value is None:
+        return Timing()
+    if not isinstance(value, dict) or set(value) - {"p50", "p90", "p99"}:
+        raise WorkloadError("latency_ms must be an object with p50, p90, p99 (milliseconds)")
+    for k, v in value.items():
+        if isinstance(v, bool) or not isinstance(v, int | float | None):
+            raise WorkloadError(f"latency_ms.{k} must be a number")
+    try:
+        return Timing(**{k: (float(v) if v is not None else None) for k, v in value.items()})
+    except (TypeError, ValueError) as exc:
+        raise WorkloadError(str(exc)) from None
+
+
+class WorkloadHost:
+    """Starts, changes and stops workloads, keeping Consul's catalog in step."""
+
+    def __init__(
+        self,
+        consul_addr: str,
+        consul_token: str | None = None,
+        host: str = "127.0.0.1",
+        check_interval: str = "1s",
+    ) -> None:
+        self.consul_addr = consul_addr.rstrip("/")
+        self.host = host
+        self.check_interval = check_interval
+        self._http = requests.Session()
+        if consul_token:
+            self._http.headers["X-Consul-Token"] = consul_token
+        self._lock = threading.RLock()
+        self._workloads: dict[str, Workload] = {}
+        self._seq: dict[tuple[str, str], int] = {}
+
+    # -- Consul agent API -------------------------------------------------------------------
+    def _consul(self, method: str, path: str, partition: str, body: Any = None) -> None:
+        params = {"partition": partition} if partition != "default" else None
+        try:
+            resp = self._http.request(
+                method, self.consul_addr + path, params=params, json=body, timeout=10
+            )
+        except requests.RequestException as exc:
+            msg = f"Consul at {self.consul_addr} is unreachable: {exc}"
+            raise WorkloadError(msg, 502) from None
+        if resp.status_code >= 300:
+            text = resp.text.strip()[:300]
+            raise WorkloadError(f"Consul {method} {path} answered {resp.status_code}: {text}", 502)
+
+    def _register(self, wl: Workload) -> None:
+        svc = wl.service
+        meta = {"version": wl.version, "runtime": wl.runtime}
+        service = {
+            "ID": wl.id,
+            "Name": wl.name,
+            "Address": svc.host,
+            "Port": svc.port,
+            "Tags": [wl.version, *wl.tags],
+            "Meta": meta,
+            "Check": {
+                "CheckID": f"service:{wl.id}",
+                "Name": f"HTTP /health on {wl.id}",
+                "HTTP": f"{svc.address}/health",
+                "Method": "GET",
+                "Interval": wl.check_interval,
+                "Timeout": "1s",
+                "Status": "passing",
+            },
+        }
+        upstreams = []
+        for up in wl.upstreams:
+            item: dict[str, Any] = {
+                "DestinationType": "service",
+                "DestinationName": up.name,
+                "LocalBindAddress": self.host,
+                "LocalBindPort": up.local_bind_port,
+            }
+            if up.partition:
+                item["DestinationPartition"] = up.partition
+            if up.peer:
+                item["DestinationPeer"] = up.peer
+            upstreams.append(item)
+        sidecar = {
+            "ID": wl.sidecar_id,
+            "Name": f"{wl.name}-sidecar-proxy",
+            "Kind": "connect-proxy",
+            "Address": svc.host,
+            # The sidecar's public port: registered as Consul requires one; the sandbox's
+            # data plane collapses the inbound hop and never listens there.
+            "Port": free_port(self.host),
+            "Meta": meta,
+            "Proxy": {
+                "DestinationServiceName": wl.name,
+                "DestinationServiceID": wl.id,
+                "LocalServiceAddress": svc.host,
+                "LocalServicePort": svc.port,
+                "Upstreams": upstreams,
+            },
+        }
+        if wl.partition != "default":
+            service["Partition"] = sidecar["Partition"] = wl.partition
+        self._consul("PUT", "/v1/agent/service/register", wl.partition, service)
+        try:
+            self._consul("PUT", "/v1/agent/service/register", wl.partition, sidecar)
+        except WorkloadError:
+            self._deregister(wl, sidecar=False)
+            raise
+
+    def _deregister(self, wl: Workload, sidecar: bool = True) -> None:
+        ids = [wl.sidecar_id, wl.id] if sidecar else [wl.id]
+        for sid in ids:
+            try:
+                self._consul("PUT", f"/v1/agent/service/deregister/{sid}", wl.partition)
+            except WorkloadError:
+                pass  # Consul may be gone at shutdown; nothing else to do
+
+    # -- operations --------------------------------------------------------------------------
+    def start(self, spec: dict[str, Any]) -> list[Workload]:
+        """Start ``count`` instances described by ``spec`` (see the control API) and register
+        them; validates everything first, so a refused request starts nothing."""
+        if not isinstance(spec, dict):
+            raise WorkloadError("the body must be a JSON object")
+        unknown = set(spec) - _SPEC_KEYS
+        if unknown:
+            raise WorkloadError(f"unknown field(s): {', '.join(sorted(unknown))}")
+        name = spec.get("name")
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise WorkloadError("name must be a valid Consul service name (letters, digits, -)")
+        version = str(spec.get("version") or "v1")
+        partition = str(spec.get("partition") or "default")
+        runtime = str(spec.get("runtime") or "ec2")
+        for key, value in (("version", version), ("partition", partition), ("runtime", runtime)):
+            if not _NAME_RE.match(value) and not re.match(r"^[A-Za-z0-9._-]+$", value):
+                raise WorkloadError(f"{key} {value!r} is not valid")
+        count = _number(spec, "count", int, 1)
+        if not 1 <= count <= 50:
+            raise WorkloadError("count must be between 1 and 50")
+        wanted_id = spec.get("id")
+        if wanted_id is not None and (
+            count != 1 or not isinstance(wanted_id, str) or not _NAME_RE.match(wanted_id)
+        ):
+            raise WorkloadError("id must be a valid name, and only with count 1")
+        interval = str(spec.get("check_interval") or self.check_interval)
+        if not _DURATION_RE.match(interval):
+            raise WorkloadError(f"check_interval {interval!r} is not a duration like '1s'")
+        tags = spec.get("tags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise WorkloadError("tags must be a list of strings")
+        ups = self._parse_upstreams(spec.get("upstreams") or [])
+        message = spec.get("message")
+        if message is not None and not isinstance(message, str):
+            raise WorkloadError("message must be a string")
+        base = WorkloadConfig(
+            name=name,
+            version=version,
+            message=message if message is not None else f"{name} {version}",
+            error_rate=_number(spec, "error_rate", float, 0.0),
+            error_code=_number(spec, "error_code", int, 500),
+            latency_ms=_timing(spec.get("latency_ms")),
+            health_code=_number(spec, "health_code", int, 200),
+            upstream_workers=_number(spec, "upstream_workers", int, 1),
+        )
+        try:
+            base.validate()
+        except ValueError as exc:
+            raise WorkloadError(str(exc)) from None
+
+        started: list[Workload] = []
+        with self._lock:
+            if wanted_id is not None and wanted_id in self._workloads:
+                raise WorkloadError(f"workload {wanted_id!r} already exists", 409)
+            try:
+                for _ in range(count):
+                    started.append(
+                        self._start_one(base, wanted_id, partition, runtime, ups, interval, tags)
+                    )
+            except Exception:
+                for wl in started:
+                    self._stop(wl)
+                raise
+        return started
+
+    def _parse_upstreams(self, raw: Any) -> list[dict[str, Any]]:
+        if not isinstance(raw, list):
+            raise WorkloadError("upstreams must be a list of service names or objects")
+        out = []
+        for item in raw:
+            if isinstance(item, str):
+                item = {"name": item}
+            if not isinstance(item, dict) or set(item) - {"name", "partition", "peer"}:
+                raise WorkloadError("an upstream is a name or {name, partition?, peer?}")
+            if not isinstance(item.get("name"), str) or not _NAME_RE.match(item["name"]):
+                raise WorkloadError(f"upstream name {item.get('name')!r} is not valid")
+            out.append(item)
+        return out
+
+    def _start_one(
+        self,
+        base: WorkloadConfig,
+        wanted_id: str | None,
+        partition: str,
+        runtime: str,
+        ups: list[dict[str, Any]],
+        interval: str,
+        tags: list[str],
+    ) -> Workload:
+        key = (base.name, base.version)
+        wid = wanted_id
+        while wid is None or wid in self._workloads:
+            self._seq[key] = self._seq.get(key, 0) + 1
+            wid = f"{base.name}-{base.version}-{self._seq[key]}"
+        upstreams = [
+            Upstream(u["name"], free_port(self.host), u.get("partition"), u.get("peer"))
+            for u in ups
+        ]
+        cfg = WorkloadConfig(
+            **{
+                **base.__dict__,
+                "upstream_uris": [f"http://{self.host}:{u.local_bind_port}" for u in upstreams],
+            }
+        )
+        service = FakeService(cfg, host=self.host).start()
+        wl = Workload(
+            wid,
+            base.name,
+            base.version,
+            partition,
+            runtime,
+            service,
+            upstreams,
+            interval,
+            list(tags),
+        )
+        try:
+            self._register(wl)
+        except Exception:
+            service.stop()
+            raise
+        self._workloads[wid] = wl
+        return wl
+
+    def list(self, name: str | None = None) -> list[Workload]:
+        with self._lock:
+            return [w for w in self._workloads.values() if name is None or w.name == name]
+
+    def get(self, workload_id: str) -> Workload:
+        with self._lock:
+            wl = self._workloads.get(workload_id)
+        if wl is None:
+            raise WorkloadError(f"no workload {workload_id!r}", 404)
+        return wl
+
+    def update(self, workload_id: str, changes: dict[str, Any]) -> Workload:
+        """Change error rate, error code, latency, health code or message at runtime."""
+        wl = self.get(workload_id)
+        if not isinstance(changes, dict) or not changes:
+            raise WorkloadError("the body must be a non-empty JSON object")
+        unknown = set(changes) - _UPDATE_KEYS
+        if unknown:
+            raise WorkloadError(f"cannot change: {', '.join(sorted(unknown))}")
+        parsed: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key == "latency_ms":
+                parsed[key] = _timing(value)
+            elif key == "message":
+                if not isinstance(value, str):
+                    raise WorkloadError("message must be a string")
+                parsed[key] = value
+            else:
+                kind = float if key == "error_rate" else int
+                parsed[key] = _number(changes, key, kind, None)
+        try:
+            wl.service.update(**parsed)
+        except ValueError as exc:
+            raise WorkloadError(str(exc)) from None
+        return wl
+
+    def stop(self, workload_id: str) -> Workload:
+        with self._lock:
+            wl = self.get(workload_id)
+            self._workloads.pop(workload_id, None)
+        self._stop(wl)
+        return wl
+
+    def _stop(self, wl: Workload) -> None:
+        self._deregister(wl)
+        wl.service.stop()
+
+    def stop_all(self) -> int:
+        with self._lock:
+            workloads = list(self._workloads.values())
+            self._workloads.clear()
+        for wl in workloads:
+            self._stop(wl)
+        return len(workloads)

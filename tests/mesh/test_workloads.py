@@ -1,0 +1,210 @@
+"""Workloads (fake-service replies) and the workload host's control API over real sockets."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+import requests
+from mesh_envs import MemoryHost
+
+from soa_sdk.sandbox.mesh.http1 import ConnectionPool, HTTPServer, Response
+from soa_sdk.sandbox.mesh.view import MemoryCatalog
+from soa_sdk.sandbox.workloads import (
+    FakeService,
+    Timing,
+    WorkloadConfig,
+    WorkloadHostClient,
+    WorkloadHostError,
+)
+from soa_sdk.sandbox.workloads.api import ControlAPI
+from soa_sdk.sandbox.workloads.service import go_duration
+
+
+def test_go_duration_strings():
+    assert go_duration(0.000000512) == "512ns"
+    assert go_duration(0.000202008) == "202.008µs"
+    assert go_duration(0.0254975) == "25.4975ms"
+    assert go_duration(1.5) == "1.5s"
+    assert go_duration(61) == "1m1s"
+
+
+def test_timing_percentiles_come_out_as_configured():
+    t = Timing(p50=10, p90=20, p99=40)
+    samples = sorted(t.sample() * 1000 for _ in range(20000))
+    assert 9 <= samples[10000] <= 11
+    assert 18 <= samples[18000] <= 22
+    assert 36 <= samples[19800] <= 44
+    with pytest.raises(ValueError):
+        Timing(p50=5, p90=1)
+
+
+def test_reply_has_fake_service_fields_errors_and_health():
+    leaf = FakeService(WorkloadConfig("leaf", message='{"items": 3}')).start()
+    top = FakeService(
+        WorkloadConfig("top", upstream_uris=[leaf.address + "/base"], error_rate=0.0)
+    ).start()
+    try:
+        reply = requests.get(top.address + "/path?q=1", timeout=5).json()
+        assert list(reply) == [
+            "name",
+            "uri",
+            "type",
+            "ip_addresses",
+            "start_time",
+            "end_time",
+            "duration",
+            "body",
+            "upstream_calls",
+            "code",
+        ]
+        (call,) = reply["upstream_calls"].values()
+        assert call["uri"] == leaf.address + "/base"
+        assert call["body"] == {"items": 3} and call["code"] == 200
+        top.update(error_rate=1.0, error_code=418)
+        resp = requests.get(top.address, timeout=5)
+        assert resp.status_code == 418
+        assert resp.json() == {
+            "name": "top",
+            "uri": "/",
+            "type": "HTTP",
+            "ip_addresses": ["127.0.0.1"],
+            "code": 418,
+            "error": "Service error automatically injected",
+        }
+        top.update(error_rate=0.0)
+        leaf.update(error_rate=1.0)
+        resp = requests.get(top.address, timeout=5)
+        assert resp.status_code == 500
+        assert [c["code"] for c in resp.json()["upstream_calls"].values()] == [500]
+        assert requests.get(leaf.address + "/health", timeout=5).text == "OK"
+        leaf.update(health_code=503)
+        assert requests.get(leaf.address + "/health", timeout=5).status_code == 503
+        with pytest.raises(ValueError):
+            leaf.update(error_rate=2)
+        with pytest.raises(ValueError):
+            leaf.update(nonsense=1)
+    finally:
+        top.stop()
+        leaf.stop()
+
+
+def test_http1_keep_alive_chunked_and_close():
+    calls = Counter()
+
+    def handler(r):
+        calls[r.client] += 1
+        return Response(200, json.dumps({"len": len(r.body), "m": r.method}).encode())
+
+    server = HTTPServer("127.0.0.1", 0, handler).start()
+    pool = ConnectionPool()
+    try:
+        for _ in range(5):
+            assert pool.request("127.0.0.1", server.port, "GET", "/").status == 200
+        assert len(calls) == 1  # one connection, reused
+        body = requests.post(
+            f"http://127.0.0.1:{server.port}/", data=iter([b"ab", b"cde"]), timeout=5
+        ).json()
+        assert body == {"len": 5, "m": "POST"}  # requests sends a generator chunked
+        head = pool.request("127.0.0.1", server.port, "HEAD", "/")
+        assert head.status == 200 and head.body == b""
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+            raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := raw.recv(4096):  # the server hangs up after the response
+                data += chunk
+        assert data.startswith(b"HTTP/1.1 200 OK\r\n") and b"Connection: close" in data
+    finally:
+        server.close()
+        pool.close()
+
+
+@pytest.fixture
+def host_client() -> Iterator[tuple[WorkloadHostClient, MemoryCatalog]]:
+    catalog = MemoryCatalog()
+    host = MemoryHost(catalog)
+    server = HTTPServer("127.0.0.1", 0, ControlAPI(host).handle).start()
+    try:
+        yield WorkloadHostClient(f"http://127.0.0.1:{server.port}"), catalog
+    finally:
+        host.stop_all()
+        server.close()
+
+
+def test_control_api_registers_workloads_and_sidecars(host_client):
+    client, catalog = host_client
+    assert client.health()["status"] == "ok"
+    (w1, w2) = client.start(
+        "inventory",
+        "v2",
+        count=2,
+        runtime="ecs",
+        upstreams=["payments"],
+        latency_ms={"p50": 1},
+        check_interval="200ms",
+    )
+    assert (w1["id"], w2["id"]) == ("inventory-v2-1", "inventory-v2-2")
+    services = catalog.agent_services()
+    svc = services["inventory-v2-1"]
+    assert svc["Meta"] == {"version": "v2", "runtime": "ecs"} and svc["Port"] == w1["port"]
+    sidecar = services["inventory-v2-1-sidecar-proxy"]
+    assert sidecar["Kind"] == "connect-proxy"
+    assert sidecar["Proxy"]["DestinationServiceName"] == "inventory"
+    (up,) = sidecar["Proxy"]["Upstreams"]
+    assert up["DestinationName"] == "payments"
+    assert up["LocalBindPort"] == w1["upstreams"][0]["local_bind_port"]
+    assert requests.get(w1["url"] + "/health", timeout=5).status_code == 200
+
+    changed = client.update("inventory-v2-1", health_code=500, latency_ms={"p50": 0})
+    assert changed["health_code"] == 500
+    assert requests.get(w1["url"] + "/health", timeout=5).status_code == 500
+    assert [w["id"] for w in client.list("inventory")] == ["inventory-v2-1", "inventory-v2-2"]
+    client.stop("inventory-v2-1")
+    assert "inventory-v2-1" not in catalog.agent_services()
+    assert "inventory-v2-1-sidecar-proxy" not in catalog.agent_services()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(w1["url"] + "/health", timeout=2)
+    assert client.stop_all() == 1
+    assert catalog.agent_services() == {}
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"name": "bad name!"}, "name"),
+        ({"name": "a", "error_rate": 1.5}, "error_rate"),
+        ({"name": "a", "error_code": 99}, "error_code"),
+        ({"name": "a", "latency_ms": {"p50": 10, "p90": 5}}, "p50 <= p90"),
+        ({"name": "a", "count": 0}, "count"),
+        ({"name": "a", "upstreams": "payments"}, "upstreams"),
+        ({"name": "a", "check_interval": "soon"}, "check_interval"),
+        ({"name": "a", "colour": "red"}, "unknown"),
+    ],
+)
+def test_control_api_rejects_bad_input_and_changes_nothing(host_client, spec, message):
+    client, catalog = host_client
+    with pytest.raises(WorkloadHostError) as err:
+        client._call("POST", "/v1/workloads", spec)
+    assert err.value.status == 400 and message in str(err.value)
+    assert client.list() == [] and catalog.agent_services() == {}
+
+
+def test_control_api_errors(host_client):
+    client, _ = host_client
+    (w,) = client.start("web")
+    with pytest.raises(WorkloadHostError) as err:
+        client.get("nope")
+    assert err.value.status == 404
+    with pytest.raises(WorkloadHostError) as err:
+        client.update(w["id"], port=1)
+    assert err.value.status == 400
+    with pytest.raises(WorkloadHostError) as err:
+        client.start("web", id=w["id"])
+    assert err.value.status == 409
+    assert client.get(w["id"])["error_rate"] == 0.0
+    time.sleep(0)  # the host stays usable after errors
+    assert len(client.list()) == 1
