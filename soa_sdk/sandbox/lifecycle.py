@@ -136,6 +136,7 @@ def _start_one(service: Service, context: LaunchContext, progress: Progress) -> 
             f"The {service.name} service did not become healthy within "
             f"{service.start_timeout:.0f} s; see its log at {log}."
         )
+    record.extra.update(service.details(record, context.secrets))
     progress(f"{service.name:<9} healthy at {launch.url}  ({time.monotonic() - started:.1f} s)")
     return record
 

@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from soa_sdk.sandbox.services.aws import AwsService
 from soa_sdk.sandbox.services.base import Launch, LaunchContext, Service
+from soa_sdk.sandbox.services.consul import ConsulService
 from soa_sdk.sandbox.services.postgres import PostgresService
 from soa_sdk.sandbox.services.vault import VaultService
+from soa_sdk.sandbox.services.workloads import WorkloadsService
 
-SERVICES: tuple[Service, ...] = (AwsService(), VaultService(), PostgresService())
+SERVICES: tuple[Service, ...] = (
+    AwsService(),
+    VaultService(),
+    PostgresService(),
+    ConsulService(),
+    WorkloadsService(),
+)
 
 
 def by_name() -> dict[str, Service]:

@@ -36,6 +36,8 @@ class AwsService(Service):
         return Launch(
             command=python_module("soa_sdk.sandbox.aws", "--host", LOOPBACK, "--port", str(port)),
             url=f"http://{LOOPBACK}:{port}",
+            # AWS managed policies (AmazonEKSClusterPolicy, ...) exist in every real account.
+            env={"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
         )
 
     def is_healthy(self, record: ServiceRecord, secrets: dict[str, str]) -> bool:

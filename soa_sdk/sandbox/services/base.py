@@ -69,6 +69,10 @@ class Service:
         """Answer a real health request against the running service."""
         raise NotImplementedError
 
+    def details(self, record: ServiceRecord, secrets: dict[str, str]) -> dict[str, Any]:
+        """Facts learned once the service is healthy (no secrets), kept in the state file."""
+        return {}
+
     def problems(self) -> list[str]:
         """What is missing on this machine for the service to start (for `soa-lab doctor`)."""
         return []
