@@ -1,0 +1,62 @@
+"""``python -m soa_sdk.sandbox.boundary``: a standalone emulated controller, like
+``boundary dev`` (global scope, password auth method ``ampw_1234567890``, the admin user
+``u_1234567890`` with account ``acctpw_1234567890`` and the default roles)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from .models import BoundaryBackend
+from .server import create_server
+from .urls import unimplemented
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m soa_sdk.sandbox.boundary", description=__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=9200)
+    p.add_argument("--admin-login-name", default="admin")
+    p.add_argument("--admin-password", help="required unless --list-unimplemented")
+    p.add_argument("--recording-s3-endpoint", help="S3 (moto) URL for session recordings")
+    p.add_argument("--recording-region", default="us-east-1")
+    p.add_argument("--list-unimplemented", action="store_true",
+                   help="print the Boundary API operations the sandbox does not serve")  # fmt: skip
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.list_unimplemented:
+        print("\n".join(unimplemented()))
+        doc = (BoundaryBackend.__doc__ or "").split("Not implemented", 1)
+        if len(doc) == 2:
+            print("\nNot implemented" + " ".join(doc[1].split()))
+        return 0
+    if not args.admin_password:
+        print("error: --admin-password is required", file=sys.stderr)
+        return 2
+    store = None
+    if args.recording_s3_endpoint:
+        from .recording import S3RecordingStore
+
+        store = S3RecordingStore(args.recording_s3_endpoint, args.recording_region)
+    backend = BoundaryBackend(recording_store=store)
+    backend.bootstrap_dev(args.admin_login_name, args.admin_password)
+    server = create_server(backend, args.host, args.port)
+
+    def _stop(signum, frame):  # serve_forever returns once shutdown runs in another thread
+        import threading
+
+        threading.Thread(target=server.stop, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    print(f"boundary sandbox listening on {server.url}", flush=True)
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
