@@ -28,6 +28,7 @@ class Credentials:
     vault_token: str | None = field(default=None, repr=False)
     consul_token: str | None = field(default=None, repr=False)
     postgres_password: str | None = field(default=None, repr=False)
+    boundary_admin_password: str | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return "Credentials(<hidden>)"
@@ -44,6 +45,8 @@ class Endpoints:
     consul_url: str | None = None
     boundary_url: str | None = None
     postgres_url: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+    """Sandbox-only endpoints: ``workloads_url``, ``mesh_admin_url``."""
 
     @classmethod
     def from_sandbox(cls, state: SandboxState, region: str) -> tuple[Endpoints, Credentials]:
@@ -59,6 +62,14 @@ class Endpoints:
             consul_url=url("consul"),
             boundary_url=url("boundary"),
             postgres_url=url("postgres"),
+            extra={
+                key: value
+                for key, value in {
+                    "workloads_url": url("workloads"),
+                    **(state.services["consul"].extra if "consul" in state.services else {}),
+                }.items()
+                if value
+            },
         )
         secrets = state.secrets
         credentials = Credentials(
@@ -67,6 +78,7 @@ class Endpoints:
             vault_token=secrets.get("vault_root_token"),
             consul_token=secrets.get("consul_management_token"),
             postgres_password=secrets.get("postgres_password"),
+            boundary_admin_password=secrets.get("boundary_admin_password"),
         )
         return endpoints, credentials
 

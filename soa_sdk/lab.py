@@ -20,7 +20,14 @@ from soa_sdk.errors import SandboxNotRunning, ServiceUnavailable
 if TYPE_CHECKING:
     import hvac
 
+    from soa_sdk.access import Access
+    from soa_sdk.consul_api import ConsulApi
+    from soa_sdk.extend import Extend
+    from soa_sdk.observe import Observe
     from soa_sdk.org import Organization
+    from soa_sdk.release import Release
+    from soa_sdk.runtime import Runtimes
+    from soa_sdk.sandbox.workloads import WorkloadHostClient
 
 
 class Lab:
@@ -66,6 +73,11 @@ class Lab:
         return cls(*Endpoints.from_sandbox(state, region), progress=progress)
 
     @property
+    def credentials(self) -> Credentials:
+        """The secrets the lab was given (shown as ``Credentials(<hidden>)``)."""
+        return self._credentials
+
+    @property
     def target(self) -> str:
         return self.endpoints.target
 
@@ -99,6 +111,36 @@ class Lab:
             raise ServiceUnavailable("No Vault address: set VAULT_ADDR (and VAULT_TOKEN).")
         return hvac.Client(url=self.endpoints.vault_url, token=self._credentials.vault_token)
 
+    @cached_property
+    def consul(self) -> ConsulApi:
+        """The Consul API (python-consul2 as ``lab.consul.client``, raw HTTP for the rest)."""
+        from soa_sdk.consul_api import ConsulApi
+
+        if not self.endpoints.consul_url:
+            raise ServiceUnavailable(
+                "No Consul address: set CONSUL_HTTP_ADDR (and CONSUL_HTTP_TOKEN)."
+            )
+        return ConsulApi(self.endpoints.consul_url, self._credentials.consul_token)
+
+    @cached_property
+    def workloads(self) -> WorkloadHostClient:
+        """The sandbox's workload host, which runs the demo services (sandbox only: on AWS
+        the services run as ECS tasks, EKS pods or EC2 instances)."""
+        from soa_sdk.sandbox.workloads import WorkloadHostClient
+
+        url = self.endpoints.extra.get("workloads_url")
+        if self.target != "sandbox" or not url:
+            raise ServiceUnavailable("The workload host exists in the sandbox only.")
+        return WorkloadHostClient(url)
+
+    @property
+    def mesh_admin_url(self) -> str:
+        """The sandbox mesh's admin endpoint (telemetry), published by the data plane."""
+        url = self.endpoints.extra.get("mesh_admin_url")
+        if not url:
+            raise ServiceUnavailable("The mesh's admin endpoint exists in the sandbox only.")
+        return str(url)
+
     # -- steps -------------------------------------------------------------------------------
     @cached_property
     def org(self) -> Organization:
@@ -106,3 +148,38 @@ class Lab:
         from soa_sdk.org import Organization
 
         return Organization(self.aws, progress=self.progress)
+
+    @cached_property
+    def runtime(self) -> Runtimes:
+        """Step 1: create, describe and destroy runtimes (ECS, EKS, EC2) in member accounts."""
+        from soa_sdk.runtime import Runtimes
+
+        return Runtimes(self)
+
+    @cached_property
+    def observe(self) -> Observe:
+        """Step 2: who did what (CloudTrail), how it behaves (CloudWatch), what talks to what."""
+        from soa_sdk.observe import Observe
+
+        return Observe(self)
+
+    @cached_property
+    def release(self) -> Release:
+        """Step 3: canary releases through the mesh, with automated analysis."""
+        from soa_sdk.release import Release
+
+        return Release(self)
+
+    @cached_property
+    def access(self) -> Access:
+        """Step 4: just-in-time access to the prod database through Boundary and Vault."""
+        from soa_sdk.access import Access
+
+        return Access(self)
+
+    @cached_property
+    def extend(self) -> Extend:
+        """Step 5: add a runtime from the template, joined to the mesh across accounts."""
+        from soa_sdk.extend import Extend
+
+        return Extend(self)
