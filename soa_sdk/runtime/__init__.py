@@ -1,0 +1,351 @@
+"""Step 1: create a production runtime in its own account, its services in the mesh.
+
+A runtime is declared in ``terraform/runtime_<x>/runtime.auto.tfvars.json`` (see
+:mod:`soa_sdk.tf.spec`): its kind (ecs, eks, ec2), account, region, VPC block, Consul admin
+partition and services. :meth:`Runtimes.create` builds it through the member account's own
+session from step 0: the network (:mod:`.network`), the compute (:mod:`.compute`), the mesh
+entries (:mod:`.mesh`) and, in the sandbox, the running workloads. Every step adopts what
+exists, so creating twice changes nothing; when a step fails, what this call created is
+removed again. :meth:`Runtimes.destroy` removes everything, in AWS and in Consul.
+
+Against real AWS the workloads are the ECS tasks / EKS pods / EC2 instances running the
+fake-service image, joined to the mesh by Consul's ECS or Helm integration (declared in
+Terraform); the SDK then only reads the ingress gateway's address from Consul.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from soa_sdk.awsclient import translate_client_error
+from soa_sdk.errors import Conflict, NotFound, ServiceUnavailable, SoaLabError, ValidationError
+from soa_sdk.runtime import compute, mesh, network
+from soa_sdk.sandbox.ports import free_port
+from soa_sdk.tables import Table
+from soa_sdk.tf.spec import MeshSpec, RuntimeSpec, load_mesh, validate_runtime
+
+if TYPE_CHECKING:
+    from soa_sdk.lab import Lab
+
+GATEWAY_PORT_ON_AWS = 8080
+READY_TIMEOUT = 20.0
+
+
+@dataclass
+class RuntimeReport:
+    """What a runtime consists of, as created or found."""
+
+    name: str
+    kind: str
+    account: str
+    account_id: str
+    region: str
+    partition: str
+    ingress_url: str
+    network: network.Network
+    compute: compute.Compute
+    consul_entries: list[str] = field(default_factory=list)
+    workloads: list[dict[str, Any]] = field(default_factory=list)
+
+    def table(self) -> Table:
+        """Every resource, one row each: where it lives, its kind and its identifier."""
+        rows = [
+            {"where": f"AWS {self.account}", "kind": "vpc", "id": self.network.vpc_id},
+            *(
+                {"where": f"AWS {self.account}", "kind": "subnet", "id": s}
+                for s in self.network.subnet_ids
+            ),
+            {
+                "where": f"AWS {self.account}",
+                "kind": "security group",
+                "id": self.network.security_group_id,
+            },
+        ]
+        c = self.compute
+        if c.cluster:
+            rows.append(
+                {"where": f"AWS {self.account}", "kind": f"{c.kind} cluster", "id": c.cluster}
+            )
+        rows += [
+            {"where": f"AWS {self.account}", "kind": "ecs service", "id": s} for s in c.services
+        ]
+        if c.node_group:
+            rows.append({"where": f"AWS {self.account}", "kind": "node group", "id": c.node_group})
+        rows += [{"where": f"AWS {self.account}", "kind": "instance", "id": i} for i in c.instances]
+        rows += [
+            {"where": f"Consul {self.partition}", "kind": e.split(":")[0], "id": e.split(":", 1)[1]}
+            for e in self.consul_entries
+        ]
+        rows += [
+            {
+                "where": "sandbox",
+                "kind": "workload",
+                "id": f"{w['name']} {w['version']} at {w['url']}",
+            }
+            for w in self.workloads
+        ]
+        return Table(rows, title=f"Runtime {self.name} ({self.kind}, account {self.account_id})")
+
+
+class Runtimes:
+    """Create, describe, call and destroy runtimes. Reached as ``lab.runtime``."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+
+    # -- specification -----------------------------------------------------------------------
+    def mesh_spec(self) -> MeshSpec:
+        return load_mesh()
+
+    def spec(self, name: str) -> RuntimeSpec:
+        """The declared runtime ``name``; a clear error naming the declared ones otherwise."""
+        return self.mesh_spec().runtime(name)
+
+    # -- create ------------------------------------------------------------------------------
+    def create(self, name: str = "runtime-ecs", spec: RuntimeSpec | None = None) -> RuntimeReport:
+        """Build runtime ``name`` (or the given ``spec``); safe to run again."""
+        runtime = spec or self.spec(name)
+        validate_runtime(runtime)
+        account = self._account(runtime)
+        self._check_registry(runtime)
+        existed = self._registered(runtime.name) is not None
+        try:
+            return self._build(runtime, account)
+        except BaseException:
+            if not existed:  # never leave a half-created runtime behind
+                self._teardown(runtime)
+            raise
+
+    def _build(self, runtime: RuntimeSpec, account: Any) -> RuntimeReport:
+        say = self.lab.progress
+        session = self.lab.org.session(account.name).session
+        ec2 = session.client("ec2", region_name=runtime.region)
+        try:
+            net = network.ensure_network(
+                ec2, runtime.name, runtime.vpc_cidr, [s.port for s in runtime.services]
+            )
+            say(f"network {net.vpc_id} ready")
+            regional = self._regional(session, runtime.region)
+            machines = compute.ensure_compute(regional, runtime, net)
+            say(f"{runtime.kind} compute ready")
+        except SoaLabError:
+            raise
+        except Exception as error:
+            raise translate_client_error(error, f"build {runtime.name}") from None
+        consul = self.lab.consul
+        mesh.ensure_partition(consul, runtime.consul_partition, f"Runtime {runtime.name}")
+        entries = mesh.desired_entries(runtime, self.mesh_spec_with(runtime))
+        for entry in entries:
+            consul.put_config(entry, runtime.consul_partition)
+        port = mesh.ingress_port(consul, runtime) or self._gateway_port()
+        ingress_url = mesh.ensure_ingress(consul, runtime, port)
+        workloads = self._ensure_workloads(runtime)
+        self._register(runtime, account, ingress_url)
+        self._wait_until_healthy(runtime)
+        say(f"{runtime.name} serves through {ingress_url}")
+        return RuntimeReport(
+            runtime.name,
+            runtime.kind,
+            account.name,
+            account.id,
+            runtime.region,
+            runtime.consul_partition,
+            ingress_url,
+            net,
+            machines,
+            [f"{e['Kind']}:{e['Name']}" for e in entries]
+            + [f"ingress-gateway:{mesh.ingress_name(runtime)}"],
+            workloads,
+        )
+
+    def mesh_spec_with(self, runtime: RuntimeSpec) -> MeshSpec:
+        """The declared mesh, with ``runtime`` in it (replacing a declared one of that name)."""
+        declared = [r for r in self.mesh_spec().runtimes if r.name != runtime.name]
+        return MeshSpec((*declared, runtime))
+
+    # -- read --------------------------------------------------------------------------------
+    def ingress_url(self, name: str) -> str:
+        record = self._registered(name)
+        if record is None:
+            raise NotFound(f"The runtime '{name}' does not exist yet: create it first (step 1).")
+        return str(record["ingress_url"])
+
+    def call(
+        self, name: str = "runtime-ecs", path: str = "/", headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """Send one request through the runtime's ingress gateway; (status, JSON reply)."""
+        url = self.ingress_url(name) + path
+        try:
+            response = requests.get(url, headers=headers, timeout=10)
+        except requests.RequestException as error:
+            raise ServiceUnavailable(f"The ingress of {name} did not answer ({error}).") from None
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, {"code": response.status_code, "body": response.text}
+
+    @staticmethod
+    def call_chain(reply: dict[str, Any]) -> Table:
+        """The call chain of a fake-service reply: one row per service called, depth first."""
+        rows: list[dict[str, Any]] = []
+
+        def walk(node: dict[str, Any], depth: int) -> None:
+            rows.append(
+                {
+                    "service": "  " * depth + str(node.get("name", "?")),
+                    "answer": str(node.get("body", node.get("error", ""))),
+                    "code": node.get("code"),
+                    "duration": node.get("duration", ""),
+                }
+            )
+            for child in (node.get("upstream_calls") or {}).values():
+                walk(child, depth + 1)
+
+        walk(reply, 0)
+        return Table(rows, title="Call chain through the mesh")
+
+    # -- destroy -----------------------------------------------------------------------------
+    def destroy(self, name: str = "runtime-ecs", spec: RuntimeSpec | None = None) -> list[str]:
+        """Remove everything of the runtime: workloads, Consul entries, compute, network."""
+        runtime = spec or self.spec(name)
+        self._account(runtime)
+        return self._teardown(runtime)
+
+    def _teardown(self, runtime: RuntimeSpec) -> list[str]:
+        removed = []
+        if self.lab.target == "sandbox":
+            for workload in self.lab.workloads.list():
+                if workload.get("runtime") == runtime.name:
+                    self.lab.workloads.stop(workload["id"])
+                    removed.append(f"workload:{workload['id']}")
+        removed += mesh.remove(self.lab.consul, runtime)
+        if runtime.consul_partition != "default":
+            try:
+                self.lab.consul.request("DELETE", f"partition/{runtime.consul_partition}")
+                removed.append(f"partition:{runtime.consul_partition}")
+            except NotFound:
+                pass
+        try:
+            session = self._regional(self.lab.org.session(runtime.account).session, runtime.region)
+            removed += compute.destroy_compute(session, runtime)
+            removed += network.destroy_network(session.client("ec2"), runtime.name)
+        except NotFound:
+            pass  # the account is gone, and with it everything in it
+        except SoaLabError:
+            raise
+        except Exception as error:
+            raise translate_client_error(error, f"destroy {runtime.name}") from None
+        self.lab.consul.request("DELETE", f"kv/{mesh.REGISTRY_PREFIX}{runtime.name}")
+        return removed
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _account(self, runtime: RuntimeSpec) -> Any:
+        accounts = {a.name: a for a in self.lab.org.accounts()}
+        if runtime.account not in accounts:
+            raise NotFound(
+                f"Runtime '{runtime.name}' belongs in the account '{runtime.account}', which "
+                f"does not exist. Run step 0 first (the accounts are: {', '.join(accounts)})."
+            )
+        return accounts[runtime.account]
+
+    def _registered(self, name: str) -> dict[str, Any] | None:
+        _, item = self.lab.consul.client.kv.get(f"{mesh.REGISTRY_PREFIX}{name}")
+        return json.loads(item["Value"]) if item and item.get("Value") else None
+
+    def _check_registry(self, runtime: RuntimeSpec) -> None:
+        record = self._registered(runtime.name)
+        if record and record["account"] != runtime.account:
+            raise Conflict(
+                f"The runtime name '{runtime.name}' is already taken by the account "
+                f"'{record['account']}'; choose another name."
+            )
+
+    def _register(self, runtime: RuntimeSpec, account: Any, ingress_url: str) -> None:
+        record = {
+            "account": account.name,
+            "account_id": account.id,
+            "kind": runtime.kind,
+            "region": runtime.region,
+            "partition": runtime.consul_partition,
+            "ingress_url": ingress_url,
+        }
+        self.lab.consul.client.kv.put(f"{mesh.REGISTRY_PREFIX}{runtime.name}", json.dumps(record))
+
+    def _regional(self, session: Any, region: str) -> Any:
+        if region == session.region_name:
+            return session
+        from soa_sdk.awsclient import EndpointSession
+
+        credentials = session.get_credentials()
+        return EndpointSession(
+            aws_access_key_id=credentials.access_key,
+            aws_secret_access_key=credentials.secret_key,
+            aws_session_token=credentials.token,
+            region_name=region,
+            endpoint_url=getattr(session, "endpoint_url", None),
+        )
+
+    def _gateway_port(self) -> int:
+        return free_port() if self.lab.target == "sandbox" else GATEWAY_PORT_ON_AWS
+
+    def _ensure_workloads(self, runtime: RuntimeSpec) -> list[dict[str, Any]]:
+        if self.lab.target != "sandbox":
+            return []
+        host = self.lab.workloads
+        running = [w for w in host.list() if w.get("runtime") == runtime.name]
+        where = {
+            s.name: r.consul_partition for s, r in self.mesh_spec_with(runtime).services().values()
+        }
+        for service in runtime.services:
+            for version in service.versions:
+                have = [w for w in running if (w["name"], w["version"]) == (service.name, version)]
+                missing = service.replicas - len(have)
+                if missing <= 0:
+                    continue
+                upstreams = [
+                    {"name": u, "partition": where.get(u, runtime.consul_partition)}
+                    for u in service.upstreams
+                ]
+                running += host.start(
+                    service.name,
+                    version,
+                    partition=runtime.consul_partition,
+                    runtime=runtime.name,
+                    upstreams=upstreams,
+                    count=missing,
+                    message=f"{service.name} {version}",
+                )
+                self.lab.progress(f"started {missing} x {service.name} {version}")
+        return running
+
+    def _wait_until_healthy(self, runtime: RuntimeSpec) -> None:
+        """Wait until every service has a passing instance (checks start critical)."""
+        if self.lab.target != "sandbox":
+            return
+        deadline = time.monotonic() + READY_TIMEOUT
+        pending = [s.name for s in runtime.services]
+        while pending and time.monotonic() < deadline:
+            pending = [
+                name
+                for name in pending
+                if not self.lab.consul.request(
+                    "GET",
+                    f"health/service/{name}",
+                    params={"passing": "1", "partition": runtime.consul_partition},
+                )
+            ]
+            if pending:
+                time.sleep(0.2)
+        if pending:
+            raise ServiceUnavailable(
+                f"{', '.join(pending)} did not pass their health checks within "
+                f"{READY_TIMEOUT:.0f} s; see `soa-lab status` and the workloads log."
+            )
+
+
+__all__ = ["RuntimeReport", "Runtimes", "ValidationError"]

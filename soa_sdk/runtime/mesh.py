@@ -1,0 +1,170 @@
+"""A runtime's place in the Consul service mesh.
+
+What Consul holds for a runtime (the same entries ``terraform/shared_services/consul``
+declares): an admin partition; per service a ``service-defaults`` (protocol http), a
+``service-resolver`` with one subset per version and a ``service-splitter`` with the declared
+weights when a service has several versions; ``service-intentions`` that allow exactly the
+calls the application makes, every other source denied; and an ingress gateway in front of
+``store``. Real Consul Enterprise API: ``PUT /v1/partition``, ``PUT /v1/config?partition=``,
+``PUT /v1/agent/service/register?partition=``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from soa_sdk.consul_api import ConsulApi
+from soa_sdk.errors import NotFound
+from soa_sdk.tf.spec import MeshSpec, RuntimeSpec, ServiceSpec
+
+ENTRY_KINDS_IN_DELETE_ORDER = (
+    "ingress-gateway",
+    "service-intentions",
+    "service-router",
+    "service-splitter",
+    "service-resolver",
+    "service-defaults",
+)
+REGISTRY_PREFIX = "soa-lab/runtimes/"
+
+
+def ingress_name(runtime: RuntimeSpec) -> str:
+    return f"{runtime.name}-ingress"
+
+
+def entry_point(runtime: RuntimeSpec) -> str:
+    """The service the ingress gateway exposes: the one no other service of the runtime calls
+    (``store`` in the demo application), else the first."""
+    called = {u for s in runtime.services for u in s.upstreams}
+    return next(
+        (s.name for s in runtime.services if s.name not in called), runtime.services[0].name
+    )
+
+
+def ensure_partition(consul: ConsulApi, name: str, description: str) -> None:
+    if name == "default":
+        return
+    try:
+        consul.request("GET", f"partition/{name}")
+    except NotFound:
+        consul.request(
+            "PUT",
+            "partition",
+            json={"Name": name, "Description": description},
+            doing=f"create the admin partition '{name}'",
+        )
+
+
+def desired_entries(runtime: RuntimeSpec, mesh: MeshSpec) -> list[dict[str, Any]]:
+    """The config entries of the runtime's services, in the order Consul accepts them."""
+    entries: list[dict[str, Any]] = []
+    for service in runtime.services:
+        entries.append({"Kind": "service-defaults", "Name": service.name, "Protocol": "http"})
+    for service in runtime.services:
+        if len(service.versions) > 1:
+            entries += version_entries(service)
+    for service in runtime.services:
+        entries.append(intentions_entry(service, runtime, mesh))
+    return entries
+
+
+def version_entries(service: ServiceSpec) -> list[dict[str, Any]]:
+    """A resolver with one subset per version, and a splitter with the declared weights."""
+    resolver = {
+        "Kind": "service-resolver",
+        "Name": service.name,
+        "DefaultSubset": service.versions[0],
+        "Subsets": {
+            version: {"Filter": f'Service.Meta.version == "{version}"', "OnlyPassing": True}
+            for version in service.versions
+        },
+    }
+    splitter = {
+        "Kind": "service-splitter",
+        "Name": service.name,
+        "Splits": [
+            {"Weight": float(service.traffic.get(version, 0)), "ServiceSubset": version}
+            for version in service.versions
+        ],
+    }
+    return [resolver, splitter]
+
+
+def intentions_entry(service: ServiceSpec, runtime: RuntimeSpec, mesh: MeshSpec) -> dict[str, Any]:
+    """Allow exactly the declared callers (and the ingress for the entry point); deny the rest."""
+    sources = [
+        {"Name": i.source, "Partition": i.source_partition, "Action": "allow"}
+        for i in mesh.intentions()
+        if i.destination == service.name
+    ]
+    if service.name == entry_point(runtime):
+        sources.append(
+            {
+                "Name": ingress_name(runtime),
+                "Partition": runtime.consul_partition,
+                "Action": "allow",
+            }
+        )
+    sources.append({"Name": "*", "Action": "deny"})
+    return {"Kind": "service-intentions", "Name": service.name, "Sources": sources}
+
+
+def ensure_ingress(consul: ConsulApi, runtime: RuntimeSpec, port: int) -> str:
+    """The ingress gateway's config entry and its registration; returns its URL."""
+    partition = runtime.consul_partition
+    name = ingress_name(runtime)
+    consul.put_config(
+        {
+            "Kind": "ingress-gateway",
+            "Name": name,
+            "Listeners": [
+                {"Port": port, "Protocol": "http", "Services": [{"Name": entry_point(runtime)}]}
+            ],
+        },
+        partition,
+    )
+    consul.request(
+        "PUT",
+        "agent/service/register",
+        params={"partition": partition},
+        json={
+            "ID": name,
+            "Name": name,
+            "Kind": "ingress-gateway",
+            "Port": port,
+            "Address": "127.0.0.1",
+            "Meta": {"runtime": runtime.name},
+        },
+        doing=f"register the ingress gateway {name}",
+    )
+    return f"http://127.0.0.1:{port}"
+
+
+def ingress_port(consul: ConsulApi, runtime: RuntimeSpec) -> int | None:
+    """The port of an existing ingress gateway of the runtime (re-runs keep it)."""
+    entry = consul.get_config("ingress-gateway", ingress_name(runtime), runtime.consul_partition)
+    if not entry or not entry.get("Listeners"):
+        return None
+    return int(entry["Listeners"][0]["Port"])
+
+
+def remove(consul: ConsulApi, runtime: RuntimeSpec) -> list[str]:
+    """Deregister the ingress and delete every entry of the runtime's services."""
+    partition = runtime.consul_partition
+    removed = []
+    try:
+        consul.request(
+            "PUT",
+            f"agent/service/deregister/{ingress_name(runtime)}",
+            params={"partition": partition},
+        )
+        removed.append(f"service:{ingress_name(runtime)}")
+    except NotFound:
+        pass
+    names = [ingress_name(runtime)] + [s.name for s in runtime.services]
+    for kind in ENTRY_KINDS_IN_DELETE_ORDER:
+        for name in names:
+            if consul.get_config(kind, name, partition):
+                consul.delete_config(kind, name, partition)
+                removed.append(f"{kind}:{name}")
+    return removed
