@@ -189,6 +189,21 @@ class Runtimes:
         except ValueError:
             return response.status_code, {"code": response.status_code, "body": response.text}
 
+    def is_allowed(self, name: str, source: str, destination: str) -> bool:
+        """Whether the mesh lets ``source`` call ``destination`` in runtime ``name``
+        (Consul's ``GET /v1/connect/intentions/check``)."""
+        runtime = self.spec(name)
+        reply = self.lab.consul.request(
+            "GET",
+            "connect/intentions/check",
+            params={
+                "source": source,
+                "destination": destination,
+                "partition": runtime.consul_partition,
+            },
+        )
+        return bool(reply["Allowed"])
+
     @staticmethod
     def call_chain(reply: dict[str, Any]) -> Table:
         """The call chain of a fake-service reply: one row per service called, depth first."""
