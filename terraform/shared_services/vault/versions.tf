@@ -1,0 +1,12 @@
+terraform {
+  required_version = ">= 1.6.0, < 2.0.0"
+
+  required_providers {
+    vault = {
+      source  = "hashicorp/vault"
+      version = "~> 4.5"
+    }
+  }
+
+  backend "s3" {}
+}

@@ -1,0 +1,34 @@
+output "runtime" {
+  description = "The runtime's name, kind, region and Consul admin partition."
+  value = {
+    name      = var.runtime.name
+    kind      = var.runtime.kind
+    region    = var.runtime.region
+    partition = var.runtime.consul_partition
+  }
+}
+
+output "vpc_id" {
+  description = "The runtime's VPC."
+  value       = module.network.vpc_id
+}
+
+output "private_subnet_ids" {
+  description = "The subnets the workloads run in."
+  value       = module.network.private_subnet_ids
+}
+
+output "cluster_name" {
+  description = "The EKS cluster."
+  value       = module.compute.cluster_name
+}
+
+output "workloads" {
+  description = "The workloads consul-k8s deploys, by service-version."
+  value       = module.compute.workloads
+}
+
+output "workload_role_arn" {
+  description = "The role workloads assume with a Vault identity token (no static keys)."
+  value       = module.workload_identity.role_arn
+}
