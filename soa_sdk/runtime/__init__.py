@@ -106,6 +106,13 @@ class Runtimes:
         """The declared runtime ``name``; a clear error naming the declared ones otherwise."""
         return self.mesh_spec().runtime(name)
 
+    def upstream_runtimes(self, name: str) -> list[str]:
+        """The other runtimes that serve what runtime ``name``'s services call."""
+        runtime = self.spec(name)
+        where = {s.name: r.name for s, r in self.mesh_spec().services().values()}
+        wanted = {where[u] for s in runtime.services for u in s.upstreams if u in where}
+        return sorted(wanted - {name})
+
     # -- create ------------------------------------------------------------------------------
     def create(self, name: str = "runtime-ecs", spec: RuntimeSpec | None = None) -> RuntimeReport:
         """Build runtime ``name`` (or the given ``spec``); safe to run again."""

@@ -19,6 +19,7 @@ from soa_sdk.tf.spec import MeshSpec, RuntimeSpec, ServiceSpec
 
 ENTRY_KINDS_IN_DELETE_ORDER = (
     "ingress-gateway",
+    "exported-services",
     "service-intentions",
     "service-router",
     "service-splitter",
@@ -65,7 +66,34 @@ def desired_entries(runtime: RuntimeSpec, mesh: MeshSpec) -> list[dict[str, Any]
             entries += version_entries(service)
     for service in runtime.services:
         entries.append(intentions_entry(service, runtime, mesh))
+    exports = exported_services(runtime, mesh)
+    if exports:
+        entries.append(exports)
     return entries
+
+
+def exported_services(runtime: RuntimeSpec, mesh: MeshSpec) -> dict[str, Any] | None:
+    """The ``exported-services`` entry of the runtime's partition: each of its services is
+    exported to the partitions whose services call it (as ``modules/lab_spec`` derives it)."""
+    consumers: dict[str, list[str]] = {}
+    for intention in mesh.intentions():
+        if (
+            intention.destination_partition == runtime.consul_partition
+            and intention.source_partition != runtime.consul_partition
+        ):
+            partitions = consumers.setdefault(intention.destination, [])
+            if intention.source_partition not in partitions:
+                partitions.append(intention.source_partition)
+    if not consumers:
+        return None
+    return {
+        "Kind": "exported-services",
+        "Name": runtime.consul_partition,
+        "Services": [
+            {"Name": name, "Consumers": [{"Partition": p} for p in partitions]}
+            for name, partitions in consumers.items()
+        ],
+    }
 
 
 def version_entries(service: ServiceSpec) -> list[dict[str, Any]]:
@@ -161,7 +189,7 @@ def remove(consul: ConsulApi, runtime: RuntimeSpec) -> list[str]:
         removed.append(f"service:{ingress_name(runtime)}")
     except NotFound:
         pass
-    names = [ingress_name(runtime)] + [s.name for s in runtime.services]
+    names = [ingress_name(runtime), partition] + [s.name for s in runtime.services]
     for kind in ENTRY_KINDS_IN_DELETE_ORDER:
         for name in names:
             if consul.get_config(kind, name, partition):
