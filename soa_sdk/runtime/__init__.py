@@ -114,10 +114,23 @@ class Runtimes:
         return sorted(wanted - {name})
 
     # -- create ------------------------------------------------------------------------------
-    def create(self, name: str = "runtime-ecs", spec: RuntimeSpec | None = None) -> RuntimeReport:
-        """Build runtime ``name`` (or the given ``spec``); safe to run again."""
+    def create(
+        self,
+        name: str = "runtime-ecs",
+        spec: RuntimeSpec | None = None,
+        with_upstreams: bool = True,
+    ) -> RuntimeReport:
+        """Build runtime ``name`` (or the given ``spec``); safe to run again.
+
+        With ``with_upstreams`` (the default) the runtimes that serve what its services call
+        are created first (idempotently), so that its requests succeed end to end.
+        """
         runtime = spec or self.spec(name)
         validate_runtime(runtime)
+        if with_upstreams and spec is None:
+            for other in self.upstream_runtimes(name):
+                self.lab.progress(f"{name} calls services of {other}: making sure it runs")
+                self.create(other, with_upstreams=False)
         account = self._account(runtime)
         self._check_registry(runtime)
         existed = self._registered(runtime.name) is not None
