@@ -106,6 +106,25 @@ class Runtimes:
         """The declared runtime ``name``; a clear error naming the declared ones otherwise."""
         return self.mesh_spec().runtime(name)
 
+    def spec_table(self, name: str) -> Table:
+        """The declared services of runtime ``name``: versions, replicas, what each calls."""
+        runtime = self.spec(name)
+        rows = [
+            {
+                "service": s.name,
+                "versions": ", ".join(s.versions),
+                "replicas": s.replicas,
+                "calls": ", ".join(s.upstreams) or "-",
+                "image": s.image,
+            }
+            for s in runtime.services
+        ]
+        title = (
+            f"{runtime.name}: {runtime.kind} in account {runtime.account}, {runtime.region}, "
+            f"Consul partition {runtime.consul_partition}"
+        )
+        return Table(rows, title=title)
+
     def upstream_runtimes(self, name: str) -> list[str]:
         """The other runtimes that serve what runtime ``name``'s services call."""
         runtime = self.spec(name)
