@@ -59,7 +59,9 @@ def test_an_unknown_runtime_is_refused_naming_the_declared_ones(lab):
 
 
 def test_an_unsupported_kind_is_refused_before_any_change(lab, organization):
-    runtime = dataclasses.replace(lab.runtime.spec("runtime-ec2"), kind="lambda")
+    runtime = dataclasses.replace(
+        lab.runtime.spec("runtime-ec2"), name="runtime-lambda", kind="lambda"
+    )
     with pytest.raises(ValidationError, match="kind 'lambda'"):
         lab.runtime.create(spec=runtime)
     assert vpcs(lab, runtime) == []
