@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -67,13 +68,16 @@ def stop(
         parent.send_signal(stop_signal)
     except psutil.Error:
         pass
-    _, alive = psutil.wait_procs(family, timeout=timeout)
-    for process in alive:
-        try:
-            process.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(alive, timeout=2.0)
+    # A process another live process started stays a zombie until that one reaps it: count
+    # zombies as stopped rather than waiting for them to disappear.
+    if not wait_until(lambda: not any(_alive(p) for p in family), timeout, interval=0.05):
+        for straggler in family:
+            if _alive(straggler):
+                try:
+                    straggler.kill()
+                except psutil.Error:
+                    pass
+        wait_until(lambda: not any(_alive(p) for p in family), 2.0, interval=0.05)
     _reap(pid)
 
 
@@ -94,6 +98,36 @@ def wait_until(predicate, timeout: float, interval: float = 0.02) -> bool:
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def redact_in_place(path: Path, pattern: re.Pattern[bytes]) -> bool:
+    """Overwrite what the last group of ``pattern`` matches in the file at ``path`` with
+    asterisks of the same length, in place. The writer appends to the file, so keeping every
+    byte where it is lets it go on writing undisturbed. True when the pattern was found."""
+
+    def mask(match: re.Match[bytes]) -> bytes:
+        start, end = match.span(match.lastindex or 0)
+        whole_start = match.start()
+        text = match.group(0)
+        return text[: start - whole_start] + b"*" * (end - start) + text[end - whole_start :]
+
+    try:
+        with open(path, "r+b") as handle:
+            content = handle.read()
+            masked, count = pattern.subn(mask, content)
+            if masked != content:
+                handle.seek(0)
+                handle.write(masked)
+            return count > 0
+    except OSError:
+        return False
 
 
 def _reap(pid: int) -> None:

@@ -7,14 +7,18 @@ line; ``-dev-no-store-token`` keeps it out of ``~/.vault-token``.
 
 from __future__ import annotations
 
+import re
 import shutil
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
+from soa_sdk.sandbox import process
 from soa_sdk.sandbox.ports import LOOPBACK, free_port
 from soa_sdk.sandbox.services.base import Launch, LaunchContext, Service, http_ok, random_secret
 from soa_sdk.sandbox.state import ServiceRecord
 
 ROOT_TOKEN = "vault_root_token"
+DEV_BANNER_SECRETS = re.compile(rb"(?m)^(?:Unseal Key|Root Token): ([^*\s]\S*)")
 
 
 def bao_binary() -> str | None:
@@ -57,6 +61,14 @@ class VaultService(Service):
     def is_healthy(self, record: ServiceRecord, secrets: dict[str, str]) -> bool:
         # sys/health answers 200 only when initialized, unsealed and active.
         return http_ok(f"{record.url}/v1/sys/health")
+
+    def details(self, record: ServiceRecord, secrets: dict[str, str]) -> dict[str, Any]:
+        # Dev mode prints the unseal key and the root token in its start banner, which has no
+        # switch; mask both in the log file as soon as the banner is there.
+        process.wait_until(
+            lambda: process.redact_in_place(Path(record.log), DEV_BANNER_SECRETS), 3.0, 0.02
+        )
+        return {}
 
     def problems(self) -> list[str]:
         if bao_binary() is None:
