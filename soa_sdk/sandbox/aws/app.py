@@ -5,6 +5,7 @@ from __future__ import annotations
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from soa_sdk.sandbox.aws.cloudtrail import CloudTrailMiddleware
+from soa_sdk.sandbox.aws.compression import DecompressionMiddleware
 from soa_sdk.sandbox.aws.health import HealthMiddleware
 from soa_sdk.sandbox.aws.web_identity import WebIdentityMiddleware
 from soa_sdk.sandbox.aws.wsgi import WSGIApp
@@ -24,4 +25,6 @@ def build_app() -> WSGIApp:
     # CloudTrail sits outside the token check so that refused web-identity calls are recorded.
     app = WebIdentityMiddleware(app)
     app = CloudTrailMiddleware(app)
+    # Outermost, so that every layer (and CloudTrail's requestParameters) sees plain bodies.
+    app = DecompressionMiddleware(app)
     return HealthMiddleware(app)
