@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -28,6 +28,7 @@ from soa_sdk.spec import ROOT, AccountSpec, OrganizationSpec
 from soa_sdk.tables import Table
 
 ACCESS_ROLE = "OrganizationAccountAccessRole"
+REUSE_MARGIN = timedelta(minutes=1)
 MIN_SESSION_SECONDS, MAX_SESSION_SECONDS = 900, 3600
 
 
@@ -95,6 +96,7 @@ class Organization:
         self.spec = spec or spec_module.load()
         self._progress = progress or (lambda message: None)
         self._client = management.client("organizations")
+        self._sessions: dict[tuple[str, int], AccountSession] = {}
 
     # -- building ----------------------------------------------------------------------------
     def ensure(self, account_timeout: float = 600.0) -> EnsureResult:
@@ -143,7 +145,19 @@ class Organization:
         return self._accounts_by_ou(ou_ids)
 
     def session(self, name: str, duration_seconds: int = MIN_SESSION_SECONDS) -> AccountSession:
-        """A session inside account ``name`` through STS ``AssumeRole`` (no static keys)."""
+        """A session inside account ``name`` through STS ``AssumeRole`` (no static keys).
+
+        Sessions are reused until a minute before they expire, so a step does not assume a
+        role for every call.
+        """
+        cached = self._sessions.get((name, duration_seconds))
+        if cached and cached.expires_at and cached.expires_at - REUSE_MARGIN > _now(cached):
+            return cached
+        fresh = self._assume(name, duration_seconds)
+        self._sessions[(name, duration_seconds)] = fresh
+        return fresh
+
+    def _assume(self, name: str, duration_seconds: int) -> AccountSession:
         if not MIN_SESSION_SECONDS <= duration_seconds <= MAX_SESSION_SECONDS:
             raise ValidationError(
                 f"A session lasts {MIN_SESSION_SECONDS} to {MAX_SESSION_SECONDS} seconds when "
@@ -172,6 +186,10 @@ class Organization:
             aws_session_token=credentials["SessionToken"],
             region_name=self.management.region_name,
             endpoint_url=self.management.endpoint_url,
+        )
+        # Every boto3 session reads the service models from disk again; share them instead.
+        session._session.register_component(
+            "data_loader", self.management._session.get_component("data_loader")
         )
         return AccountSession(
             account, session, f"sts:AssumeRole {ACCESS_ROLE}", credentials.get("Expiration")
@@ -282,8 +300,10 @@ class Organization:
         request_id = reply["CreateAccountStatus"]["Id"]
         deadline = time.monotonic() + timeout
         status = reply["CreateAccountStatus"]
+        pause = 0.05  # moto finishes at once; AWS takes a minute or two: back off up to 5 s
         while status["State"] == "IN_PROGRESS" and time.monotonic() < deadline:
-            time.sleep(2)
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
             status = self._call(
                 f"follow the creation of '{wanted.name}'",
                 "describe_create_account_status",
@@ -322,3 +342,9 @@ class Organization:
             DestinationParentId=ou_ids[target_ou],
         )
         self._progress(f"moved account {account.name} to {target_ou}")
+
+
+def _now(session: AccountSession) -> datetime:
+    """Now, in the time zone of the session's expiry (botocore gives an aware datetime)."""
+    expiry = session.expires_at
+    return datetime.now(expiry.tzinfo) if expiry and expiry.tzinfo else datetime.now(UTC)
