@@ -1,0 +1,201 @@
+"""What every part of step 2 needs: account sessions, the runtimes that exist, the mesh's
+telemetry, and time ranges checked before any call.
+
+Sessions into member accounts come from step 0 (STS ``AssumeRole`` into
+``OrganizationAccountAccessRole``) and are kept until a minute before they expire, so a
+notebook does not assume a role for every call. The runtimes that exist are the ones step 1
+registered in Consul KV (``soa-lab/runtimes/<name>``); their declared services come from
+``lab.runtime.spec(name)``, never from a list written here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from soa_sdk.errors import NotFound, ServiceUnavailable, ValidationError
+from soa_sdk.runtime.mesh import REGISTRY_PREFIX, ingress_name
+
+if TYPE_CHECKING:
+    from soa_sdk.lab import Lab
+    from soa_sdk.tf.spec import RuntimeSpec
+
+MANAGEMENT = "management"
+CLOCK_SKEW = timedelta(minutes=5)  # CloudTrail and CloudWatch accept a little skew too
+TELEMETRY_PAGE = 5000
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A runtime that exists: its declaration and where step 1 registered it."""
+
+    spec: RuntimeSpec
+    account: str
+    account_id: str
+    region: str
+    partition: str
+    ingress_url: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def ingress(self) -> str:
+        """The ingress gateway's Consul service name (the ``source`` of its telemetry)."""
+        return ingress_name(self.spec)
+
+
+def as_utc(value: datetime | timedelta | float | None, now: datetime) -> datetime | None:
+    """A point in time, timezone-aware in UTC. A ``timedelta`` means "that long ago", a number
+    is unix seconds, a naive ``datetime`` is local time (what ``datetime.now()`` gives)."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return now - value
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(float(value), UTC)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    raise ValidationError(
+        f"A time must be a datetime, a timedelta (that long ago) or unix seconds, not {value!r}."
+    )
+
+
+def time_range(
+    start: datetime | timedelta | float | None, end: datetime | timedelta | float | None
+) -> tuple[datetime | None, datetime | None]:
+    """Check a time range before any call: start before end, neither in the future."""
+    now = datetime.now(UTC)
+    begin, finish = as_utc(start, now), as_utc(end, now)
+    for label, moment in (("start", begin), ("end", finish)):
+        if moment is not None and moment > now + CLOCK_SKEW:
+            raise ValidationError(
+                f"The {label} time {moment:%Y-%m-%d %H:%M:%S} UTC is in the future; "
+                "choose a time range that has already happened."
+            )
+    if begin is not None and finish is not None and begin > finish:
+        raise ValidationError(
+            f"The time range starts ({begin:%Y-%m-%d %H:%M:%S} UTC) after it ends "
+            f"({finish:%Y-%m-%d %H:%M:%S} UTC); swap start and end."
+        )
+    return begin, finish
+
+
+class Context:
+    """Shared by the parts of :class:`soa_sdk.observe.Observe`: sessions, runtimes, telemetry."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self._http = requests.Session()
+
+    # -- accounts ----------------------------------------------------------------------------
+    def account_names(self) -> list[str]:
+        """``management`` and every member account that exists."""
+        return [MANAGEMENT, *(a.name for a in self.lab.org.accounts())]
+
+    def check_accounts(self, accounts: list[str] | None) -> list[str]:
+        """The accounts asked for (all when None); a clear error naming the known ones."""
+        known = self.account_names()
+        if accounts is None:
+            return known
+        if isinstance(accounts, str):
+            accounts = [accounts]
+        unknown = [a for a in accounts if a not in known]
+        if unknown:
+            raise NotFound(
+                f"There is no account named {', '.join(map(repr, unknown))}; the accounts are: "
+                f"{', '.join(known)}."
+            )
+        return list(dict.fromkeys(accounts))
+
+    def session(self, account: str) -> Any:
+        """A boto3 session in ``account`` (``management`` is the lab's own session)."""
+        if account == MANAGEMENT:
+            return self.lab.aws
+        return self.lab.org.session(account).session  # cached by step 0 until near expiry
+
+    def client(self, account: str, service: str, region: str | None = None) -> Any:
+        """A boto3 client of ``service`` inside ``account``, in ``region`` (the lab's default)."""
+        return self.session(account).client(
+            service, region_name=region or self.lab.endpoints.region
+        )
+
+    # -- runtimes ----------------------------------------------------------------------------
+    def runtimes(self) -> list[Runtime]:
+        """Every declared runtime that step 1 has created (registered in Consul KV)."""
+        _, items = self.lab.consul.client.kv.get(REGISTRY_PREFIX, recurse=True)
+        found = []
+        for item in items or []:
+            name = item["Key"][len(REGISTRY_PREFIX) :]
+            if not item.get("Value") or "/" in name:
+                continue
+            record = json.loads(item["Value"])
+            try:
+                spec = self.lab.runtime.spec(name)
+            except NotFound:
+                continue  # registered by a template that is gone: nothing we can describe
+            found.append(
+                Runtime(
+                    spec,
+                    record["account"],
+                    record["account_id"],
+                    record["region"],
+                    record["partition"],
+                    record["ingress_url"],
+                )
+            )
+        return found
+
+    def runtime(self, name: str) -> Runtime:
+        """The runtime ``name``; a clear error when it is not declared or not created."""
+        self.lab.runtime.spec(name)  # NotFound naming the declared runtimes
+        for runtime in self.runtimes():
+            if runtime.name == name:
+                return runtime
+        raise NotFound(f"The runtime '{name}' does not exist yet: create it first (step 1).")
+
+    def runtime_of_service(self, service: str, runtime: str | None = None) -> Runtime:
+        """The existing runtime that runs ``service`` (or check that ``runtime`` runs it)."""
+        candidates = [self.runtime(runtime)] if runtime else self.runtimes()
+        for found in candidates:
+            if any(s.name == service for s in found.spec.services):
+                return found
+        where = f"the runtime '{runtime}'" if runtime else "any runtime that exists"
+        names = sorted({s.name for r in candidates for s in r.spec.services})
+        raise NotFound(
+            f"There is no service '{service}' in {where} (the services are: "
+            f"{', '.join(names) or 'none'})."
+        )
+
+    # -- telemetry ---------------------------------------------------------------------------
+    def telemetry(
+        self, after: int = 0, since: float | None = None, limit: int | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Records of the mesh data plane after sequence number ``after`` (and starting at or
+        after ``since``), oldest first, with the plane's last sequence number."""
+        url = self.lab.mesh_admin_url + "/telemetry"
+        records: list[dict[str, Any]] = []
+        last_seq = 0
+        while True:
+            page = TELEMETRY_PAGE if limit is None else min(TELEMETRY_PAGE, limit - len(records))
+            params: dict[str, Any] = {"after": after, "limit": page}
+            if since is not None:
+                params["since"] = since
+            try:
+                reply = self._http.get(url, params=params, timeout=10)
+                reply.raise_for_status()
+            except requests.RequestException as error:
+                raise ServiceUnavailable(
+                    f"The mesh's admin endpoint did not answer ({error})."
+                ) from None
+            doc = reply.json()
+            last_seq = doc["last_seq"]
+            records += doc["records"]
+            if len(doc["records"]) < page or (limit is not None and len(records) >= limit):
+                return records, last_seq
+            after = doc["records"][-1]["seq"]

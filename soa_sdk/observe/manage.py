@@ -1,0 +1,305 @@
+"""Management: scale a service, stop or break an instance, and send traffic to watch the
+mesh react.
+
+Scaling, real API: ECS ``UpdateService`` (``desiredCount``) on the service of that version in
+the runtime's cluster, through the runtime account's own session; ECS then starts or stops
+tasks, and Consul's ECS integration registers or deregisters them. In the sandbox ECS runs no
+tasks, so the workload host starts or stops the instances as well (the same ``UpdateService``
+call is still made, and shows in CloudTrail). EKS (a Deployment's replicas, through the
+Kubernetes API) and EC2 (an Auto Scaling group) are scaled in the sandbox only.
+
+Stopping an instance: ECS ``StopTask`` on AWS; the workload host in the sandbox. Breaking one
+(its health check answers 500, the process keeps running) exists in the sandbox only.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from soa_sdk.errors import ServiceUnavailable, ValidationError
+from soa_sdk.observe.context import Context, Runtime
+from soa_sdk.runtime.compute import workload_name
+from soa_sdk.tables import Table
+
+MAX_REPLICAS = 10
+MAX_REQUESTS = 20_000
+MAX_CONCURRENCY = 64
+
+
+def _natural(key: str) -> list[Any]:
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", key)]
+
+
+def instances(ctx: Context, runtime: Runtime, service: str) -> list[dict[str, Any]]:
+    """The sandbox workloads of ``service`` in ``runtime``, in a stable order (by id)."""
+    found = [
+        w
+        for w in ctx.lab.workloads.list(service)
+        if w.get("runtime") == runtime.name and w["name"] == service
+    ]
+    return sorted(found, key=lambda w: _natural(w["id"]))
+
+
+def pick(ctx: Context, runtime: Runtime, service: str, index: int) -> dict[str, Any]:
+    runtime.spec.service(service)  # NotFound for a service the runtime does not run
+    found = instances(ctx, runtime, service)
+    if not isinstance(index, int) or not 0 <= index < len(found):
+        ids = ", ".join(f"{i}: {w['id']}" for i, w in enumerate(found)) or "none"
+        raise ValidationError(
+            f"{service} in {runtime.name} has no instance number {index!r} (its instances are "
+            f"{ids})."
+        )
+    return found[index]
+
+
+# -- scale ----------------------------------------------------------------------------------
+def scale(ctx: Context, runtime: Runtime, service: str, version: str, replicas: int) -> dict:
+    """Set the number of instances of ``service`` ``version``; returns what changed."""
+    declared = runtime.spec.service(service)
+    if version not in declared.versions:
+        raise ValidationError(
+            f"{service} has no version '{version}' in {runtime.name} (its versions are "
+            f"{', '.join(declared.versions)})."
+        )
+    if not isinstance(replicas, int) or not 0 <= replicas <= MAX_REPLICAS:
+        raise ValidationError(f"replicas must be a whole number from 0 to {MAX_REPLICAS}.")
+    sandbox = ctx.lab.target == "sandbox"
+    if not sandbox and runtime.spec.kind != "ecs":
+        raise ValidationError(
+            f"{runtime.name} runs on {runtime.spec.kind}: scale it with its own tools "
+            "(kubectl scale / the Auto Scaling group); the SDK scales ECS services."
+        )
+    result: dict[str, Any] = {"service": service, "version": version, "replicas": replicas}
+    if runtime.spec.kind == "ecs":
+        ecs = ctx.client(runtime.account, "ecs", runtime.region)
+        name = workload_name(runtime.spec, declared, version)
+        reply = ecs.update_service(cluster=runtime.name, service=name, desiredCount=replicas)
+        result["ecs_service"] = reply["service"]["serviceArn"]
+    if sandbox:
+        result.update(_scale_workloads(ctx, runtime, service, version, replicas))
+    return result
+
+
+def _scale_workloads(
+    ctx: Context, runtime: Runtime, service: str, version: str, replicas: int
+) -> dict[str, list[str]]:
+    host = ctx.lab.workloads
+    have = [w for w in instances(ctx, runtime, service) if w["version"] == version]
+    started: list[str] = []
+    stopped: list[str] = []
+    if len(have) < replicas:
+        declared = runtime.spec.service(service)
+        where = {
+            s.name: r.consul_partition
+            for s, r in ctx.lab.runtime.mesh_spec_with(runtime.spec).services().values()
+        }
+        template = have[0] if have else {}
+        new = host.start(
+            service,
+            version,
+            partition=runtime.partition,
+            runtime=runtime.name,
+            upstreams=[
+                {"name": u, "partition": where.get(u, runtime.partition)}
+                for u in declared.upstreams
+            ],
+            count=replicas - len(have),
+            message=template.get("message", f"{service} {version}"),
+        )
+        started = [w["id"] for w in new]
+    for workload in have[replicas:][::-1]:
+        host.stop(workload["id"])
+        stopped.append(workload["id"])
+    return {"started": started, "stopped": stopped}
+
+
+# -- one instance ---------------------------------------------------------------------------
+def stop_instance(ctx: Context, runtime: Runtime, service: str, index: int) -> str:
+    """Stop instance ``index`` of ``service``; returns its id (sandbox: the workload's id,
+    AWS: the ECS task ARN)."""
+    if ctx.lab.target == "sandbox":
+        workload = pick(ctx, runtime, service, index)
+        ctx.lab.workloads.stop(workload["id"])
+        return str(workload["id"])
+    declared = runtime.spec.service(service)
+    if runtime.spec.kind != "ecs":
+        raise ValidationError(
+            f"The SDK stops ECS tasks; {runtime.name} runs on {runtime.spec.kind}."
+        )
+    ecs = ctx.client(runtime.account, "ecs", runtime.region)
+    tasks = [
+        arn
+        for version in declared.versions
+        for arn in ecs.list_tasks(
+            cluster=runtime.name, serviceName=workload_name(runtime.spec, declared, version)
+        )["taskArns"]
+    ]
+    if not 0 <= index < len(tasks):
+        raise ValidationError(f"{service} has {len(tasks)} running tasks; {index} is not one.")
+    ecs.stop_task(cluster=runtime.name, task=tasks[index], reason="stopped from soa-lab")
+    return str(tasks[index])
+
+
+def set_health(
+    ctx: Context, runtime: Runtime, service: str, index: int, code: int, wait: float
+) -> dict[str, Any]:
+    """Make instance ``index`` answer its health check with ``code``; wait (up to ``wait``
+    seconds) until Consul reports the matching status. Sandbox only."""
+    if ctx.lab.target != "sandbox":
+        raise ValidationError(
+            "Breaking an instance's health check exists in the sandbox only; on AWS stop it "
+            "(stop_instance) or deploy a faulty version."
+        )
+    workload = pick(ctx, runtime, service, index)
+    wanted = "passing" if code < 400 else "critical"
+    started = time.monotonic()
+    ctx.lab.workloads.update(workload["id"], health_code=code)
+    status = ""
+    while True:
+        entries = ctx.lab.consul.request(
+            "GET", f"health/checks/{service}", params={"partition": runtime.partition}
+        )
+        status = next(
+            (c["Status"] for c in entries or [] if c.get("ServiceID") == workload["id"]), ""
+        )
+        if status == wanted or time.monotonic() - started > wait:
+            break
+        time.sleep(0.05)
+    return {
+        "instance": workload["id"],
+        "version": workload["version"],
+        "status": status,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+# -- traffic --------------------------------------------------------------------------------
+@dataclass
+class TrafficReport:
+    """What ``requests`` requests through a runtime's ingress met."""
+
+    runtime: str
+    sent: int
+    seconds: float
+    by_status: dict[int, int]
+    by_version: dict[str, int]
+    by_instance: dict[str, int]
+    upstreams: dict[str, dict[str, int]] = field(default_factory=dict)
+    first_seq: int = 0
+    last_seq: int = 0
+
+    @property
+    def ok(self) -> int:
+        return self.by_status.get(200, 0)
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds if self.seconds else 0.0
+
+    def table(self) -> Table:
+        rows = [
+            {"what": "status", "value": str(k), "requests": v} for k, v in self.by_status.items()
+        ]
+        rows += [
+            {"what": "entry version", "value": k, "requests": v} for k, v in self.by_version.items()
+        ]
+        rows += [
+            {"what": "instance", "value": k, "requests": v} for k, v in self.by_instance.items()
+        ]
+        for service, versions in self.upstreams.items():
+            rows += [
+                {"what": f"{service} version", "value": k, "requests": v}
+                for k, v in versions.items()
+            ]
+        return Table(
+            rows,
+            title=f"{self.sent} requests to {self.runtime} in {self.seconds:.2f} s "
+            f"({self.rate:.0f}/s)",
+        )
+
+
+def drive(
+    ctx: Context, runtime: Runtime, requests: int, concurrency: int, path: str
+) -> TrafficReport:
+    """Send ``requests`` GETs through the ingress with ``concurrency`` keep-alive connections,
+    then count what the mesh recorded for them."""
+    if not isinstance(requests, int) or not 1 <= requests <= MAX_REQUESTS:
+        raise ValidationError(f"requests must be a whole number from 1 to {MAX_REQUESTS}.")
+    if not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise ValidationError(f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}.")
+    if not path.startswith("/"):
+        raise ValidationError(f"The path must start with '/', not {path!r}.")
+    url = urlsplit(runtime.ingress_url)
+    _, before = ctx.telemetry(after=2**62) if ctx.lab.target == "sandbox" else ([], 0)
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+    remaining = [requests]
+
+    def worker() -> None:
+        connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+        mine: Counter[int] = Counter()
+        try:
+            while True:
+                with lock:
+                    if remaining[0] <= 0:
+                        break
+                    remaining[0] -= 1
+                try:
+                    connection.request("GET", path)
+                    response = connection.getresponse()
+                    response.read()
+                    mine[response.status] += 1
+                except (OSError, http.client.HTTPException):
+                    connection.close()
+                    mine[0] += 1  # 0: no HTTP answer at all
+        finally:
+            connection.close()
+            with lock:
+                statuses.update(mine)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(min(concurrency, requests)) as pool:
+        for _ in range(min(concurrency, requests)):
+            pool.submit(worker)
+    seconds = time.monotonic() - started
+    if statuses.get(0) == requests:
+        raise ServiceUnavailable(
+            f"The ingress of {runtime.name} at {runtime.ingress_url} did not answer."
+        )
+    report = TrafficReport(runtime.name, requests, seconds, dict(sorted(statuses.items())), {}, {})
+    if ctx.lab.target == "sandbox":
+        _count_in_telemetry(ctx, runtime, report, before)
+    return report
+
+
+def _count_in_telemetry(ctx: Context, runtime: Runtime, report: TrafficReport, after: int) -> None:
+    """Versions and instances, from what the data plane recorded since the traffic began
+    (other traffic in the runtime during the same seconds would be counted too)."""
+    records, last = ctx.telemetry(after=after)
+    names = {s.name for s in runtime.spec.services}
+    by_version: Counter[str] = Counter()
+    by_instance: Counter[str] = Counter()
+    upstreams: dict[str, Counter[str]] = {}
+    for record in records:
+        if record.get("source") == runtime.ingress:
+            by_version[f"{record['destination']} {record.get('version') or 'unrouted'}"] += 1
+            if record.get("instance"):
+                by_instance[record["instance"]] += 1
+        elif record.get("source") in names:
+            upstreams.setdefault(record["destination"], Counter())[
+                record.get("version") or "unrouted"
+            ] += 1
+            if record.get("instance"):
+                by_instance[record["instance"]] += 1
+    report.by_version = dict(sorted(by_version.items()))
+    report.by_instance = dict(sorted(by_instance.items(), key=lambda kv: _natural(kv[0])))
+    report.upstreams = {k: dict(sorted(v.items())) for k, v in sorted(upstreams.items())}
+    report.first_seq, report.last_seq = after + 1, last

@@ -1,0 +1,39 @@
+"""Notebook 02 executed headless by papermill against the session's sandbox."""
+
+from __future__ import annotations
+
+import pytest
+
+from soa_sdk import outcomes
+from soa_sdk.paths import notebooks_root
+from soa_sdk.runner import run_notebook
+
+from .secrets_scan import assert_no_secret_in_outputs
+
+pytestmark = pytest.mark.slow
+
+
+def test_notebook_02_observes_and_manages_the_runtime(sandbox, lab, run_folder):
+    result = run_notebook(notebooks_root() / "02_observe.ipynb", run_folder / "02_observe.ipynb")
+    assert result.ok, f"cell {result.failed_cell}: {result.error}"
+    outcome = outcomes.read(result.output)
+    spec = lab.runtime.spec(outcome["runtime"])
+    assert outcome["creation_events"] >= 1
+    assert outcome["creation_identity"] == [
+        "assumed-role/OrganizationAccountAccessRole/soa-lab-runtime-ecs"
+    ]
+    assert {"management", spec.account} <= set(outcome["accounts_seen"])
+    assert outcome["published_records"] > 0 and outcome["republished_records"] == 0
+    assert outcome["metrics_requests"] == outcome["mesh_requests"] >= 500
+    assert outcome["log_events_found"] >= 1
+    assert outcome["alarm_state"] in ("OK", "ALARM")
+    assert outcome["alarm_evaluated_by"] == "soa-lab (sandbox)"
+    declared = {f"{s.name}->{u}" for s in spec.services for u in s.upstreams}
+    assert declared | {"runtime-ecs-ingress->store"} <= set(outcome["topology_edges"])
+    assert outcome["healthy_instances"] == sum(s.replicas * len(s.versions) for s in spec.services)
+    assert outcome["scaled_instance_served"] > 0
+    assert outcome["requests_to_broken"] == 0
+    assert outcome["broken_after_seconds"] <= 2.0
+    assert outcome["ok_after"] == outcome["ok_before"]
+    assert outcome["requests_per_second"] >= 250
+    assert_no_secret_in_outputs(result.output, sandbox)
