@@ -12,18 +12,21 @@ Traffic model (the same for both methods):
 - a regression of "k points" means an absolute canary error rate of 0.5 % + k %
   (2.5 %, 5.5 %, 10.5 %), not a relative increase.
 
-The analyzer (soa_sdk.canary_analysis, default config) sees every batch. At the end of a
-window the release moves on if the last verdict is "continue"; on "hold" the step gets
-another window (at most 10, after which the release counts as stalled); "rollback" stops it
-at once. The fixed rule rolls back when the success rate over the last 100 canary requests
-falls under 99 % (2 errors or more in the last 100); it is checked after every batch once
-100 canary requests exist, and it walks one window per step.
+The analyzer (soa_sdk.canary_analysis, default config) sees every batch, and the release
+follows the orchestrator's rule (soa_sdk.release): at the end of a window it moves on if the
+last verdict is "continue"; on "hold" the step gets another window, up to the progress
+deadline (``--deadline`` windows, default soa_sdk.release.plan.DEFAULT_DEADLINE_WINDOWS = 30),
+after which the release is rolled back; "rollback" stops it at once. The fixed rule rolls
+back when the success rate over the last 100 canary requests falls under 99 % (2 errors or
+more in the last 100); it is checked after every batch once 100 canary requests exist, and
+it walks one window per step.
 
-Figures: "detected" is the fraction of releases rolled back; the request counts are
-canary requests served up to the rollback (median and 90th percentile over the rolled-back
-releases). On the healthy and at-tolerance rows a rollback is a false rollback.
-"promoted" went through all four steps; "stalled" was still on hold after 10 windows of a
-step (the canary never got past that weight; an orchestrator would end it at its deadline).
+Figures: "rollback" is the fraction of releases rolled back, for any reason; "deadline" the
+part of them rolled back by the progress deadline rather than by the test; the request counts
+are canary requests served up to the rollback (median and 90th percentile over the
+rolled-back releases). On the healthy and at-tolerance rows a rollback is a false rollback.
+"promoted" went through all four steps. With the deadline every release ends one way or the
+other: nothing stays on hold forever.
 """
 
 from __future__ import annotations
@@ -38,11 +41,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from soa_sdk.canary_analysis import AnalysisConfig, CanaryAnalyzer, VersionSample
+from soa_sdk.release.plan import DEFAULT_DEADLINE_WINDOWS
 
 WEIGHTS = (5, 25, 50, 100)
 WINDOW = 400
 BATCH = 40
-MAX_WINDOWS = 10
 BASELINE_ERROR_RATE = 0.005
 LATENCY_MEDIAN_MS = 50.0
 LATENCY_SIGMA = 0.5
@@ -69,6 +72,7 @@ CASES = (
 class Outcome:
     rolled_back_at: int | None  # canary requests served when rolled back
     promoted: bool = False
+    by_deadline: bool = False
 
 
 def _batch(rng: random.Random, n: int, error_rate: float, factor: float) -> VersionSample:
@@ -78,12 +82,12 @@ def _batch(rng: random.Random, n: int, error_rate: float, factor: float) -> Vers
     return VersionSample(requests=n, errors=errors, latencies_ms=latencies)
 
 
-def run_analyzer(rng: random.Random, case: Case, config: AnalysisConfig) -> Outcome:
+def run_analyzer(rng: random.Random, case: Case, config: AnalysisConfig, deadline: int) -> Outcome:
     analyzer = CanaryAnalyzer(config)
     served = 0
     for weight in WEIGHTS:
         n_canary = BATCH * weight // 100
-        for _window in range(MAX_WINDOWS):
+        for _window in range(deadline):
             verdict = "hold"
             for _ in range(WINDOW // BATCH):
                 baseline = _batch(rng, BATCH - n_canary, BASELINE_ERROR_RATE, 1.0)
@@ -95,7 +99,7 @@ def run_analyzer(rng: random.Random, case: Case, config: AnalysisConfig) -> Outc
             if verdict == "continue":
                 break
         else:
-            return Outcome(None)  # stalled on hold
+            return Outcome(served, by_deadline=True)  # the progress deadline rolls back
         analyzer.reset_step()
     return Outcome(None, promoted=True)
 
@@ -122,10 +126,10 @@ def _row(method: str, case: Case, outcomes: list[Outcome]) -> str:
     median = f"{statistics.median(hits):.0f}" if hits else "-"
     p90 = f"{hits[min(len(hits) - 1, math.ceil(0.9 * len(hits)) - 1)]}" if hits else "-"
     promoted = sum(o.promoted for o in outcomes) / len(outcomes)
-    stalled = max(0.0, 1.0 - rate - promoted)
+    deadline = sum(o.by_deadline for o in outcomes) / len(outcomes)
     return (
-        f"| {case.name:<20} | {method:<10} | {rate:8.1%} | {median:>6} | {p90:>5} "
-        f"| {promoted:8.1%} | {stalled:7.1%} |"
+        f"| {case.name:<20} | {method:<10} | {rate:8.1%} | {deadline:8.1%} | {median:>6} "
+        f"| {p90:>5} | {promoted:8.1%} |"
     )
 
 
@@ -144,6 +148,12 @@ def main() -> None:
     parser.add_argument("--releases", type=int, default=200, help="simulated releases per case")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--deadline",
+        type=int,
+        default=DEFAULT_DEADLINE_WINDOWS,
+        help="windows a step may hold before the release rolls back",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -154,13 +164,16 @@ def main() -> None:
 
     config = AnalysisConfig(**dict(_parse_setting(s) for s in args.set))
     methods: list[tuple[str, Callable[[random.Random, Case], Outcome]]] = [
-        ("sequential", lambda rng, case: run_analyzer(rng, case, config)),
+        ("sequential", lambda rng, case: run_analyzer(rng, case, config, args.deadline)),
         ("fixed 99%", run_fixed_rule),
     ]
     started = time.perf_counter()
-    print(f"{args.releases} releases per case, seed {args.seed}, {config}")
-    print("| case                 | method     | rollback | median |   p90 | promoted | stalled |")
-    print("|" + "|".join("-" * w for w in (22, 12, 10, 8, 7, 10, 9)) + "|")
+    print(
+        f"{args.releases} releases per case, seed {args.seed}, deadline {args.deadline} "
+        f"windows of {WINDOW} requests, {config}"
+    )
+    print("| case                 | method     | rollback | deadline | median |   p90 | promoted |")
+    print("|" + "|".join("-" * w for w in (22, 12, 10, 10, 8, 7, 10)) + "|")
     for case_index, case in enumerate(CASES):
         for method, run in methods:
             outcomes = [

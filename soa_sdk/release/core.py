@@ -1,0 +1,582 @@
+"""``Release``: deploy a new version beside the current one and walk it through a canary.
+
+The steps of :meth:`Release.canary` (each config write is recorded with its ModifyIndex and
+published as a CloudWatch metric and an EventBridge event in the runtime's account):
+
+1. checks, before anything is written: the plan, the service, the canary version running
+   and passing in Consul, a baseline to compare with, no other canary on the service (the
+   lock is a Consul KV key taken with ``cas=0``, ``soa-lab/releases/<runtime>/<service>``);
+2. ``service-resolver`` with a subset per version (default: the baseline), a
+   ``service-splitter`` baseline 100 / canary 0, and a ``service-router`` route that sends
+   requests carrying the testers' header to the canary; the release sends the testers'
+   requests itself and checks they reached the canary (a smoke test, analysed too);
+3. for each weight: the splitter moves the share, then windows of live telemetry feed the
+   :class:`~soa_sdk.canary_analysis.CanaryAnalyzer` until it says continue (next weight),
+   rollback, or the step has held for ``deadline_windows`` windows (rollback: a canary that
+   cannot show it is healthy does not go further, as with Flagger's progress deadline);
+4. rollback: the splitter puts 100 % on the baseline in one write, the route goes, the
+   canary is retired (workloads, ECS service) and the entries are tidied to the baseline;
+   promote: the resolver's default becomes the canary, the splitter and route go, the old
+   version is retired.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from soa_sdk.awsclient import translate_client_error
+from soa_sdk.canary_analysis import CanaryAnalyzer
+from soa_sdk.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
+from soa_sdk.release import deploy
+from soa_sdk.release.entries import Entries, Write, resolver, router, splitter
+from soa_sdk.release.plan import ReleasePlan, check_version, subset_name
+from soa_sdk.release.publish import LOG_GROUP, Publisher
+from soa_sdk.release.record import ReleaseEvent, ReleaseResult
+from soa_sdk.release.telemetry import TelemetryReader, Window
+from soa_sdk.release.traffic import TrafficDriver
+from soa_sdk.runtime import mesh as runtime_mesh
+from soa_sdk.tables import Table
+from soa_sdk.tf.spec import RuntimeSpec, ServiceSpec
+
+if TYPE_CHECKING:
+    from soa_sdk.lab import Lab
+
+LOCK_PREFIX = "soa-lab/releases/"
+SESSION_REUSE_SECONDS = 600.0  # sessions last 900 s (the STS minimum for role chains)
+
+
+def _w(write: Write | None) -> list[str]:
+    if write is None:
+        return []
+    at = "deleted" if write.action == "delete" else str(write.modify_index)
+    return [f"{write.kind}:{write.name}@{at}"]
+
+
+class Release:
+    """Step 3: canary releases through the mesh. Reached as ``lab.release``."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self._sessions: dict[str, tuple[float, Any]] = {}
+
+    # -- lookups -----------------------------------------------------------------------------
+    def _where(self, service: str, runtime: str) -> tuple[RuntimeSpec, ServiceSpec]:
+        """The runtime (created) and the service it declares; NotFound otherwise."""
+        if not isinstance(service, str) or not service:
+            raise ValidationError(f"Service {service!r} must be a non-empty name.")
+        spec = self.lab.runtime.spec(runtime)
+        self.lab.runtime.ingress_url(runtime)  # NotFound when the runtime was never created
+        try:
+            return spec, spec.service(service)
+        except NotFound:
+            names = ", ".join(s.name for s in spec.services)
+            raise NotFound(
+                f"Runtime '{runtime}' has no service named '{service}' (it runs: {names})."
+            ) from None
+
+    def versions(self, service: str, runtime: str = "runtime-ecs") -> dict[str, int]:
+        """Version -> passing instances of ``service`` in the runtime's partition."""
+        spec, _ = self._where(service, runtime)
+        return deploy.passing_versions(self.lab.consul, service, spec.consul_partition)
+
+    def current(self, service: str, runtime: str = "runtime-ecs") -> str:
+        """The version serving by default: the resolver's default subset, else the only one."""
+        spec, _ = self._where(service, runtime)
+        default = Entries(self.lab.consul, service, spec.consul_partition).default_version()
+        if default:
+            return default
+        running = sorted(self.versions(service, runtime))
+        if len(running) != 1:
+            raise Conflict(
+                f"{service} has no service-resolver and runs {running or 'no version'}: cannot "
+                "tell which version is current; run lab.release.reset() first."
+            )
+        return running[0]
+
+    def active(self, service: str, runtime: str = "runtime-ecs") -> dict[str, Any] | None:
+        """The canary in progress on ``service`` (from Consul KV), or None."""
+        _, item = self.lab.consul.client.kv.get(f"{LOCK_PREFIX}{runtime}/{service}")
+        return json.loads(item["Value"]) if item and item.get("Value") else None
+
+    def entries(self, service: str, runtime: str = "runtime-ecs") -> dict[str, int]:
+        """ModifyIndex of the service's router, splitter, resolver and defaults (0: absent)."""
+        spec, _ = self._where(service, runtime)
+        return Entries(self.lab.consul, service, spec.consul_partition).indexes()
+
+    # -- deploy ------------------------------------------------------------------------------
+    def deploy(
+        self,
+        service: str,
+        version: str,
+        runtime: str = "runtime-ecs",
+        error_rate: float = 0.0,
+        error_code: int = 500,
+        latency_ms: dict[str, float] | None = None,
+        message: str | None = None,
+    ) -> dict[str, Any]:
+        """Run ``version`` of ``service`` beside the current one (no traffic goes to it yet).
+
+        ``error_rate``/``error_code``/``latency_ms`` describe the build's behaviour (sandbox:
+        the fake-service settings). Deploying a version again adopts it with that behaviour.
+        """
+        check_version(version)
+        if (
+            isinstance(error_rate, bool)
+            or not isinstance(error_rate, int | float)
+            or not 0 <= error_rate <= 1
+        ):
+            raise ValidationError(f"error_rate must be between 0 and 1, got {error_rate!r}.")
+        spec, svc = self._where(service, runtime)
+        current = self.current(service, runtime)
+        clashes = {subset_name(v) for v in self.versions(service, runtime) if v != version}
+        if subset_name(version) in clashes:
+            raise ValidationError(
+                f"Version '{version}' would share the Consul subset '{subset_name(version)}' "
+                "with another running version; choose another name."
+            )
+        behaviour = {
+            "error_rate": float(error_rate),
+            "error_code": error_code,
+            "latency_ms": latency_ms,
+        }
+        behaviour["message"] = message or f"{service} {version}"
+        result: dict[str, Any] = {"service": service, "version": version, "runtime": runtime}
+        if spec.kind == "ecs":
+            ecs = self._session(spec).client("ecs", region_name=spec.region)
+            result.update(deploy.ensure_ecs_version(ecs, spec, svc, version, current, behaviour))
+        if self.lab.target == "sandbox":
+            upstreams = self._upstreams(spec, svc)
+            workloads = deploy.ensure_workloads(
+                self.lab.workloads,
+                spec,
+                svc,
+                version,
+                upstreams,
+                {k: v for k, v in behaviour.items() if v is not None},
+            )
+            deploy.wait_passing(
+                self.lab.consul, service, spec.consul_partition, version, len(workloads)
+            )
+            result["workloads"] = [w["id"] for w in workloads]
+        self.lab.progress(f"deployed {service} {version} in {runtime}")
+        return result
+
+    def _upstreams(self, spec: RuntimeSpec, svc: ServiceSpec) -> list[dict[str, str]]:
+        where = {
+            s.name: r.consul_partition
+            for s, r in self.lab.runtime.mesh_spec_with(spec).services().values()
+        }
+        return [
+            {"name": u, "partition": where.get(u, spec.consul_partition)} for u in svc.upstreams
+        ]
+
+    def _session(self, spec: RuntimeSpec) -> Any:
+        """The runtime account's session (STS AssumeRole), reused while it has time left."""
+        cached = self._sessions.get(spec.account)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        session = self.lab.org.session(spec.account).session
+        self._sessions[spec.account] = (time.monotonic() + SESSION_REUSE_SECONDS, session)
+        return session
+
+    # -- traffic -----------------------------------------------------------------------------
+    def traffic(
+        self,
+        runtime: str = "runtime-ecs",
+        concurrency: int = 4,
+        rate: float | None = None,
+        path: str = "/",
+    ) -> TrafficDriver:
+        """Synthetic users through the runtime's ingress (``with lab.release.traffic(): ...``)."""
+        return TrafficDriver(self.lab.runtime.ingress_url(runtime), path, None, concurrency, rate)
+
+    # -- the canary --------------------------------------------------------------------------
+    def canary(
+        self,
+        service: str,
+        version: str,
+        runtime: str = "runtime-ecs",
+        plan: ReleasePlan | None = None,
+        traffic: TrafficDriver | None = None,
+        on_event: Callable[[ReleaseEvent], None] | None = None,
+        **plan_fields: Any,
+    ) -> ReleaseResult:
+        """Release ``version`` of ``service`` progressively; promoted or rolled back by itself.
+
+        ``plan_fields`` override :class:`ReleasePlan` fields (weights=, window_requests=...).
+        The analysis needs traffic: pass a running (or startable) ``traffic`` driver, or have
+        real users. Returns the :class:`ReleaseResult` with every event.
+        """
+        try:
+            plan = replace(plan or ReleasePlan(), **plan_fields)
+        except TypeError as error:  # an unknown field name
+            raise ValidationError(f"Not a ReleasePlan field: {error}.") from None
+        check_version(version)
+        spec, _ = self._where(service, runtime)
+        running = self.versions(service, runtime)
+        if version not in running:
+            raise NotFound(
+                f"{service} {version} is not deployed in {runtime} (running: "
+                f"{', '.join(sorted(running)) or 'nothing'}); call lab.release.deploy() first."
+            )
+        baseline = self.current(service, runtime)
+        if baseline == version:
+            raise ValidationError(
+                f"{service} {version} already serves all traffic: nothing to release."
+            )
+        if baseline not in running:
+            raise ServiceUnavailable(f"The baseline {service} {baseline} has no passing instance.")
+        if subset_name(baseline) == subset_name(version):
+            raise ValidationError(f"Versions '{baseline}' and '{version}' map to the same subset.")
+        active = self.active(service, runtime)
+        if active:
+            raise Conflict(
+                f"{service} already has a canary ({active['canary']} over {active['baseline']}, "
+                "started at "
+                + time.strftime("%H:%M:%S", time.localtime(active["started"]))
+                + "); wait for it or call lab.release.rollback() first."
+            )
+        publisher = Publisher(self._session(spec), spec.region, runtime, service)
+        publisher.ensure()
+        self._lock(service, runtime, baseline, version)
+        run = _CanaryRun(self, spec, service, baseline, version, plan, publisher, on_event)
+        run.result.audit_stream = publisher.stream
+        own_traffic = traffic is not None and not traffic.running
+        if own_traffic:
+            assert traffic is not None
+            traffic.start()
+        try:
+            result = run.execute(traffic or self.traffic(runtime))
+        except BaseException as error:
+            if run.result.outcome == "running":
+                run.rollback(f"The release stopped on an error: {type(error).__name__}: {error}")
+            raise
+        finally:
+            if own_traffic:
+                assert traffic is not None
+                traffic.stop()
+            publisher.flush()
+        return result
+
+    def _lock(self, service: str, runtime: str, baseline: str, version: str) -> None:
+        record = {"baseline": baseline, "canary": version, "started": time.time()}
+        taken = self.lab.consul.request(
+            "PUT", f"kv/{LOCK_PREFIX}{runtime}/{service}", params={"cas": 0}, json=record
+        )
+        if taken is not True:
+            raise Conflict(f"{service} already has a canary (another release took the lock).")
+
+    def _unlock(self, service: str, runtime: str) -> None:
+        self.lab.consul.request("DELETE", f"kv/{LOCK_PREFIX}{runtime}/{service}")
+
+    def rollback(
+        self, service: str, runtime: str = "runtime-ecs", reason: str = "manual"
+    ) -> list[str]:
+        """Abort the active canary of ``service``: all traffic to the baseline, canary retired."""
+        spec, _ = self._where(service, runtime)
+        active = self.active(service, runtime)
+        if not active:
+            raise NotFound(f"{service} has no canary in progress in {runtime}.")
+        publisher = Publisher(self._session(spec), spec.region, runtime, service)
+        publisher.ensure()
+        run = _CanaryRun(
+            self,
+            spec,
+            service,
+            active["baseline"],
+            active["canary"],
+            ReleasePlan(),
+            publisher,
+            None,
+        )
+        run.rollback(reason)
+        run.publisher.flush()
+        return [w for e in run.result.events for w in e.writes]
+
+    # -- back to the declared state ----------------------------------------------------------
+    def reset(self, service: str, runtime: str = "runtime-ecs") -> list[str]:
+        """Return ``service`` to what its runtime declares (versions, weights): removes the
+        release's router and splitter, stops undeclared versions and clears any canary lock.
+        Used to start the lab's story again; idempotent."""
+        spec, svc = self._where(service, runtime)
+        entries = Entries(self.lab.consul, service, spec.consul_partition)
+        changed = _w(entries.delete("service-router")) + _w(entries.delete("service-splitter"))
+        # The declared resolver (with a Failover when the service runs in several runtimes),
+        # always with a subset per declared version so that the current version is explicit.
+        declared = runtime_mesh.resolver_entry(svc, spec, self.lab.runtime.mesh_spec_with(spec))
+        wanted = resolver(service, list(svc.versions), svc.versions[0])
+        changed += _w(entries.put({**(declared or {}), **wanted}))
+        if len(svc.versions) > 1:
+            changed += _w(entries.put(runtime_mesh.version_entries(svc)[1]))
+        if self.lab.target == "sandbox":
+            for w in self.lab.workloads.list(service):
+                if w.get("runtime") == runtime and w["version"] not in svc.versions:
+                    self.lab.workloads.stop(w["id"])
+                    changed.append(f"workload:{w['id']}")
+        if spec.kind == "ecs":
+            ecs = self._session(spec).client("ecs", region_name=spec.region)
+            for version in deploy.ecs_versions(ecs, spec, svc):
+                if version not in svc.versions:
+                    changed += deploy.retire_ecs_version(ecs, spec, svc, version)
+        self._unlock(service, runtime)
+        running = self.versions(service, runtime)
+        if any(running.get(v, 0) < svc.replicas for v in svc.versions):
+            self.lab.runtime.create(runtime)  # restarts declared workloads that were retired
+            changed.append(f"runtime:{runtime} re-created")
+        return changed
+
+    # -- checks from telemetry ---------------------------------------------------------------
+    def shares(self, result: ReleaseResult, tolerance: float = 0.05) -> Table:
+        """Per step, the canary's share of the service's requests, re-read from telemetry,
+        with the bound it must respect: the step's weight + max(tolerance, 3 binomial sd).
+        The testers' step counts requests instead: at most the testers' own."""
+        spec, _ = self._where(result.service, result.runtime)
+        reader = TelemetryReader(self.lab.mesh_admin_url, result.service, spec.consul_partition)
+        rows = []
+        for step in result.steps():
+            records = reader.records_between(step["first_seq"], step["last_seq"])
+            canary = sum(1 for r in records if r.get("version") == result.canary)
+            total = len(records)
+            share = canary / total if total else 0.0
+            w = step["weight"] / 100
+            if step["step"] == "testers":
+                bound, ok = None, canary <= result.tester_requests
+            else:
+                sd = (w * (1 - w) / total) ** 0.5 if total else 1.0
+                bound = min(1.0, w + max(tolerance, 3 * sd))
+                ok = share <= bound
+            rows.append(
+                {
+                    "step": step["step"],
+                    "weight": step["weight"],
+                    "requests": total,
+                    f"{result.canary} requests": canary,
+                    "share": round(share, 4),
+                    "bound": round(bound, 4)
+                    if bound is not None
+                    else f"<= {result.tester_requests} tester requests",
+                    "within": ok,
+                }
+            )
+        return Table(rows, title=f"Share of {result.service} traffic served by {result.canary}")
+
+    def serving(
+        self, service: str, runtime: str = "runtime-ecs", requests: int = 200
+    ) -> dict[str, int]:
+        """Send ``requests`` through the ingress now; which versions of ``service`` answered."""
+        spec, _ = self._where(service, runtime)
+        reader = TelemetryReader(self.lab.mesh_admin_url, service, spec.consul_partition)
+        self.traffic(runtime).send(requests)
+        window = reader.window(requests, timeout=10.0)
+        return {v: c.requests for v, c in sorted(window.by_version.items())}
+
+    def audit_trail(self, *results: ReleaseResult) -> list[dict[str, Any]]:
+        """The events of these releases as delivered to CloudWatch Logs in the runtime's
+        account (``/soa-lab/releases``, one stream per release), oldest first."""
+        found: list[dict[str, Any]] = []
+        for result in results:
+            if not result.audit_stream:
+                continue
+            spec = self.lab.runtime.spec(result.runtime)
+            logs = self._session(spec).client("logs", region_name=spec.region)
+            try:
+                pages = logs.get_paginator("filter_log_events").paginate(
+                    logGroupName=LOG_GROUP, logStreamNames=[result.audit_stream]
+                )
+                found += [json.loads(e["message"]) for page in pages for e in page["events"]]
+            except Exception as error:
+                raise translate_client_error(error, "read the release audit log") from None
+        return found
+
+
+class _CanaryRun:
+    """One release in progress: the state and the steps of :meth:`Release.canary`."""
+
+    def __init__(
+        self,
+        release: Release,
+        spec: RuntimeSpec,
+        service: str,
+        baseline: str,
+        canary: str,
+        plan: ReleasePlan,
+        publisher: Publisher,
+        on_event: Callable[[ReleaseEvent], None] | None,
+    ) -> None:
+        self.release = release
+        self.lab = release.lab
+        self.spec = spec
+        self.service = service
+        self.baseline = baseline
+        self.canary = canary
+        self.plan = plan
+        self.publisher = publisher
+        self.on_event = on_event or (lambda event: None)
+        self.entries = Entries(self.lab.consul, service, spec.consul_partition)
+        self.analyzer = CanaryAnalyzer(plan.analysis)
+        self.result = ReleaseResult(spec.name, service, baseline, canary)
+        self.weight = 0.0
+
+    # -- recording ---------------------------------------------------------------------------
+    def _event(self, event: ReleaseEvent) -> None:
+        self.result.events.append(event)
+        detail = event.to_dict()
+        if event.kind == "decision" or event.kind in ("rollback", "promote"):
+            verdict = event.verdict or event.kind
+            rate = (event.window.get(self.canary) or {}).get("error_rate")
+            self.publisher.decision(event.time, self.canary, verdict, rate, detail)
+        if event.kind in ("weight", "rollback", "promote"):
+            weights = {self.baseline: 100.0 - event.weight, self.canary: event.weight}
+            self.publisher.weight(event.time, weights, detail)
+        self.on_event(event)
+
+    def _set_weight(self, step: str, weight: float, extra: list[str] | None = None) -> None:
+        write = self.entries.put(
+            splitter(self.service, {self.baseline: 100.0 - weight, self.canary: float(weight)})
+        )
+        self.weight = weight
+        self._event(
+            ReleaseEvent(time.time(), "weight", step, weight, writes=(extra or []) + _w(write))
+        )
+
+    def _decide(self, step: str, window: Window) -> str:
+        base, can = window.counts(self.baseline), window.counts(self.canary)
+        decision = self.analyzer.observe(base.sample(), can.sample())
+        summary = {
+            v: {"requests": c.requests, "errors": c.errors, "error_rate": c.error_rate}
+            for v, c in window.by_version.items()
+        }
+        self._event(
+            ReleaseEvent(
+                window.ended,
+                "decision",
+                step,
+                self.weight,
+                decision.verdict,
+                decision.reason,
+                window=summary,
+                evidence=dict(decision.evidence),
+                first_seq=window.first_seq,
+                last_seq=window.last_seq,
+            )
+        )
+        return decision.verdict
+
+    # -- the walk ----------------------------------------------------------------------------
+    def execute(self, traffic: TrafficDriver) -> ReleaseResult:
+        reader = TelemetryReader(self.lab.mesh_admin_url, self.service, self.spec.consul_partition)
+        versions = list(
+            dict.fromkeys([*self.entries.subset_versions().values(), self.baseline, self.canary])
+        )
+        writes = _w(self.entries.put(resolver(self.service, versions, self.baseline)))
+        self._set_weight("testers" if self.plan.tester_header else "start", 0.0, writes)
+        if self.plan.tester_header and not self._testers(reader, traffic):
+            return self.result
+        for weight in self.plan.weights:
+            step = f"{weight}%"
+            self._set_weight(step, float(weight))
+            reader.skip_to_now()
+            self.analyzer.reset_step()
+            verdict = "hold"
+            for _ in range(self.plan.deadline_windows):
+                window = reader.window(self.plan.window_requests, self.plan.window_timeout)
+                verdict = self._decide(step, window)
+                if verdict != "hold":
+                    break
+            if verdict == "rollback":
+                self.rollback(self.result.decisions()[-1].reason)
+                return self.result
+            if verdict == "hold":
+                self.rollback(
+                    f"Progress deadline: still on hold after {self.plan.deadline_windows} "
+                    f"windows at {step}; the canary could not show it is healthy."
+                )
+                return self.result
+        self.promote()
+        return self.result
+
+    def _testers(self, reader: TelemetryReader, traffic: TrafficDriver) -> bool:
+        header = self.plan.tester_header
+        assert header is not None
+        write = self.entries.put(router(self.service, header, self.canary))
+        self.result.events[-1].writes += _w(write)
+        reader.skip_to_now()
+        wanted = self.plan.tester_requests
+        traffic.send(wanted, {header[0]: header[1]})
+        self.result.tester_requests = wanted
+        window = reader.window(
+            self.plan.window_requests,
+            self.plan.window_timeout,
+            enough=lambda c: c.get(self.canary) is not None and c[self.canary].requests >= wanted,
+        )
+        verdict = self._decide("testers", window)
+        if verdict == "rollback":
+            self.rollback(self.result.decisions()[-1].reason)
+            return False
+        reached = window.counts(self.canary).requests
+        if reached < wanted:
+            self.rollback(
+                f"Only {reached} of the testers' {wanted} requests reached {self.canary}: "
+                "the header route does not work."
+            )
+            return False
+        return True
+
+    def rollback(self, reason: str) -> None:
+        """All traffic on the baseline in one write, the route removed, the canary retired."""
+        writes = []
+        if self.entries.get("service-splitter") or self.entries.get("service-router"):
+            writes += _w(
+                self.entries.put(splitter(self.service, {self.baseline: 100.0, self.canary: 0.0}))
+            )
+        writes += _w(self.entries.delete("service-router"))
+        self.weight = 0.0
+        self.result.outcome, self.result.reason = "rolled back", reason
+        self._event(
+            ReleaseEvent(time.time(), "rollback", "rollback", 0.0, "rollback", reason, writes)
+        )
+        self._retire(self.canary, self.baseline)
+
+    def promote(self) -> None:
+        """The canary becomes the only version: resolver default, no splitter, old retired."""
+        writes = _w(
+            self.entries.put(resolver(self.service, [self.baseline, self.canary], self.canary))
+        )
+        writes += _w(self.entries.delete("service-splitter"))
+        writes += _w(self.entries.delete("service-router"))
+        self.result.outcome = "promoted"
+        self.result.reason = f"{self.canary} passed every step and serves all traffic."
+        self._event(
+            ReleaseEvent(
+                time.time(), "promote", "promote", 100.0, "promote", self.result.reason, writes
+            )
+        )
+        self._retire(self.baseline, self.canary)
+
+    def _retire(self, old: str, keep: str) -> None:
+        writes = _w(self.entries.delete("service-splitter"))
+        writes += _w(self.entries.put(resolver(self.service, [keep], keep)))
+        removed: list[str] = []
+        if self.lab.target == "sandbox":
+            removed += deploy.stop_workloads(self.lab.workloads, self.spec, self.service, old)
+        if self.spec.kind == "ecs":
+            svc = self.spec.service(self.service)
+            ecs = self.release._session(self.spec).client("ecs", region_name=self.spec.region)
+            removed += deploy.retire_ecs_version(ecs, self.spec, svc, old)
+        self.release._unlock(self.service, self.spec.name)
+        self.result.events.append(
+            ReleaseEvent(
+                time.time(),
+                "retire",
+                "retire",
+                self.weight,
+                "",
+                f"{old} retired: " + ", ".join(removed),
+                writes,
+            )
+        )
+        self.on_event(self.result.events[-1])

@@ -1,0 +1,171 @@
+"""Live mesh telemetry of one service, read in windows for the canary analysis.
+
+The sandbox's data plane records every request it routes (its admin endpoint
+``GET /telemetry?after=<seq>&service=<name>``, see :mod:`soa_sdk.sandbox.mesh.admin`): the
+destination, the version of the instance that answered, the status code and the latency.
+That stands in for what Envoy's access logs or Consul's L7 metrics (``envoy_cluster_upstream_rq``
+by subset) give a real team. :class:`TelemetryReader` keeps its place in the record stream
+(``seq``), so each window counts every request exactly once.
+
+A request counts as an error when its status is 5xx (Flagger's and Argo Rollouts' usual
+"request success rate"); 4xx answers are the caller's business.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from soa_sdk.canary_analysis import VersionSample
+from soa_sdk.errors import ServiceUnavailable
+
+_PAGE = 5000
+
+
+@dataclass
+class VersionCounts:
+    """Requests, 5xx errors and latencies of one version in one window."""
+
+    requests: int = 0
+    errors: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.requests += 1
+        self.errors += int(record["code"]) >= 500
+        self.latencies_ms.append(float(record["latency_ms"]))
+
+    def sample(self) -> VersionSample:
+        return VersionSample(self.requests, self.errors, tuple(self.latencies_ms))
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors / self.requests if self.requests else None
+
+
+@dataclass
+class Window:
+    """One analysis window: counts per version, and where it sits in time and in the stream."""
+
+    started: float
+    ended: float
+    first_seq: int
+    last_seq: int
+    by_version: dict[str, VersionCounts]
+
+    def counts(self, version: str) -> VersionCounts:
+        return self.by_version.get(version) or VersionCounts()
+
+    @property
+    def total(self) -> int:
+        return sum(c.requests for c in self.by_version.values())
+
+
+class TelemetryReader:
+    """Reads the data plane's records of ``service`` in ``partition``, in stream order."""
+
+    def __init__(self, admin_url: str, service: str, partition: str, timeout: float = 10.0) -> None:
+        self.admin_url = admin_url.rstrip("/")
+        self.service = service
+        self.partition = partition
+        self.timeout = timeout
+        self._http = requests.Session()
+        self._pending: list[dict[str, Any]] = []  # read but not yet given to a window
+        self.position = self._last_seq()
+
+    def _get(self, **params: Any) -> dict[str, Any]:
+        try:
+            response = self._http.get(
+                f"{self.admin_url}/telemetry", params=params, timeout=self.timeout
+            )
+            response.raise_for_status()
+            return response.json()
+        except (requests.RequestException, ValueError) as error:
+            raise ServiceUnavailable(f"The mesh telemetry did not answer ({error}).") from None
+
+    def _last_seq(self) -> int:
+        # A `since` in the future matches nothing and still reports the stream's position.
+        return int(self._get(since=time.time() + 86_400)["last_seq"])
+
+    def skip_to_now(self) -> None:
+        """Forget what was recorded so far (e.g. requests from before a config change)."""
+        self._pending = []
+        self.position = self._last_seq()
+
+    def read(self) -> list[dict[str, Any]]:
+        """The service's records since the last read, oldest first."""
+        out: list[dict[str, Any]] = []
+        while True:
+            doc = self._get(after=self.position, service=self.service, limit=_PAGE)
+            records = doc["records"]
+            if len(records) == _PAGE:
+                self.position = int(records[-1]["seq"])
+            else:
+                # Every record up to last_seq was in the server's snapshot: none is missed.
+                self.position = max([int(doc["last_seq"])] + [int(r["seq"]) for r in records])
+            out += [
+                r
+                for r in records
+                if r.get("destination") == self.service and r.get("partition") == self.partition
+            ]
+            if len(records) < _PAGE:
+                return out
+
+    def window(
+        self,
+        requests_wanted: int,
+        timeout: float,
+        enough: Callable[[dict[str, VersionCounts]], bool] | None = None,
+        poll: float = 0.05,
+    ) -> Window:
+        """Collect records until ``requests_wanted`` arrived (and ``enough`` holds), or until
+        ``timeout`` seconds passed; whatever came is the window."""
+        started = time.time()
+        first = int(self._pending[0]["seq"]) - 1 if self._pending else self.position
+        last, ended, total = first, 0.0, 0
+        by_version: dict[str, VersionCounts] = {}
+        deadline = time.monotonic() + timeout
+        while True:
+            self._pending += self.read()
+            # Take records one by one, so that a window holds what was asked for and the rest
+            # (requests that came while the release was busy) opens the next window.
+            while self._pending and (
+                total < requests_wanted or (enough is not None and not enough(by_version))
+            ):
+                record = self._pending.pop(0)
+                by_version.setdefault(str(record.get("version") or ""), VersionCounts()).add(record)
+                last = int(record["seq"])
+                ended = max(ended, float(record.get("time") or 0.0))
+                total += 1
+            if total >= requests_wanted and (enough is None or enough(by_version)):
+                break
+            if time.monotonic() >= deadline:
+                if not self._pending:
+                    last, ended = max(last, self.position), time.time()
+                break
+            time.sleep(poll)
+        return Window(started, ended or time.time(), first, last, by_version)
+
+    def records_between(self, first_seq: int, last_seq: int) -> list[dict[str, Any]]:
+        """The service's records with first_seq < seq <= last_seq (for checks after the fact)."""
+        out: list[dict[str, Any]] = []
+        after = first_seq
+        while after < last_seq:
+            records = self._get(after=after, service=self.service, limit=_PAGE)["records"]
+            if not records:
+                break
+            out += [
+                r
+                for r in records
+                if int(r["seq"]) <= last_seq
+                and r.get("destination") == self.service
+                and r.get("partition") == self.partition
+            ]
+            after = int(records[-1]["seq"])
+            if len(records) < _PAGE:
+                break
+        return out
