@@ -692,6 +692,8 @@ class BoundaryBackend:
         #: the proxy can close its connections; set by :class:`~.proxy.SessionProxy`.
         self.session_end_hooks: list[SessionHook] = []
         self.dev_settings: dict[str, str] = {}
+        #: seconds an auth token lives (the controller's ``auth_token_time_to_live``)
+        self.auth_token_ttl: float = DEFAULT_TOKEN_TTL
         self.reset()
 
     # ------------------------------------------------------------ state
@@ -1662,7 +1664,7 @@ class BoundaryBackend:
                 id=new_id("at"), scope_id=am.scope_id, user_id=user.id,
                 auth_method_id=am.id, account_id=acct.id,
                 secret_hash=hashlib.sha256(secret.encode()).hexdigest(),
-                expiration=now() + DEFAULT_TOKEN_TTL,
+                expiration=now() + self.auth_token_ttl,
             )  # fmt: skip
             self.resources[at.id] = at
             new_caller = Caller(user.id, self._acl(user.id, acct.id, True), at.id, acct.id)

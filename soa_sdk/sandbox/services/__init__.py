@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from soa_sdk.sandbox.services.aws import AwsService
 from soa_sdk.sandbox.services.base import Launch, LaunchContext, Service
+from soa_sdk.sandbox.services.boundary import BoundaryService
 from soa_sdk.sandbox.services.consul import ConsulService
 from soa_sdk.sandbox.services.postgres import PostgresService
 from soa_sdk.sandbox.services.vault import VaultService
@@ -19,6 +20,7 @@ SERVICES: tuple[Service, ...] = (
     PostgresService(),
     ConsulService(),
     WorkloadsService(),
+    BoundaryService(),
 )
 
 

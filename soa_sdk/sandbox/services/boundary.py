@@ -1,0 +1,58 @@
+"""Boundary: our emulator of Boundary's controller API (:mod:`soa_sdk.sandbox.boundary`), run
+like ``boundary dev``: a global password auth method ``ampw_1234567890`` with the login ``admin``,
+whose password is generated per sandbox and passed in the environment (never on the command
+line, which ``ps`` shows). Session recordings go to S3 in the sandbox's moto server; the
+session proxy (what ``boundary connect`` and a worker do) runs in the same process.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from soa_sdk.sandbox.ports import LOOPBACK, free_port
+from soa_sdk.sandbox.services.base import (
+    Launch,
+    LaunchContext,
+    Service,
+    http_ok,
+    python_module,
+    random_secret,
+)
+from soa_sdk.sandbox.state import ServiceRecord
+
+ADMIN_PASSWORD = "boundary_admin_password"
+ADMIN_LOGIN = "admin"
+#: ``boundary dev``'s global password auth method, which the emulator creates too.
+ADMIN_AUTH_METHOD = "ampw_1234567890"
+
+
+class BoundaryService(Service):
+    """The emulated Boundary controller with its session proxy."""
+
+    name: ClassVar[str] = "boundary"
+    summary: ClassVar[str] = "Boundary controller API and session proxy (emulator)"
+    depends_on: ClassVar[tuple[str, ...]] = ("aws", "vault")
+
+    def new_secrets(self) -> dict[str, str]:
+        return {ADMIN_PASSWORD: random_secret()}
+
+    def launch(self, context: LaunchContext) -> Launch:
+        port = free_port()
+        return Launch(
+            command=python_module(
+                "soa_sdk.sandbox.boundary",
+                *("--host", LOOPBACK, "--port", str(port)),
+                *("--admin-login-name", ADMIN_LOGIN),
+                *("--recording-s3-endpoint", context.urls["aws"]),
+            ),
+            url=f"http://{LOOPBACK}:{port}",
+            env={"BOUNDARY_ADMIN_PASSWORD": context.secrets[ADMIN_PASSWORD]},
+        )
+
+    def is_healthy(self, record: ServiceRecord, secrets: dict[str, str]) -> bool:
+        # The anonymous user may list the global scope's auth methods (the login page does
+        # exactly this), so a 200 means the controller serves and its default roles exist.
+        return http_ok(f"{record.url}/v1/auth-methods?scope_id=global")
+
+    def details(self, record: ServiceRecord, secrets: dict[str, str]) -> dict[str, str]:
+        return {"admin_auth_method_id": ADMIN_AUTH_METHOD, "admin_login_name": ADMIN_LOGIN}
