@@ -62,8 +62,11 @@ def desired_entries(runtime: RuntimeSpec, mesh: MeshSpec) -> list[dict[str, Any]
     for service in runtime.services:
         entries.append({"Kind": "service-defaults", "Name": service.name, "Protocol": "http"})
     for service in runtime.services:
+        resolver = resolver_entry(service, runtime, mesh)
+        if resolver:
+            entries.append(resolver)  # before the splitter, whose subsets it defines
         if len(service.versions) > 1:
-            entries += version_entries(service)
+            entries.append(version_entries(service)[1])
     for service in runtime.services:
         entries.append(intentions_entry(service, runtime, mesh))
     exports = exported_services(runtime, mesh)
@@ -96,6 +99,25 @@ def exported_services(runtime: RuntimeSpec, mesh: MeshSpec) -> dict[str, Any] | 
     }
 
 
+def resolver_entry(
+    service: ServiceSpec, runtime: RuntimeSpec, mesh: MeshSpec
+) -> dict[str, Any] | None:
+    """The service's ``service-resolver`` in ``runtime``: a subset per version when it has
+    several, and, in its primary runtime, a ``Failover`` to the partitions of the other
+    runtimes that run it (Consul: ``Failover {"*": {"Targets": [{"Partition": ...}]}}``,
+    used when no instance of the primary target is healthy). None when neither applies."""
+    resolver: dict[str, Any] = {"Kind": "service-resolver", "Name": service.name}
+    if len(service.versions) > 1:
+        resolver = version_entries(service)[0]
+    placements = mesh.placements(service.name)
+    targets = placements[1:]
+    if targets and placements[0].name == runtime.name:
+        resolver["Failover"] = {
+            "*": {"Targets": [{"Partition": r.consul_partition} for r in targets]}
+        }
+    return resolver if len(resolver) > 2 else None
+
+
 def version_entries(service: ServiceSpec) -> list[dict[str, Any]]:
     """A resolver with one subset per version, and a splitter with the declared weights."""
     resolver = {
@@ -123,7 +145,7 @@ def intentions_entry(service: ServiceSpec, runtime: RuntimeSpec, mesh: MeshSpec)
     sources = [
         {"Name": i.source, "Partition": i.source_partition, "Action": "allow"}
         for i in mesh.intentions()
-        if i.destination == service.name
+        if i.destination == service.name and i.destination_partition == runtime.consul_partition
     ]
     if service.name == entry_point(runtime):
         sources.append(

@@ -147,19 +147,37 @@ class MeshSpec:
         raise NotFound(f"There is no runtime named '{name}' (the runtimes are: {known}).")
 
     def services(self) -> dict[str, tuple[ServiceSpec, RuntimeSpec]]:
-        """Every service by name, with the runtime that runs it."""
-        return {s.name: (s, r) for r in self.runtimes for s in r.services}
+        """Every service by name, with its primary runtime (the first that runs it)."""
+        found: dict[str, tuple[ServiceSpec, RuntimeSpec]] = {}
+        for r in self.runtimes:
+            for s in r.services:
+                found.setdefault(s.name, (s, r))
+        return found
+
+    def placements(self, service: str) -> list[RuntimeSpec]:
+        """The runtimes that run ``service``, in the mesh's order: the first is its primary,
+        the others its failover targets (step 5 adds them)."""
+        return [r for r in self.runtimes if any(s.name == service for s in r.services)]
+
+    def failover_targets(self, service: str) -> list[RuntimeSpec]:
+        """The runtimes traffic for ``service`` fails over to when its primary has no
+        healthy instance (empty for a service that runs in one runtime)."""
+        return self.placements(service)[1:]
 
     def intentions(self) -> list[Intention]:
-        """One allow per (caller, upstream) pair, sorted by destination then source."""
-        where = {name: runtime for name, (_, runtime) in self.services().items()}
+        """One allow per (caller, upstream, runtime running the upstream), sorted by
+        destination, source, then destination partition (the primary's comes first)."""
         found = [
-            Intention(upstream, where[upstream].consul_partition, s.name, r.consul_partition)
+            Intention(upstream, where.consul_partition, s.name, r.consul_partition)
             for r in self.runtimes
             for s in r.services
             for upstream in s.upstreams
+            for where in self.placements(upstream)
         ]
-        return sorted(found, key=lambda i: (i.destination, i.source))
+        order = {r.consul_partition: n for n, r in enumerate(self.runtimes)}
+        return sorted(
+            found, key=lambda i: (i.destination, i.source, order[i.destination_partition])
+        )
 
 
 def parse_runtime(document: Any, source: str = "the runtime specification") -> RuntimeSpec:
@@ -256,17 +274,27 @@ def validate_service(service: ServiceSpec) -> None:
         raise ValidationError(f"Service '{service.name}': '{service.image}' is not an image name.")
 
 
+def same_service(a: ServiceSpec, b: ServiceSpec) -> bool:
+    """Whether two runtimes declare the same service (all but its replica count), as a
+    service that runs in several runtimes must be."""
+    return {**a.to_document(), "replicas": 0} == {**b.to_document(), "replicas": 0}
+
+
 def validate_mesh(mesh: MeshSpec) -> None:
-    """Checks across runtimes: unique names, partitions and VPC blocks; upstreams exist."""
-    seen: dict[str, str] = {}
+    """Checks across runtimes: unique runtime names, partitions and VPC blocks; upstreams
+    exist; a service may run in several runtimes (the first is its primary, the others its
+    failover targets) only when each declares it the same way: two different services may not
+    share a name."""
+    seen: dict[str, tuple[ServiceSpec, str]] = {}
     for runtime in mesh.runtimes:
         for service in runtime.services:
-            if service.name in seen:
+            if service.name in seen and not same_service(seen[service.name][0], service):
                 raise ValidationError(
-                    f"Service '{service.name}' is declared by both {seen[service.name]} and "
-                    f"{runtime.name}; service names are unique across the mesh."
+                    f"Service '{service.name}' is declared by both {seen[service.name][1]} and "
+                    f"{runtime.name}, differently; service names are unique across the mesh "
+                    "(a service may run in several runtimes only as the same service)."
                 )
-            seen[service.name] = runtime.name
+            seen.setdefault(service.name, (service, runtime.name))
     for attribute in ("name", "consul_partition"):
         values = [getattr(r, attribute) for r in mesh.runtimes]
         if len(set(values)) != len(values):
