@@ -63,24 +63,9 @@ def ensure_ecs_version(
         {"key": "soa-lab:version", "value": version},
     ]
     try:
-        definition = ecs.register_task_definition(
-            family=family,
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            cpu="256",
-            memory="512",
-            containerDefinitions=[
-                {
-                    "name": service.name,
-                    "image": service.image,
-                    "essential": True,
-                    "portMappings": [{"containerPort": service.port, "protocol": "tcp"}],
-                    "environment": ecs_environment(service, version, behaviour),
-                    "dockerLabels": {"consul.hashicorp.com/service-meta-version": version},
-                }
-            ],
-            tags=tags,
-        )["taskDefinition"]["taskDefinitionArn"]
+        definition = compute.register_task_definition(
+            ecs, family, service, version, ecs_environment(service, version, behaviour), tags
+        )
         existing = {
             s["serviceName"]: s for s in _services(ecs, runtime.name) if s["status"] == "ACTIVE"
         }

@@ -108,6 +108,23 @@ def _task_definition(
     active = ecs.list_task_definitions(familyPrefix=family, status="ACTIVE")["taskDefinitionArns"]
     if active:
         return str(active[-1])
+    return register_task_definition(
+        ecs, family, service, version, container_environment(service, version), tags
+    )
+
+
+def register_task_definition(
+    ecs: Any,
+    family: str,
+    service: ServiceSpec,
+    version: str,
+    environment: list[dict[str, str]],
+    tags: list[dict[str, str]],
+) -> str:
+    """Register a Fargate task definition revision running the service's image; its ARN.
+
+    The docker label tells consul-ecs the version, which becomes ``Meta.version`` in Consul.
+    """
     return str(
         ecs.register_task_definition(
             family=family,
@@ -121,7 +138,8 @@ def _task_definition(
                     "image": service.image,
                     "essential": True,
                     "portMappings": [{"containerPort": service.port, "protocol": "tcp"}],
-                    "environment": container_environment(service, version),
+                    "environment": environment,
+                    "dockerLabels": {"consul.hashicorp.com/service-meta-version": version},
                 }
             ],
             tags=tags,
