@@ -17,9 +17,15 @@ MIME_TYPE = "application/vnd.soa-lab.outcome+json"
 class Outcome(dict[str, Any]):
     """The recorded values; shows as a short summary in the notebook."""
 
+    def _summary(self) -> str:
+        return "Outcome recorded:\n" + "\n".join(f"{key}: {value}" for key, value in self.items())
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        text = "\n".join(f"{key}: {value}" for key, value in self.items())
-        return {MIME_TYPE: dict(self), "text/plain": "Outcome recorded:\n" + text}
+        return {MIME_TYPE: dict(self), "text/plain": self._summary()}
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # IPython's dict printer would otherwise win over the plain text above.
+        printer.text(self._summary())
 
 
 def record(**values: Any) -> Outcome:
