@@ -12,9 +12,14 @@ import requests
 
 @pytest.fixture(scope="module")
 def ecs(lab: Any) -> Any:
-    """The production runtime ``runtime-ecs`` (created when missing)."""
+    """The production runtime ``runtime-ecs`` (created when missing), in its declared state:
+    a canary promoted by an earlier test (notebook 03) is undone, so that every declared
+    version runs and no other does."""
     lab.org.ensure()
-    return lab.runtime.create("runtime-ecs")
+    report = lab.runtime.create("runtime-ecs")
+    for service in lab.runtime.spec("runtime-ecs").services:
+        lab.release.reset(service.name, "runtime-ecs")
+    return report
 
 
 def telemetry(lab: Any, **params: Any) -> list[dict[str, Any]]:

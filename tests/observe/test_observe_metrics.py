@@ -115,7 +115,8 @@ def test_error_rate_alarm(lab: Any, ecs: Any) -> None:
     lab.observe.drive_traffic("runtime-ecs", requests=100)
     lab.observe.publish_mesh_metrics()
     calm = lab.observe.alarm_state("inventory")
-    assert calm.state == "OK" and calm.datapoints and calm.datapoints[-1][1] == 0.0
+    # Earlier tests in the same 30 s period may have left a few errors: below 5 % is calm.
+    assert calm.state == "OK" and calm.datapoints and calm.datapoints[-1][1] < 5.0
     lab.workloads.update_all("inventory", error_rate=1.0)
     try:
         lab.observe.drive_traffic("runtime-ecs", requests=300)
