@@ -23,10 +23,11 @@ def _say(message: str) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from soa_sdk import progress
     from soa_sdk.sandbox import lifecycle
 
     started = time.monotonic()
-    state, created = lifecycle.up(progress=_say)
+    state, created = lifecycle.up(progress=progress.stamped())
     if created:
         _say(f"Sandbox up in {time.monotonic() - started:.1f} s (state in {state.home}).")
     return 0
@@ -94,17 +95,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from soa_sdk import runner
+    from soa_sdk import progress, runner
     from soa_sdk.paths import notebooks_root, project_root
     from soa_sdk.sandbox import lifecycle
     from soa_sdk.tables import Table
 
     notebooks = runner.notebooks_in(Path(args.notebooks or notebooks_root()), args.only)
+    say = progress.stamped()
     if args.target == "sandbox":
-        lifecycle.up(progress=_say)
+        lifecycle.up(progress=say)
     folder = runner.new_run_folder(Path(args.output or project_root() / "runs"))
     _say(f"Running {len(notebooks)} notebook(s) into {folder}")
-    results = runner.run_all(notebooks, folder, {"TARGET": args.target}, progress=_say)
+    results = runner.run_all(notebooks, folder, {"TARGET": args.target}, progress=say)
     rows = [
         {
             "notebook": r.name,

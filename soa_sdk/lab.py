@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from soa_sdk.org import Organization
     from soa_sdk.release import Release
     from soa_sdk.runtime import Runtimes
+    from soa_sdk.sandbox.state import SandboxState
     from soa_sdk.sandbox.workloads import WorkloadHostClient
 
 
@@ -61,7 +62,7 @@ class Lab:
         from soa_sdk.sandbox.state import SandboxState
 
         if start:
-            state, _ = lifecycle.up(home, progress=progress or (lambda message: None))
+            state = cls._start_sandbox(home, progress)
         else:
             state = SandboxState.load(home)
             dead = [s.name for s in lifecycle.status(state) if not s.healthy]
@@ -71,6 +72,26 @@ class Lab:
                     "Run `soa-lab up` to restart it (or `soa-lab doctor` to see why)."
                 )
         return cls(*Endpoints.from_sandbox(state, region), progress=progress)
+
+    @staticmethod
+    def _start_sandbox(home: Path | None, say: Callable[[str], None] | None) -> SandboxState:
+        """``soa-lab up``, showing each service as it becomes healthy (a no-op if it runs)."""
+        from soa_sdk import progress
+        from soa_sdk.sandbox import lifecycle
+        from soa_sdk.sandbox.services import SERVICES
+
+        found = lifecycle.running(home)
+        if found:
+            return found
+        with progress.task("Starting the sandbox", total=len(SERVICES)) as bar:
+
+            def healthy(message: str) -> None:
+                bar.update(bar.done + 1, status=message)
+                if say:
+                    say(message)
+
+            state, _ = lifecycle.up(home, progress=healthy)
+        return state
 
     @property
     def credentials(self) -> Credentials:

@@ -7,6 +7,7 @@ which cell failed and why.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,7 +68,8 @@ def run_notebook(
             str(output),
             parameters=parameters or {},
             kernel_name="python3",
-            progress_bar=False,
+            # A bar of cells in a terminal; nothing in CI logs or when output is captured.
+            progress_bar=sys.stderr.isatty(),
             cwd=str(notebook.parent),
         )
     except PapermillExecutionError as error:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from soa_sdk import progress
 from soa_sdk.errors import ServiceUnavailable, ValidationError
 from soa_sdk.observe.context import Context, Runtime
 from soa_sdk.runtime.compute import workload_name
@@ -266,9 +267,14 @@ def drive(
                 statuses.update(mine)
 
     started = time.monotonic()
-    with ThreadPoolExecutor(min(concurrency, requests)) as pool:
-        for _ in range(min(concurrency, requests)):
-            pool.submit(worker)
+    description = f"Driving {requests:,} requests through the {runtime.name} ingress"
+    with progress.task(description, total=requests) as bar:
+        with ThreadPoolExecutor(min(concurrency, requests)) as pool:
+            workers = [pool.submit(worker) for _ in range(min(concurrency, requests))]
+            while not all(w.done() for w in workers):
+                bar.update(requests - max(remaining[0], 0))
+                time.sleep(0.1)
+        bar.update(requests)
     seconds = time.monotonic() - started
     if statuses.get(0) == requests:
         raise ServiceUnavailable(

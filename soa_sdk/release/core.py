@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from soa_sdk import progress
 from soa_sdk.awsclient import translate_client_error
 from soa_sdk.canary_analysis import CanaryAnalyzer
 from soa_sdk.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
@@ -243,14 +244,34 @@ class Release:
         publisher = Publisher(self._session(spec), spec.region, runtime, service)
         publisher.ensure()
         self._lock(service, runtime, baseline, version)
-        run = _CanaryRun(self, spec, service, baseline, version, plan, publisher, on_event)
+        bar = progress.task(
+            f"Canary of {service} {version} over {baseline}", total=len(plan.weights) + 1
+        )
+
+        def show(event: ReleaseEvent) -> None:
+            # One step per weight (and the testers' step); the status is the last decision.
+            steps = ["testers", *(f"{w:g}%" for w in plan.weights)]
+            if event.step in steps:
+                bar.update(
+                    steps.index(event.step) + (event.kind == "decision"),
+                    status=(
+                        f"{event.step}: {event.verdict or event.kind}"
+                        + (f" ({event.reason})" if event.reason else "")
+                    ),
+                )
+            if on_event:
+                on_event(event)
+
+        run = _CanaryRun(self, spec, service, baseline, version, plan, publisher, show)
         run.result.audit_stream = publisher.stream
         own_traffic = traffic is not None and not traffic.running
         if own_traffic:
             assert traffic is not None
             traffic.start()
         try:
-            result = run.execute(traffic or self.traffic(runtime))
+            with bar:
+                result = run.execute(traffic or self.traffic(runtime))
+                bar.status = f"{result.outcome}"
         except BaseException as error:
             if run.result.outcome == "running":
                 run.rollback(f"The release stopped on an error: {type(error).__name__}: {error}")

@@ -63,11 +63,11 @@ def up(home: Path | None = None, progress: Progress = _quiet) -> tuple[SandboxSt
     gone (a killed sandbox) is cleared first.
     """
     home = home or sandbox_home()
+    found = running(home)
+    if found:
+        progress("The sandbox is already running; nothing to do.")
+        return found, False
     if SandboxState.exists(home):
-        state = SandboxState.load(home)
-        if all(s.healthy for s in status(state)):
-            progress("The sandbox is already running; nothing to do.")
-            return state, False
         progress("Found a stale or unhealthy sandbox; stopping it before starting afresh.")
         down(home)
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -83,6 +83,18 @@ def up(home: Path | None = None, progress: Progress = _quiet) -> tuple[SandboxSt
         raise
     state.save()
     return state, True
+
+
+def running(home: Path | None = None) -> SandboxState | None:
+    """The sandbox in ``home`` when it runs and every service answers; None otherwise."""
+    home = home or sandbox_home()
+    if not SandboxState.exists(home):
+        return None
+    try:
+        state = SandboxState.load(home)
+    except SandboxNotRunning:
+        return None
+    return state if all(s.healthy for s in status(state)) else None
 
 
 def _start_wave(wave: list[Service], state: SandboxState, progress: Progress) -> None:
