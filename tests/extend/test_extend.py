@@ -147,6 +147,9 @@ def test_add_fails_over_then_remove_leaves_nothing(base, scratch_tree: Path) -> 
     )["Vpcs"]
     assert vpcs == []
     assert NAME not in inside.client("eks", endpoint_url=url).list_clusters()["clusters"]
-    # The mesh is back to one runtime for payments: the request still succeeds.
-    status, reply = lab.runtime.call("runtime-ecs")
+    # The mesh is back to one runtime for payments: once the local instances pass their
+    # checks again (one check interval after their health was restored), requests succeed.
+    status, reply, _ = lab.extend.wait_for_answer(
+        "runtime-ecs", "payments", lambda answer: NAME not in answer
+    )
     assert status == 200 and NAME not in (lab.extend.answer_of(reply, "payments") or "")
