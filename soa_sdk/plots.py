@@ -17,10 +17,11 @@ def organization_tree(result: EnsureResult, title: str = "AWS Organization") -> 
     ous = [name for name in result.ou_ids if name != "Root"]
     by_ou = {ou: [a for a in result.accounts if a.ou == ou] for ou in ous}
     width = max(len(ous), 1)
-    figure, axes = plt.subplots(figsize=(2.8 * width + 1, 4.2))
+    figure, axes = plt.subplots(figsize=(2.8 * width + 1, 3.4))
     axes.set_axis_off()
     axes.set_xlim(-0.6, width - 0.4)
-    axes.set_ylim(-0.5 - max((len(v) for v in by_ou.values()), default=1) * 0.55, 2.6)
+    deepest = max((len(v) for v in by_ou.values()), default=1)
+    axes.set_ylim(0.3 - (deepest - 1) * 0.55 - 0.45, 2.6)
     root_x = (width - 1) / 2
     box = {"boxstyle": "round,pad=0.4", "linewidth": 1}
     axes.text(
