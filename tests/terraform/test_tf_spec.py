@@ -3,6 +3,7 @@ needed) read the same files and agree; bad specifications are refused by both.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 
 from soa_sdk import spec as org_spec
 from soa_sdk.errors import SpecificationError
-from soa_sdk.tf import spec
+from soa_sdk.runtime import mesh as runtime_mesh
+from soa_sdk.tf import spec, template
 
 
 def test_runtimes_reproduce_the_talks_topology(terraform_dir: Path) -> None:
@@ -107,9 +109,60 @@ def _spec_root(folder: Path, terraform: Path) -> Path:
         "}\n\n"
         'output "intentions" {\n  value = module.spec.intentions\n}\n\n'
         'output "exports" {\n  value = module.spec.exports\n}\n\n'
+        'output "failover" {\n  value = module.spec.failover\n}\n\n'
+        'output "services" {\n  value = module.spec.services\n}\n\n'
         'output "runtimes" {\n  value = keys(module.spec.runtimes)\n}\n'
     )
     return folder
+
+
+def _assert_terraform_agrees_with_python(outputs: dict, mesh: spec.MeshSpec) -> None:
+    """Intentions, exports, placements and failover: the same from both sides."""
+    assert sorted(outputs["runtimes"]) == sorted(r.name for r in mesh.runtimes)
+    # One intentions entry per (partition, destination), keyed "partition/name".
+    from_terraform = sorted(
+        (source["name"], source["partition"], entry["name"], entry["partition"])
+        for key, entry in outputs["intentions"].items()
+        for source in entry["sources"]
+    )
+    from_python = sorted(
+        (i.source, i.source_partition, i.destination, i.destination_partition)
+        for i in mesh.intentions()
+    )
+    assert from_terraform == from_python
+    for key, entry in outputs["intentions"].items():
+        assert key == f"{entry['partition']}/{entry['name']}"
+    expected_keys = {
+        f"{r.consul_partition}/{name}" for name in mesh.services() for r in mesh.placements(name)
+    }
+    assert set(outputs["intentions"]) == expected_keys
+    # Exports: what each partition's exported-services entry holds, as soa_sdk.runtime.mesh
+    # writes it (services nobody calls from elsewhere are left out).
+    for runtime in mesh.runtimes:
+        entry = runtime_mesh.exported_services(runtime, mesh)
+        python_exports = {
+            s["Name"]: sorted(c["Partition"] for c in s["Consumers"])
+            for s in (entry["Services"] if entry else [])
+        }
+        terraform_exports = {
+            name: sorted(consumers)
+            for name, consumers in outputs["exports"][runtime.consul_partition].items()
+            if consumers
+        }
+        assert terraform_exports == python_exports, runtime.name
+    # Placements (primary first) and failover: primary partition -> the other partitions.
+    for name, (_, primary) in mesh.services().items():
+        placements = outputs["services"][name]["placements"]
+        assert [p["runtime"] for p in placements] == [r.name for r in mesh.placements(name)]
+        assert outputs["services"][name]["partition"] == primary.consul_partition
+    assert outputs["failover"] == {
+        name: {
+            "partition": primary.consul_partition,
+            "targets": [r.consul_partition for r in mesh.failover_targets(name)],
+        }
+        for name, (_, primary) in mesh.services().items()
+        if mesh.failover_targets(name)
+    }
 
 
 def test_terraform_derives_the_same_intentions_as_python(
@@ -118,33 +171,66 @@ def test_terraform_derives_the_same_intentions_as_python(
     code, outputs, error = terraform_apply(_spec_root(tmp_path / "root", terraform_dir))
     assert code == 0, error
     mesh = spec.load_mesh(terraform_dir)
-    assert sorted(outputs["runtimes"]) == sorted(r.name for r in mesh.runtimes)
-    from_terraform = {
-        (source["name"], source["partition"], destination, entry["partition"])
-        for destination, entry in outputs["intentions"].items()
-        for source in entry["sources"]
-    }
-    from_python = {
-        (i.source, i.source_partition, i.destination, i.destination_partition)
-        for i in mesh.intentions()
-    }
-    assert from_terraform == from_python
+    _assert_terraform_agrees_with_python(outputs, mesh)
     # Cross-partition calls are exported by the callee's partition, to the caller's.
     for i in mesh.intentions():
         if i.source_partition != i.destination_partition:
             assert i.source_partition in outputs["exports"][i.destination_partition][i.destination]
 
 
-def test_terraform_refuses_a_service_declared_twice(
+def _add_payments_copy(tree: Path, port: int | None = None) -> spec.RuntimeSpec:
+    """Step 5's failover copy: runtime-eks-west runs runtime-ec2's payments (3 replicas, and
+    another port when ``port`` is given), written the way step 5 writes it when it is valid."""
+    ec2 = spec.load_runtime(tree / "runtime_ec2")
+    payments = ec2.service("payments")
+    copy = dataclasses.replace(payments, replicas=3, **({"port": port} if port is not None else {}))
+    west = dataclasses.replace(
+        ec2,
+        name="runtime-eks-west",
+        kind="eks",
+        region="us-west-2",
+        vpc_cidr="10.9.0.0/16",
+        consul_partition="eks-west",
+        services=(copy,),
+    )
+    if port is None:
+        template.write_runtime_folder(west, tree)
+    else:  # write_runtime_folder refuses it, as it should: write the file by hand
+        (tree / west.folder).mkdir()
+        (tree / west.folder / spec.RUNTIME_FILE).write_text(west.to_json())
+    return west
+
+
+def test_a_service_declared_identically_in_two_runtimes_fails_over_alike(
     tmp_path: Path, tree_copy: Path, terraform_apply
 ) -> None:
-    path = tree_copy / "runtime_ec2" / spec.RUNTIME_FILE
-    document = json.loads(path.read_text())
-    document["runtime"]["services"][0]["name"] = "store"
-    path.write_text(json.dumps(document))
+    west = _add_payments_copy(tree_copy)
+    mesh = spec.load_mesh(tree_copy)
+    assert [r.name for r in mesh.failover_targets("payments")] == [west.name]
+    code, outputs, error = terraform_apply(_spec_root(tmp_path / "root", tree_copy))
+    assert code == 0, error
+    _assert_terraform_agrees_with_python(outputs, mesh)
+    assert outputs["failover"] == {"payments": {"partition": "ec2", "targets": ["eks-west"]}}
+    assert set(outputs["intentions"]) >= {"ec2/payments", "eks-west/payments"}
+    assert outputs["exports"]["eks-west"] == {"payments": ["ecs"]}
+    # The resolver soa_sdk.runtime.mesh writes in the primary's partition has the same targets.
+    resolver = runtime_mesh.resolver_entry(
+        mesh.runtime("runtime-ec2").service("payments"), mesh.runtime("runtime-ec2"), mesh
+    )
+    assert resolver["Failover"] == {"*": {"Targets": [{"Partition": "eks-west"}]}}
+    assert [p["replicas"] for p in outputs["services"]["payments"]["placements"]] == [2, 3]
+
+
+def test_a_service_declared_differently_by_two_runtimes_is_refused_by_both(
+    tmp_path: Path, tree_copy: Path, terraform_apply
+) -> None:
+    _add_payments_copy(tree_copy, port=9191)
+    with pytest.raises(SpecificationError, match="'payments' is declared by both runtime-ec2"):
+        spec.load_mesh(tree_copy)
     code, _, error = terraform_apply(_spec_root(tmp_path / "root", tree_copy))
     assert code != 0
-    assert "unique across the mesh" in error
+    assert "declared differently by two runtimes ('payments' in runtime-ec2 and" in error
+    assert "runtime-eks-west)" in error
 
 
 def _validation_root(folder: Path, variable: str, tfvars: dict) -> Path:

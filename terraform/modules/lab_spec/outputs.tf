@@ -14,12 +14,12 @@ output "runtimes" {
 }
 
 output "services" {
-  description = "Every service of the mesh by name, with its runtime and partition added."
+  description = "Every service of the mesh by name: its primary's declaration (runtime and partition added) and its placements (runtime, partition, replicas), the primary first."
   value       = local.services
 
   precondition {
-    condition     = length(local.service_list) == length(local.services)
-    error_message = "A service name is declared by two runtimes; names are unique across the mesh."
+    condition     = length(local.declared_differently) == 0
+    error_message = "A service is declared differently by two runtimes (${join(", ", [for name in local.declared_differently : "'${name}' in ${join(" and ", distinct([for s in local.service_groups[name] : s.runtime]))}"])}); a service may run in several runtimes only when each declares it the same way (all fields but replicas)."
   }
 
   precondition {
@@ -29,13 +29,18 @@ output "services" {
 }
 
 output "intentions" {
-  description = "For each destination service: its partition and the services (name, partition) allowed to call it."
+  description = "For each destination service in each partition that runs it, keyed \"partition/name\": its name, partition and the services (name, partition) allowed to call it."
   value       = local.intentions
 }
 
 output "exports" {
   description = "For each partition: each of its services and the other partitions that call it."
   value       = local.exports
+}
+
+output "failover" {
+  description = "For each service that runs in several runtimes: its primary's partition and the partitions it fails over to, in folder order."
+  value       = local.failover
 }
 
 output "access" {

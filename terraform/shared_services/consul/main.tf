@@ -1,9 +1,11 @@
 # The mesh's policy, owned by the platform team and derived from the runtimes'
-# specifications: an admin partition per runtime, and for every service its
-# service-defaults, its intentions (callers = services listing it as an upstream, everyone
-# else denied), and for services with several versions a resolver (one subset per version)
-# and a splitter (the weights in the specification). Partitions export the services that
-# callers in other partitions use.
+# specifications: an admin partition per runtime, and for every service, in each partition
+# that runs it, its service-defaults, its intentions (callers = services listing it as an
+# upstream, everyone else denied), and for services with several versions a resolver (one
+# subset per version) and a splitter (the weights in the specification). A service that runs
+# in several runtimes (step 5) gets, in its primary's partition, a resolver that fails over
+# to the other partitions. Partitions export the services that callers in other partitions
+# use (the same entries soa_sdk.runtime.mesh writes).
 
 module "spec" {
   source = "../../modules/lab_spec"
@@ -12,10 +14,22 @@ module "spec" {
 }
 
 locals {
-  services    = module.spec.services
-  versioned   = { for name, s in local.services : name => s if length(s.versions) > 1 }
-  runtimes    = module.spec.runtimes
-  partitions  = { for name, r in local.runtimes : r.consul_partition => r }
+  services   = module.spec.services
+  runtimes   = module.spec.runtimes
+  partitions = { for name, r in local.runtimes : r.consul_partition => r }
+  # Every service in every partition that runs it, keyed "partition/name" like the
+  # intentions; the primary's declaration holds for its copies (they may differ in replicas).
+  placements = merge([
+    for name, s in local.services : {
+      for p in s.placements : "${p.partition}/${name}" => merge(s, {
+        partition = p.partition
+        failover  = p.partition == s.partition ? lookup(module.spec.failover, name, null) : null
+      })
+    }
+  ]...)
+  versioned = { for key, s in local.placements : key => s if length(s.versions) > 1 }
+  # A resolver where it has subsets to define (several versions) or a failover to declare.
+  resolved    = { for key, s in local.placements : key => s if length(s.versions) > 1 || s.failover != null }
   all_service = "*"
 }
 
@@ -27,10 +41,10 @@ resource "consul_admin_partition" "this" {
 }
 
 resource "consul_config_entry" "service_defaults" {
-  for_each = local.services
+  for_each = local.placements
 
   kind      = "service-defaults"
-  name      = each.key
+  name      = each.value.name
   partition = consul_admin_partition.this[each.value.partition].name
   namespace = "default"
 
@@ -40,19 +54,30 @@ resource "consul_config_entry" "service_defaults" {
 }
 
 resource "consul_config_entry" "service_resolver" {
-  for_each = local.versioned
+  for_each = local.resolved
 
   kind      = "service-resolver"
-  name      = each.key
+  name      = each.value.name
   partition = consul_admin_partition.this[each.value.partition].name
   namespace = "default"
 
-  config_json = jsonencode({
-    DefaultSubset = each.value.versions[0]
-    Subsets = {
-      for v in each.value.versions : v => { Filter = "Service.Meta.version == ${v}" }
-    }
-  })
+  # merge() skips the null parts: subsets only for several versions, a failover only in
+  # the primary's partition of a service that runs in several runtimes.
+  config_json = jsonencode(merge(
+    length(each.value.versions) > 1 ? {
+      DefaultSubset = each.value.versions[0]
+      Subsets = {
+        for v in each.value.versions : v => { Filter = "Service.Meta.version == ${v}" }
+      }
+    } : null,
+    each.value.failover != null ? {
+      Failover = {
+        (local.all_service) = {
+          Targets = [for p in each.value.failover.targets : { Partition = p, Namespace = "default" }]
+        }
+      }
+    } : null,
+  ))
 
   depends_on = [consul_config_entry.service_defaults]
 }
@@ -61,7 +86,7 @@ resource "consul_config_entry" "service_splitter" {
   for_each = local.versioned
 
   kind      = "service-splitter"
-  name      = each.key
+  name      = each.value.name
   partition = consul_admin_partition.this[each.value.partition].name
   namespace = "default"
 
@@ -83,10 +108,11 @@ resource "consul_config_entry" "service_splitter" {
 resource "consul_config_entry" "service_intentions" {
   # Services nobody calls through the mesh (the store is reached through the ingress)
   # only need the default deny.
-  for_each = { for name, i in module.spec.intentions : name => i if length(i.sources) > 0 }
+  # Keyed "partition/name": a service that runs in several partitions has intentions in each.
+  for_each = { for key, i in module.spec.intentions : key => i if length(i.sources) > 0 }
 
   kind      = "service-intentions"
-  name      = each.key
+  name      = each.value.name
   partition = consul_admin_partition.this[each.value.partition].name
   namespace = "default"
 

@@ -4,11 +4,16 @@ output "partitions" {
 }
 
 output "intentions" {
-  description = "Who may call whom: for each destination service, its allowed callers (name, partition)."
+  description = "Who may call whom: for each destination service in each partition that runs it (key \"partition/name\"), its allowed callers (name, partition)."
   value       = module.spec.intentions
 }
 
+output "failover" {
+  description = "For each service that runs in several runtimes: its primary's partition and the partitions it fails over to."
+  value       = module.spec.failover
+}
+
 output "splits" {
-  description = "The initial traffic weights per version of each versioned service."
-  value       = { for name, s in local.versioned : name => s.traffic }
+  description = "The initial traffic weights per version of each versioned service, by \"partition/name\"."
+  value       = { for key, s in local.versioned : key => s.traffic }
 }
