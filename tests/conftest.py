@@ -7,7 +7,7 @@ sandbox, and notebooks executed by papermill (fresh kernels, same environment) f
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,11 +47,22 @@ def lab(sandbox: SandboxState):
 
 
 @pytest.fixture(scope="session")
-def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``artifacts(name)``: ``$SOA_LAB_TEST_ARTIFACTS/<name>`` when CI keeps artifacts, else a
+    temporary folder."""
+
+    def folder(name: str) -> Path:
+        configured = os.environ.get("SOA_LAB_TEST_ARTIFACTS")
+        if not configured:
+            return tmp_path_factory.mktemp(name)
+        kept = Path(configured) / name
+        kept.mkdir(parents=True, exist_ok=True)
+        return kept
+
+    return folder
+
+
+@pytest.fixture(scope="session")
+def run_folder(artifacts: Callable[[str], Path]) -> Path:
     """Where executed notebooks are written (kept as test artifacts when CI asks)."""
-    configured = os.environ.get("SOA_LAB_TEST_ARTIFACTS")
-    if configured:
-        folder = Path(configured) / "notebooks"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-    return tmp_path_factory.mktemp("notebook-runs")
+    return artifacts("notebooks")
