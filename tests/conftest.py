@@ -47,8 +47,8 @@ def lab(sandbox: SandboxState):
 
 
 @pytest.fixture(scope="session")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """``artifacts(name)``: ``$SOA_LAB_TEST_ARTIFACTS/<name>`` when CI keeps artifacts, else a
+def artifact_folder(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``artifact_folder(name)``: ``$SOA_LAB_TEST_ARTIFACTS/<name>`` when CI keeps artifacts, else a
     temporary folder."""
 
     def folder(name: str) -> Path:
@@ -63,6 +63,6 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]
 
 
 @pytest.fixture(scope="session")
-def run_folder(artifacts: Callable[[str], Path]) -> Path:
+def run_folder(artifact_folder: Callable[[str], Path]) -> Path:
     """Where executed notebooks are written (kept as test artifacts when CI asks)."""
-    return artifacts("notebooks")
+    return artifact_folder("notebooks")

@@ -36,7 +36,7 @@ from soa_sdk.release import deploy
 from soa_sdk.release.entries import Entries, Write, resolver, router, splitter
 from soa_sdk.release.plan import ReleasePlan, check_version, subset_name
 from soa_sdk.release.publish import LOG_GROUP, Publisher
-from soa_sdk.release.record import ReleaseEvent, ReleaseResult
+from soa_sdk.release.record import DECISION_EVENTS, WEIGHT_EVENTS, ReleaseEvent, ReleaseResult
 from soa_sdk.release.telemetry import TelemetryReader, Window
 from soa_sdk.release.traffic import TrafficDriver
 from soa_sdk.runtime import mesh as runtime_mesh
@@ -446,11 +446,11 @@ class _CanaryRun:
     def _event(self, event: ReleaseEvent) -> None:
         self.result.events.append(event)
         detail = event.to_dict()
-        if event.kind == "decision" or event.kind in ("rollback", "promote"):
+        if event.kind in DECISION_EVENTS:
             verdict = event.verdict or event.kind
             rate = (event.window.get(self.canary) or {}).get("error_rate")
             self.publisher.decision(event.time, self.canary, verdict, rate, detail)
-        if event.kind in ("weight", "rollback", "promote"):
+        if event.kind in WEIGHT_EVENTS:
             weights = {self.baseline: 100.0 - event.weight, self.canary: event.weight}
             self.publisher.weight(event.time, weights, detail)
         self.on_event(event)

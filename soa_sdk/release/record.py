@@ -34,6 +34,12 @@ class ReleaseEvent:
         return asdict(self)
 
 
+WEIGHT_EVENTS = ("weight", "rollback", "promote")
+"""Events published as "Canary weight changed" (a rollback or promotion changes the weights)."""
+DECISION_EVENTS = ("decision", "rollback", "promote")
+"""Events published as "Canary decision" (a rollback or promotion is a decision too)."""
+
+
 @dataclass
 class ReleaseResult:
     """The outcome of one canary release of ``canary`` over ``baseline``."""
@@ -55,6 +61,10 @@ class ReleaseResult:
     @property
     def rolled_back(self) -> bool:
         return self.outcome == "rolled back"
+
+    def published(self) -> int:
+        """How many events this release publishes to its audit trail and event bus."""
+        return sum((e.kind in WEIGHT_EVENTS) + (e.kind in DECISION_EVENTS) for e in self.events)
 
     def decisions(self) -> list[ReleaseEvent]:
         return [e for e in self.events if e.kind == "decision"]

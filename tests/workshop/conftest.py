@@ -10,6 +10,6 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def workshop_artifacts(artifacts: Callable[[str], Path]) -> Path:
+def workshop_artifacts(artifact_folder: Callable[[str], Path]) -> Path:
     """``$SOA_LAB_TEST_ARTIFACTS/workshop`` when CI keeps artifacts, else a temporary folder."""
-    return artifacts("workshop")
+    return artifact_folder("workshop")
