@@ -40,6 +40,7 @@ from soa_sdk.release.record import DECISION_EVENTS, WEIGHT_EVENTS, ReleaseEvent,
 from soa_sdk.release.telemetry import TelemetryReader, Window
 from soa_sdk.release.traffic import TrafficDriver
 from soa_sdk.runtime import mesh as runtime_mesh
+from soa_sdk.runtime import workloads as runtime_workloads
 from soa_sdk.tables import Table
 from soa_sdk.tf.spec import RuntimeSpec, ServiceSpec
 
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
     from soa_sdk.lab import Lab
 
 LOCK_PREFIX = "soa-lab/releases/"
-SESSION_REUSE_SECONDS = 600.0  # sessions last 900 s (the STS minimum for role chains)
 
 
 def _w(write: Write | None) -> list[str]:
@@ -62,7 +62,6 @@ class Release:
 
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
-        self._sessions: dict[str, tuple[float, Any]] = {}
 
     # -- lookups -----------------------------------------------------------------------------
     def _where(self, service: str, runtime: str) -> tuple[RuntimeSpec, ServiceSpec]:
@@ -82,7 +81,7 @@ class Release:
     def versions(self, service: str, runtime: str = "runtime-ecs") -> dict[str, int]:
         """Version -> passing instances of ``service`` in the runtime's partition."""
         spec, _ = self._where(service, runtime)
-        return deploy.passing_versions(self.lab.consul, service, spec.consul_partition)
+        return runtime_workloads.passing_versions(self.lab.consul, service, spec.consul_partition)
 
     def current(self, service: str, runtime: str = "runtime-ecs") -> str:
         """The version serving by default: the resolver's default subset, else the only one."""
@@ -150,39 +149,25 @@ class Release:
             ecs = self._session(spec).client("ecs", region_name=spec.region)
             result.update(deploy.ensure_ecs_version(ecs, spec, svc, version, current, behaviour))
         if self.lab.target == "sandbox":
-            upstreams = self._upstreams(spec, svc)
-            workloads = deploy.ensure_workloads(
+            calls = runtime_workloads.upstreams(svc, spec, self.lab.runtime.mesh_spec_with(spec))
+            workloads = runtime_workloads.ensure(
                 self.lab.workloads,
                 spec,
                 svc,
                 version,
-                upstreams,
+                calls,
                 {k: v for k, v in behaviour.items() if v is not None},
             )
-            deploy.wait_passing(
+            runtime_workloads.wait_passing(
                 self.lab.consul, service, spec.consul_partition, version, len(workloads)
             )
             result["workloads"] = [w["id"] for w in workloads]
         self.lab.progress(f"deployed {service} {version} in {runtime}")
         return result
 
-    def _upstreams(self, spec: RuntimeSpec, svc: ServiceSpec) -> list[dict[str, str]]:
-        where = {
-            s.name: r.consul_partition
-            for s, r in self.lab.runtime.mesh_spec_with(spec).services().values()
-        }
-        return [
-            {"name": u, "partition": where.get(u, spec.consul_partition)} for u in svc.upstreams
-        ]
-
     def _session(self, spec: RuntimeSpec) -> Any:
-        """The runtime account's session (STS AssumeRole), reused while it has time left."""
-        cached = self._sessions.get(spec.account)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
-        session = self.lab.org.session(spec.account).session
-        self._sessions[spec.account] = (time.monotonic() + SESSION_REUSE_SECONDS, session)
-        return session
+        """The runtime account's session (STS AssumeRole; step 0 reuses it while it lasts)."""
+        return self.lab.org.session(spec.account).session
 
     # -- traffic -----------------------------------------------------------------------------
     def traffic(
@@ -583,7 +568,7 @@ class _CanaryRun:
         writes += _w(self.entries.put(resolver(self.service, [keep], keep)))
         removed: list[str] = []
         if self.lab.target == "sandbox":
-            removed += deploy.stop_workloads(self.lab.workloads, self.spec, self.service, old)
+            removed += runtime_workloads.stop(self.lab.workloads, self.spec, self.service, old)
         if self.spec.kind == "ecs":
             svc = self.spec.service(self.service)
             ecs = self.release._session(self.spec).client("ecs", region_name=self.spec.region)
