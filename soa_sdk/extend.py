@@ -148,7 +148,7 @@ class Extend:
         record = self._record(name)
         if any(r.name == name for r in existing.runtimes) and record is None:
             raise Conflict(f"The runtime name '{name}' is already used; choose another.")
-        registered = self.lab.runtime._registered(name)
+        registered = self.lab.runtime.record(name)
         if registered is not None and record is None:
             raise Conflict(f"A runtime named '{name}' already runs; choose another name.")
         declared = existing
@@ -187,7 +187,7 @@ class Extend:
                     f"'{name}' sorts before {primary.name}, which would make it the primary of "
                     f"'{service}'; choose a name that sorts after {primary.name}."
                 )
-            if self.lab.runtime._registered(primary.name) is None:
+            if self.lab.runtime.record(primary.name) is None:
                 raise NotFound(
                     f"'{service}' runs in {primary.name}, which does not run yet: create it "
                     f"first (lab.runtime.create('{primary.name}'))."

@@ -10,7 +10,6 @@ registered in Consul KV (``soa-lab/runtimes/<name>``); their declared services c
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from soa_sdk.errors import NotFound, ServiceUnavailable, ValidationError
-from soa_sdk.runtime.mesh import REGISTRY_PREFIX, ingress_name
+from soa_sdk.runtime.mesh import ingress_name
 
 if TYPE_CHECKING:
     from soa_sdk.lab import Lab
@@ -128,13 +127,8 @@ class Context:
     # -- runtimes ----------------------------------------------------------------------------
     def runtimes(self) -> list[Runtime]:
         """Every declared runtime that step 1 has created (registered in Consul KV)."""
-        _, items = self.lab.consul.client.kv.get(REGISTRY_PREFIX, recurse=True)
         found = []
-        for item in items or []:
-            name = item["Key"][len(REGISTRY_PREFIX) :]
-            if not item.get("Value") or "/" in name:
-                continue
-            record = json.loads(item["Value"])
+        for name, record in self.lab.runtime.registered().items():
             try:
                 spec = self.lab.runtime.spec(name)
             except NotFound:

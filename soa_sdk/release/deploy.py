@@ -17,16 +17,11 @@ what "a build with a bug" means in the lab. EKS and EC2 runtimes get the workloa
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from soa_sdk.awsclient import translate_client_error
-from soa_sdk.errors import ServiceUnavailable
 from soa_sdk.runtime import compute
 from soa_sdk.tf.spec import RuntimeSpec, ServiceSpec
-
-READY_TIMEOUT = 20.0
-BEHAVIOUR_KEYS = ("error_rate", "error_code", "latency_ms", "message")
 
 
 def ecs_environment(service: ServiceSpec, version: str, behaviour: dict[str, Any]) -> list[dict]:
@@ -136,70 +131,3 @@ def _services(ecs: Any, cluster: str) -> list[dict[str, Any]]:
     for i in range(0, len(arns), 10):  # DescribeServices takes at most 10 services
         found += ecs.describe_services(cluster=cluster, services=arns[i : i + 10])["services"]
     return found
-
-
-def ensure_workloads(
-    host: Any,
-    runtime: RuntimeSpec,
-    service: ServiceSpec,
-    version: str,
-    upstreams: list[dict],
-    behaviour: dict[str, Any],
-) -> list[dict[str, Any]]:
-    """The sandbox's instances of the version: started, or adopted and given ``behaviour``."""
-    mine = [
-        w
-        for w in host.list(service.name)
-        if w.get("runtime") == runtime.name and w["version"] == version
-    ]
-    changes = {k: v for k, v in behaviour.items() if k in BEHAVIOUR_KEYS}
-    changes.setdefault("error_rate", 0.0)
-    mine = [host.update(w["id"], **changes) for w in mine]
-    missing = service.replicas - len(mine)
-    if missing > 0:
-        mine += host.start(
-            service.name,
-            version,
-            partition=runtime.consul_partition,
-            runtime=runtime.name,
-            upstreams=upstreams,
-            count=missing,
-            **{"message": f"{service.name} {version}", **changes},
-        )
-    return mine
-
-
-def stop_workloads(host: Any, runtime: RuntimeSpec, service: str, version: str) -> list[str]:
-    stopped = []
-    for w in host.list(service):
-        if w.get("runtime") == runtime.name and w["version"] == version:
-            host.stop(w["id"])
-            stopped.append(w["id"])
-    return stopped
-
-
-def passing_versions(consul: Any, service: str, partition: str) -> dict[str, int]:
-    """Version -> number of passing instances, from Consul's health API (any runtime)."""
-    entries = (
-        consul.request(
-            "GET", f"health/service/{service}", params={"passing": "1", "partition": partition}
-        )
-        or []
-    )
-    counts: dict[str, int] = {}
-    for entry in entries:
-        version = ((entry.get("Service") or {}).get("Meta") or {}).get("version")
-        if version:
-            counts[version] = counts.get(version, 0) + 1
-    return counts
-
-
-def wait_passing(consul: Any, service: str, partition: str, version: str, count: int) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while passing_versions(consul, service, partition).get(version, 0) < count:
-        if time.monotonic() > deadline:
-            raise ServiceUnavailable(
-                f"{service} {version} did not pass its health checks within "
-                f"{READY_TIMEOUT:.0f} s; see `soa-lab status` and the workloads log."
-            )
-        time.sleep(0.1)

@@ -16,7 +16,6 @@ Terraform); the SDK then only reads the ingress gateway's address from Consul.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,7 @@ import requests
 
 from soa_sdk.awsclient import translate_client_error
 from soa_sdk.errors import Conflict, NotFound, ServiceUnavailable, SoaLabError, ValidationError
-from soa_sdk.runtime import compute, mesh, network
+from soa_sdk.runtime import compute, mesh, network, workloads
 from soa_sdk.sandbox.ports import free_port
 from soa_sdk.tables import Table
 from soa_sdk.tf.spec import MeshSpec, RuntimeSpec, load_mesh, validate_runtime
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
     from soa_sdk.lab import Lab
 
 GATEWAY_PORT_ON_AWS = 8080
-READY_TIMEOUT = 20.0
 
 
 @dataclass
@@ -152,7 +150,7 @@ class Runtimes:
                 self.create(other, with_upstreams=False)
         account = self._account(runtime)
         self._check_registry(runtime)
-        existed = self._registered(runtime.name) is not None
+        existed = self.record(runtime.name) is not None
         try:
             return self._build(runtime, account)
         except BaseException:
@@ -183,7 +181,7 @@ class Runtimes:
             consul.put_config(entry, runtime.consul_partition)
         port = mesh.ingress_port(consul, runtime) or self._gateway_port()
         ingress_url = mesh.ensure_ingress(consul, runtime, port)
-        workloads = self._ensure_workloads(runtime)
+        instances = self._ensure_workloads(runtime)
         self._register(runtime, account, ingress_url)
         self._wait_until_healthy(runtime)
         say(f"{runtime.name} serves through {ingress_url}")
@@ -199,7 +197,7 @@ class Runtimes:
             machines,
             [f"{e['Kind']}:{e['Name']}" for e in entries]
             + [f"ingress-gateway:{mesh.ingress_name(runtime)}"],
-            workloads,
+            instances,
         )
 
     def mesh_spec_with(self, runtime: RuntimeSpec) -> MeshSpec:
@@ -209,7 +207,7 @@ class Runtimes:
 
     # -- read --------------------------------------------------------------------------------
     def ingress_url(self, name: str) -> str:
-        record = self._registered(name)
+        record = self.record(name)
         if record is None:
             raise NotFound(f"The runtime '{name}' does not exist yet: create it first (step 1).")
         return str(record["ingress_url"])
@@ -307,12 +305,24 @@ class Runtimes:
             )
         return accounts[runtime.account]
 
-    def _registered(self, name: str) -> dict[str, Any] | None:
+    def record(self, name: str) -> dict[str, Any] | None:
+        """Where step 1 created runtime ``name`` (account, kind, region, partition, ingress),
+        from its registry in Consul KV (``soa-lab/runtimes/<name>``); None if never created."""
         _, item = self.lab.consul.client.kv.get(f"{mesh.REGISTRY_PREFIX}{name}")
         return json.loads(item["Value"]) if item and item.get("Value") else None
 
+    def registered(self) -> dict[str, dict[str, Any]]:
+        """Every runtime step 1 has created, by name, with its :meth:`record`."""
+        _, items = self.lab.consul.client.kv.get(mesh.REGISTRY_PREFIX, recurse=True)
+        found = {}
+        for item in items or []:
+            name = item["Key"][len(mesh.REGISTRY_PREFIX) :]
+            if item.get("Value") and "/" not in name:
+                found[name] = json.loads(item["Value"])
+        return found
+
     def _check_registry(self, runtime: RuntimeSpec) -> None:
-        record = self._registered(runtime.name)
+        record = self.record(runtime.name)
         if record and record["account"] != runtime.account:
             raise Conflict(
                 f"The runtime name '{runtime.name}' is already taken by the account "
@@ -350,56 +360,20 @@ class Runtimes:
     def _ensure_workloads(self, runtime: RuntimeSpec) -> list[dict[str, Any]]:
         if self.lab.target != "sandbox":
             return []
-        host = self.lab.workloads
-        running = [w for w in host.list() if w.get("runtime") == runtime.name]
-        where = {
-            s.name: r.consul_partition for s, r in self.mesh_spec_with(runtime).services().values()
-        }
+        mesh_spec = self.mesh_spec_with(runtime)
+        running = []
         for service in runtime.services:
+            calls = workloads.upstreams(service, runtime, mesh_spec)
             for version in service.versions:
-                have = [w for w in running if (w["name"], w["version"]) == (service.name, version)]
-                missing = service.replicas - len(have)
-                if missing <= 0:
-                    continue
-                upstreams = [
-                    {"name": u, "partition": where.get(u, runtime.consul_partition)}
-                    for u in service.upstreams
-                ]
-                running += host.start(
-                    service.name,
-                    version,
-                    partition=runtime.consul_partition,
-                    runtime=runtime.name,
-                    upstreams=upstreams,
-                    count=missing,
-                    message=f"{service.name} {version}",
-                )
-                self.lab.progress(f"started {missing} x {service.name} {version}")
+                running += workloads.ensure(self.lab.workloads, runtime, service, version, calls)
         return running
 
     def _wait_until_healthy(self, runtime: RuntimeSpec) -> None:
         """Wait until every service has a passing instance (checks start critical)."""
         if self.lab.target != "sandbox":
             return
-        deadline = time.monotonic() + READY_TIMEOUT
-        pending = [s.name for s in runtime.services]
-        while pending and time.monotonic() < deadline:
-            pending = [
-                name
-                for name in pending
-                if not self.lab.consul.request(
-                    "GET",
-                    f"health/service/{name}",
-                    params={"passing": "1", "partition": runtime.consul_partition},
-                )
-            ]
-            if pending:
-                time.sleep(0.2)
-        if pending:
-            raise ServiceUnavailable(
-                f"{', '.join(pending)} did not pass their health checks within "
-                f"{READY_TIMEOUT:.0f} s; see `soa-lab status` and the workloads log."
-            )
+        for service in runtime.services:
+            workloads.wait_passing(self.lab.consul, service.name, runtime.consul_partition)
 
 
 __all__ = ["RuntimeReport", "Runtimes", "ValidationError"]
