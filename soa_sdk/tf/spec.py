@@ -33,6 +33,7 @@ from typing import Any
 
 from soa_sdk.errors import NotFound, SpecificationError, ValidationError
 from soa_sdk.paths import terraform_root
+from soa_sdk.spec import ACCOUNT_NAME  # one rule for account names, in step 0's spec
 
 RUNTIME_FILE = "runtime.auto.tfvars.json"
 ACCESS_FILE = "access.json"
@@ -44,7 +45,6 @@ RUNTIME_NAME = re.compile(r"^runtime-[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$")
 SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 PARTITION_NAME = SERVICE_NAME
 VERSION_NAME = re.compile(r"^v[0-9]+$")
-ACCOUNT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,48}[a-z0-9]$")
 REGION_NAME = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
 PRINCIPAL_NAME = re.compile(r"^[a-z][a-z0-9._-]{0,62}$")
 IMAGE_REF = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$")
