@@ -22,8 +22,9 @@ from typing import Any
 import boto3
 
 from soa_sdk import spec as spec_module
+from soa_sdk import validate
 from soa_sdk.awsclient import EndpointSession, translate_client_error
-from soa_sdk.errors import NotFound, SoaLabError, ValidationError
+from soa_sdk.errors import NotFound, SoaLabError
 from soa_sdk.spec import ROOT, AccountSpec, OrganizationSpec
 from soa_sdk.tables import Table
 
@@ -101,6 +102,7 @@ class Organization:
     # -- building ----------------------------------------------------------------------------
     def ensure(self, account_timeout: float = 600.0) -> EnsureResult:
         """Make the organization match the specification; safe to run again."""
+        validate.number(account_timeout, "account_timeout", unit=" seconds", above=0)
         created: list[str] = []
         adopted: list[str] = []
         moved: list[str] = []
@@ -130,6 +132,7 @@ class Organization:
 
     def add_account(self, account: AccountSpec, account_timeout: float = 600.0) -> Account:
         """Create (or adopt) one more account, validated before any call (used by step 5)."""
+        validate.number(account_timeout, "account_timeout", unit=" seconds", above=0)
         spec_module.validate_account(account, self.spec.ou_names())
         self.spec = self.spec.with_account(account)
         return self.ensure(account_timeout).account(account.name)
@@ -150,6 +153,7 @@ class Organization:
         Sessions are reused until a minute before they expire, so a step does not assume a
         role for every call.
         """
+        self._check_session(name, duration_seconds)
         cached = self._sessions.get((name, duration_seconds))
         if cached and cached.expires_at and cached.expires_at - REUSE_MARGIN > _now(cached):
             return cached
@@ -157,13 +161,18 @@ class Organization:
         self._sessions[(name, duration_seconds)] = fresh
         return fresh
 
+    def _check_session(self, name: str, duration_seconds: int) -> None:
+        """A declared account, and a duration a role chain allows (STS caps it at an hour)."""
+        self.spec.account(name)
+        validate.whole(
+            duration_seconds,
+            "duration_seconds (a session entered through a role chain)",
+            MIN_SESSION_SECONDS,
+            MAX_SESSION_SECONDS,
+            " seconds",
+        )
+
     def _assume(self, name: str, duration_seconds: int) -> AccountSession:
-        if not MIN_SESSION_SECONDS <= duration_seconds <= MAX_SESSION_SECONDS:
-            raise ValidationError(
-                f"A session lasts {MIN_SESSION_SECONDS} to {MAX_SESSION_SECONDS} seconds when "
-                f"entering an account through a role chain; {duration_seconds} is out of range."
-            )
-        self.spec.account(name)  # a clear error for a name that is not declared
         account = next((a for a in self.accounts() if a.name == name), None)
         if account is None:
             raise NotFound(

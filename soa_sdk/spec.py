@@ -9,18 +9,15 @@ organization. Everything is validated here, before any API call.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from soa_sdk import validate
 from soa_sdk.errors import SpecificationError, ValidationError
 from soa_sdk.paths import terraform_root
 
 ROOT = "Root"
-ACCOUNT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,48}[a-z0-9]$")
-EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
-OU_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -46,6 +43,7 @@ class OrganizationSpec:
     accounts: tuple[AccountSpec, ...]
 
     def account(self, name: str) -> AccountSpec:
+        validate.text(name, "An account name")
         for account in self.accounts:
             if account.name == name:
                 return account
@@ -109,16 +107,9 @@ def parse(document: Any, source: str = "the specification") -> OrganizationSpec:
 
 def validate_account(account: AccountSpec, ous: list[str]) -> None:
     """Check one account's name, email and OU; raise :class:`ValidationError` if wrong."""
-    if not ACCOUNT_NAME.match(account.name):
-        raise ValidationError(
-            f"'{account.name}' is not a valid account name: use 3 to 50 lowercase letters, "
-            "digits and hyphens, starting with a letter (it is also a folder name)."
-        )
-    if not EMAIL.match(account.email) or not 6 <= len(account.email) <= 64:
-        raise ValidationError(
-            f"'{account.email}' is not a valid email address for account '{account.name}' "
-            "(AWS needs a unique address of 6 to 64 characters)."
-        )
+    validate.instance(account, AccountSpec, "an AccountSpec(name, email, ou)")
+    validate.ACCOUNT.check(account.name)
+    validate.EMAIL.check(account.email, f"email address for account '{account.name}'")
     if account.ou not in ous:
         raise ValidationError(
             f"Account '{account.name}' names the OU '{account.ou}', which does not exist "
@@ -131,7 +122,7 @@ def _validated(spec: OrganizationSpec, source: str = "the specification") -> Org
         raise SpecificationError(f"{source}: feature_set must be ALL or CONSOLIDATED_BILLING.")
     seen: list[str] = []
     for ou in spec.organizational_units:
-        if not OU_NAME.match(ou.name):
+        if not validate.OU.matches(ou.name):
             raise SpecificationError(f"{source}: '{ou.name}' is not a valid OU name.")
         if ou.name in seen:
             raise SpecificationError(f"{source}: the OU '{ou.name}' is declared twice.")

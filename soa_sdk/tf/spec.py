@@ -25,15 +25,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from soa_sdk import validate
 from soa_sdk.errors import NotFound, SpecificationError, ValidationError
 from soa_sdk.paths import terraform_root
-from soa_sdk.spec import ACCOUNT_NAME  # one rule for account names, in step 0's spec
 
 RUNTIME_FILE = "runtime.auto.tfvars.json"
 ACCESS_FILE = "access.json"
@@ -41,13 +40,8 @@ RUNTIME_KINDS = ("ecs", "eks", "ec2")
 PROTOCOLS = ("http", "grpc", "tcp")
 DATABASE_PRIVILEGES = ("readonly", "readwrite", "admin")
 
-RUNTIME_NAME = re.compile(r"^runtime-[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$")
-SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
-PARTITION_NAME = SERVICE_NAME
-VERSION_NAME = re.compile(r"^v[0-9]+$")
-REGION_NAME = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
-PRINCIPAL_NAME = re.compile(r"^[a-z][a-z0-9._-]{0,62}$")
-IMAGE_REF = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$")
+# The naming rules (runtime, service, version, region...) are soa_sdk.validate's, shared by
+# every step.
 
 
 # --- runtimes and services -----------------------------------------------------------------
@@ -208,31 +202,25 @@ def parse_runtime(document: Any, source: str = "the runtime specification") -> R
 
 def validate_runtime(runtime: RuntimeSpec) -> None:
     """Raise :class:`ValidationError` unless the runtime and its services are well formed."""
-    if not RUNTIME_NAME.match(runtime.name):
-        raise ValidationError(
-            f"'{runtime.name}' is not a valid runtime name: use 'runtime-' followed by up to 24 "
-            "lowercase letters, digits and hyphens (e.g. runtime-ecs-west)."
-        )
+    validate.instance(runtime, RuntimeSpec, "a RuntimeSpec (lab.runtime.spec(name))")
+    validate.RUNTIME.check(runtime.name)
     if runtime.kind not in RUNTIME_KINDS:
         raise ValidationError(
-            f"Runtime '{runtime.name}' has kind '{runtime.kind}'; use one of "
+            f"Runtime '{runtime.name}' has kind {runtime.kind!r}; use one of "
             f"{', '.join(RUNTIME_KINDS)}."
         )
-    if not ACCOUNT_NAME.match(runtime.account):
-        raise ValidationError(f"'{runtime.account}' is not a valid account name.")
-    if not REGION_NAME.match(runtime.region):
-        raise ValidationError(f"'{runtime.region}' is not an AWS region name (e.g. us-west-2).")
+    validate.ACCOUNT.check(runtime.account)
+    validate.REGION.check(runtime.region)
     try:
-        network = ipaddress.IPv4Network(runtime.vpc_cidr)
+        network = ipaddress.IPv4Network(validate.text(runtime.vpc_cidr, "vpc_cidr"))
     except ValueError:
         network = None
     if network is None or network.prefixlen != 16:
         raise ValidationError(f"'{runtime.vpc_cidr}' is not an IPv4 /16 block (e.g. 10.4.0.0/16).")
-    if not PARTITION_NAME.match(runtime.consul_partition):
-        raise ValidationError(
-            f"'{runtime.consul_partition}' is not a valid Consul admin partition name."
-        )
-    names = [s.name for s in runtime.services]
+    validate.PARTITION.check(runtime.consul_partition)
+    if not isinstance(runtime.services, tuple):
+        raise ValidationError(f"Runtime '{runtime.name}': services must be a tuple of ServiceSpec.")
+    names = [validate.instance(s, ServiceSpec, "a ServiceSpec").name for s in runtime.services]
     if len(set(names)) != len(names):
         raise ValidationError(f"Runtime '{runtime.name}' declares a service twice.")
     for service in runtime.services:
@@ -241,37 +229,30 @@ def validate_runtime(runtime: RuntimeSpec) -> None:
 
 def validate_service(service: ServiceSpec) -> None:
     """Raise :class:`ValidationError` unless one service is well formed."""
-    if not SERVICE_NAME.match(service.name):
-        raise ValidationError(
-            f"'{service.name}' is not a valid service name: 2 to 32 lowercase letters, digits "
-            "and hyphens, starting with a letter."
-        )
-    if not 1024 <= service.port <= 65535:
-        raise ValidationError(
-            f"Service '{service.name}': port {service.port} is not in 1024-65535."
-        )
+    validate.SERVICE.check(service.name)
+    where = f"Service '{service.name}'"
+    validate.whole(service.port, f"{where}: port", 1024, 65535)
     if service.protocol not in PROTOCOLS:
-        raise ValidationError(
-            f"Service '{service.name}': protocol must be one of {', '.join(PROTOCOLS)}."
-        )
-    if not service.versions or not all(VERSION_NAME.match(v) for v in service.versions):
-        raise ValidationError(f"Service '{service.name}' needs versions named v1, v2, ...")
+        raise ValidationError(f"{where}: protocol must be one of {', '.join(PROTOCOLS)}.")
+    if not service.versions or not all(map(validate.DECLARED_VERSION.matches, service.versions)):
+        raise ValidationError(f"{where} needs versions named v1, v2, ...")
     if len(set(service.versions)) != len(service.versions):
-        raise ValidationError(f"Service '{service.name}' lists a version twice.")
+        raise ValidationError(f"{where} lists a version twice.")
+    validate.names(service.upstreams, f"{where}: upstreams", validate.SERVICE, empty=True)
+    if not isinstance(service.traffic, Mapping):
+        raise ValidationError(f"{where}: traffic must map versions to weights.")
+    for weight in service.traffic.values():
+        validate.whole(weight, f"{where}: a traffic weight", 0, 100)
     unknown = set(service.traffic) - set(service.versions)
     if unknown or sum(service.traffic.values()) != 100:
         raise ValidationError(
-            f"Service '{service.name}': traffic must give weights to its own versions only "
+            f"{where}: traffic must give weights to its own versions only "
             f"({', '.join(service.versions)}), adding up to 100."
         )
-    if any(w < 0 for w in service.traffic.values()):
-        raise ValidationError(f"Service '{service.name}': traffic weights cannot be negative.")
     if service.name in service.upstreams:
-        raise ValidationError(f"Service '{service.name}' cannot be its own upstream.")
-    if not 1 <= service.replicas <= 20:
-        raise ValidationError(f"Service '{service.name}': replicas must be 1 to 20.")
-    if not IMAGE_REF.match(service.image):
-        raise ValidationError(f"Service '{service.name}': '{service.image}' is not an image name.")
+        raise ValidationError(f"{where} cannot be its own upstream.")
+    validate.whole(service.replicas, f"{where}: replicas", 1, 20)
+    validate.IMAGE.check(service.image, f"image name for service '{service.name}'")
 
 
 def same_service(a: ServiceSpec, b: ServiceSpec) -> bool:
@@ -500,10 +481,9 @@ def validate_access(spec: AccessSpec) -> None:
     if not 1 <= db.port <= 65535 or not db.host:
         raise ValidationError("database.host must be set and database.port be 1-65535.")
     for name in (db.name, db.vault_mount, spec.org, db.database):
-        if not PRINCIPAL_NAME.match(name):
-            raise ValidationError(f"'{name}' is not a valid name (lowercase, digits, . _ -).")
+        validate.PRINCIPAL.check(name)
     for role in db.roles:
-        if not PRINCIPAL_NAME.match(role.name) or role.privileges not in DATABASE_PRIVILEGES:
+        if not validate.PRINCIPAL.matches(role.name) or role.privileges not in DATABASE_PRIVILEGES:
             raise ValidationError(
                 f"Database role '{role.name}': privileges must be one of "
                 f"{', '.join(DATABASE_PRIVILEGES)}."
@@ -522,8 +502,7 @@ def validate_access(spec: AccessSpec) -> None:
         if len(set(names)) != len(names):
             raise ValidationError(f"A {kind} is declared twice.")
         for name in names:
-            if not PRINCIPAL_NAME.match(name):
-                raise ValidationError(f"'{name}' is not a valid {kind} name.")
+            validate.PRINCIPAL.check(name, f"{kind} name")
     for user in spec.users:
         for group in user.groups:
             if group not in groups:
@@ -534,7 +513,7 @@ def validate_access(spec: AccessSpec) -> None:
                 f"Target '{target.name}': the database has no Vault role named "
                 f"'{target.database_role}'."
             )
-        if not RUNTIME_NAME.match(target.project):
+        if not validate.RUNTIME.matches(target.project):
             raise ValidationError(f"Target '{target.name}': project must name a runtime.")
         for group in target.groups:
             if group not in groups:
@@ -572,17 +551,11 @@ def _get(body: Mapping[str, Any], key: str, source: str) -> Any:
 
 
 def _str(body: Mapping[str, Any], key: str, source: str) -> str:
-    value = _get(body, key, source)
-    if not isinstance(value, str):
-        raise ValidationError(f"{source}: '{key}' must be a string.")
-    return value
+    return validate.text(_get(body, key, source), f"{source}: '{key}'", empty=True)
 
 
 def _int(body: Mapping[str, Any], key: str, source: str) -> int:
-    value = _get(body, key, source)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValidationError(f"{source}: '{key}' must be a whole number.")
-    return value
+    return validate.whole(_get(body, key, source), f"{source}: '{key}'")
 
 
 def _list(body: Mapping[str, Any], key: str, source: str) -> list[Any]:
@@ -593,10 +566,7 @@ def _list(body: Mapping[str, Any], key: str, source: str) -> list[Any]:
 
 
 def _strs(body: Mapping[str, Any], key: str, source: str) -> list[str]:
-    values = _list(body, key, source)
-    if not all(isinstance(v, str) for v in values):
-        raise ValidationError(f"{source}: '{key}' must be a list of strings.")
-    return values
+    return list(validate.names(_list(body, key, source), f"{source}: '{key}'", empty=True))
 
 
 def _dict(body: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
@@ -608,8 +578,8 @@ def _dict(body: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
 
 def _parse_service(body: Any, source: str) -> ServiceSpec:
     traffic = _dict(body, "traffic", source)
-    if not all(isinstance(w, int) and not isinstance(w, bool) for w in traffic.values()):
-        raise ValidationError(f"{source}: traffic weights must be whole numbers.")
+    for weight in traffic.values():
+        validate.whole(weight, f"{source}: a traffic weight", 0)
     return ServiceSpec(
         name=_str(body, "name", source),
         port=_int(body, "port", source),

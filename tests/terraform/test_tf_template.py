@@ -78,7 +78,7 @@ def _listing(root: Path) -> list[str]:
         ({"name": "runtime-../../etc"}, "not a valid runtime name"),
         ({"name": "ecs-west"}, "not a valid runtime name"),
         ({"kind": "lambda"}, "kind"),
-        ({"region": "mars-1"}, "not an AWS region"),
+        ({"region": "mars-1"}, "not a valid AWS region"),
         ({"vpc_cidr": "10.4.0.0/24"}, "/16"),
         ({"services": [{"name": "Bad Name"}]}, "not a valid service name"),
         ({"services": [{"name": "web", "traffic": {"v1": 90}}]}, "adding up to 100"),
