@@ -25,7 +25,9 @@ writes no folder and creates nothing. What it did is recorded in Consul's KV sto
 process: the failover resolvers, the runtime (workloads, Consul entries and partition, AWS
 resources), the account (removed from the organization: ``RemoveAccountFromOrganization`` in
 the sandbox; on real AWS an account is closed instead, ``CloseAccount``, and AWS keeps it
-suspended for 90 days) and the folder it wrote.
+suspended for 90 days) and the folder it wrote. A scratch copy of ``terraform/`` that
+:meth:`Extend.scratch_terraform` made goes with the last runtime written into it, so a run of
+step 5 leaves no ``soa-lab-step5-*`` folder behind.
 
 Calling ``add_runtime`` again with the same arguments adopts what exists (the runtime is
 recorded with the same specification): it is not a conflict.
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
 
 RECORD_PREFIX = "soa-lab/extensions/"
 RUNTIMES_OU = "runtimes"
+SCRATCH_MARKER = ".soa-lab-scratch"  # in a scratch copy the lab made, beside terraform/
 
 
 def supported_regions() -> tuple[str, ...]:
@@ -249,6 +252,7 @@ class Extend:
                         self.remove_runtime(name)
                     else:
                         shutil.rmtree(folder, ignore_errors=True)
+                        self._drop_scratch(root)
                 except SoaLabError:
                     pass
             raise
@@ -345,7 +349,22 @@ class Extend:
             shutil.rmtree(folder)
             removed.append(f"folder:{folder}")
         self.lab.consul.request("DELETE", f"kv/{RECORD_PREFIX}{name}")
+        if self._drop_scratch(folder.parent):
+            removed.append(f"scratch:{folder.parent.parent}")
         return removed
+
+    def _drop_scratch(self, root: Path) -> bool:
+        """Remove ``root``'s scratch copy when the lab made it (:meth:`scratch_terraform`) and
+        no runtime step 5 added is written into it any more; whether it was removed."""
+        base = root.parent
+        if root.name != "terraform" or not (base / SCRATCH_MARKER).is_file():
+            return False
+        for other in self.added():
+            record = self._record(other) or {}
+            if Path(record.get("folder", "/")).parent == root:
+                return False
+        shutil.rmtree(base, ignore_errors=True)
+        return True
 
     def _remove_account(self, name: str) -> list[str]:
         found = next((a for a in self.lab.org.accounts() if a.name == name), None)
@@ -405,8 +424,14 @@ class Extend:
     @staticmethod
     def scratch_terraform(folder: Path | str | None = None) -> Path:
         """A copy of the project's ``terraform/`` to add runtimes to without touching the
-        repository: ``<folder>/terraform`` (a new temporary folder by default)."""
-        base = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="soa-lab-step5-"))
+        repository: ``<folder>/terraform`` (a ``str`` or ``Path``). Without ``folder``, a new
+        temporary folder ``soa-lab-step5-*`` that the lab owns: :meth:`remove_runtime` removes
+        it with the last runtime written into it (a folder you name is yours and stays)."""
+        if folder:
+            base = Path(folder)
+        else:
+            base = Path(tempfile.mkdtemp(prefix="soa-lab-step5-"))
+            (base / SCRATCH_MARKER).write_text("made by soa-lab's scratch_terraform\n")
         target = base / "terraform"
         if not target.exists():
             shutil.copytree(

@@ -2,11 +2,20 @@
 
 Every executed notebook is written, even a failing one (papermill marks the failing cell).
 The result says, for each notebook, whether it passed, how long it took, and for a failure
-which cell failed and why.
+which cell failed, why, and what to do.
+
+Each cell has a time limit (papermill's ``execution_timeout``): :data:`DEFAULT_CELL_TIMEOUT`,
+or ``$SOA_LAB_CELL_TIMEOUT``, or the ``cell_timeout`` argument (``soa-lab run
+--cell-timeout``). The slowest cell of a warm run takes about 10 s; the first run of notebook
+05 also installs checkov (about 30 s to a minute, :mod:`soa_sdk.tools`), hence the room. A
+cell that runs out of time, and a kernel that dies, are failures like a raised exception:
+the executed notebook is written with that cell marked, and the result names it.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -16,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from soa_sdk.errors import ValidationError
+
+DEFAULT_CELL_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,7 @@ class NotebookRun:
     seconds: float
     failed_cell: int | None = None
     error: str = ""
+    hint: str = ""  # what to do about the failure, when the runner knows more than the error
 
 
 def notebooks_in(folder: Path, only: list[str] | None = None) -> list[Path]:
@@ -54,14 +66,71 @@ def new_run_folder(root: Path) -> Path:
     return folder
 
 
+def cell_timeout(configured: float | None = None) -> float:
+    """The per-cell time limit: ``configured``, else ``$SOA_LAB_CELL_TIMEOUT``, else the
+    default; must be a positive number of seconds."""
+    raw: object = configured if configured is not None else os.environ.get("SOA_LAB_CELL_TIMEOUT")
+    if raw is None or raw == "":
+        return DEFAULT_CELL_TIMEOUT
+    try:
+        seconds = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if isinstance(raw, bool) or not seconds > 0:
+        raise ValidationError(
+            f"The cell time limit must be a positive number of seconds, not {raw!r} "
+            "(soa-lab run --cell-timeout, or SOA_LAB_CELL_TIMEOUT)."
+        )
+    return seconds
+
+
+def _mark_interrupted_cell(output: Path, ename: str, evalue: str) -> int | None:
+    """In an executed notebook that papermill saved when a cell timed out or the kernel died,
+    mark the last cell that started as failed, with the error as its output (papermill does
+    this itself only for exceptions raised in a cell). Returns that cell's index."""
+    try:
+        document = json.loads(output.read_text())
+    except (OSError, ValueError):
+        return None
+    started = [
+        index
+        for index, cell in enumerate(document.get("cells", []))
+        if cell.get("metadata", {}).get("papermill", {}).get("start_time")
+    ]
+    if not started:
+        return None
+    index = started[-1]
+    cell = document["cells"][index]
+    cell["metadata"]["papermill"]["status"] = "failed"
+    cell.setdefault("outputs", []).append(
+        {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": []}
+    )
+    document.setdefault("metadata", {}).setdefault("papermill", {})["exception"] = True
+    output.write_text(json.dumps(document, indent=1) + "\n")
+    return index
+
+
 def run_notebook(
-    notebook: Path, output: Path, parameters: dict[str, Any] | None = None
+    notebook: Path,
+    output: Path,
+    parameters: dict[str, Any] | None = None,
+    *,
+    timeout: float | None = None,
 ) -> NotebookRun:
-    """Execute one notebook with papermill; never raises for a failing cell."""
+    """Execute one notebook with papermill; never raises for a failing, timed-out or
+    crashed cell (see the module's docstring)."""
     import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
+    limit = cell_timeout(timeout)
+    notebook, output = Path(notebook), Path(output)
     started = time.monotonic()
+
+    def failed(cell: int | None, error: str, hint: str = "") -> NotebookRun:
+        seconds = time.monotonic() - started
+        return NotebookRun(notebook.stem, output, False, seconds, cell, error, hint)
+
     try:
         papermill.execute_notebook(
             str(notebook),
@@ -71,15 +140,28 @@ def run_notebook(
             # A bar of cells in a terminal; nothing in CI logs or when output is captured.
             progress_bar=sys.stderr.isatty(),
             cwd=str(notebook.parent),
+            execution_timeout=limit,
         )
     except PapermillExecutionError as error:
-        return NotebookRun(
-            notebook.stem,
-            output,
-            False,
-            time.monotonic() - started,
-            failed_cell=error.cell_index,
-            error=f"{error.ename}: {error.evalue}",
+        return failed(error.cell_index, f"{error.ename}: {error.evalue}")
+    except CellTimeoutError:
+        message = f"the cell ran for more than {limit:.0f} s and was stopped"
+        cell = _mark_interrupted_cell(output, "CellTimeoutError", message)
+        return failed(
+            cell,
+            f"CellTimeoutError: {message}",
+            "Open the executed notebook to see what the cell was waiting for; `soa-lab "
+            "status` shows whether a sandbox service is down. On a slow machine raise the "
+            "limit: soa-lab run --cell-timeout SECONDS (or SOA_LAB_CELL_TIMEOUT).",
+        )
+    except DeadKernelError as error:
+        message = f"the notebook's Python kernel died ({error})"
+        cell = _mark_interrupted_cell(output, "DeadKernelError", message)
+        return failed(
+            cell,
+            f"DeadKernelError: {message}",
+            "The kernel process was killed, most often for lack of memory: close other "
+            "programs (`free -h` shows what is left) and run the notebook again.",
         )
     return NotebookRun(notebook.stem, output, True, time.monotonic() - started)
 
@@ -90,6 +172,7 @@ def run_all(
     parameters: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     stop_on_failure: bool = True,
+    timeout: float | None = None,
 ) -> list[NotebookRun]:
     """Run ``notebooks`` in order into ``folder``. Later steps build on earlier ones, so by
     default the run stops at the first failure."""
@@ -97,7 +180,7 @@ def run_all(
     results = []
     for notebook in notebooks:
         say(f"running {notebook.name} ...")
-        result = run_notebook(notebook, folder / notebook.name, parameters)
+        result = run_notebook(notebook, folder / notebook.name, parameters, timeout=timeout)
         results.append(result)
         verdict = "ok" if result.ok else f"FAILED at cell {result.failed_cell}: {result.error}"
         say(f"{notebook.name}: {verdict} ({result.seconds:.1f} s)")

@@ -20,8 +20,8 @@ Four checks, each a function returning a :class:`CheckResult`:
     no severities (they come from Prisma Cloud), so the policy is strict: **no failed check
     at all**; a check may only be skipped in the code, next to the resource, with a written
     reason (``#checkov:skip=CKV_AWS_123:why``). A skip without a reason counts as a failure.
-    checkov lives in its own virtualenv (it needs ``bc-python-hcl2``, which clashes with
-    ``python-hcl2``); :func:`checkov_executable` finds it.
+    checkov lives in a virtualenv of its own, which the lab creates on first use
+    (:mod:`soa_sdk.tools` says why and where).
 
 ``python -m soa_sdk.tf.checks [DIR] [--no-checkov]`` runs them all and prints a summary.
 """
@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -40,10 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from soa_sdk.errors import SoaLabError
+from soa_sdk import tools
 from soa_sdk.paths import terraform_root
 
-DEFAULT_CHECKOV_VENV = Path("/opt/checkov-venv")
 # Folders that hold no complete configuration: the runtime template is checked through the
 # folders rendered from it (the committed runtime_* folders are such renderings).
 CHECKOV_SKIP_PATHS = ("templates/runtime",)
@@ -51,10 +49,6 @@ MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf")
 IGNORED_DIRS = {".terraform", ".git", "__pycache__"}
 MANAGEMENT_ALIAS = "management"
 NO_REASON = {"", "no comment provided"}
-
-
-class CheckovNotInstalled(SoaLabError):
-    """checkov's executable was not found (run ``bash .ci/install-checkov.sh``)."""
 
 
 @dataclass(frozen=True)
@@ -337,21 +331,6 @@ def _check_aws_providers(parsed: dict[Path, dict[str, Any]], add: Any) -> None:
 # --- checkov -------------------------------------------------------------------------------------
 
 
-def checkov_executable() -> Path | None:
-    """checkov's executable: ``$SOA_LAB_CHECKOV``, else ``bin/checkov`` of
-    ``$SOA_LAB_CHECKOV_VENV`` (default ``/opt/checkov-venv``), else ``checkov`` on PATH."""
-    configured = os.environ.get("SOA_LAB_CHECKOV")
-    if configured:
-        path = Path(configured).expanduser()
-        return path if path.is_file() and os.access(path, os.X_OK) else None
-    venv = Path(os.environ.get("SOA_LAB_CHECKOV_VENV", str(DEFAULT_CHECKOV_VENV))).expanduser()
-    candidate = venv / "bin" / "checkov"
-    if candidate.is_file() and os.access(candidate, os.X_OK):
-        return candidate
-    found = shutil.which("checkov")
-    return Path(found) if found else None
-
-
 def check_checkov(
     root: Path | str | None = None,
     *,
@@ -359,15 +338,11 @@ def check_checkov(
     timeout: float = 600,
 ) -> CheckResult:
     """Run checkov offline over ``root``; every failed check, every skip without a reason,
-    and every parsing error is a finding. Raises :class:`CheckovNotInstalled` if checkov
-    cannot be found."""
+    and every parsing error is a finding. Installs checkov first if the lab has not yet
+    (:func:`soa_sdk.tools.ensure`); raises :class:`soa_sdk.tools.ToolUnavailable` if it
+    cannot."""
     root = Path(root) if root is not None else terraform_root()
-    executable = checkov_executable()
-    if executable is None:
-        raise CheckovNotInstalled(
-            "checkov is not installed: run `bash .ci/install-checkov.sh` (it creates "
-            f"{DEFAULT_CHECKOV_VENV}), or point SOA_LAB_CHECKOV at a checkov executable."
-        )
+    executable = tools.ensure(tools.CHECKOV)
     command = [str(executable), "-d", str(root), "--framework", "terraform", "--skip-download"]
     # Not --quiet: it drops the skipped checks, whose reasons this check reads.
     command += ["--compact", "--output", "json"]

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from soa_sdk import tools
 from soa_sdk.paths import terraform_root
-from soa_sdk.tf import checks
 
 
 @pytest.fixture(scope="session")
@@ -32,13 +32,8 @@ def tree_copy(tmp_path: Path, terraform_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def checkov_path() -> Path:
-    found = checks.checkov_executable()
-    if found is None:
-        pytest.skip(
-            "checkov is not installed here (bash .ci/install-checkov.sh creates "
-            "/opt/checkov-venv); CI installs it, so there this test runs."
-        )
-    return found
+    """The lab's own checkov, installed on first use as the lab does (soa_sdk.tools)."""
+    return tools.ensure(tools.CHECKOV)
 
 
 def _variable_block(path: Path, name: str) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from soa_sdk import tools
 from soa_sdk.tf import checks
 
 
@@ -120,19 +122,38 @@ def test_checkov_reports_a_failed_check_and_an_unexplained_skip(
     assert any("CKV_AWS_3 skipped without a reason" in m for m in messages), messages
 
 
-def test_missing_checkov_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_a_wrong_checkov_override_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("SOA_LAB_CHECKOV", str(tmp_path / "no-such-checkov"))
-    assert checks.checkov_executable() is None
-    with pytest.raises(checks.CheckovNotInstalled, match=r"install-checkov\.sh"):
+    assert tools.find(tools.CHECKOV) is None
+    with pytest.raises(tools.ToolUnavailable, match=r"SOA_LAB_CHECKOV names .*no-such-checkov"):
         checks.check_checkov(tmp_path)
 
 
-def test_checkov_is_found_through_the_venv_variable(
-    monkeypatch: pytest.MonkeyPatch, checkov_path: Path
+def test_checkov_runs_from_the_labs_own_environment(checkov_path: Path) -> None:
+    assert checkov_path == tools.CHECKOV.executable
+    assert checkov_path.is_relative_to(tools.tools_root())
+    version = subprocess.run(
+        [str(checkov_path), "--version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert version == tools.CHECKOV.version
+
+
+def test_an_unreachable_index_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """A machine that cannot reach PyPI: the lab says what to do instead of a pip traceback."""
+    monkeypatch.setenv("SOA_LAB_TOOLS", str(tmp_path / "tools"))
     monkeypatch.delenv("SOA_LAB_CHECKOV", raising=False)
-    monkeypatch.setenv("SOA_LAB_CHECKOV_VENV", str(checkov_path.parent.parent))
-    assert checks.checkov_executable() == checkov_path.parent.parent / "bin" / "checkov"
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")  # nothing listens there
+    monkeypatch.setenv("PIP_NO_INDEX", "")
+    monkeypatch.setenv("PIP_FIND_LINKS", "")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    monkeypatch.setenv("PIP_TIMEOUT", "2")
+    with pytest.raises(tools.ToolUnavailable, match=r"soa-lab tools"):
+        tools.ensure(tools.CHECKOV)
+    assert tools.find(tools.CHECKOV) is None, "a half-made environment must not count as ready"
 
 
 def test_command_line_summary(terraform_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,84 @@
+"""``soa-lab run``'s notebook runner: a cell that runs out of time, or a kernel that dies, is
+reported like any failure (notebook, cell, what to do), and the executed notebook is written
+with that cell marked."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from soa_sdk import runner
+from soa_sdk.cli import main as cli_main
+from soa_sdk.errors import ValidationError
+
+
+def _notebook(folder: Path, name: str, *sources: str) -> Path:
+    document = nbformat.v4.new_notebook()
+    document.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    document.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path = folder / name
+    nbformat.write(document, path)
+    return path
+
+
+def _executed_cell(output: Path, index: int) -> dict:
+    return json.loads(output.read_text())["cells"][index]
+
+
+def test_a_cell_that_runs_too_long_is_stopped_and_named(tmp_path: Path) -> None:
+    notebook = _notebook(tmp_path, "00_slow.ipynb", "x = 1", "import time; time.sleep(600)", "y")
+    result = runner.run_notebook(notebook, tmp_path / "out.ipynb", timeout=3)
+    assert not result.ok
+    assert result.failed_cell == 1
+    assert result.error.startswith("CellTimeoutError: the cell ran for more than 3 s")
+    assert "--cell-timeout" in result.hint
+    cell = _executed_cell(result.output, 1)
+    assert cell["metadata"]["papermill"]["status"] == "failed"
+    assert cell["outputs"][-1]["ename"] == "CellTimeoutError"
+    assert not _executed_cell(result.output, 2)["metadata"]["papermill"]["start_time"]
+
+
+def test_a_kernel_that_dies_is_a_failure_with_its_cell(tmp_path: Path) -> None:
+    notebook = _notebook(tmp_path, "00_dies.ipynb", "x = 1", "import os; os._exit(9)", "y = 2")
+    result = runner.run_notebook(notebook, tmp_path / "out.ipynb", timeout=120)
+    assert not result.ok
+    assert result.failed_cell == 1
+    assert result.error.startswith("DeadKernelError")
+    assert "memory" in result.hint
+    assert _executed_cell(result.output, 1)["outputs"][-1]["ename"] == "DeadKernelError"
+
+
+def test_the_cli_reports_a_timed_out_cell_and_exits_non_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOA_LAB_CHECKOV", sys.executable)  # `run` prepares no checkov here
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _notebook(folder, "00_slow.ipynb", "import time; time.sleep(600)")
+    argv = ["run", "--target", "aws", "--notebooks", str(folder), "--output", str(tmp_path)]
+    assert cli_main([*argv, "--cell-timeout", "3"]) == 1
+    out = capsys.readouterr().out
+    # Cell 1: papermill put the injected parameters (TARGET) first.
+    assert "00_slow failed at cell 1: CellTimeoutError" in out
+    assert "soa-lab run --cell-timeout SECONDS" in out
+
+
+@pytest.mark.parametrize("bad", [0, -5, "soon", True])
+def test_a_bad_cell_timeout_is_refused_before_anything_runs(bad: object) -> None:
+    with pytest.raises(ValidationError, match="positive number of seconds"):
+        runner.cell_timeout(bad)  # type: ignore[arg-type]
+
+
+def test_the_cell_timeout_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOA_LAB_CELL_TIMEOUT", "42")
+    assert runner.cell_timeout() == 42
+    monkeypatch.delenv("SOA_LAB_CELL_TIMEOUT")
+    assert runner.cell_timeout() == runner.DEFAULT_CELL_TIMEOUT
