@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
@@ -105,7 +106,7 @@ def test_add_fails_over_then_remove_leaves_nothing(base, scratch_tree: Path) -> 
     try:
         for w in local:
             lab.workloads.update(w["id"], health_code=500)
-        deadline, answer = time.monotonic() + 10, None
+        deadline, answer = time.monotonic() + 60, None  # generous: the outcome is tested
         while time.monotonic() < deadline:
             status, reply = lab.runtime.call("runtime-ecs")
             answer = lab.extend.answer_of(reply, "payments")
@@ -153,3 +154,22 @@ def test_add_fails_over_then_remove_leaves_nothing(base, scratch_tree: Path) -> 
         "runtime-ecs", "payments", lambda answer: NAME not in answer
     )
     assert status == 200 and NAME not in (lab.extend.answer_of(reply, "payments") or "")
+
+
+def test_the_labs_scratch_copy_goes_with_the_last_runtime_in_it(
+    base, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each run of notebook 05 used to leave a soa-lab-step5-* copy of terraform/ behind."""
+    lab = base
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the system's temporary folder
+    scratch = lab.extend.scratch_terraform()
+    assert scratch.parent.parent == tmp_path and scratch.parent.name.startswith("soa-lab-step5-")
+    lab.extend.add_runtime(NAME, "eks", "us-west-2", terraform_root=scratch, checkov=False)
+    assert (scratch / "runtime_eks_test").is_dir()
+    removed = lab.extend.remove_runtime(NAME)
+    assert f"scratch:{scratch.parent}" in removed
+    assert list(tmp_path.glob("soa-lab-step5-*")) == []
+    # A folder the caller names is the caller's: it stays (a str is taken as well as a Path).
+    own = lab.extend.scratch_terraform(str(tmp_path / "mine"))
+    assert own == tmp_path / "mine" / "terraform" and own.is_dir()
+    assert lab.extend._drop_scratch(own) is False and own.is_dir()
