@@ -10,6 +10,10 @@ with the lab's session, members through step 0's ``AssumeRole`` sessions. (An or
 trail delivering to S3 and Athena is the production way to query everything at once; it is
 declared in Terraform, not queried here.)
 
+Event times are whole seconds (``EventTime`` has no fraction), so the window is sent at that
+resolution: ``start`` and ``end`` are truncated to their second, and an event in the same
+second as ``start`` is included whatever the service does with a fraction.
+
 When both ``event_name`` and a read/write filter are asked for, ``EventName`` goes to the API
 and the ``ReadOnly`` flag is applied to the results, since the API takes one attribute only.
 """
@@ -20,8 +24,9 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from soa_sdk import validate
 from soa_sdk.awsclient import translate_client_error
-from soa_sdk.errors import SoaLabError, ValidationError
+from soa_sdk.errors import SoaLabError
 from soa_sdk.observe.context import Context, time_range
 from soa_sdk.tables import Table
 
@@ -51,16 +56,18 @@ def who_did_what(
     only the reads, ``None`` both. ``max_events`` caps the rows (1-10000).
     """
     begin, finish = time_range(start, end)
-    if not 1 <= int(max_events) <= MAX_EVENTS:
-        raise ValidationError(f"max_events must be between 1 and {MAX_EVENTS}, not {max_events}.")
-    if event_name is not None and not str(event_name).strip():
-        raise ValidationError("event_name must be an API operation name such as CreateCluster.")
+    validate.whole(max_events, "max_events", 1, MAX_EVENTS)
+    validate.flag(read_only, "read_only", none=True)
+    if event_name is not None:
+        validate.text(event_name, "event_name (an API operation name such as CreateCluster)")
+    if region is not None:
+        validate.REGION.check(region)
     names = ctx.check_accounts(accounts)
     kwargs: dict[str, Any] = {}
     if begin is not None:
-        kwargs["StartTime"] = begin
+        kwargs["StartTime"] = begin.replace(microsecond=0)
     if finish is not None:
-        kwargs["EndTime"] = finish
+        kwargs["EndTime"] = finish.replace(microsecond=0)
     if event_name:
         kwargs["LookupAttributes"] = [{"AttributeKey": "EventName", "AttributeValue": event_name}]
     elif read_only is not None:

@@ -101,8 +101,8 @@ def test_time_range_and_newest_first(aws: Any) -> None:
     ssm = aws.client("ssm", "ap-southeast-2")
     ct = aws.client("cloudtrail", "ap-southeast-2")
     ssm.put_parameter(Name="/soa/first", Value="1", Type="String")
-    time.sleep(1.1)  # event times are whole seconds, as in CloudTrail
-    boundary = datetime.now(UTC)
+    time.sleep(1.1)  # not a timing check: puts the second event in a later whole second
+    boundary = datetime.now(UTC)  # a fraction: the window starts at its whole second
     ssm.put_parameter(Name="/soa/second", Value="2", Type="String")
 
     both = events(ct, "EventName", "PutParameter")
@@ -119,6 +119,27 @@ def test_time_range_and_newest_first(aws: Any) -> None:
         ct.lookup_events(StartTime=boundary, EndTime=boundary - timedelta(hours=1))
     assert err.value.response["Error"]["Code"] == "InvalidTimeRangeException"
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_a_fractional_window_is_compared_at_whole_seconds(aws: Any) -> None:
+    """Event times are whole seconds: an event is "at" any time within its second."""
+    ssm = aws.client("ssm", "ca-central-1")
+    ct = aws.client("cloudtrail", "ca-central-1")
+    ssm.put_parameter(Name="/soa/fraction", Value="1", Type="String")
+    [event] = events(ct, "ResourceName", "/soa/fraction")
+    at = event["EventTime"]
+    assert at.microsecond == 0
+
+    def found(**window: Any) -> list[str]:
+        return [e["EventId"] for e in events(ct, "ResourceName", "/soa/fraction", **window)]
+
+    late = at + timedelta(milliseconds=999)  # sent with its fraction by botocore
+    assert found(StartTime=late) == [event["EventId"]]
+    assert found(EndTime=late) == [event["EventId"]]
+    assert found(StartTime=late, EndTime=late) == [event["EventId"]]
+    assert found(StartTime=at.timestamp() + 0.5) == [event["EventId"]]  # a number, too
+    assert found(StartTime=at + timedelta(seconds=1)) == []
+    assert found(EndTime=at - timedelta(milliseconds=1)) == []
 
 
 def test_pagination_yields_every_event_once(aws: Any) -> None:

@@ -86,8 +86,8 @@ def test_pagination_returns_what_the_api_returns(lab: Any, ecs: Any) -> None:
 def test_time_range_is_applied(lab: Any, ecs: Any) -> None:
     ssm = lab.org.session("runtime-ecs").client("ssm")
     ssm.put_parameter(Name="/observe/before", Value="1", Type="String", Overwrite=True)
-    time.sleep(1.1)  # CloudTrail event times are whole seconds
-    boundary = datetime.now(UTC)
+    time.sleep(1.1)  # not a timing check: puts the next event in a later whole second
+    boundary = datetime.now(UTC)  # a fraction: the window starts at its whole second
     ssm.put_parameter(Name="/observe/after", Value="2", Type="String", Overwrite=True)
     recent = lab.observe.who_did_what(
         accounts=["runtime-ecs"], event_name="PutParameter", start=boundary
@@ -101,6 +101,21 @@ def test_time_range_is_applied(lab: Any, ecs: Any) -> None:
     )
     assert "/observe/before" in older.column("resource")
     assert "/observe/after" not in older.column("resource")
+
+
+def test_an_event_in_the_same_second_as_start_is_included(lab: Any, ecs: Any) -> None:
+    ssm = lab.org.session("runtime-ecs").client("ssm")
+    ssm.put_parameter(Name="/observe/same-second", Value="1", Type="String", Overwrite=True)
+    [row] = [
+        r
+        for r in lab.observe.who_did_what(accounts=["runtime-ecs"], event_name="PutParameter").rows
+        if r["resource"] == "/observe/same-second"
+    ]
+    late = row["time"] + timedelta(milliseconds=999)  # same second, with a fraction
+    table = lab.observe.who_did_what(
+        accounts=["runtime-ecs"], event_name="PutParameter", start=late, end=late
+    )
+    assert "/observe/same-second" in table.column("resource")
 
 
 @pytest.mark.parametrize(

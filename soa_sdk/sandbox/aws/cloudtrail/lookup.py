@@ -2,10 +2,17 @@
 
 Follows the API reference: at most one lookup attribute (`EventId`, `EventName`, `ReadOnly`,
 `Username`, `ResourceType`, `ResourceName`, `EventSource`, `AccessKeyId`); `StartTime` and
-`EndTime` inclusive; `MaxResults` 1-50, default 50; `NextToken` valid only with the same
-parameters; events of the caller's account and Region, newest first. `EventCategory`
-`insight` returns no events (the sandbox has no Insights). The rate limit (two lookups per
-second) is not enforced.
+`EndTime` inclusive, at whole-second resolution (below); `MaxResults` 1-50, default 50;
+`NextToken` valid only with the same parameters; events of the caller's account and Region,
+newest first. `EventCategory` `insight` returns no events (the sandbox has no Insights). The
+rate limit (two lookups per second) is not enforced.
+
+Times: an event's `eventTime` is a whole second (`2019-06-19T00:18:31Z`; `EventTime` an integer
+epoch). The API reference does not say what a `StartTime` or `EndTime` with a fraction means;
+older botocore sent whole seconds (the serializer's `legacy` precision drops the fraction),
+current botocore sends microseconds. We compare at the resolution event times have: both ends
+are truncated to their second, so an event in the same second as `StartTime` is "at" that
+time and returned (a `StartTime` of 12:00:01.3 includes an event of 12:00:01).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -180,13 +188,17 @@ def _attribute(raw: Any) -> tuple[str, str] | None:
 
 
 def _time(raw: Any, name: str) -> datetime | None:
+    """A request time truncated to its whole second, the resolution of event times."""
     if raw is None:
         return None
     try:
         if isinstance(raw, int | float) and not isinstance(raw, bool):
-            return datetime.fromtimestamp(raw, UTC)
+            return datetime.fromtimestamp(math.floor(raw), UTC)
         if isinstance(raw, str):
-            return datetime.fromisoformat(raw.replace("Z", "+00:00")).astimezone(UTC)
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return moment.astimezone(UTC).replace(microsecond=0)
     except (ValueError, OverflowError, OSError):
         pass
     raise LookupError_("InvalidTimeRangeException", f"{name} is not a valid timestamp.")

@@ -149,10 +149,11 @@ def build_event(
     params = call.request_parameters()
     elements = call.response_elements()
     code, message = call.error()
+    when = call.time.replace(microsecond=0)  # CloudTrail's event times are whole seconds
     record: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
         "userIdentity": user_identity or caller.user_identity(),
-        "eventTime": call.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "eventSource": source,
         "eventName": op.name,
         "awsRegion": call.region,
@@ -182,7 +183,7 @@ def build_event(
         event_id=event_id,
         account_id=account,
         region=call.region,
-        time=call.time,
+        time=when,
         name=op.name,
         source=source,
         read_only=op.read_only,
