@@ -280,14 +280,15 @@ class Observe:
             raise translate_client_error(error, f"stop an instance of {service}") from None
 
     def break_instance(
-        self, runtime: str, service: str, index: int = 0, wait: float = 5.0
+        self, runtime: str, service: str, index: int = 0, wait: float = 30.0
     ) -> dict[str, Any]:
         """Make instance ``index`` fail its health check (sandbox) and wait until Consul
-        reports it critical; returns its id, version, status and how long that took."""
+        reports it critical (up to ``wait`` seconds, a deadline: it returns as soon as Consul
+        agrees); returns its id, version, status and how long that took."""
         return manage.set_health(self.ctx, self.ctx.runtime(runtime), service, index, 500, wait)
 
     def repair_instance(
-        self, runtime: str, service: str, index: int = 0, wait: float = 5.0
+        self, runtime: str, service: str, index: int = 0, wait: float = 30.0
     ) -> dict[str, Any]:
         """Undo :meth:`break_instance`: the health check passes again."""
         return manage.set_health(self.ctx, self.ctx.runtime(runtime), service, index, 200, wait)

@@ -149,15 +149,16 @@ def test_index_increases_and_blocking_query(cs: Running, root: consul.Consul) ->
         root.agent.service.register("a", service_id="a-2", port=2)
 
     threading.Thread(target=later).start()
+    # The query would hold for 5 minutes: it returns because of the change, long before.
     started = time.monotonic()
-    index, entries = root.health.service("a", index=r.headers["X-Consul-Index"], wait="5s")
-    assert time.monotonic() - started < 3
+    index, entries = root.health.service("a", index=r.headers["X-Consul-Index"], wait="5m")
+    assert time.monotonic() - started < 60
     assert int(index) > int(r.headers["X-Consul-Index"])
     assert {e["Service"]["ID"] for e in entries} == {"a", "a-2"}
     # Nothing changes: the query holds for `wait` and returns the same index.
     started = time.monotonic()
     same, _ = root.catalog.services(index=index, wait="400ms")
-    assert 0.35 < time.monotonic() - started < 3
+    assert time.monotonic() - started >= 0.35  # held for `wait`; no upper bound on a busy machine
     assert same == index
 
 

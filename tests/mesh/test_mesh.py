@@ -13,6 +13,7 @@ from typing import Any
 import requests
 
 HTTP = requests.Session()
+DEADLINE = 30.0  # seconds: generous; outcomes are tested here, speeds in benchmarks/
 
 
 def http_defaults(env: Any, *names: str) -> None:
@@ -167,22 +168,19 @@ def test_failing_check_leaves_routing_and_returns(env: Any) -> None:
     url = upstream_url(web, "inventory")
     assert set(_served_by(env, url, 20)) == {first["id"], second["id"]}
 
-    # Consul runs the check every interval; a failing instance must be out of the
-    # load-balancing set within two intervals, and back within two once it recovers.
-    bound = 2 * env.check_interval + 0.15
+    # Consul runs the check every interval; a failing instance leaves the load-balancing set
+    # and comes back once it recovers. How fast is measured in benchmarks/, not here: each
+    # outcome must only come before a generous deadline.
     env.update(second["id"], health_code=500)
-    changed = last_hit = time.monotonic()
-    while time.monotonic() - last_hit < 0.3:
-        assert time.monotonic() - changed <= bound + 0.3, "still routed to the failing one"
-        if second["id"] in _served_by(env, url, 4):
-            last_hit = time.monotonic()
-    assert last_hit - changed <= bound
+    deadline = time.monotonic() + DEADLINE
+    while set(_served_by(env, url, 20)) != {first["id"]}:
+        assert time.monotonic() < deadline, "still routed to the failing one"
     assert set(_served_by(env, url, 20)) == {first["id"]}
 
     env.update(second["id"], health_code=200)
-    changed = time.monotonic()
+    deadline = time.monotonic() + DEADLINE
     while second["id"] not in _served_by(env, url, 4):
-        assert time.monotonic() - changed <= bound, "the recovered instance did not come back"
+        assert time.monotonic() < deadline, "the recovered instance did not come back"
         time.sleep(0.01)
     assert set(_served_by(env, url, 20)) == {first["id"], second["id"]}
 
@@ -204,7 +202,7 @@ def test_failover_target_takes_traffic_when_all_local_instances_are_down(env: An
 
     for w in local:
         env.update(w["id"], health_code=503)
-    deadline = time.monotonic() + 2 * env.check_interval + 0.3
+    deadline = time.monotonic() + DEADLINE
     while HTTP.get(url, timeout=5).json()["name"] != "payments-dr":
         assert time.monotonic() < deadline, "failover did not take over"
         time.sleep(0.01)

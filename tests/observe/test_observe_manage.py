@@ -36,11 +36,11 @@ def test_health_lists_every_instance_of_every_service(lab: Any, ecs: Any) -> Non
     assert set(table.column("partition")) == {"ecs"}
 
 
-def test_drive_traffic_is_quick_and_the_topology_matches_the_mesh(lab: Any, ecs: Any) -> None:
+def test_drive_traffic_and_the_topology_matches_the_mesh(lab: Any, ecs: Any) -> None:
+    # How fast the mesh serves them is measured in benchmarks/mesh_throughput.py.
     started = datetime.now(UTC)
     report = lab.observe.drive_traffic("runtime-ecs", requests=500, concurrency=8)
     assert sum(report.by_status.values()) == 500
-    assert report.seconds < 3.0, f"500 requests took {report.seconds:.2f} s"
     assert sum(v for k, v in report.by_version.items() if k.startswith("store ")) == 500
     topology = lab.observe.topology(since=started)
     records = telemetry(lab, since=started.timestamp())
@@ -64,8 +64,8 @@ def test_a_broken_instance_leaves_routing_and_requests_still_succeed(lab: Any, e
     assert before.by_instance.get(target, 0) > 0
     try:
         broken = lab.observe.break_instance("runtime-ecs", "inventory", 0)
+        # Critical before break_instance's deadline (30 s); how fast: benchmarks/.
         assert broken["instance"] == target and broken["status"] == "critical"
-        assert broken["seconds"] <= 2.0  # two check intervals of 1 s
         assert target not in consul_instances(lab, "inventory", passing=True)
         after = lab.observe.drive_traffic("runtime-ecs", requests=200)
         assert target not in after.by_instance
@@ -110,7 +110,7 @@ def test_stop_instance_removes_it_and_step_1_restores_it(lab: Any, ecs: Any) -> 
     report = lab.observe.drive_traffic("runtime-ecs", requests=100)
     assert stopped not in report.by_instance
     lab.runtime.create("runtime-ecs")  # idempotent: starts only what is missing
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60  # generous: the outcome, not its speed, is tested
     while time.monotonic() < deadline and len(consul_instances(lab, "inventory", True)) < len(
         lab.observe.instances("runtime-ecs", "inventory")
     ):
