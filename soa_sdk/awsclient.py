@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from soa_sdk.errors import AccessDenied, Conflict, NotFound, ServiceUnavailable, SoaLabError
+from soa_sdk.reachability import unavailable
 
 
 class EndpointSession(boto3.Session):
@@ -22,9 +24,21 @@ class EndpointSession(boto3.Session):
         self.endpoint_url = endpoint_url
 
     def client(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """A boto3 client whose connection failures raise ServiceUnavailable (once botocore's
+        own retries are spent). boto3 resources and paginators are built on it too."""
         if self.endpoint_url:
             kwargs.setdefault("endpoint_url", self.endpoint_url)
-        return super().client(*args, **kwargs)
+        client = super().client(*args, **kwargs)
+        call = client._make_api_call  # every operation of a botocore client goes through it
+
+        def guarded(operation: str, params: dict[str, Any]) -> Any:
+            try:
+                return call(operation, params)
+            except (BotoConnectionError, HTTPClientError) as error:
+                raise unavailable("aws", client.meta.endpoint_url, error) from None
+
+        client._make_api_call = guarded
+        return client
 
     def resource(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         if self.endpoint_url:
@@ -63,7 +77,10 @@ CONFLICT_CODES = {
 
 
 def translate_client_error(error: Exception, doing: str) -> SoaLabError:
-    """Turn a botocore error into one of ours, saying what we were doing."""
+    """Turn a botocore error into one of ours, saying what we were doing (ours pass as
+    they are: a dead endpoint is already a ServiceUnavailable, see EndpointSession.client)."""
+    if isinstance(error, SoaLabError):
+        return error
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "Error")
         message = error.response.get("Error", {}).get("Message", "")

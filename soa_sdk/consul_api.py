@@ -15,6 +15,7 @@ import consul
 import requests
 
 from soa_sdk.errors import AccessDenied, NotFound, ServiceUnavailable, SoaLabError, ValidationError
+from soa_sdk.reachability import GuardedSession
 
 
 class ConsulApi:
@@ -33,7 +34,10 @@ class ConsulApi:
         )
         # python-consul2 prefers $CONSUL_HTTP_TOKEN over the token it is given; be explicit.
         self.client.token = token
-        self._http = requests.Session()
+        # Both transports raise ServiceUnavailable naming Consul when it stops answering
+        # (python-consul2's std HTTPClient keeps its requests session in ``http.session``).
+        self.client.http.session = GuardedSession("consul", self.url)
+        self._http = GuardedSession("consul", self.url)
         if token:
             self._http.headers["X-Consul-Token"] = token
 
@@ -57,8 +61,10 @@ class ConsulApi:
                 json=json,
                 timeout=self.timeout,
             )
-        except requests.RequestException as error:
-            raise ServiceUnavailable(f"Consul at {self.url} did not answer ({error}).") from None
+        except requests.RequestException as error:  # a bad URL and the like
+            raise ServiceUnavailable(
+                f"Consul at {self.url} could not be called ({error})."
+            ) from None
         if response.status_code >= 400:
             raise translate_http_error(response.status_code, response.text, doing or path)
         if not response.content:

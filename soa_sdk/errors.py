@@ -31,7 +31,13 @@ class SandboxNotRunning(SandboxError):
 
 
 class ServiceUnavailable(SoaLabError):
-    """An endpoint (AWS, Vault, Consul, Boundary) did not answer."""
+    """An endpoint (AWS, Vault, Consul, Boundary, the workload host) did not answer.
+
+    ``service`` names the sandbox service (``"workloads"``, ``"consul"``...) and ``url`` where
+    it was called, when known (see :func:`soa_sdk.reachability.unavailable`)."""
+
+    service: str | None = None
+    url: str | None = None
 
 
 class NotFound(SoaLabError, LookupError):

@@ -130,7 +130,13 @@ class Lab:
 
         if not self.endpoints.vault_url:
             raise ServiceUnavailable("No Vault address: set VAULT_ADDR (and VAULT_TOKEN).")
-        return hvac.Client(url=self.endpoints.vault_url, token=self._credentials.vault_token)
+        from soa_sdk.reachability import GuardedSession
+
+        return hvac.Client(
+            url=self.endpoints.vault_url,
+            token=self._credentials.vault_token,
+            session=GuardedSession("vault", self.endpoints.vault_url),
+        )
 
     @cached_property
     def consul(self) -> ConsulApi:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -31,9 +32,10 @@ from typing import TYPE_CHECKING, Any
 from soa_sdk import progress
 from soa_sdk.awsclient import translate_client_error
 from soa_sdk.canary_analysis import CanaryAnalyzer
-from soa_sdk.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
+from soa_sdk.errors import Conflict, NotFound, ServiceUnavailable, SoaLabError, ValidationError
 from soa_sdk.release import deploy
 from soa_sdk.release.entries import Entries, Write, resolver, router, splitter
+from soa_sdk.release.lock import LOCK_PREFIX, CanaryLock
 from soa_sdk.release.plan import ReleasePlan, check_version, subset_name
 from soa_sdk.release.publish import LOG_GROUP, Publisher
 from soa_sdk.release.record import DECISION_EVENTS, WEIGHT_EVENTS, ReleaseEvent, ReleaseResult
@@ -47,7 +49,6 @@ from soa_sdk.tf.spec import RuntimeSpec, ServiceSpec
 if TYPE_CHECKING:
     from soa_sdk.lab import Lab
 
-LOCK_PREFIX = "soa-lab/releases/"
 
 
 def _w(write: Write | None) -> list[str]:
@@ -218,17 +219,18 @@ class Release:
             raise ServiceUnavailable(f"The baseline {service} {baseline} has no passing instance.")
         if subset_name(baseline) == subset_name(version):
             raise ValidationError(f"Versions '{baseline}' and '{version}' map to the same subset.")
-        active = self.active(service, runtime)
-        if active:
-            raise Conflict(
-                f"{service} already has a canary ({active['canary']} over {active['baseline']}, "
-                "started at "
-                + time.strftime("%H:%M:%S", time.localtime(active["started"]))
-                + "); wait for it or call lab.release.rollback() first."
-            )
-        publisher = Publisher(self._session(spec), spec.region, runtime, service)
-        publisher.ensure()
-        self._lock(service, runtime, baseline, version)
+        # Conflict while another release holds the lock; a stale one is taken over, saying so.
+        lock = CanaryLock(self.lab.consul, runtime, service)
+        took_over = lock.take(baseline, version, _longest(plan))
+        if took_over:
+            warnings.warn(took_over, stacklevel=2)
+            self.lab.progress(took_over)
+        try:
+            publisher = Publisher(self._session(spec), spec.region, runtime, service)
+            publisher.ensure()
+        except BaseException:
+            lock.release()
+            raise
         bar = progress.task(
             f"Canary of {service} {version} over {baseline}", total=len(plan.weights) + 1
         )
@@ -253,28 +255,35 @@ class Release:
         if own_traffic:
             assert traffic is not None
             traffic.start()
+        failure: BaseException | None = None
         try:
             with bar:
                 result = run.execute(traffic or self.traffic(runtime))
                 bar.status = f"{result.outcome}"
         except BaseException as error:
+            failure = error
             if run.result.outcome == "running":
-                run.rollback(f"The release stopped on an error: {type(error).__name__}: {error}")
+                reason = f"The release stopped on an error: {type(error).__name__}: {error}"
+                _also(error, "roll the canary back", lambda: run.rollback(reason))
             raise
         finally:
             if own_traffic:
                 assert traffic is not None
                 traffic.stop()
-            publisher.flush()
+            # After a failure (a dead service, say) the cleanups are best effort: the first
+            # error is the one to see, with a note of what could not be cleaned up.
+            for doing, cleanup in (
+                ("send the last audit events", publisher.flush),
+                (
+                    f"release the canary's lock {lock.key} (the next canary takes it over)",
+                    lock.release,
+                ),
+            ):
+                if failure is None:
+                    cleanup()
+                else:
+                    _also(failure, doing, cleanup)
         return result
-
-    def _lock(self, service: str, runtime: str, baseline: str, version: str) -> None:
-        record = {"baseline": baseline, "canary": version, "started": time.time()}
-        taken = self.lab.consul.request(
-            "PUT", f"kv/{LOCK_PREFIX}{runtime}/{service}", params={"cas": 0}, json=record
-        )
-        if taken is not True:
-            raise Conflict(f"{service} already has a canary (another release took the lock).")
 
     def _unlock(self, service: str, runtime: str) -> None:
         self.lab.consul.request("DELETE", f"kv/{LOCK_PREFIX}{runtime}/{service}")
@@ -399,6 +408,20 @@ class Release:
         return found
 
 
+def _longest(plan: ReleasePlan) -> float:
+    """Seconds a release of ``plan`` may take at most (the lock's expiry), with room."""
+    windows = (len(plan.weights) + 1) * plan.deadline_windows
+    return windows * (plan.window_timeout + 5.0) + 600.0
+
+
+def _also(error: BaseException, doing: str, cleanup: Callable[[], object]) -> None:
+    """Run ``cleanup`` after ``error``; if it fails too, note that on ``error`` instead."""
+    try:
+        cleanup()
+    except SoaLabError as problem:
+        error.add_note(f"Could not {doing}: {problem}")
+
+
 class _CanaryRun:
     """One release in progress: the state and the steps of :meth:`Release.canary`."""
 
@@ -426,6 +449,10 @@ class _CanaryRun:
         self.analyzer = CanaryAnalyzer(plan.analysis)
         self.result = ReleaseResult(spec.name, service, baseline, canary)
         self.weight = 0.0
+        # Polled while windows fill: a dead workload host stops the release at once (its
+        # client raises ServiceUnavailable) instead of holding until the progress deadline.
+        # Consul's death shows in the telemetry reads (the data plane runs in Consul).
+        self.alive = self.lab.workloads.health if self.lab.target == "sandbox" else None
 
     # -- recording ---------------------------------------------------------------------------
     def _event(self, event: ReleaseEvent) -> None:
@@ -489,7 +516,9 @@ class _CanaryRun:
             self.analyzer.reset_step()
             verdict = "hold"
             for _ in range(self.plan.deadline_windows):
-                window = reader.window(self.plan.window_requests, self.plan.window_timeout)
+                window = reader.window(
+                    self.plan.window_requests, self.plan.window_timeout, alive=self.alive
+                )
                 verdict = self._decide(step, window)
                 if verdict != "hold":
                     break
@@ -518,6 +547,7 @@ class _CanaryRun:
             self.plan.window_requests,
             self.plan.window_timeout,
             enough=lambda c: c.get(self.canary) is not None and c[self.canary].requests >= wanted,
+            alive=self.alive,
         )
         verdict = self._decide("testers", window)
         if verdict == "rollback":

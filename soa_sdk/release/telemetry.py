@@ -22,6 +22,7 @@ import requests
 
 from soa_sdk.canary_analysis import VersionSample
 from soa_sdk.errors import ServiceUnavailable
+from soa_sdk.reachability import GuardedSession
 
 _PAGE = 5000
 
@@ -73,7 +74,7 @@ class TelemetryReader:
         self.service = service
         self.partition = partition
         self.timeout = timeout
-        self._http = requests.Session()
+        self._http = GuardedSession("consul", self.admin_url)  # the data plane runs in Consul
         self._pending: list[dict[str, Any]] = []  # read but not yet given to a window
         self.position = self._last_seq()
 
@@ -121,15 +122,21 @@ class TelemetryReader:
         timeout: float,
         enough: Callable[[dict[str, VersionCounts]], bool] | None = None,
         poll: float = 0.05,
+        alive: Callable[[], object] | None = None,
     ) -> Window:
         """Collect records until ``requests_wanted`` arrived (and ``enough`` holds), or until
-        ``timeout`` seconds passed; whatever came is the window."""
+        ``timeout`` seconds passed; whatever came is the window. ``alive`` is called about
+        once a second while waiting and raises (ServiceUnavailable) to stop the wait."""
         started = time.time()
+        checked = float("-inf")
         first = int(self._pending[0]["seq"]) - 1 if self._pending else self.position
         last, ended, total = first, 0.0, 0
         by_version: dict[str, VersionCounts] = {}
         deadline = time.monotonic() + timeout
         while True:
+            if alive is not None and time.monotonic() - checked >= 1.0:
+                alive()  # also while records flow: errors from a dead upstream arrive fast
+                checked = time.monotonic()
             self._pending += self.read()
             # Take records one by one, so that a window holds what was asked for and the rest
             # (requests that came while the release was busy) opens the next window.

@@ -31,8 +31,21 @@ def env_factory(request: pytest.FixtureRequest) -> Iterator[Any]:
         env.close()
 
 
+#: A ``* -> *`` allow, as an operator of a default-deny Consul opens a demo mesh.
+ALLOW_ALL = {
+    "Kind": "service-intentions",
+    "Name": "*",
+    "Sources": [{"Name": "*", "Action": "allow"}],
+}
+
+
 @pytest.fixture
 def env(env_factory: Any) -> Iterator[Any]:
+    """The module's environment. The consul one runs with ACLs on and default deny, so no
+    call passes without an intention (as in Consul): tests that are not about intentions get
+    :data:`ALLOW_ALL`; intention tests delete it first."""
+    if env_factory.name == "consul":
+        env_factory.put_config(dict(ALLOW_ALL))
     try:
         yield env_factory
     finally:

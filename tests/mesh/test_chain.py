@@ -151,9 +151,8 @@ def test_intention_precedence_and_permissions(catalog: MemoryCatalog):
     view = CachedView(catalog)
 
     def allowed(source: str, r: Request | None = None, default: bool = True) -> bool:
-        return intentions.decide(
-            view, source, "default", "inventory", "default", r or req(), default
-        )
+        caller = intentions.Caller(source, "default")
+        return intentions.decide(view.config, caller, "inventory", "default", r or req(), default)
 
     assert allowed("web") and not allowed("web", default=False)
     catalog.put_config_entry(
@@ -189,3 +188,23 @@ def test_intention_precedence_and_permissions(catalog: MemoryCatalog):
     assert not allowed("store", req("/items", "DELETE", x_debug="1"))
     # No permission matches: the default intention behaviour applies.
     assert allowed("store", req("/other")) and not allowed("store", req("/other"), default=False)
+    # Asked at L4 (the check API has no request), an L7 intention counts as deny.
+    assert not intentions.decide(
+        view.config, intentions.Caller("store"), "inventory", "default", None, True
+    )
+    # A caller from another partition matches only a source naming that partition; with
+    # default deny, the local wildcards above let it through nowhere.
+    ecs_web = intentions.Caller("web", "ecs")
+    assert not intentions.decide(view.config, ecs_web, "inventory", "default", req(), False)
+    catalog.put_config_entry(
+        {
+            "Kind": "service-intentions",
+            "Name": "inventory",
+            "Sources": [{"Name": "web", "Partition": "ecs", "Action": "allow"}],
+        }
+    )
+    view.invalidate()
+    assert intentions.decide(view.config, ecs_web, "inventory", "default", req(), False)
+    # ...and that source names ecs's web only: another ecs service is still denied.
+    ecs_store = intentions.Caller("store", "ecs")
+    assert not intentions.decide(view.config, ecs_store, "inventory", "default", req(), False)

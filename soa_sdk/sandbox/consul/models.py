@@ -79,8 +79,15 @@ class ConsulBackend:
         acl_enabled: bool = True,
         initial_management_token: str | None = None,
         address: str = "127.0.0.1",
+        default_intention_policy: str | None = None,
     ) -> None:
+        if default_intention_policy not in (None, "allow", "deny"):
+            raise ValueError("default_intention_policy must be 'allow', 'deny' or None")
         self.datacenter = datacenter
+        #: ``acl.default_policy``: the emulator always runs default-deny when ACLs are on.
+        self.acl_default_policy = "deny"
+        #: the agent's ``default_intention_policy`` (None: follow the ACL default policy).
+        self.default_intention_policy = default_intention_policy
         self.node_name = node_name
         self.acl_enabled = acl_enabled
         self.address = address
@@ -1888,6 +1895,13 @@ class ConsulBackend:
                 for name in names
             }
 
+    def intention_default_allow(self) -> bool:
+        """Consul's default intention behaviour: the agent's ``default_intention_policy``
+        when set, else the ACL default policy (allow when ACLs are off)."""
+        if self.default_intention_policy:
+            return self.default_intention_policy == "allow"
+        return not self.acl_enabled or self.acl_default_policy == "allow"
+
     def intention_check(
         self,
         source: str,
@@ -1897,22 +1911,28 @@ class ConsulBackend:
     ) -> bool:
         """``GET /v1/connect/intentions/check``: may ``source`` connect to ``destination``?
 
-        The most precise matching intention decides (exact names beat wildcards); L7
-        intentions (``Permissions``) count as allowed at L4, the proxy decides per request.
-        With none, the default: deny when ACLs are on (default-deny), allow when they are off.
+        Decided by :func:`soa_sdk.sandbox.mesh.intentions.decide`, the same code the data
+        plane enforces, asked at L4: an L7 intention counts as deny (Consul's
+        ``Intention.Check``); no matching intention gives :meth:`intention_default_allow`.
         """
+        from soa_sdk.sandbox.mesh import intentions  # the mesh imports this package
+
         if not source or not destination:
             raise BadRequest("required query parameter 'source' not set")
         self._require(authz, "intentions", "read", destination, partition)
         with self._lock:
-            for intention in self._matching(partition, "destination", destination):
-                if intention["SourceName"] in (source, "*"):
-                    return intention["Action"] != "deny"
-            mesh = self._config.get(("mesh", partition, "default", "mesh")) or {}
-            default = (mesh.get("Meta") or {}).get("default_intention_policy")
-            if default in ("allow", "deny"):
-                return default == "allow"
-            return not self.acl_enabled
+
+            def lookup(kind: str, name: str, part: str) -> dict | None:
+                return self._config.get(self._entry_key(kind, name, part, "default"))
+
+            return intentions.decide(
+                lookup,
+                intentions.Caller(source, partition),
+                destination,
+                partition,
+                None,
+                self.intention_default_allow(),
+            )
 
     # ------------------------------------------------------------------ ACL endpoints
 

@@ -12,7 +12,9 @@ listeners exist when the registration call returns):
 
 Each request runs Consul's discovery chain (:mod:`.chain`), picks a healthy instance round
 robin (no critical check; with ``OnlyPassing`` no warning either; subset ``Filter`` applied
-to the health entry), enforces the destination's intentions (:mod:`.intentions`) and
+to the health entry), enforces the destination's intentions (:mod:`.intentions`: callers
+from another partition or over a peering are matched with their partition or peer; no
+matching intention falls back to the ACL default policy, deny with ACLs on) and
 forwards over a keep-alive connection. Failures answer as Envoy does: 503 ``no healthy
 upstream``, 403 ``RBAC: access denied``, 503 ``upstream connect error or disconnect/reset
 before headers. reset reason: ...``, 504 ``upstream request timeout``, 404 for an ingress
@@ -165,14 +167,12 @@ class MeshDataPlane:
             log.exception("could not write %s to Consul KV", ADMIN_KV_KEY)
 
     def default_allow(self) -> bool:
-        policy = self._default_intention
-        if policy is None:
-            for attr in ("default_intention_policy", "acl_default_policy"):
-                value = getattr(self.backend, attr, None)
-                if isinstance(value, str):
-                    policy = value
-                    break
-        return (policy or "allow").lower() == "allow"
+        """Consul's default intention behaviour: the plane's ``default_intention`` when given
+        (the agent's ``default_intention_policy``), else what the backend's ACL default
+        policy says (``ConsulBackend.intention_default_allow()``)."""
+        if self._default_intention is not None:
+            return self._default_intention.lower() == "allow"
+        return bool(self.backend.intention_default_allow())
 
     # -- listeners ----------------------------------------------------------------------------
     def _on_write(self, index: int) -> None:
@@ -374,15 +374,7 @@ class MeshDataPlane:
 
         instance = self._pick(target, instances)
         self._describe(rec, instance)
-        if not target.peer and not intentions.decide(
-            self.view,
-            source,
-            source_partition,
-            target.service,
-            target.partition,
-            req,
-            self.default_allow(),
-        ):
+        if not self._authorized(source, source_partition, target, req):
             return self._finish(rec, t0, Response(403, RBAC_DENIED, list(_TEXT)))
 
         headers = [(k, v) for k, v in req.headers if k.lower() not in HOP_BY_HOP]
@@ -426,6 +418,32 @@ class MeshDataPlane:
             apply_header_ops(resp.headers, ops)
         resp.keep_alive = True
         return self._finish(rec, t0, resp)
+
+    def _authorized(
+        self, source: str, source_partition: str, target: chain.Target, req: Request
+    ) -> bool:
+        """The destination's intentions, as its sidecar enforces them (:mod:`.intentions`).
+
+        A target imported from a peer lives in the partition at the other end of the
+        peering; there the caller comes over that side's peering, named as that side names
+        it. An unresolvable peering authorizes nothing."""
+        if target.peer:
+            link = self.view.peer_link(target.partition, target.peer)
+            if link is None:
+                return False
+            destination_partition, peer_name = link
+            caller = intentions.Caller(source, peer=peer_name)
+        else:
+            destination_partition = target.partition
+            caller = intentions.Caller(source, source_partition)
+        return intentions.decide(
+            self.view.config,
+            caller,
+            target.service,
+            destination_partition,
+            req,
+            self.default_allow(),
+        )
 
     @staticmethod
     def _describe(rec: dict[str, Any], instance: dict[str, Any]) -> None:

@@ -37,6 +37,10 @@ class CatalogView(Protocol):
 
     def subscribe(self, callback: Callable[[int], None]) -> None: ...
 
+    def intention_default_allow(self) -> bool:
+        """Consul's default intention behaviour (the ACL default policy)."""
+        ...
+
 
 def partitions_of(backend: Any) -> list[str]:
     """Admin partitions the backend knows, best effort; always includes ``default``."""
@@ -118,6 +122,28 @@ class CachedView:
         value = self.backend.health_service(name, **kwargs)
         cache[key] = (now + self.health_ttl, value)
         return value
+
+    def peer_link(self, partition: str, peer: str) -> tuple[str, str] | None:
+        """Where the peering ``peer`` of ``partition`` ends: (the remote partition, the name
+        the remote side gives this peering), from ``GET /v1/peering/:name`` on both sides;
+        None when it is not established or the backend has no peerings."""
+        key = ("_peer", peer, partition)
+        cache = self._config
+        hit = cache.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]  # type: ignore[return-value]
+        link: tuple[str, str] | None = None
+        get = getattr(self.backend, "peering_get", None)
+        doc = get(peer, partition) if callable(get) else None
+        remote = ((doc or {}).get("Remote") or {}).get("Partition")
+        if doc and doc.get("PeeringState") == "ACTIVE" and remote:
+            for other in self.backend.peering_list(remote):
+                if other.get("ID") == doc.get("PeerID"):
+                    link = (remote, other["Name"])
+                    break
+        cache[key] = (now + self.config_ttl, link)  # type: ignore[assignment]
+        return link
 
 
 class MemoryCatalog:
@@ -227,6 +253,10 @@ class MemoryCatalog:
         with self._lock:
             self.kv[key] = value
         self._bump()
+        return True
+
+    def intention_default_allow(self) -> bool:
+        """No ACLs in this stand-in: Consul then allows by default."""
         return True
 
     def partition_list(self) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
+from soa_sdk.reachability import GuardedSession
 
 
 class WorkloadHostError(RuntimeError):
@@ -21,7 +21,8 @@ class WorkloadHostClient:
     def __init__(self, addr: str, timeout: float = 30.0) -> None:
         self.addr = addr.rstrip("/")
         self.timeout = timeout
-        self._http = requests.Session()
+        # A dead host raises ServiceUnavailable("... workload host ... soa-lab up ...").
+        self._http = GuardedSession("workloads", self.addr)
 
     def _call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
         resp = self._http.request(
