@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -21,7 +22,15 @@ import pytest
 import requests
 
 MANAGEMENT_ACCOUNT = "123456789012"
-ROOT_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# The server's root keys, made for this test run as the sandbox makes its own.
+ROOT_KEYS = {
+    "aws_access_key_id": "AKIA" + secrets.token_hex(8).upper(),
+    "aws_secret_access_key": secrets.token_urlsafe(30),
+}
+ROOT_KEY_ENV = {
+    "SOA_LAB_AWS_ROOT_ACCESS_KEY_ID": ROOT_KEYS["aws_access_key_id"],
+    "SOA_LAB_AWS_ROOT_SECRET_ACCESS_KEY": ROOT_KEYS["aws_secret_access_key"],
+}
 
 
 def _free_port() -> int:
@@ -37,7 +46,7 @@ class AwsServer:
     root_keys: tuple[tuple[str, str], ...] = tuple(ROOT_KEYS.items())
 
     def client(self, service: str, region: str = "us-east-1", **keys: Any) -> Any:
-        """A boto3 client of this server (moto's default, root-like keys unless given)."""
+        """A boto3 client of this server (the server's root keys unless given)."""
         return boto3.client(
             service, endpoint_url=self.url, region_name=region, **(keys or ROOT_KEYS)
         )
@@ -47,6 +56,7 @@ class AwsServer:
 def aws() -> Iterator[AwsServer]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+    env.update(ROOT_KEY_ENV)
     proc = subprocess.Popen(
         [sys.executable, "-m", "soa_sdk.sandbox.aws", "--host", "127.0.0.1", "--port", str(port)],
         env=env,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from soa_sdk.sandbox.aws.cloudtrail import CloudTrailMiddleware
 from soa_sdk.sandbox.aws.compression import DecompressionMiddleware
 from soa_sdk.sandbox.aws.health import HealthMiddleware
+from soa_sdk.sandbox.aws.signing import CredentialStore, RootKeys, SignatureMiddleware
 from soa_sdk.sandbox.aws.web_identity import WebIdentityMiddleware
 from soa_sdk.sandbox.aws.wsgi import WSGIApp
 
@@ -19,12 +22,21 @@ def build_moto_app() -> WSGIApp:
     return app
 
 
-def build_app() -> WSGIApp:
-    """The full sandbox AWS application (outermost middleware first)."""
+def build_app(root: RootKeys | None = None, clock: Callable[[], float] | None = None) -> WSGIApp:
+    """The full sandbox AWS application (outermost middleware first).
+
+    ``root`` are the sandbox's root keys (default: from the environment, see
+    `soa_sdk.sandbox.aws.signing.credentials.ROOT_KEY_ENV`); without them only keys that
+    IAM or STS issue are accepted, and nothing can issue any. ``clock`` (seconds since the
+    epoch) is for tests of expiry.
+    """
     app: WSGIApp = build_moto_app()
     # CloudTrail sits outside the token check so that refused web-identity calls are recorded.
     app = WebIdentityMiddleware(app)
     app = CloudTrailMiddleware(app)
     # Outermost, so that every layer (and CloudTrail's requestParameters) sees plain bodies.
     app = DecompressionMiddleware(app)
+    # Outside decompression: the signature covers the body as it was sent.
+    store = CredentialStore(root or RootKeys.from_environment())
+    app = SignatureMiddleware(app, store, clock)
     return HealthMiddleware(app)

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from soa_sdk.sandbox.aws.app import build_app
+from soa_sdk.sandbox.aws.signing import RootKeys
 
 
 class AwsServer:
     """The sandbox AWS server on host:port (port 0 picks a free one), threaded like moto's."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server: BaseWSGIServer = make_server(host, port, build_app(), threaded=True)
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        root: RootKeys | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        app = build_app(root, clock)
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
         self._thread: threading.Thread | None = None
 
     @property

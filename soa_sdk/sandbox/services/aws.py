@@ -17,16 +17,28 @@ from soa_sdk.sandbox.services.base import (
 )
 from soa_sdk.sandbox.state import ServiceRecord
 
+#: The server's root keys (`soa_sdk.sandbox.aws.signing.credentials.ROOT_KEY_ENV`; not
+#: imported from there, which would load moto in every process that starts the sandbox).
+ROOT_KEY_ENV = ("SOA_LAB_AWS_ROOT_ACCESS_KEY_ID", "SOA_LAB_AWS_ROOT_SECRET_ACCESS_KEY")
+
 
 class AwsService(Service):
     """moto server: Organizations, STS, IAM, EC2, ECS, EKS, CloudWatch, S3, ... on one port."""
 
     name: ClassVar[str] = "aws"
     summary: ClassVar[str] = "AWS APIs (moto server, with CloudTrail recording)"
+    lost_when_stopped: ClassVar[str] = (
+        "moto's in-memory AWS state: the organization and its accounts, IAM roles, "
+        "ECS/EKS/EC2 resources, S3 objects (Boundary's recordings), CloudTrail events"
+    )
+    restart_note: ClassVar[str] = (
+        "Consul's partitions, the runtime registry and Vault's roles name those accounts"
+    )
 
     def new_secrets(self) -> dict[str, str]:
         # The sandbox's administrator keys, made anew for each sandbox, like the short-lived
-        # keys an SSO login gives. moto maps any unknown key to the management account.
+        # keys an SSO login gives. The server accepts them (and keys IAM and STS issue) only:
+        # moto serves them as the management account's root.
         alphabet = string.ascii_uppercase + string.digits
         key_id = "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
         return {"aws_access_key_id": key_id, "aws_secret_access_key": random_secret()}
@@ -37,7 +49,12 @@ class AwsService(Service):
             command=python_module("soa_sdk.sandbox.aws", "--host", LOOPBACK, "--port", str(port)),
             url=f"http://{LOOPBACK}:{port}",
             # AWS managed policies (AmazonEKSClusterPolicy, ...) exist in every real account.
-            env={"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
+            env={
+                "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+                # The keys requests must be signed with (soa_sdk.sandbox.aws.signing).
+                ROOT_KEY_ENV[0]: context.secrets["aws_access_key_id"],
+                ROOT_KEY_ENV[1]: context.secrets["aws_secret_access_key"],
+            },
         )
 
     def is_healthy(self, record: ServiceRecord, secrets: dict[str, str]) -> bool:
