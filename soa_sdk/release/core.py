@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from soa_sdk.lab import Lab
 
 
-
 def _w(write: Write | None) -> list[str]:
     if write is None:
         return []
