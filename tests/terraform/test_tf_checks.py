@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -33,13 +32,10 @@ def test_conventions_hold(terraform_dir: Path) -> None:
 
 
 def test_checkov_finds_nothing_unexplained(terraform_dir: Path, checkov_path: Path) -> None:
-    started = time.monotonic()
-    result = checks.check_checkov(terraform_dir)
-    elapsed = time.monotonic() - started
+    result = checks.check_checkov(terraform_dir)  # how long: benchmarks/terraform_checks.py
     assert result.ok, "\n".join(map(str, result.findings))
     assert result.details["passed"] > 300
     assert result.details["failed"] == 0
-    assert elapsed < 120, f"checkov took {elapsed:.0f} s on the whole tree"
 
 
 # --- the checks catch problems -------------------------------------------------------------
