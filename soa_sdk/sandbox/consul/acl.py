@@ -18,9 +18,12 @@ rule; among policies merged into one token, ``deny`` beats everything, then the 
 (``write`` > ``list`` > ``read``). ``mesh`` and ``peering`` fall back to ``operator``; a service
 ``read``/``write`` rule implies ``intentions = "read"`` on it.
 
-Not implemented: ``namespace``/``namespace_prefix`` blocks (accepted and applied as if at the
-top level), ``session``, ``query``, ``event`` and ``keyring`` are parsed but only ``keyring``
-is consulted; roles, auth methods and binding rules.
+Namespaces as in Consul Community Edition: ``namespace``/``namespace_prefix`` blocks are
+accepted and grant nothing (CE's policy decoder has no such fields), so
+``namespace "team-a" { service_prefix "" { policy = "write" } }`` grants no service at all.
+
+Not implemented: ``session``, ``query``, ``event`` and ``keyring`` are parsed but only
+``keyring`` is consulted; roles, auth methods and binding rules.
 """
 
 from __future__ import annotations
@@ -208,8 +211,9 @@ def _fill(rules: Rules, doc: dict[str, Any]) -> None:
                 sub = rules.partitions.setdefault(pname, Rules())
                 _fill(sub, block)
         elif key in ("namespace", "namespace_prefix"):
-            for _ns, block in (val or {}).items():
-                _fill(rules, block)
+            # Consul CE decodes rules into a policy with no namespace fields (acl/policy_ce.go
+            # decodeRules: hcl.Decode ignores them): the block is accepted and grants nothing.
+            continue
         else:
             raise RulesError(f"Unknown rule resource {key!r}")
 

@@ -62,6 +62,45 @@ ROUTING_KINDS = (
 _VALID_SUBSET = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 
+#: Consul CE's answer to a namespace anywhere but ``default`` (``agent/http_ce.go``).
+NAMESPACES_ARE_ENTERPRISE = "Namespaces are a Consul Enterprise feature"
+
+
+#: Free-form maps: their keys are data, not config keys (``Meta``, proxy ``Config``).
+_OPAQUE_MAPS = ("Meta", "Config", "LegacyMeta")
+
+
+def enterprise_namespace_keys(raw: Any, path: str = "") -> list[str]:
+    """Keys of ``raw`` (at any depth) naming a namespace other than ``default``.
+
+    Consul CE decodes a config entry into structs without namespace fields, so each such
+    key is "unused" and refused: ``invalid config key "Sources[0].Namespace", namespaces
+    are a consul enterprise feature`` (``validateUnusedKeys``, ``config_entry_ce.go``). We
+    let ``default`` through because our answers carry ``"Namespace": "default"``, as
+    Consul Enterprise's do, and a client may send an entry back as it read it.
+    """
+    found: list[str] = []
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            here = f"{path}.{key}" if path else str(key)
+            if str(key).lower().endswith("namespace") and value not in (None, "", "default"):
+                found.append(here)
+            elif isinstance(value, dict | list) and key not in _OPAQUE_MAPS:
+                found.extend(enterprise_namespace_keys(value, here))
+    elif isinstance(raw, list):
+        for i, value in enumerate(raw):
+            found.extend(enterprise_namespace_keys(value, f"{path}[{i}]"))
+    return found
+
+
+def multierror(errors: list[str]) -> str:
+    """go-multierror's text for ``errors``, as Consul prints it."""
+    if len(errors) == 1:
+        return f"1 error occurred:\n\t* {errors[0]}\n\n"
+    points = "\n\t".join(f"* {e}" for e in errors)
+    return f"{len(errors)} errors occurred:\n\t{points}\n\n"
+
+
 class ConfigEntryError(ValueError):
     """A config entry Consul would refuse; ``str()`` is Consul's message."""
 

@@ -10,7 +10,9 @@ Methods take ``authz`` (an :class:`~.acl.Authorizer`); ``None`` means "trusted i
 caller" (the mesh data plane, tests), which may do anything. Reads filter what the token may
 not see, writes refuse with :class:`~.exceptions.PermissionDenied` before changing anything.
 
-Not implemented: namespaces other than ``default`` (the field is accepted and echoed),
+Not implemented: namespaces other than ``default``, refused as Consul CE refuses them
+(``?ns=``, ``X-Consul-Namespace``, a config entry's or legacy intention's namespace fields;
+ACL rules' ``namespace`` blocks grant nothing, see :mod:`.acl`),
 sessions and locks (``acquire``/``release``), prepared queries, events, snapshots, txn,
 coordinates, the Connect CA (no certificates), roles/auth methods/binding rules,
 ``near``/``node-meta`` sorting and filters, ``stale``/``consistent`` (always leader reads).
@@ -1435,12 +1437,13 @@ class ConsulBackend:
 
     # ------------------------------------------------------------------ config entries
 
+    @staticmethod
     def _entry_key(
-        self, kind: str, name: str, partition: str, namespace: str
+        kind: str, name: str, partition: str, namespace: str
     ) -> tuple[str, str, str, str]:
-        if kind in ce.PARTITION_KINDS:
-            namespace = "default"
-        return (kind, partition, namespace or "default", name)
+        # One namespace, as in Consul CE (see check_namespace): every entry lives in default.
+        check_namespace(namespace)
+        return (kind, partition, "default", name)
 
     def _config_read_allowed(self, authz: aclmod.Authorizer | None, entry: dict) -> bool:
         kind, name, partition = entry["Kind"], entry["Name"], entry["Partition"]
@@ -1492,7 +1495,19 @@ class ConsulBackend:
         Validation errors raise :class:`RPCError` (HTTP 500 with Consul's text).
         """
         partition = self.check_partition(raw.get("Partition") or partition)
-        namespace = raw.get("Namespace") or namespace or "default"
+        check_namespace(namespace)
+        refused = ce.enterprise_namespace_keys(raw)
+        if refused:
+            raise BadRequest(
+                "Request decoding failed: "
+                + ce.multierror(
+                    [
+                        f'invalid config key "{k}", namespaces are a consul enterprise feature'
+                        for k in refused
+                    ]
+                )
+            )
+        namespace = "default"
         try:
             entry = ce.normalize_and_validate(raw, partition, namespace)
         except ce.UnknownKind:
@@ -1700,6 +1715,7 @@ class ConsulBackend:
         src, dest = raw.get("SourceName", ""), raw.get("DestinationName", "")
         if not src or not dest:
             raise BadRequest("Intention source and destination names are required")
+        check_intention_namespaces(raw)
         now = _now_iso()
         intention_id = str(uuid.uuid4())
         with self._lock:
@@ -1755,6 +1771,7 @@ class ConsulBackend:
         self, intention_id: str, raw: dict, authz: aclmod.Authorizer | None = None
     ) -> None:
         """``PUT /v1/connect/intentions/:id`` (legacy): replace the intention."""
+        check_intention_namespaces(raw)
         with self._lock:
             found = self._find_legacy(intention_id)
             if found is None:
@@ -2380,6 +2397,26 @@ class ConsulBackend:
     def status_peers(self) -> list[str]:
         """``GET /v1/status/peers``."""
         return [f"{self.address}:8300"]
+
+
+def check_namespace(namespace: str | None, where: str = 'query parameter: "ns"') -> None:
+    """Refuse a namespace other than ``default`` as Consul CE does (400, ``Bad request:
+    Invalid query parameter: "ns" - Namespaces are a Consul Enterprise feature``).
+
+    The sandbox is Community Edition for namespaces (it offers admin partitions, an
+    Enterprise feature, on purpose): CE refuses any ``ns``; we also accept ``default``,
+    the namespace our Enterprise-shaped answers name."""
+    if namespace not in (None, "", "default"):
+        raise BadRequest(f"Invalid {where} - {ce.NAMESPACES_ARE_ENTERPRISE}")
+
+
+def check_intention_namespaces(raw: dict) -> None:
+    """A legacy intention's ``SourceNS``/``DestinationNS``: only ``default`` (Consul CE's
+    ``validateEnterpriseIntentionNamespace``)."""
+    for field in ("SourceNS", "DestinationNS"):
+        value = raw.get(field) or ""
+        if value and value.lower() != "default":
+            raise BadRequest(f"Invalid {field}({value}): Namespaces is a Consul Enterprise feature")
 
 
 def _is_uuid(value: str) -> bool:

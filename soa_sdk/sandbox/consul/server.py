@@ -16,7 +16,7 @@ from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from .exceptions import ConsulError, MethodNotAllowed, PageNotFound
-from .models import ConsulBackend
+from .models import ConsulBackend, check_namespace
 from .responses import Call, Reply, encode
 from .urls import ROUTES, URL_MAP
 
@@ -64,6 +64,8 @@ class ConsulApp:
         except (wz.NotFound, RequestRedirect) as exc:
             raise PageNotFound() from exc
         route = ROUTES[endpoint]
+        check_namespace(request.headers.get("X-Consul-Namespace"), 'header: "X-Consul-Namespace"')
+        check_namespace(request.args.get("ns"))
         call = Call(
             backend=self.backend,
             method=request.method,
