@@ -4,7 +4,7 @@
 # `playwright install` and no browser download: only Debian's and PyPI's packages.
 # Idempotent: installs only what is missing. .ci/run calls it after `pip install -e ".[lab]"`.
 set -euo pipefail
-PY="${PYTHON:-python3}"
+PY="${PYTHON:-python}"
 
 if [[ ! -x /usr/bin/chromium ]]; then
   if [[ "$(id -u)" != 0 ]]; then

@@ -66,3 +66,49 @@ def artifact_folder(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str],
 def run_folder(artifact_folder: Callable[[str], Path]) -> Path:
     """Where executed notebooks are written (kept as test artifacts when CI asks)."""
     return artifact_folder("notebooks")
+
+
+# --- skips: only those on tests/allowed_skips.toml ------------------------------------------------
+
+ALLOWED_SKIPS = Path(__file__).with_name("allowed_skips.toml")
+
+
+def _allowed_skips() -> dict[str, str]:
+    import tomllib
+
+    entries = tomllib.loads(ALLOWED_SKIPS.read_text()).get("skip", [])
+    return {entry["test"]: entry["reason"] for entry in entries}
+
+
+def _unlisted_skips(session: pytest.Session) -> list[str]:
+    allowed = _allowed_skips()
+    reports = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reports.stats.get("skipped", []) if reports else []
+    return sorted(
+        {
+            report.nodeid
+            for report in skipped
+            if not any(report.nodeid.startswith(test) for test in allowed)
+        }
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI, a skip that is not on tests/allowed_skips.toml fails the run."""
+    unlisted = _unlisted_skips(session)
+    if not unlisted:
+        return
+    lines = "\n  ".join(unlisted)
+    message = (
+        f"\n{len(unlisted)} skip(s) not on {ALLOWED_SKIPS.name}:\n  {lines}\n"
+        "Install what they need (a skip must never hide a component CI can install), or add "
+        "them to the list with the reason they cannot run here."
+    )
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter:
+        reporter.write_line(message, red=bool(os.environ.get("CI")))
+    if os.environ.get("CI") and exitstatus in (
+        pytest.ExitCode.OK,
+        pytest.ExitCode.NO_TESTS_COLLECTED,
+    ):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -45,3 +45,19 @@ def quick_start(readme: Path) -> list[list[str]]:
     if block is None:
         raise LookupError("the README's quick start has no ```bash block")
     return commands(block.group(1))
+
+
+def the_test_command(readme: Path) -> list[list[str]]:
+    """The commands of the second ``bash`` block under ``## Quick start``: the test command."""
+    blocks = FENCE.findall(section(readme.read_text(), "## Quick start"))
+    if len(blocks) < 2:
+        raise LookupError("the README's quick start has no second ```bash block (the tests)")
+    return commands(blocks[1])
+
+
+if __name__ == "__main__":  # CI reads the README's commands from here: .ci/run
+    import sys
+
+    which = {"quick-start": quick_start, "tests": the_test_command}
+    for argv in which[sys.argv[1]](Path(__file__).resolve().parents[2] / "README.md"):
+        print(shlex.join(argv))

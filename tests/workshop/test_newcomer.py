@@ -10,7 +10,13 @@ The checkout: by default the files git knows in this working tree, tracked and u
 not ignored (``git ls-files --cached --others --exclude-standard``), copied; in CI, on a fresh
 clone, that is exactly a clone, and on a developer's machine it also covers work not yet
 committed. ``SOA_LAB_NEWCOMER_CHECKOUT=clone`` makes it a ``git clone`` of HEAD instead.
-The venv is clean (no system site-packages); pip's own cache makes a repeat install quicker.
+The venv is clean (no system site-packages), and so is the environment the commands see:
+built from nothing but the machine's own settings (its standard PATH, locale, pip and TLS
+configuration), with a new, empty HOME. Nothing that CI or a developer installed beyond the
+README (Chromium, a checkov of their own, SOA_LAB_* variables, another venv on PATH) is
+visible, so the quick start must bring every tool it uses itself (checkov included: it lands
+in the new HOME's cache). Only pip's download cache is shared, to spare the network; it
+changes nothing that gets installed.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from soa_sdk import outcomes
+from soa_sdk import outcomes, tools
 from soa_sdk.sandbox import lifecycle
 from soa_sdk.sandbox.state import STATE_FILE
 
@@ -37,8 +43,29 @@ pytestmark = [pytest.mark.newcomer, pytest.mark.slow]
 PROJECT = Path(__file__).resolve().parents[2]
 INSTALL_TIMEOUT = float(os.environ.get("SOA_LAB_NEWCOMER_INSTALL_TIMEOUT", "1500"))
 RUN_TIMEOUT = float(os.environ.get("SOA_LAB_NEWCOMER_RUN_TIMEOUT", "2700"))
-# Variables of the developer's shell that would point the newcomer at this checkout.
-NOT_INHERITED = ("PYTHONPATH", "PYTHONHOME", "SOA_LAB_ROOT", "SOA_LAB_HOME", "VIRTUAL_ENV")
+# A new machine's standard PATH, and the machine settings a newcomer has too.
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+MACHINE_SETTINGS = ("LANG", "LC_ALL", "TERM", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR")
+MACHINE_PREFIXES = ("PIP_", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY")
+
+
+def newcomer_environment(venv: Path, home: Path, user_home: Path) -> dict[str, str]:
+    """What a newcomer's shell holds once the venv is activated (see the module docstring)."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name in MACHINE_SETTINGS or name.startswith(MACHINE_PREFIXES)
+    }
+    cache = os.environ.get("PIP_CACHE_DIR") or str(Path.home() / ".cache" / "pip")
+    env.update(
+        PATH=f"{venv / 'bin'}{os.pathsep}{SYSTEM_PATH}",
+        VIRTUAL_ENV=str(venv),
+        HOME=str(user_home),
+        SOA_LAB_HOME=str(home),
+        PIP_CACHE_DIR=cache,
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+    )
+    return env
 
 
 def _git(*args: str) -> str:
@@ -98,16 +125,12 @@ def test_readme_quick_start_from_a_fresh_checkout(tmp_path, workshop_artifacts):
     log.unlink(missing_ok=True)
 
     checkout, venv, home = tmp_path / "soa-lab", tmp_path / "venv", tmp_path / "home"
+    user_home = tmp_path / "user"
     checkout.mkdir()
+    user_home.mkdir()
     how = fresh_checkout(checkout)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
-    env.update(
-        PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-        VIRTUAL_ENV=str(venv),
-        SOA_LAB_HOME=str(home),
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-    )
+    env = newcomer_environment(venv, home, user_home)
 
     timings = {}
     try:
@@ -141,6 +164,8 @@ def test_readme_quick_start_from_a_fresh_checkout(tmp_path, workshop_artifacts):
             assert outcomes.read(runs[0] / name), f"{name} recorded an empty outcome"
             shutil.copy(runs[0] / name, artifacts / name)
         assert processes_of(home), "the sandbox should still run after `soa-lab run`"
+        checkov = user_home / ".cache" / "soa-lab" / "tools" / f"checkov-{tools.CHECKOV.version}"
+        assert (checkov / tools.READY_MARKER).is_file(), "the quick start did not bring checkov"
 
         code = run_logged(["soa-lab", "down"], log, 120, cwd=checkout, env=env)
         assert code == 0, f"`soa-lab down` exited {code}:\n{tail(log)}"
