@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .readme import commands, quick_start, section
+from .readme import commands, quick_start, section, the_test_command
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -35,3 +35,12 @@ def test_comments_quotes_and_sections_are_read_as_a_shell_would():
     ]
     with pytest.raises(LookupError):
         section(markdown, "## Missing")
+
+
+def test_the_test_command_is_pytest_and_ci_takes_both_from_the_readme():
+    assert the_test_command(PROJECT / "README.md") == [["python", "-m", "pytest"]]
+    ci = (PROJECT / ".ci" / "run").read_text()
+    quick, extra = ci.index("readme quick-start"), ci.index("install-browser.sh")
+    assert quick < ci.index("-m newcomer") < extra < ci.index("readme tests"), (
+        "CI must run the README's quick start, then the newcomer test, before any extra install"
+    )
