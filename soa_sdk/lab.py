@@ -8,6 +8,7 @@ clients and the steps of the lab.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from soa_sdk.awsclient import EndpointSession
 from soa_sdk.config import DEFAULT_REGION, Credentials, Endpoints, check_target
-from soa_sdk.errors import SandboxNotRunning, ServiceUnavailable
+from soa_sdk.errors import SandboxNotRunning, ServiceUnavailable, ValidationError
 
 if TYPE_CHECKING:
     import hvac
@@ -50,12 +51,15 @@ class Lab:
         target: str = "sandbox",
         region: str = DEFAULT_REGION,
         start: bool = True,
-        home: Path | None = None,
+        home: str | os.PathLike[str] | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> Lab:
         """Connect to ``target``: ``"sandbox"`` (found through its state file, started when
-        none runs and ``start`` is true) or ``"aws"`` (the standard environment variables)."""
+        none runs and ``start`` is true) or ``"aws"`` (the standard environment variables).
+        ``home``: the sandbox's folder (a ``str`` or a ``Path``; ``$SOA_LAB_HOME`` or
+        ``~/.soa-lab`` by default)."""
         check_target(target)
+        home = _as_folder(home, "home")
         if target == "aws":
             return cls(*Endpoints.from_environment(region=region), progress=progress)
         from soa_sdk.sandbox import lifecycle
@@ -210,3 +214,12 @@ class Lab:
         from soa_sdk.extend import Extend
 
         return Extend(self)
+
+
+def _as_folder(value: str | os.PathLike[str] | None, what: str) -> Path | None:
+    """A path the caller gave as ``str`` or ``Path`` (any ``os.PathLike``), as a ``Path``."""
+    if value is None:
+        return None
+    if isinstance(value, str | os.PathLike):
+        return Path(value).expanduser()
+    raise ValidationError(f"{what} must be a folder (a str or a Path), not {value!r}.")
