@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from soa_sdk import spec as org_spec
+from soa_sdk import validate
 from soa_sdk.errors import Conflict, NotFound, SoaLabError, ValidationError
 from soa_sdk.paths import terraform_root as default_terraform_root
 from soa_sdk.runtime import mesh as runtime_mesh
@@ -127,26 +128,16 @@ class Extend:
         Changes nothing. Raises :class:`ValidationError` (bad or unsupported value),
         :class:`Conflict` (name or account in use) or :class:`NotFound` (a primary runtime
         that does not run yet)."""
-        root = Path(terraform_root) if terraform_root is not None else default_terraform_root()
-        if not isinstance(name, str) or not tfspec.RUNTIME_NAME.match(name):
-            raise ValidationError(
-                f"{name!r} is not a valid runtime (and folder) name: use 'runtime-' followed by "
-                "up to 24 lowercase letters, digits and hyphens (e.g. runtime-eks-west)."
-            )
+        root = self._root(terraform_root)
+        validate.RUNTIME.check(name, "runtime (and folder) name")
         if kind not in tfspec.RUNTIME_KINDS:
             raise ValidationError(
                 f"Kind {kind!r} is not supported; use one of {', '.join(tfspec.RUNTIME_KINDS)}."
             )
         if region not in supported_regions():
             raise ValidationError(f"{region!r} is not a supported AWS region (e.g. us-west-2).")
-        account_name = account if account is not None else name
-        if not isinstance(account_name, str) or not org_spec.ACCOUNT_NAME.match(account_name):
-            raise ValidationError(
-                f"{account_name!r} is not a valid account name: 3 to 50 lowercase letters, "
-                "digits and hyphens, starting with a letter."
-            )
-        if isinstance(services, str) or not services:
-            raise ValidationError("services must be a non-empty list of service names.")
+        account_name = validate.ACCOUNT.check(account if account is not None else name)
+        validate.names(services, "services", validate.SERVICE)
         existing = tfspec.load_mesh(root)
         record = self._record(name)
         if any(r.name == name for r in existing.runtimes) and record is None:
@@ -201,6 +192,13 @@ class Extend:
         org_spec.validate_account(new_account, self.lab.org.spec.ou_names())
         return spec, combined, new_account
 
+    @staticmethod
+    def _root(terraform_root: Path | str | None) -> Path:
+        """The Terraform root to write into: an existing folder (the project's by default)."""
+        if terraform_root is None:
+            return default_terraform_root()
+        return validate.folder(terraform_root, "terraform_root")
+
     def _check_account(self, spec: tfspec.RuntimeSpec, rerun: bool) -> None:
         if rerun:
             return
@@ -225,7 +223,8 @@ class Extend:
 
         ``terraform_root``: where to write the folder (the project's ``terraform/`` by
         default; tests and the notebook pass a scratch copy)."""
-        root = Path(terraform_root) if terraform_root is not None else default_terraform_root()
+        validate.flag(checkov, "checkov")
+        root = self._root(terraform_root)
         spec, combined, account_spec = self.plan(name, kind, region, services, account, root)
         say = self.lab.progress
         folder = root / spec.folder
@@ -316,6 +315,7 @@ class Extend:
     def remove_runtime(self, name: str) -> list[str]:
         """Undo :meth:`add_runtime`: failover, runtime, account, folder. NotFound if ``name``
         was not added by step 5."""
+        validate.RUNTIME.check(name)
         record = self._record(name)
         if record is None:
             raise NotFound(f"No runtime named '{name}' was added by step 5.")
@@ -412,6 +412,9 @@ class Extend:
         """Call ``runtime``'s ingress until ``service``'s answer in the call chain satisfies
         ``expected`` with HTTP 200; (status, reply, seconds waited). The last reply when the
         timeout passes (the caller asserts on it)."""
+        validate.number(timeout, "timeout", 0, unit=" seconds")
+        if not callable(expected):
+            raise ValidationError("expected must be a function of the answer, e.g. str.isalpha.")
         started = time.monotonic()
         while True:
             status, reply = self.lab.runtime.call(runtime)

@@ -164,6 +164,13 @@ def _in_range(value: float, what: str, low: float | None, high: float | None, un
     raise ValidationError(f"{what} must be {span}; {value:g} is out of range.")
 
 
+def url_path(value: object, what: str = "path") -> str:
+    """``value`` if it is an HTTP request path (a string starting with '/')."""
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ValidationError(f"The {what} must start with '/', not {value!r}.")
+    return value
+
+
 def flag(value: object, what: str, *, none: bool = False) -> bool | None:
     """``value`` if it is ``True`` or ``False`` (or ``None`` when ``none``)."""
     if value is None and none:
@@ -191,9 +198,9 @@ def names(
 ) -> tuple[str, ...]:
     """``value`` as a tuple if it is a list or tuple of strings (each valid by ``rule``)."""
     if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
-        raise ValidationError(f"{what} must be a list of names, not {value!r}.")
+        raise ValidationError(f"{what} must be a list of strings, not {value!r}.")
     if not value and not empty:
-        raise ValidationError(f"{what} must not be empty.")
+        raise ValidationError(f"{what} must be a non-empty list.")
     for item in value:
         if rule is not None:
             rule.check(item)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from soa_sdk import validate
 from soa_sdk.access.client import BoundaryApi
 from soa_sdk.access.values import SetupReport
 from soa_sdk.errors import ValidationError
@@ -63,11 +64,7 @@ def connect_grants(target_id: str) -> tuple[str, ...]:
 def check_grants(grants: list[str] | tuple[str, ...]) -> list[str]:
     """Validate grant strings with Boundary's own rules (``perms.Parse``); raise one clear
     :class:`ValidationError` naming the first bad one, before anything is sent."""
-    if isinstance(grants, str) or not grants:
-        raise ValidationError("Grants must be a non-empty list of grant strings.")
-    for text in grants:
-        if not isinstance(text, str):
-            raise ValidationError(f"A grant must be a string, not {text!r}.")
+    for text in validate.names(grants, "Grants (grant strings)"):
         try:
             parse_grant(text)
         except GrantError as error:

@@ -26,12 +26,12 @@ import os
 import secrets
 import threading
 import time
-from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from botocore.exceptions import ClientError
 
+from soa_sdk import validate
 from soa_sdk.access import database
 from soa_sdk.access.boundary_setup import BoundarySetup, RolePlan, check_grants, jit_groups
 from soa_sdk.access.client import BoundaryApi
@@ -71,9 +71,7 @@ _TOKEN_RENEW_EVERY = 60.0
 
 def check_minutes(minutes: object) -> float:
     """``minutes`` as a float if it is a number within [MIN_MINUTES, MAX_MINUTES]."""
-    if isinstance(minutes, bool) or not isinstance(minutes, Real):
-        raise ValidationError(f"minutes must be a number, not {minutes!r}.")
-    value = float(minutes)
+    value = validate.number(minutes, "minutes")
     if not MIN_MINUTES <= value <= MAX_MINUTES:
         raise ValidationError(
             f"A just-in-time grant lasts {MIN_MINUTES} to {MAX_MINUTES} minutes; got {minutes}."
@@ -280,8 +278,7 @@ class Access:
 
     def _user(self, name: object) -> BoundaryUser:
         known = ", ".join(u.name for u in self.spec.users)
-        if not isinstance(name, str):
-            raise ValidationError(f"A user is named by a string ({known}), not {name!r}.")
+        validate.text(name, f"A user name ({known})")
         try:
             return self.spec.user(name)
         except NotFound:
@@ -289,8 +286,7 @@ class Access:
 
     def _target(self, name: object) -> BoundaryTarget:
         known = ", ".join(t.name for t in self.spec.targets)
-        if not isinstance(name, str):
-            raise ValidationError(f"A target is named by a string ({known}), not {name!r}.")
+        validate.text(name, f"A target name ({known})")
         try:
             return self.spec.target(name)
         except NotFound:
@@ -308,9 +304,7 @@ class Access:
 
     @staticmethod
     def _token(token: object) -> UserToken:
-        if not isinstance(token, UserToken):
-            raise ValidationError("Pass the UserToken that access.login(user) returned.")
-        return token
+        return validate.instance(token, UserToken, "the UserToken that access.login(user) returned")
 
     def _targets_of_group(self, group: str) -> list[str]:
         ids = self._lookup()
@@ -365,8 +359,8 @@ class Access:
     def wait_for_expiry(self, grant: Grant, margin: float = 0.2) -> bool:
         """Sleep until ``grant`` has expired, then sweep. True when the grant is gone (its
         membership removed, whether by the timer or by this sweep)."""
-        if not isinstance(grant, Grant):
-            raise ValidationError("Pass a Grant from grant_just_in_time().")
+        validate.instance(grant, Grant, "a Grant from grant_just_in_time()")
+        validate.number(margin, "margin", 0, 60, " seconds")
         if grant.seconds_left > MAX_MINUTES * 60:
             raise ValidationError("That grant expires too far in the future to wait for.")
         time.sleep(grant.seconds_left + margin)
@@ -443,8 +437,7 @@ class Access:
         dials the database. The sandbox's emulator runs that listener itself:
         ``POST /sandbox/connect {"authorization_token"}``.
         """
-        if not isinstance(authorization, Authorization):
-            raise ValidationError("Pass the Authorization that authorize_session() returned.")
+        _authorization(authorization)
         self.expire_grants()
         if not self.sandbox:
             raise ServiceUnavailable(
@@ -462,8 +455,7 @@ class Access:
     def run_queries(self, authorization: Authorization, queries: list[str]) -> Table:
         """Open the proxy, log in with the brokered credentials (never shown) and run each
         query; one row per query with its result."""
-        if isinstance(queries, str) or not queries or not all(isinstance(q, str) for q in queries):
-            raise ValidationError("queries must be a non-empty list of SQL strings.")
+        validate.names(queries, "queries (SQL strings)")
         address = self.connect(authorization)
         if not authorization.credentials:
             raise NotFound(f"Target {authorization.target} brokered no credentials.")
@@ -490,6 +482,7 @@ class Access:
     def session_status(self, authorization: Authorization) -> str:
         """The session's status as Boundary reports it (pending, active, canceling,
         terminated)."""
+        _authorization(authorization)
         return self._admin().read("sessions", authorization.session_id, "read a session")["status"]
 
     # --- recordings ------------------------------------------------------------------------------
@@ -561,10 +554,9 @@ class Access:
         (Boundary then revokes the session's Vault leases, ``PUT /sys/leases/revoke``) and wait
         until the PostgreSQL user is gone. For a Vault lease id: revoke it directly."""
         if isinstance(lease, str):
-            self.database.revoke(lease)
+            self.database.revoke(lease)  # an unknown lease: VaultNotFound
             return Revocation("", "", 0, 0)
-        if not isinstance(lease, Authorization):
-            raise ValidationError("Pass an Authorization or a Vault lease id to revoke().")
+        validate.instance(lease, Authorization, "an Authorization or a Vault lease id")
         self.expire_grants()
         admin = self._admin()
         session = admin.read("sessions", lease.session_id, f"read session {lease.session_id}")
@@ -584,6 +576,8 @@ class Access:
     def credentials_work(self, authorization: Authorization) -> bool:
         """Whether the brokered credentials still log in to the database directly (sandbox:
         the proxy is bypassed, so this tests the PostgreSQL user itself)."""
+        if not _authorization(authorization).credentials:
+            raise NotFound(f"Target {authorization.target} brokered no credentials.")
         host, port = self._database_address()
         cred = authorization.credentials[0]
         try:
@@ -612,12 +606,13 @@ class Access:
         """Create or correct a role in ``scope`` (``prod`` or a runtime's project) granting
         ``grants`` to ``groups``. Everything is checked before the first call."""
         grants = check_grants(grants)
-        if not isinstance(name, str) or not name.strip():
-            raise ValidationError("A role needs a name.")
+        validate.text(name, "A role's name")
+        validate.text(description, "description", empty=True)
+        validate.names(groups, "groups", empty=True)
         scope_id = self._scope_id(scope)
         ids = self._lookup()
         unknown = [g for g in groups if g not in ids.groups]
-        if isinstance(groups, str) or unknown:
+        if unknown:
             raise ValidationError(
                 f"Unknown group(s) {unknown or groups!r}: the groups are "
                 f"{', '.join(sorted(ids.groups))}."
@@ -713,6 +708,10 @@ class Access:
                 return False
             raise
         return True
+
+
+def _authorization(value: object) -> Authorization:
+    return validate.instance(value, Authorization, "the Authorization authorize_session() returned")
 
 
 def _credential(entry: dict[str, Any]) -> BrokeredCredential:

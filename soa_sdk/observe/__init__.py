@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from soa_sdk import validate
 from soa_sdk.awsclient import translate_client_error
 from soa_sdk.errors import SoaLabError, ValidationError
 from soa_sdk.observe import alarm as alarm_module
@@ -185,8 +186,7 @@ class Observe:
     ) -> Table:
         """``FilterLogEvents`` over the runtime's workload logs, e.g. ``pattern="code=503"``."""
         begin, finish = time_range(start, end)
-        if not 1 <= int(limit) <= 10_000:
-            raise ValidationError(f"limit must be between 1 and 10000, not {limit}.")
+        validate.whole(limit, "limit", 1, 10_000)
         pattern = logs.check_pattern(pattern, self.lab.target == "sandbox")
         where = self.ctx.runtime(runtime)
         try:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from soa_sdk import validate
 from soa_sdk.errors import ValidationError
 from soa_sdk.observe.metrics import NAMESPACE
 
@@ -50,10 +51,10 @@ def definition(
     datapoints_to_alarm: int,
 ) -> dict[str, Any]:
     """The ``PutMetricAlarm`` parameters (checked before any call)."""
-    if not 0 < threshold_percent < 100:
-        raise ValidationError(
-            f"The error-rate threshold is a percentage between 0 and 100, not {threshold_percent}."
-        )
+    validate.number(threshold_percent, "threshold_percent", high=100, above=0)
+    validate.whole(period, "period", 1, unit=" seconds")
+    validate.whole(evaluation_periods, "evaluation_periods", 1)
+    validate.whole(datapoints_to_alarm, "datapoints_to_alarm", 1)
     if period not in ALARM_PERIODS and (period < 60 or period % 60):
         raise ValidationError(
             f"An alarm period is 10 or 30 seconds or a multiple of 60, not {period}."

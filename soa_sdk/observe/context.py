@@ -56,7 +56,7 @@ def as_utc(value: datetime | timedelta | float | None, now: datetime) -> datetim
         return None
     if isinstance(value, timedelta):
         return now - value
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return datetime.fromtimestamp(float(value), UTC)
     if isinstance(value, datetime):
         return value.astimezone(UTC)

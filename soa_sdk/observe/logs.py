@@ -23,6 +23,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
+from soa_sdk import validate
 from soa_sdk.errors import ValidationError
 from soa_sdk.tables import Table
 
@@ -90,7 +91,7 @@ def _batches(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def check_pattern(pattern: str, sandbox: bool) -> str:
-    pattern = pattern.strip()
+    pattern = validate.text(pattern, "pattern", empty=True).strip()
     if sandbox and pattern[:1] in ("{", "["):
         raise ValidationError(
             "The sandbox's CloudWatch Logs matches terms and quoted phrases only (e.g. "

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from soa_sdk import progress
+from soa_sdk import progress, validate
 from soa_sdk.errors import ServiceUnavailable, ValidationError
 from soa_sdk.observe.context import Context, Runtime
 from soa_sdk.runtime.compute import workload_name
@@ -50,9 +50,10 @@ def instances(ctx: Context, runtime: Runtime, service: str) -> list[dict[str, An
 
 
 def pick(ctx: Context, runtime: Runtime, service: str, index: int) -> dict[str, Any]:
+    validate.whole(index, "index (an instance number)", 0)
     runtime.spec.service(service)  # NotFound for a service the runtime does not run
     found = instances(ctx, runtime, service)
-    if not isinstance(index, int) or not 0 <= index < len(found):
+    if index >= len(found):
         ids = ", ".join(f"{i}: {w['id']}" for i, w in enumerate(found)) or "none"
         raise ValidationError(
             f"{service} in {runtime.name} has no instance number {index!r} (its instances are "
@@ -64,14 +65,13 @@ def pick(ctx: Context, runtime: Runtime, service: str, index: int) -> dict[str, 
 # -- scale ----------------------------------------------------------------------------------
 def scale(ctx: Context, runtime: Runtime, service: str, version: str, replicas: int) -> dict:
     """Set the number of instances of ``service`` ``version``; returns what changed."""
+    validate.whole(replicas, "replicas", 0, MAX_REPLICAS)
     declared = runtime.spec.service(service)
     if version not in declared.versions:
         raise ValidationError(
-            f"{service} has no version '{version}' in {runtime.name} (its versions are "
+            f"{service} has no version {version!r} in {runtime.name} (its versions are "
             f"{', '.join(declared.versions)})."
         )
-    if not isinstance(replicas, int) or not 0 <= replicas <= MAX_REPLICAS:
-        raise ValidationError(f"replicas must be a whole number from 0 to {MAX_REPLICAS}.")
     sandbox = ctx.lab.target == "sandbox"
     if not sandbox and runtime.spec.kind != "ecs":
         raise ValidationError(
@@ -126,6 +126,7 @@ def _scale_workloads(
 def stop_instance(ctx: Context, runtime: Runtime, service: str, index: int) -> str:
     """Stop instance ``index`` of ``service``; returns its id (sandbox: the workload's id,
     AWS: the ECS task ARN)."""
+    validate.whole(index, "index (an instance number)", 0)
     if ctx.lab.target == "sandbox":
         workload = pick(ctx, runtime, service, index)
         ctx.lab.workloads.stop(workload["id"])
@@ -143,7 +144,7 @@ def stop_instance(ctx: Context, runtime: Runtime, service: str, index: int) -> s
             cluster=runtime.name, serviceName=workload_name(runtime.spec, declared, version)
         )["taskArns"]
     ]
-    if not 0 <= index < len(tasks):
+    if index >= len(tasks):
         raise ValidationError(f"{service} has {len(tasks)} running tasks; {index} is not one.")
     ecs.stop_task(cluster=runtime.name, task=tasks[index], reason="stopped from soa-lab")
     return str(tasks[index])
@@ -154,6 +155,7 @@ def set_health(
 ) -> dict[str, Any]:
     """Make instance ``index`` answer its health check with ``code``; wait (up to ``wait``
     seconds) until Consul reports the matching status. Sandbox only."""
+    validate.number(wait, "wait", 0, unit=" seconds")
     if ctx.lab.target != "sandbox":
         raise ValidationError(
             "Breaking an instance's health check exists in the sandbox only; on AWS stop it "
@@ -232,12 +234,9 @@ def drive(
 ) -> TrafficReport:
     """Send ``requests`` GETs through the ingress with ``concurrency`` keep-alive connections,
     then count what the mesh recorded for them."""
-    if not isinstance(requests, int) or not 1 <= requests <= MAX_REQUESTS:
-        raise ValidationError(f"requests must be a whole number from 1 to {MAX_REQUESTS}.")
-    if not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CONCURRENCY:
-        raise ValidationError(f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}.")
-    if not path.startswith("/"):
-        raise ValidationError(f"The path must start with '/', not {path!r}.")
+    validate.whole(requests, "requests", 1, MAX_REQUESTS)
+    validate.whole(concurrency, "concurrency", 1, MAX_CONCURRENCY)
+    validate.url_path(path)
     url = urlsplit(runtime.ingress_url)
     _, before = ctx.telemetry(after=2**62) if ctx.lab.target == "sandbox" else ([], 0)
     statuses: Counter[int] = Counter()

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from soa_sdk import validate
 from soa_sdk.errors import ValidationError
 from soa_sdk.tables import Table
 
@@ -88,6 +89,7 @@ def put(cloudwatch: Any, items: list[dict[str, Any]]) -> int:
 
 
 def check_period(period: int) -> int:
+    validate.whole(period, "period", 1, unit=" seconds")
     if period in HIGH_RESOLUTION_PERIODS or (period >= 60 and period % 60 == 0):
         return int(period)
     raise ValidationError(

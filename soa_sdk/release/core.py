@@ -29,14 +29,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from soa_sdk import progress
+from soa_sdk import progress, validate
 from soa_sdk.awsclient import translate_client_error
 from soa_sdk.canary_analysis import CanaryAnalyzer
 from soa_sdk.errors import Conflict, NotFound, ServiceUnavailable, SoaLabError, ValidationError
 from soa_sdk.release import deploy
 from soa_sdk.release.entries import Entries, Write, resolver, router, splitter
 from soa_sdk.release.lock import LOCK_PREFIX, CanaryLock
-from soa_sdk.release.plan import ReleasePlan, check_version, subset_name
+from soa_sdk.release.plan import ReleasePlan, check_build, check_version, subset_name
 from soa_sdk.release.publish import LOG_GROUP, Publisher
 from soa_sdk.release.record import DECISION_EVENTS, WEIGHT_EVENTS, ReleaseEvent, ReleaseResult
 from soa_sdk.release.telemetry import TelemetryReader, Window
@@ -66,8 +66,7 @@ class Release:
     # -- lookups -----------------------------------------------------------------------------
     def _where(self, service: str, runtime: str) -> tuple[RuntimeSpec, ServiceSpec]:
         """The runtime (created) and the service it declares; NotFound otherwise."""
-        if not isinstance(service, str) or not service:
-            raise ValidationError(f"Service {service!r} must be a non-empty name.")
+        validate.text(service, "A service name")
         spec = self.lab.runtime.spec(runtime)
         self.lab.runtime.ingress_url(runtime)  # NotFound when the runtime was never created
         try:
@@ -99,6 +98,8 @@ class Release:
 
     def active(self, service: str, runtime: str = "runtime-ecs") -> dict[str, Any] | None:
         """The canary in progress on ``service`` (from Consul KV), or None."""
+        validate.text(service, "A service name")
+        validate.text(runtime, "A runtime name")
         _, item = self.lab.consul.client.kv.get(f"{LOCK_PREFIX}{runtime}/{service}")
         return json.loads(item["Value"]) if item and item.get("Value") else None
 
@@ -124,12 +125,7 @@ class Release:
         the fake-service settings). Deploying a version again adopts it with that behaviour.
         """
         check_version(version)
-        if (
-            isinstance(error_rate, bool)
-            or not isinstance(error_rate, int | float)
-            or not 0 <= error_rate <= 1
-        ):
-            raise ValidationError(f"error_rate must be between 0 and 1, got {error_rate!r}.")
+        behaviour = check_build(error_rate, error_code, latency_ms, message)
         spec, svc = self._where(service, runtime)
         current = self.current(service, runtime)
         clashes = {subset_name(v) for v in self.versions(service, runtime) if v != version}
@@ -138,11 +134,6 @@ class Release:
                 f"Version '{version}' would share the Consul subset '{subset_name(version)}' "
                 "with another running version; choose another name."
             )
-        behaviour = {
-            "error_rate": float(error_rate),
-            "error_code": error_code,
-            "latency_ms": latency_ms,
-        }
         behaviour["message"] = message or f"{service} {version}"
         result: dict[str, Any] = {"service": service, "version": version, "runtime": runtime}
         if spec.kind == "ecs":
@@ -178,6 +169,7 @@ class Release:
         path: str = "/",
     ) -> TrafficDriver:
         """Synthetic users through the runtime's ingress (``with lab.release.traffic(): ...``)."""
+        TrafficDriver.check(path, concurrency, rate)
         return TrafficDriver(self.lab.runtime.ingress_url(runtime), path, None, concurrency, rate)
 
     # -- the canary --------------------------------------------------------------------------
@@ -197,6 +189,12 @@ class Release:
         The analysis needs traffic: pass a running (or startable) ``traffic`` driver, or have
         real users. Returns the :class:`ReleaseResult` with every event.
         """
+        if plan is not None:
+            validate.instance(plan, ReleasePlan, "a ReleasePlan (or its fields as keywords)")
+        if traffic is not None:
+            validate.instance(traffic, TrafficDriver, "a TrafficDriver (lab.release.traffic())")
+        if on_event is not None and not callable(on_event):
+            raise ValidationError("on_event must be a function that takes a ReleaseEvent.")
         try:
             plan = replace(plan or ReleasePlan(), **plan_fields)
         except TypeError as error:  # an unknown field name
@@ -291,6 +289,7 @@ class Release:
         self, service: str, runtime: str = "runtime-ecs", reason: str = "manual"
     ) -> list[str]:
         """Abort the active canary of ``service``: all traffic to the baseline, canary retired."""
+        validate.text(reason, "reason")
         spec, _ = self._where(service, runtime)
         active = self.active(service, runtime)
         if not active:
@@ -348,6 +347,8 @@ class Release:
         """Per step, the canary's share of the service's requests, re-read from telemetry,
         with the bound it must respect: the step's weight + max(tolerance, 3 binomial sd).
         The testers' step counts requests instead: at most the testers' own."""
+        validate.instance(result, ReleaseResult, "the ReleaseResult that canary() returned")
+        validate.number(tolerance, "tolerance", 0, 1)
         spec, _ = self._where(result.service, result.runtime)
         reader = TelemetryReader(self.lab.mesh_admin_url, result.service, spec.consul_partition)
         rows = []
@@ -382,6 +383,7 @@ class Release:
         self, service: str, runtime: str = "runtime-ecs", requests: int = 200
     ) -> dict[str, int]:
         """Send ``requests`` through the ingress now; which versions of ``service`` answered."""
+        validate.whole(requests, "requests", 1, 10_000)
         spec, _ = self._where(service, runtime)
         reader = TelemetryReader(self.lab.mesh_admin_url, service, spec.consul_partition)
         self.traffic(runtime).send(requests)
@@ -391,6 +393,8 @@ class Release:
     def audit_trail(self, *results: ReleaseResult) -> list[dict[str, Any]]:
         """The events of these releases as delivered to CloudWatch Logs in the runtime's
         account (``/soa-lab/releases``, one stream per release), oldest first."""
+        for result in results:
+            validate.instance(result, ReleaseResult, "the ReleaseResults that canary() returned")
         found: list[dict[str, Any]] = []
         for result in results:
             if not result.audit_stream:

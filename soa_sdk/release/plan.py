@@ -12,14 +12,19 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from soa_sdk import validate
 from soa_sdk.canary_analysis import AnalysisConfig
 from soa_sdk.errors import ValidationError
 
 # Versions are labels of builds ("v2", "v2.1", "2024-05-rc1"): Meta values in Consul, task
-# definition family suffixes in ECS. Consul's subset names are stricter (see subset_name).
-_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
-_HEADER_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")  # an HTTP token (RFC 9110)
+# definition family suffixes in ECS (validate.RELEASE_VERSION). Consul's subset names are
+# stricter (see subset_name).
+_HEADER = validate.Name(
+    "header name", r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", "use an HTTP token (RFC 9110)"
+)
+LATENCY_KEYS = ("p50", "p90", "p99")
 _SUBSET_INVALID = re.compile(r"[^a-z0-9-]+")
 
 DEFAULT_WEIGHTS = (5, 25, 50, 100)
@@ -28,12 +33,29 @@ DEFAULT_DEADLINE_WINDOWS = 30
 
 def check_version(version: object) -> str:
     """The version, or a ValidationError saying what a version may look like."""
-    if not isinstance(version, str) or not _VERSION_RE.match(version):
-        raise ValidationError(
-            f"Version {version!r} is not valid: use 1 to 40 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit (for example 'v2.1')."
-        )
-    return version
+    return validate.RELEASE_VERSION.check(version)
+
+
+def check_build(
+    error_rate: object, error_code: object, latency_ms: object, message: object
+) -> dict[str, Any]:
+    """How a deployed build behaves (fake-service's settings), checked before anything runs:
+    an error rate from 0 to 1, an HTTP error status, latencies per percentile in ms."""
+    rate = validate.number(error_rate, "error_rate", 0, 1)
+    validate.whole(error_code, "error_code (an HTTP status)", 400, 599)
+    if latency_ms is not None:
+        if not isinstance(latency_ms, dict):
+            raise ValidationError(
+                f"latency_ms must map percentiles to milliseconds, e.g. {{'p50': 20}}, not "
+                f"{latency_ms!r}."
+            )
+        for key, value in latency_ms.items():
+            validate.choice(key, "A latency_ms key", LATENCY_KEYS)
+            if value is not None:
+                validate.number(value, f"latency_ms[{key!r}]", 0, 60_000, " ms")
+    if message is not None:
+        validate.text(message, "message")
+    return {"error_rate": rate, "error_code": error_code, "latency_ms": latency_ms}
 
 
 def subset_name(version: str) -> str:
@@ -48,7 +70,7 @@ def subset_name(version: str) -> str:
 def check_weights(weights: Sequence[int]) -> tuple[int, ...]:
     """Increasing integer percentages in 1..100 that end at 100 (the last step moves all
     traffic to the canary before promotion)."""
-    if isinstance(weights, str | bytes) or not isinstance(weights, Sequence) or not weights:
+    if isinstance(weights, str | bytes) or not isinstance(weights, list | tuple) or not weights:
         raise ValidationError(
             "Weights must be a non-empty list of percentages, e.g. [5, 25, 50, 100]."
         )
@@ -109,7 +131,7 @@ class ReleasePlan:
                 not isinstance(self.tester_header, tuple | list)
                 or len(self.tester_header) != 2
                 or not all(isinstance(x, str) and x for x in self.tester_header)
-                or not _HEADER_RE.match(self.tester_header[0])
+                or not _HEADER.matches(self.tester_header[0])
             ):
                 raise ValidationError(
                     f"tester_header {self.tester_header!r} must be (name, value), e.g. "
@@ -121,10 +143,6 @@ class ReleasePlan:
             ("window_requests", 10, 100_000),
             ("deadline_windows", 1, 1_000),
         ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ValidationError(f"{name} must be a whole number from {low} to {high}.")
-        if not isinstance(self.window_timeout, int | float) or not 0 < self.window_timeout <= 600:
-            raise ValidationError("window_timeout must be between 0 and 600 seconds.")
-        if not isinstance(self.analysis, AnalysisConfig):
-            raise ValidationError("analysis must be a soa_sdk.canary_analysis.AnalysisConfig.")
+            validate.whole(getattr(self, name), name, low, high)
+        validate.number(self.window_timeout, "window_timeout", high=600, unit=" s", above=0)
+        validate.instance(self.analysis, AnalysisConfig, "a soa_sdk.canary_analysis.AnalysisConfig")

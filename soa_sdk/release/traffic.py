@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from soa_sdk.errors import ValidationError
+from soa_sdk import validate
 
 
 class TrafficDriver:
@@ -31,16 +31,7 @@ class TrafficDriver:
         rate: float | None = None,
         timeout: float = 10.0,
     ) -> None:
-        if (
-            isinstance(concurrency, bool)
-            or not isinstance(concurrency, int)
-            or not 1 <= concurrency <= 32
-        ):
-            raise ValidationError("concurrency must be a whole number from 1 to 32.")
-        if rate is not None and not (isinstance(rate, int | float) and rate > 0):
-            raise ValidationError("rate must be a positive number of requests per second.")
-        if not path.startswith("/"):
-            raise ValidationError(f"path {path!r} must start with '/'.")
+        self.check(path, concurrency, rate, timeout)
         self.url = url.rstrip("/") + path
         self.headers = dict(headers or {})
         self.concurrency = concurrency
@@ -52,6 +43,15 @@ class TrafficDriver:
         self._threads: list[threading.Thread] = []
         self.started_at: float | None = None
         self.stopped_at: float | None = None
+
+    @staticmethod
+    def check(path: str, concurrency: int, rate: float | None, timeout: float = 10.0) -> None:
+        """The driver's settings, checked before anything is sent."""
+        validate.url_path(path)
+        validate.whole(concurrency, "concurrency", 1, 32)
+        if rate is not None:
+            validate.number(rate, "rate (requests per second)", above=0)
+        validate.number(timeout, "timeout", unit=" seconds", above=0)
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
@@ -115,6 +115,7 @@ class TrafficDriver:
 
     def send(self, count: int, headers: dict[str, str] | None = None) -> Counter[int]:
         """Send ``count`` requests now (with extra ``headers``) and wait; their status codes."""
+        validate.whole(count, "count", 1)
         merged = {**self.headers, **(headers or {})}
         local = threading.local()
 

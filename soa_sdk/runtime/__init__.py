@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from soa_sdk import validate
 from soa_sdk.awsclient import translate_client_error
 from soa_sdk.errors import Conflict, NotFound, ServiceUnavailable, SoaLabError, ValidationError
 from soa_sdk.runtime import compute, mesh, network, workloads
@@ -102,6 +103,7 @@ class Runtimes:
 
     def spec(self, name: str) -> RuntimeSpec:
         """The declared runtime ``name``; a clear error naming the declared ones otherwise."""
+        validate.text(name, "A runtime name")
         return self.mesh_spec().runtime(name)
 
     def spec_table(self, name: str) -> Table:
@@ -142,8 +144,8 @@ class Runtimes:
         With ``with_upstreams`` (the default) the runtimes that serve what its services call
         are created first (idempotently), so that its requests succeed end to end.
         """
-        runtime = spec or self.spec(name)
-        validate_runtime(runtime)
+        validate.flag(with_upstreams, "with_upstreams")
+        runtime = self._runtime(name, spec)
         if with_upstreams and spec is None:
             for other in self.upstream_runtimes(name):
                 self.lab.progress(f"{name} calls services of {other}: making sure it runs")
@@ -207,6 +209,7 @@ class Runtimes:
 
     # -- read --------------------------------------------------------------------------------
     def ingress_url(self, name: str) -> str:
+        validate.text(name, "A runtime name")
         record = self.record(name)
         if record is None:
             raise NotFound(f"The runtime '{name}' does not exist yet: create it first (step 1).")
@@ -216,6 +219,12 @@ class Runtimes:
         self, name: str = "runtime-ecs", path: str = "/", headers: dict[str, str] | None = None
     ) -> tuple[int, dict[str, Any]]:
         """Send one request through the runtime's ingress gateway; (status, JSON reply)."""
+        validate.url_path(path)
+        if headers is not None and not (
+            isinstance(headers, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
+        ):
+            raise ValidationError(f"headers must map header names to strings, not {headers!r}.")
         url = self.ingress_url(name) + path
         try:
             response = requests.get(url, headers=headers, timeout=10)
@@ -228,8 +237,11 @@ class Runtimes:
 
     def is_allowed(self, name: str, source: str, destination: str) -> bool:
         """Whether the mesh lets ``source`` call ``destination`` in runtime ``name``
-        (Consul's ``GET /v1/connect/intentions/check``)."""
+        (Consul's ``GET /v1/connect/intentions/check``). Both services must exist in the
+        mesh, ``destination`` in runtime ``name``."""
         runtime = self.spec(name)
+        validate.one_of_names(source, "service", self.mesh_spec().services())
+        validate.one_of_names(destination, f"service of {name}", [s.name for s in runtime.services])
         reply = self.lab.consul.request(
             "GET",
             "connect/intentions/check",
@@ -264,7 +276,7 @@ class Runtimes:
     # -- destroy -----------------------------------------------------------------------------
     def destroy(self, name: str = "runtime-ecs", spec: RuntimeSpec | None = None) -> list[str]:
         """Remove everything of the runtime: workloads, Consul entries, compute, network."""
-        runtime = spec or self.spec(name)
+        runtime = self._runtime(name, spec)
         self._account(runtime)
         return self._teardown(runtime)
 
@@ -296,6 +308,13 @@ class Runtimes:
         return removed
 
     # -- helpers -----------------------------------------------------------------------------
+    def _runtime(self, name: str, spec: RuntimeSpec | None) -> RuntimeSpec:
+        """The runtime asked for: the given ``spec`` (checked), else the declared ``name``."""
+        if spec is None:
+            return self.spec(name)
+        validate_runtime(spec)
+        return spec
+
     def _account(self, runtime: RuntimeSpec) -> Any:
         accounts = {a.name: a for a in self.lab.org.accounts()}
         if runtime.account not in accounts:
@@ -308,6 +327,7 @@ class Runtimes:
     def record(self, name: str) -> dict[str, Any] | None:
         """Where step 1 created runtime ``name`` (account, kind, region, partition, ingress),
         from its registry in Consul KV (``soa-lab/runtimes/<name>``); None if never created."""
+        validate.text(name, "A runtime name")
         _, item = self.lab.consul.client.kv.get(f"{mesh.REGISTRY_PREFIX}{name}")
         return json.loads(item["Value"]) if item and item.get("Value") else None
 

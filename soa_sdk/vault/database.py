@@ -31,8 +31,14 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 import hvac
 import hvac.exceptions
 
+from soa_sdk import validate
 from soa_sdk.vault import ttl as _ttl
-from soa_sdk.vault.errors import InvalidSettingError, vault_errors
+from soa_sdk.vault.errors import (
+    InvalidSettingError,
+    VaultInvalidRequest,
+    VaultNotFound,
+    vault_errors,
+)
 
 DEFAULT_MOUNT_POINT = "database"
 PLUGIN_NAME = "postgresql-database-plugin"
@@ -41,8 +47,7 @@ BOUNDARY_POLICY = "boundary-db"
 #: Shortest lease we accept: Vault's expiration manager works at second resolution.
 MIN_TTL = 1
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
 
 # Dropping a PostgreSQL role fails while it has sessions, owns objects or holds privileges; so we
 # end its sessions, hand what it created to the admin Vault connects as, drop its grants, then
@@ -60,11 +65,8 @@ _CREATE_USER = (
 
 
 def _check_name(value: str, what: str) -> str:
-    if not isinstance(value, str) or not _NAME.match(value):
-        raise InvalidSettingError(
-            f"{what} {value!r} must be 1-64 letters, digits, '-', '_' or '.', "
-            "starting with a letter or digit"
-        )
+    if not validate.VAULT_NAME.matches(value):
+        raise InvalidSettingError(f"{what} {value!r}: {validate.VAULT_NAME.rule}")
     return value
 
 
@@ -234,7 +236,7 @@ class DatabaseRole:
 
 
 def _schema(schema: str) -> str:
-    if not _IDENT.match(schema):
+    if not _IDENT.fullmatch(schema):
         raise InvalidSettingError(f"schema {schema!r} is not a plain PostgreSQL identifier")
     return f'"{schema}"'
 
@@ -433,10 +435,22 @@ class DatabaseSecrets:
     def revoke(self, lease_id: str) -> None:
         """Revoke one lease now: Vault runs the role's revocation statements.
 
-        Supported methods: PUT /sys/leases/revoke (204).
+        Supported methods: PUT /sys/leases/lookup (200; 400 "invalid lease" for an unknown
+        one), then PUT /sys/leases/revoke (204). Vault answers a revoke of an unknown lease
+        with 204 too, so the lease is looked up first: revoking one that does not exist (or
+        has already ended) raises :class:`VaultNotFound` instead of passing silently.
         """
+        validate.text(lease_id, "A lease id")
         if not lease_id.startswith(f"{self.mount_point}/"):
             raise InvalidSettingError(f"{lease_id!r} is not a lease of {self.mount_point}/")
+        try:
+            with vault_errors(f"look up the lease {lease_id}"):
+                self.client.sys.read_lease(lease_id)
+        except VaultInvalidRequest:
+            raise VaultNotFound(
+                f"There is no lease {lease_id!r}: it has expired, was revoked already, or never "
+                "existed. Pass the lease_id of credentials that are still live."
+            ) from None
         with vault_errors("revoke a database lease"):
             self.client.sys.revoke_lease(lease_id)
 

@@ -39,6 +39,7 @@ import boto3
 import hvac
 import hvac.exceptions
 
+from soa_sdk import validate
 from soa_sdk.vault import ttl as _ttl
 from soa_sdk.vault.errors import AwsExchangeError, InvalidSettingError, vault_errors
 
@@ -51,15 +52,14 @@ STS_MIN_DURATION = 900
 STS_MAX_DURATION = 43200
 ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA")
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
-_ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-_THUMBPRINT = re.compile(r"^[0-9A-Fa-f]{40}$")
+_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}")
+_ROLE_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+_THUMBPRINT = re.compile(r"[0-9A-Fa-f]{40}")
 
 
 def _check_name(value: str, what: str) -> str:
-    if not isinstance(value, str) or not _NAME.match(value):
-        raise InvalidSettingError(f"{what} {value!r} must be 1-64 letters, digits, '-', '_', '.'")
+    if not validate.VAULT_NAME.matches(value):
+        raise InvalidSettingError(f"{what} {value!r}: {validate.VAULT_NAME.rule}")
     return value
 
 
@@ -421,7 +421,7 @@ def register_in_aws(
     host_path = issuer_host_path(issuer_url)
     _check_audience(audience)
     if thumbprints is not None and (
-        len(thumbprints) > 5 or not all(_THUMBPRINT.match(t) for t in thumbprints)
+        len(thumbprints) > 5 or not all(_THUMBPRINT.fullmatch(str(t)) for t in thumbprints)
     ):
         raise InvalidSettingError("thumbprints must be at most 5 SHA-1 hex digests (40 chars)")
     with vault_errors(f"register the Vault OIDC issuer {host_path} in IAM"):
@@ -480,9 +480,9 @@ def assume_role_with_web_identity(
     ``sts:AssumeRoleWithWebIdentity`` is unsigned; AWS checks the token against the provider
     registered in the role's account and the trust policy. Nothing is written to disk.
     """
-    if not _ROLE_ARN.match(role_arn):
+    if not isinstance(role_arn, str) or not _ROLE_ARN.fullmatch(role_arn):
         raise InvalidSettingError(f"{role_arn!r} is not an IAM role ARN")
-    if not _SESSION_NAME.match(session_name):
+    if not isinstance(session_name, str) or not _SESSION_NAME.fullmatch(session_name):
         raise InvalidSettingError(f"session name {session_name!r} must be 2-64 of [\\w+=,.@-]")
     seconds = _ttl.check_range(duration, "session duration", STS_MIN_DURATION, STS_MAX_DURATION)
     raw = token.token if isinstance(token, IdentityToken) else token

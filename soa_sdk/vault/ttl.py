@@ -16,7 +16,7 @@ from soa_sdk.vault.errors import InvalidTTLError
 VAULT_SYSTEM_MAX_TTL = 768 * 3600
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"^(?:\d+[smhd])+$")
+_DURATION = re.compile(r"(?:\d+[smhd])+")
 
 Duration = int | str | timedelta
 
@@ -36,7 +36,7 @@ def seconds(value: Duration, what: str = "TTL") -> int:
         text = value.strip()
         if text.isdigit():
             return int(text)
-        if _DURATION.match(text):
+        if _DURATION.fullmatch(text):
             return sum(int(n) * _UNIT_SECONDS[u] for n, u in re.findall(r"(\d+)([smhd])", text))
     raise InvalidTTLError(f"{what} {value!r} is not a duration such as 300, '90s', '15m' or '1h'")
 

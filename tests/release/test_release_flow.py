@@ -60,7 +60,7 @@ def test_bad_weights_write_nothing(ecs: Any, weights: list, message: str) -> Non
     [
         (SERVICE, "v9", NotFound, "not deployed"),
         ("nope", "v2", NotFound, "no service named 'nope'"),
-        (SERVICE, "v2 beta", ValidationError, "is not valid"),
+        (SERVICE, "v2 beta", ValidationError, "is not a valid version"),
         (SERVICE, "v1", ValidationError, "already serves"),
     ],
 )
@@ -88,7 +88,9 @@ def test_broken_canary_is_rolled_back_and_retired(ecs: Any) -> None:
         if event.kind == "decision" and event.step == "testers" and "route" not in seen:
             # The router is in place and the splitter at 0: only tagged requests reach v2,
             # while the users (background traffic) all stay on v1.
-            reader = TelemetryReader(ecs.mesh_admin_url, SERVICE, "ecs")
+            reader = TelemetryReader(
+                ecs.mesh_admin_url, SERVICE, "ecs", headers=ecs.mesh_admin_headers
+            )
             testers = ecs.release.traffic(RUNTIME)
             testers.send(20, {"x-canary": "true"})
             window = reader.window(
