@@ -33,6 +33,6 @@ def test_notebook_02_observes_and_manages_the_runtime(sandbox, lab, run_folder):
     assert outcome["healthy_instances"] == sum(s.replicas * len(s.versions) for s in spec.services)
     assert outcome["scaled_instance_served"] > 0
     assert outcome["requests_to_broken"] == 0
-    assert outcome["broken_status"] == "critical"  # how fast: benchmarks/mesh_throughput.py
+    assert outcome["broken_status"] == "critical"  # how fast: benchmarks/health_reaction.py
     assert outcome["ok_after"] == outcome["ok_before"]
     assert_no_secret_in_outputs(result.output, sandbox)

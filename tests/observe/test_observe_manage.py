@@ -37,7 +37,7 @@ def test_health_lists_every_instance_of_every_service(lab: Any, ecs: Any) -> Non
 
 
 def test_drive_traffic_and_the_topology_matches_the_mesh(lab: Any, ecs: Any) -> None:
-    # How fast the mesh serves them is measured in benchmarks/mesh_throughput.py.
+    # How fast: benchmarks/mesh_throughput.py and benchmarks/health_reaction.py.
     started = datetime.now(UTC)
     report = lab.observe.drive_traffic("runtime-ecs", requests=500, concurrency=8)
     assert sum(report.by_status.values()) == 500
@@ -64,7 +64,7 @@ def test_a_broken_instance_leaves_routing_and_requests_still_succeed(lab: Any, e
     assert before.by_instance.get(target, 0) > 0
     try:
         broken = lab.observe.break_instance("runtime-ecs", "inventory", 0)
-        # Critical before break_instance's deadline (30 s); how fast: benchmarks/.
+        # Critical before break_instance's deadline (30 s); how fast: benchmarks/health_reaction.py
         assert broken["instance"] == target and broken["status"] == "critical"
         assert target not in consul_instances(lab, "inventory", passing=True)
         after = lab.observe.drive_traffic("runtime-ecs", requests=200)
