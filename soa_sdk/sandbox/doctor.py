@@ -90,17 +90,23 @@ def _sandbox(home: Path) -> list[Finding]:
         if not status.running:
             fix = (
                 f"The {status.name} process (pid {status.pid}) is gone: the sandbox was killed. "
-                "Run `soa-lab down` to clear the stale state, then `soa-lab up`."
+                "Run `soa-lab up`: it says what state was lost and restarts what is needed "
+                "(or `soa-lab down` then `soa-lab up` for a fresh sandbox)."
             )
             taker = _port_taker(status.url)
             if taker:
                 fix += f" Its port is now taken by {taker}."
+        elif status.answers:
+            fix = (
+                f"The {status.name} process answers, but a service it depends on does not "
+                f"({status.health}). Run `soa-lab up` to restart what is down."
+            )
         else:
             fix = (
                 f"The {status.name} process runs but does not answer; see "
-                f"{state.services[status.name].log}. `soa-lab down` then `soa-lab up` restarts it."
+                f"{state.services[status.name].log}. `soa-lab up` restarts it."
             )
-        findings.append(Finding(False, f"{status.name} at {status.url}", fix))
+        findings.append(Finding(False, f"{status.name} at {status.url}: {status.health}", fix))
     return findings
 
 

@@ -4,15 +4,39 @@
 (services of a wave start in parallel), waits until each answers a real health request, and
 writes the state file. Run again, it finds the running sandbox and changes nothing. If any
 service fails to start, everything started so far is stopped: nothing is half-started.
-``down`` stops every process the state file names and removes the state and data folders.
+``down`` stops every process the sandbox started and removes the state and data folders.
+
+Misuse it survives:
+
+- ``up`` and ``down`` hold a lock (``flock`` on ``lock`` in the sandbox home) while they run:
+  a second ``up`` waits for the first, then finds its sandbox running.
+- Every service process is also recorded on its own (``run/NAME.json``, written the moment
+  it starts), and each runs in a process group of its own: ``down`` stops everything even
+  when ``state.json`` is gone or garbage, and a pid is only signalled when its creation time
+  is the recorded one (a reused pid is never killed).
+- ``up`` on a partly dead sandbox says which services died and what state went with them,
+  then restarts them. The rule, per service (:attr:`Service.restart_alone`): a dead service is
+  restarted on its own, on its old port, while the rest keeps running, only when nothing the
+  others hold refers to state it lost. That is PostgreSQL's case: its data is on disk and
+  comes back. Every other service keeps the lab's state in memory, and the others point at it
+  (AWS accounts and Consul partitions and the runtime registry; Consul's registrations and
+  the workload host's instances; Vault's leases and the database users they made; Vault's
+  store and Boundary's users), so keeping the rest would leave it inconsistent: ``up`` starts
+  afresh, and says so. A service whose dependency is restarted is restarted too.
+- ``status`` shows a service that answers while one it depends on is down as
+  ``degraded: consul is down``.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,14 +44,22 @@ from soa_sdk.errors import SandboxError, SandboxNotRunning
 from soa_sdk.sandbox import process
 from soa_sdk.sandbox.services import LaunchContext, Service, by_name, waves
 from soa_sdk.sandbox.state import (
+    LOCK_FILE,
+    RUN_FOLDER,
     SECRETS_FILE,
     STATE_FILE,
     SandboxState,
+    SandboxStateInvalid,
     ServiceRecord,
+    read_run_records,
     sandbox_home,
+    write_run_record,
 )
 
 Progress = Callable[[str], None]
+
+LOCK_WAIT = 180.0
+"""Seconds a second ``up`` or ``down`` waits for the one that holds the lock."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +72,11 @@ class ServiceStatus:
     pid: int
     running: bool
     healthy: bool
+    """It answers, and so does every service it depends on."""
+    health: str = ""
+    """``healthy``, ``stopped``, ``not answering`` or ``degraded: consul is down``."""
+    answers: bool = False
+    """Its own health request succeeds (whatever its dependencies do)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -49,6 +86,7 @@ class ServiceStatus:
             "pid": self.pid,
             "running": self.running,
             "healthy": self.healthy,
+            "health": self.health,
         }
 
 
@@ -56,38 +94,68 @@ def _quiet(message: str) -> None:
     """The default progress reporter: says nothing."""
 
 
-def up(home: Path | None = None, progress: Progress = _quiet) -> tuple[SandboxState, bool]:
+def up(home: Path | str | None = None, progress: Progress = _quiet) -> tuple[SandboxState, bool]:
     """Start the sandbox in ``home`` unless one already runs there.
 
-    Returns the state and whether anything was started. A state file whose processes are
-    gone (a killed sandbox) is cleared first.
+    Returns the state and whether anything was started. A partly dead sandbox is repaired
+    (see the module's docstring for the rule) and a broken state file is rebuilt from the
+    per-service records, each time saying what happened.
     """
-    home = home or sandbox_home()
-    found = running(home)
-    if found:
-        progress("The sandbox is already running; nothing to do.")
-        return found, False
-    if SandboxState.exists(home):
-        progress("Found a stale or unhealthy sandbox; stopping it before starting afresh.")
-        down(home)
+    home = Path(home) if home else sandbox_home()
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    state = SandboxState(home)
-    for service in by_name().values():
-        state.secrets.update(service.new_secrets())
-    try:
-        for wave in waves():
-            _start_wave(wave, state, progress)
-    except BaseException:
-        _stop_all(state)
-        _remove_files(home, keep_logs=True)  # the error message points at them
-        raise
-    state.save()
-    return state, True
+    with _exclusive(home, progress):
+        state, problem = _recorded(home)
+        if state is None:
+            return _start_afresh(home, progress), True
+        if problem:
+            progress(problem)
+        if not state.services:
+            progress("Starting the sandbox afresh.")
+            _stop_everything(home, keep_logs=True)
+            return _start_afresh(home, progress), True
+        statuses = status(state)
+        services = by_name()
+        broken = [s for s in statuses if not s.answers]
+        missing = [name for name in services if name not in state.services]
+        if not broken and not missing:
+            if problem:
+                state.save()
+                progress("Every service still runs: wrote state.json again from those records.")
+            else:
+                progress("The sandbox is already running; nothing to do.")
+            return state, False
+        for lost in broken:
+            service = services.get(lost.name)
+            what = "died" if not lost.running else "runs but does not answer"
+            gone = service.lost_when_stopped if service else "whatever it held"
+            progress(f"{lost.name} {what} (pid {lost.pid}); lost with it: {gone}.")
+        for name in missing:
+            progress(f"{name} is missing from the sandbox's records.")
+        names = _with_dependents({s.name for s in broken} | set(missing))
+        reason = _why_not_alone(state, names)
+        if reason is None:
+            try:
+                _restart(state, names, progress)
+            except SandboxError as error:
+                reason = f"restarting {', '.join(names)} failed ({error})"
+            else:
+                state.save()
+                progress(
+                    f"Restarted {', '.join(names)}; the other services kept running, with "
+                    "their state."
+                )
+                return state, True
+        progress(
+            f"Starting the sandbox afresh: {reason}. What the lab made in it is gone: run the "
+            "notebooks again from the first."
+        )
+        _stop_everything(home, progress, keep_logs=True)
+        return _start_afresh(home, progress), True
 
 
-def running(home: Path | None = None) -> SandboxState | None:
+def running(home: Path | str | None = None) -> SandboxState | None:
     """The sandbox in ``home`` when it runs and every service answers; None otherwise."""
-    home = home or sandbox_home()
+    home = Path(home) if home else sandbox_home()
     if not SandboxState.exists(home):
         return None
     try:
@@ -97,9 +165,108 @@ def running(home: Path | None = None) -> SandboxState | None:
     return state if all(s.healthy for s in status(state)) else None
 
 
-def _start_wave(wave: list[Service], state: SandboxState, progress: Progress) -> None:
+def busy(home: Path | str | None = None) -> int | None:
+    """The pid of the ``soa-lab up`` or ``down`` working on ``home`` right now (0 when it is
+    not known), or None when none is."""
+    path = (Path(home) if home else sandbox_home()) / LOCK_FILE
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        if _try_lock(descriptor):
+            return None
+        return _holder(path)
+    finally:
+        os.close(descriptor)
+
+
+def status(state: SandboxState | None = None) -> list[ServiceStatus]:
+    """The health of every service the state file names (a real health request each); a
+    service that answers while one it depends on does not is ``degraded``."""
+    state = state or SandboxState.load()
+    services = by_name()
+    own: dict[str, tuple[bool, bool]] = {}
+    for name, record in state.services.items():
+        service = services.get(name)
+        alive = process.is_running(record.pid, record.started_at)
+        answers = bool(alive and service and service.is_healthy(record, state.secrets))
+        own[name] = (alive, answers)
+    result = []
+    for name, record in state.services.items():
+        service = services.get(name)
+        alive, answers = own[name]
+        down = [
+            d for d in (service.depends_on if service else ()) if not own.get(d, (False, False))[1]
+        ]
+        if not alive:
+            health = "stopped"
+        elif not answers:
+            health = "not answering"
+        elif down:
+            health = f"degraded: {', '.join(down)} {'is' if len(down) == 1 else 'are'} down"
+        else:
+            health = "healthy"
+        summary = service.summary if service else "(unknown service)"
+        result.append(
+            ServiceStatus(
+                name, summary, record.url, record.pid, alive, health == "healthy", health, answers
+            )
+        )
+    return result
+
+
+def down(home: Path | str | None = None, progress: Progress = _quiet) -> bool:
+    """Stop every process of the sandbox in ``home`` and remove its state and data.
+
+    The processes are found in ``state.json`` and in the per-service records, so a missing
+    or broken state file orphans nothing. Returns False when there was nothing to stop.
+    """
+    home = Path(home) if home else sandbox_home()
+    if not home.is_dir():
+        return False
+    with _exclusive(home, progress):
+        return _stop_everything(home, progress)
+
+
+# -- starting ------------------------------------------------------------------------------
+def _start_afresh(home: Path, progress: Progress) -> SandboxState:
+    state = SandboxState(home)
+    for service in by_name().values():
+        state.secrets.update(service.new_secrets())
+    try:
+        for wave in waves():
+            _start_wave(wave, state, progress)
+    except BaseException:
+        _stop_everything(home, keep_logs=True)  # the error message points at the logs
+        raise
+    state.save()
+    return state
+
+
+def _restart(state: SandboxState, names: list[str], progress: Progress) -> None:
+    """Start ``names`` again in ``state``, on their old ports and data, leaving the rest."""
+    services = by_name()
+    previous = {name: state.services[name] for name in names if name in state.services}
+    for name, record in previous.items():
+        process.stop(record.pid, record.started_at, services[name].stop_signal)
+    for wave in waves():
+        chosen = [service for service in wave if service.name in names]
+        if chosen:
+            _start_wave(chosen, state, progress, previous)
+
+
+def _start_wave(
+    wave: list[Service],
+    state: SandboxState,
+    progress: Progress,
+    previous: dict[str, ServiceRecord] | None = None,
+) -> None:
     context = LaunchContext(
-        state.home, {name: record.url for name, record in state.services.items()}, state.secrets
+        state.home,
+        {name: record.url for name, record in state.services.items()},
+        state.secrets,
+        previous or {},
     )
     with ThreadPoolExecutor(max_workers=len(wave)) as pool:
         futures = [pool.submit(_start_one, service, context, progress) for service in wave]
@@ -129,6 +296,7 @@ def _start_one(service: Service, context: LaunchContext, progress: Progress) -> 
         paths=launch.paths,
         extra=launch.extra,
     )
+    write_run_record(context.home, record)
 
     def ready() -> bool:
         if not child.is_running() or child.status() == "zombie":
@@ -149,48 +317,86 @@ def _start_one(service: Service, context: LaunchContext, progress: Progress) -> 
             f"{service.start_timeout:.0f} s; see its log at {log}."
         )
     record.extra.update(service.details(record, context.secrets))
+    write_run_record(context.home, record)
     progress(f"{service.name:<9} healthy at {launch.url}  ({time.monotonic() - started:.1f} s)")
     return record
 
 
-def status(state: SandboxState | None = None) -> list[ServiceStatus]:
-    """The health of every service the state file names (a real health request each)."""
-    state = state or SandboxState.load()
-    services = by_name()
-    result = []
-    for name, record in state.services.items():
-        service = services.get(name)
-        running = process.is_running(record.pid, record.started_at)
-        healthy = bool(running and service and service.is_healthy(record, state.secrets))
-        summary = service.summary if service else "(unknown service)"
-        result.append(ServiceStatus(name, summary, record.url, record.pid, running, healthy))
-    return result
+# -- repairing -----------------------------------------------------------------------------
+def _recorded(home: Path) -> tuple[SandboxState | None, str]:
+    """The sandbox as recorded, and what was wrong with state.json ("" when nothing was).
 
-
-def down(home: Path | None = None, progress: Progress = _quiet) -> bool:
-    """Stop every process of the sandbox in ``home`` and remove its state and data.
-
-    Returns False when there was nothing to stop.
+    A missing or broken state.json is replaced by the per-service records; (None, "") when
+    there is no record of any sandbox at all.
     """
-    home = home or sandbox_home()
     try:
-        state = SandboxState.load(home)
+        return SandboxState.load(home), ""
+    except SandboxStateInvalid as error:
+        problem = f"The sandbox's state.json is not usable ({error.reason})"
     except SandboxNotRunning:
-        _remove_files(home)
-        return False
-    _stop_all(state, progress)
-    _remove_files(home)
-    return True
+        problem = "The sandbox's state.json is missing"
+    state = SandboxState.from_run_records(home)
+    if state is None:
+        if (home / STATE_FILE).exists():
+            return SandboxState(home), f"{problem}, and no process records are left."
+        return None, ""
+    return state, f"{problem}; found its processes from their records in {home / RUN_FOLDER}."
 
 
-def _stop_all(state: SandboxState, progress: Progress = _quiet) -> None:
+def _with_dependents(names: set[str]) -> list[str]:
+    """``names`` and every service that depends on one of them, in start order."""
+    chosen = set(names)
+    for wave in waves():
+        for service in wave:
+            if chosen & set(service.depends_on):
+                chosen.add(service.name)
+    order = [service.name for wave in waves() for service in wave]
+    return [name for name in order if name in chosen] + sorted(chosen - set(order))
+
+
+def _why_not_alone(state: SandboxState, names: list[str]) -> str | None:
+    """Why ``names`` cannot be restarted while the rest keeps running; None when they can."""
+    if not state.secrets:
+        return (
+            "secrets.json is missing or unreadable, so the tokens and passwords the services "
+            "were started with are lost"
+        )
+    services = by_name()
+    for name in names:
+        service = services.get(name)
+        if service is None:
+            return f"the records name an unknown service '{name}'"
+        if not service.restart_alone:
+            note = f" ({service.restart_note})" if service.restart_note else ""
+            return f"{name} held state the other services refer to{note}"
+    return None
+
+
+# -- stopping ------------------------------------------------------------------------------
+def _stop_everything(home: Path, progress: Progress = _quiet, keep_logs: bool = False) -> bool:
+    """Stop every process state.json or a per-service record names; remove the files."""
+    records: list[ServiceRecord] = []
+    try:
+        records += SandboxState.load(home).services.values()
+    except SandboxStateInvalid as error:
+        progress(
+            f"The sandbox's state.json is not usable ({error.reason}); stopping what the "
+            f"per-service records in {home / RUN_FOLDER} name."
+        )
+    except SandboxNotRunning:
+        pass
+    known = {(r.pid, r.started_at) for r in records}
+    records += [r for r in read_run_records(home).values() if (r.pid, r.started_at) not in known]
+    order = [service.name for wave in waves() for service in wave]
     services = by_name()
     # Stop dependents first: the reverse of the start order.
-    for name in reversed(list(state.services)):
-        record = state.services[name]
-        service = services.get(name)
-        _stop_record(service, record)
-        progress(f"{name:<9} stopped")
+    for record in sorted(records, key=lambda r: order.index(r.name) if r.name in order else -1)[
+        ::-1
+    ]:
+        _stop_record(services.get(record.name), record)
+        progress(f"{record.name:<9} stopped")
+    _remove_files(home, keep_logs)
+    return bool(records)
 
 
 def _stop_record(service: Service | None, record: ServiceRecord) -> None:
@@ -203,5 +409,51 @@ def _stop_record(service: Service | None, record: ServiceRecord) -> None:
 def _remove_files(home: Path, keep_logs: bool = False) -> None:
     for name in (STATE_FILE, SECRETS_FILE):
         (home / name).unlink(missing_ok=True)
+    shutil.rmtree(home / RUN_FOLDER, ignore_errors=True)
     if not keep_logs:
         shutil.rmtree(home / "logs", ignore_errors=True)
+
+
+# -- the lock ------------------------------------------------------------------------------
+@contextmanager
+def _exclusive(home: Path, progress: Progress) -> Iterator[None]:
+    """Hold the sandbox's lock: one ``up`` or ``down`` at a time on a home. The lock file is
+    never removed (a waiter would then lock a file nobody else sees)."""
+    path = home / LOCK_FILE
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if not _try_lock(descriptor):
+            holder = _holder(path)
+            who = f" (pid {holder})" if holder else ""
+            progress(
+                f"Another soa-lab command{who} is starting or stopping this sandbox; "
+                "waiting for it to finish."
+            )
+            if not process.wait_until(lambda: _try_lock(descriptor), LOCK_WAIT, interval=0.1):
+                raise SandboxError(
+                    f"Another soa-lab command{who} has been starting or stopping the sandbox "
+                    f"in {home} for {LOCK_WAIT:.0f} s. Wait for it, or stop it and run "
+                    "`soa-lab down`."
+                )
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _try_lock(descriptor: int) -> bool:
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        if error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            return False
+        raise
+    return True
+
+
+def _holder(path: Path) -> int:
+    try:
+        return int(path.read_text().strip() or 0)
+    except (OSError, ValueError):
+        return 0

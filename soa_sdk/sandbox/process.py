@@ -53,31 +53,68 @@ def is_running(pid: int, started_at: float) -> bool:
         return False
 
 
+def group(pid: int, started_at: float) -> list[psutil.Process]:
+    """Every live process of the process group that ``pid`` started, when that is the process
+    we started (same creation time) or is gone; empty when ``pid`` now names another process.
+
+    :func:`spawn` starts each service as the leader of a session of its own, so the group's
+    number is the service's pid and stays with its children even after the leader died: that
+    is how stragglers of a killed service are found. Linux does not reuse a pid while a group
+    of that number has members, so a live process with our pid but another creation time
+    means our group is empty.
+    """
+    try:
+        leader = psutil.Process(pid)
+        if abs(leader.create_time() - started_at) >= 1.0:
+            return []
+    except psutil.Error:
+        pass
+    members = []
+    for candidate in psutil.process_iter():
+        try:
+            ours = os.getpgid(candidate.pid) == pid and candidate.create_time() >= started_at - 1
+            if ours and _alive(candidate):
+                members.append(candidate)
+        except (OSError, psutil.Error):
+            continue
+    return members
+
+
 def stop(
     pid: int, started_at: float, stop_signal: int = signal.SIGTERM, timeout: float = 5.0
 ) -> None:
-    """Stop the process and every child of it; kill what does not exit within ``timeout``."""
-    if not is_running(pid, started_at):
+    """Stop the process and every child and group member of it; kill what does not exit
+    within ``timeout``. A pid that now names another process is never signalled."""
+    family = {p.pid: p for p in group(pid, started_at)}
+    leader_runs = is_running(pid, started_at)
+    if leader_runs:
+        try:
+            parent = psutil.Process(pid)
+            family.update({p.pid: p for p in [parent, *parent.children(recursive=True)]})
+        except psutil.Error:
+            leader_runs = False
+    if not family:
+        _reap(pid)
         return
-    try:
-        parent = psutil.Process(pid)
-        family = [parent, *parent.children(recursive=True)]
-    except psutil.Error:
-        return
-    try:
-        parent.send_signal(stop_signal)
-    except psutil.Error:
-        pass
+    # The leader gets the service's own stop signal (PostgreSQL: SIGINT, fast shutdown) and
+    # stops its children itself; stragglers of a dead leader get SIGTERM.
+    targets = [family[pid]] if leader_runs and pid in family else list(family.values())
+    for target in targets:
+        try:
+            target.send_signal(stop_signal if leader_runs else signal.SIGTERM)
+        except psutil.Error:
+            pass
     # A process another live process started stays a zombie until that one reaps it: count
     # zombies as stopped rather than waiting for them to disappear.
-    if not wait_until(lambda: not any(_alive(p) for p in family), timeout, interval=0.05):
-        for straggler in family:
+    members = list(family.values())
+    if not wait_until(lambda: not any(_alive(p) for p in members), timeout, interval=0.05):
+        for straggler in members:
             if _alive(straggler):
                 try:
                     straggler.kill()
                 except psutil.Error:
                     pass
-        wait_until(lambda: not any(_alive(p) for p in family), 2.0, interval=0.05)
+        wait_until(lambda: not any(_alive(p) for p in members), 2.0, interval=0.05)
     _reap(pid)
 
 

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import secrets as secrets_module
 import signal
+import socket
 import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlparse
 
+from soa_sdk.errors import SandboxError
+from soa_sdk.sandbox.ports import LOOPBACK, free_port
 from soa_sdk.sandbox.state import ServiceRecord
 
 
@@ -30,10 +34,26 @@ class LaunchContext:
     """Endpoints of the services already started (those this one depends on)."""
     secrets: dict[str, str]
     """Secrets of the whole sandbox; a service adds its own in :meth:`Service.new_secrets`."""
+    previous: dict[str, ServiceRecord] = field(default_factory=dict)
+    """When ``soa-lab up`` restarts a dead service on its own, its last record: it comes back
+    on the same port (what the others were told stays true) and, if it keeps data on disk,
+    on the same data."""
 
     @property
     def logs(self) -> Path:
         return self.home / "logs"
+
+    def port_for(self, service: str) -> int:
+        """A free port for ``service``: its previous one when it is being restarted."""
+        previous = self.previous.get(service)
+        if previous is None:
+            return free_port()
+        port = urlparse(previous.url).port
+        if port is None or not _bindable(port):
+            raise SandboxError(
+                f"the {service} service's port {port} is now taken by another process"
+            )
+        return port
 
 
 @dataclass
@@ -56,6 +76,13 @@ class Service:
     depends_on: ClassVar[tuple[str, ...]] = ()
     stop_signal: ClassVar[int] = signal.SIGTERM
     start_timeout: ClassVar[float] = 20.0
+    lost_when_stopped: ClassVar[str] = "its in-memory state"
+    """What goes with the process when it dies (``soa-lab up`` says it)."""
+    restart_alone: ClassVar[bool] = False
+    """True when, dead, it can be restarted while the others keep running: nothing the
+    others hold refers to state it lost. Otherwise ``soa-lab up`` starts afresh."""
+    restart_note: ClassVar[str] = ""
+    """Why (not): what the others hold that refers to its state."""
 
     def new_secrets(self) -> dict[str, str]:
         """Secrets to generate for this service at start (a root token, a password)."""
@@ -96,3 +123,15 @@ def http_ok(url: str, headers: dict[str, str] | None = None, timeout: float = 1.
             return 200 <= response.status < 300
     except (urllib.error.URLError, OSError, ValueError):
         return False
+
+
+def _bindable(port: int) -> bool:
+    """True when a server could listen on ``port`` (``SO_REUSEADDR``, as servers set it, so
+    connections of the dead server that linger in TIME_WAIT do not count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+        return True

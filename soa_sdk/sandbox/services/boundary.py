@@ -32,6 +32,13 @@ class BoundaryService(Service):
     name: ClassVar[str] = "boundary"
     summary: ClassVar[str] = "Boundary controller API and session proxy (emulator)"
     depends_on: ClassVar[tuple[str, ...]] = ("aws", "vault")
+    lost_when_stopped: ClassVar[str] = (
+        "Boundary's in-memory state: scopes, users, targets, credential stores, sessions "
+        "(recordings already in S3 stay)"
+    )
+    restart_note: ClassVar[str] = (
+        "Vault still holds its users' passwords, the access grants and Boundary's Vault token"
+    )
 
     def new_secrets(self) -> dict[str, str]:
         return {ADMIN_PASSWORD: random_secret()}

