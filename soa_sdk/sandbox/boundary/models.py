@@ -867,6 +867,11 @@ class BoundaryBackend:
         parent = scope.scope_id if scope is not None and scope_id != GLOBAL else ""
         return ResourceRef(type=rtype, scope_id=scope_id, parent_scope_id=parent, pin=pin)
 
+    def global_ref(self) -> ResourceRef:
+        """The global scope, as a permission check sees it."""
+        with self.lock:
+            return self.ref(self.resources[GLOBAL])
+
     @staticmethod
     def _deny(caller: Caller) -> Exception:
         return Unauthenticated() if caller.anonymous else PermissionDenied()
@@ -1019,7 +1024,38 @@ class BoundaryBackend:
             if res.id == GLOBAL:
                 raise InvalidArgument(request_fields={"id": "Cannot delete the global scope."})
             self.authorize(caller, self.ref(res), "delete")
+            if isinstance(res, StorageBucket):
+                self._check_bucket_unused(res)
             self._delete_tree(res)
+
+    def _check_bucket_unused(self, bucket: StorageBucket) -> None:
+        """Boundary's schema refuses to delete a storage bucket still in use: its session
+        recordings reference it ``on delete restrict``, and a target's ``storage_bucket_id``
+        is set null ``on delete``, which the ``validate_target_storage_bucket`` trigger
+        refuses while the target has ``enable_session_recording`` (``raise exception
+        'session recording enabled without storage bucket'``). The database error surfaces
+        as Boundary's generic 500 ``Internal`` (handlers/errors.go). Targets that do not
+        record just lose the reference, as ``on delete set null`` does."""
+        recording = [
+            r.id for r in self.of_type(SessionRecording) if r.storage_bucket_id == bucket.id
+        ]
+        if recording:
+            raise Internal(
+                'update or delete on table "storage_plugin_storage_bucket" violates foreign key'
+                ' constraint "storage_plugin_storage_bucket_fkey" on table "recording_session":'
+                f" storage bucket {bucket.id} holds session recordings ({', '.join(recording)});"
+                " storage buckets with session recordings cannot be deleted."
+            )
+        users = [t for t in self.of_type(Target) if t.storage_bucket_id == bucket.id]
+        recording_targets = [t.id for t in users if t.enable_session_recording]
+        if recording_targets:
+            raise Internal(
+                "session recording enabled without storage bucket: target(s)"
+                f" {', '.join(recording_targets)} record to storage bucket {bucket.id}; turn"
+                " their session recording off or give them another storage bucket first."
+            )
+        for target in users:
+            target.storage_bucket_id = ""
 
     def _delete_tree(self, res: Resource) -> None:
         self.resources.pop(res.id, None)
@@ -1701,6 +1737,13 @@ class BoundaryBackend:
             libs = [self.resources[c] for c in target.brokered_credential_source_ids]
             stores = {lib.id: self.resources[lib.credential_store_id] for lib in libs}
             recording_bucket = self.resources.get(target.storage_bucket_id)
+            if target.enable_session_recording and not isinstance(recording_bucket, StorageBucket):
+                # Boundary's schema never lets this happen (see _check_bucket_unused); should
+                # it, no session may start unrecorded.
+                raise FailedPrecondition(
+                    "session recording enabled without storage bucket: the target's storage"
+                    " bucket does not exist."
+                )
             user_res = self.resources.get(caller.user_id)
         # Vault is called without the lock held: it may be slow and the proxy must not wait.
         issued: list[tuple[CredentialLibrary, CredentialStore, brokering.VaultSecret]] = []
