@@ -156,13 +156,16 @@ class Lab:
     @cached_property
     def workloads(self) -> WorkloadHostClient:
         """The sandbox's workload host, which runs the demo services (sandbox only: on AWS
-        the services run as ECS tasks, EKS pods or EC2 instances)."""
+        the services run as ECS tasks, EKS pods or EC2 instances). It is called with the
+        host's API token, and gives each workload a Consul token of its own service's
+        identity, created with the lab's Consul token."""
         from soa_sdk.sandbox.workloads import WorkloadHostClient
 
         url = self.endpoints.extra.get("workloads_url")
         if self.target != "sandbox" or not url:
             raise ServiceUnavailable("The workload host exists in the sandbox only.")
-        return WorkloadHostClient(url)
+        c = self._credentials
+        return WorkloadHostClient(url, c.workloads_token, self.endpoints.consul_url, c.consul_token)
 
     @property
     def mesh_admin_url(self) -> str:
@@ -171,6 +174,13 @@ class Lab:
         if not url:
             raise ServiceUnavailable("The mesh's admin endpoint exists in the sandbox only.")
         return str(url)
+
+    @property
+    def mesh_admin_headers(self) -> dict[str, str]:
+        """What a request to :attr:`mesh_admin_url` carries: the lab's Consul token (the
+        endpoint wants read on every service and node, like Consul's UI metrics proxy)."""
+        token = self._credentials.consul_token
+        return {"X-Consul-Token": token} if token else {}
 
     # -- steps -------------------------------------------------------------------------------
     @cached_property

@@ -350,7 +350,7 @@ class Release:
         validate.instance(result, ReleaseResult, "the ReleaseResult that canary() returned")
         validate.number(tolerance, "tolerance", 0, 1)
         spec, _ = self._where(result.service, result.runtime)
-        reader = TelemetryReader(self.lab.mesh_admin_url, result.service, spec.consul_partition)
+        reader = TelemetryReader(self.lab.mesh_admin_url, result.service, spec.consul_partition, headers=self.lab.mesh_admin_headers)
         rows = []
         for step in result.steps():
             records = reader.records_between(step["first_seq"], step["last_seq"])
@@ -385,7 +385,7 @@ class Release:
         """Send ``requests`` through the ingress now; which versions of ``service`` answered."""
         validate.whole(requests, "requests", 1, 10_000)
         spec, _ = self._where(service, runtime)
-        reader = TelemetryReader(self.lab.mesh_admin_url, service, spec.consul_partition)
+        reader = TelemetryReader(self.lab.mesh_admin_url, service, spec.consul_partition, headers=self.lab.mesh_admin_headers)
         self.traffic(runtime).send(requests)
         window = reader.window(requests, timeout=10.0)
         return {v: c.requests for v, c in sorted(window.by_version.items())}
@@ -504,7 +504,7 @@ class _CanaryRun:
 
     # -- the walk ----------------------------------------------------------------------------
     def execute(self, traffic: TrafficDriver) -> ReleaseResult:
-        reader = TelemetryReader(self.lab.mesh_admin_url, self.service, self.spec.consul_partition)
+        reader = TelemetryReader(self.lab.mesh_admin_url, self.service, self.spec.consul_partition, headers=self.lab.mesh_admin_headers)
         versions = list(
             dict.fromkeys([*self.entries.subset_versions().values(), self.baseline, self.canary])
         )

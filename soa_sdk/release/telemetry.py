@@ -69,12 +69,22 @@ class Window:
 class TelemetryReader:
     """Reads the data plane's records of ``service`` in ``partition``, in stream order."""
 
-    def __init__(self, admin_url: str, service: str, partition: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        admin_url: str,
+        service: str,
+        partition: str,
+        timeout: float = 10.0,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """``headers`` go with every request: the admin endpoint wants a Consul token
+        (:attr:`soa_sdk.lab.Lab.mesh_admin_headers`)."""
         self.admin_url = admin_url.rstrip("/")
         self.service = service
         self.partition = partition
         self.timeout = timeout
         self._http = GuardedSession("consul", self.admin_url)  # the data plane runs in Consul
+        self._http.headers.update(headers or {})
         self._pending: list[dict[str, Any]] = []  # read but not yet given to a window
         self.position = self._last_seq()
 

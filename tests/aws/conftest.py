@@ -47,9 +47,9 @@ class AwsServer:
 
     def client(self, service: str, region: str = "us-east-1", **keys: Any) -> Any:
         """A boto3 client of this server (the server's root keys unless given)."""
-        return boto3.client(
-            service, endpoint_url=self.url, region_name=region, **(keys or ROOT_KEYS)
-        )
+        if "aws_access_key_id" not in keys:
+            keys = {**keys, **ROOT_KEYS}
+        return boto3.client(service, endpoint_url=self.url, region_name=region, **keys)
 
 
 @pytest.fixture(scope="module")

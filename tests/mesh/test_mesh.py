@@ -44,7 +44,7 @@ def upstream_url(workload: dict[str, Any], name: str) -> str:
 
 
 def telemetry(env: Any, **params: Any) -> list[dict[str, Any]]:
-    resp = HTTP.get(env.admin_url + "/telemetry", params=params, timeout=5)
+    resp = HTTP.get(env.admin_url + "/telemetry", params=params, timeout=5, headers=env.admin_headers)
     resp.raise_for_status()
     return resp.json()["records"]
 
@@ -166,7 +166,7 @@ def _served_by(env: Any, url: str, n: int) -> Counter[str]:
 
 
 def _last_seq(env: Any) -> int:
-    return HTTP.get(env.admin_url + "/telemetry", params={"limit": 0}).json()["last_seq"]
+    return HTTP.get(env.admin_url + "/telemetry", params={"limit": 0}, headers=env.admin_headers).json()["last_seq"]
 
 
 def test_failing_check_leaves_routing_and_returns(env: Any) -> None:
@@ -283,7 +283,7 @@ def test_telemetry_records_match_what_was_served(env: Any) -> None:
         f"/order/{i}" for i in range(n)
     }
     # The aggregate counters saw at least as much as the records we sent.
-    stats = HTTP.get(env.admin_url + "/stats", timeout=5).json()["stats"]
+    stats = HTTP.get(env.admin_url + "/stats", timeout=5, headers=env.admin_headers).json()["stats"]
     counted = {(s["service"], s["code"]): s["count"] for s in stats}
     assert counted[("store", 200)] >= n + 1
     # since= narrows by request start time.

@@ -1,21 +1,39 @@
 """Workloads: the host process that runs the demo services (fake-service style) for every
 runtime, registers them in Consul and puts them behind mesh sidecars
-(:mod:`soa_sdk.sandbox.workloads`). It stands in for ECS tasks, EKS pods and EC2 instances."""
+(:mod:`soa_sdk.sandbox.workloads`). It stands in for ECS tasks, EKS pods and EC2 instances.
+
+Its control API needs the sandbox secret ``workloads_api_token`` (passed in the environment,
+never on the command line). It holds no Consul token: each workload registers with a token of
+its own service's identity, which the SDK creates (:class:`~soa_sdk.sandbox.workloads.
+WorkloadHostClient`)."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from soa_sdk.sandbox.ports import LOOPBACK, free_port
-from soa_sdk.sandbox.services.base import Launch, LaunchContext, Service, http_ok, python_module
-from soa_sdk.sandbox.services.consul import MANAGEMENT_TOKEN
+from soa_sdk.sandbox.services.base import (
+    Launch,
+    LaunchContext,
+    Service,
+    http_ok,
+    python_module,
+    random_secret,
+)
 from soa_sdk.sandbox.state import ServiceRecord
+from soa_sdk.sandbox.workloads.api import TOKEN_ENV
+
+API_TOKEN = "workloads_api_token"
 
 
 class WorkloadsService(Service):
     name: ClassVar[str] = "workloads"
     summary: ClassVar[str] = "Workload host (the runtimes' demo services)"
     depends_on: ClassVar[tuple[str, ...]] = ("consul",)
+    restart_note: ClassVar[str] = "Consul still lists them and the runtime registry says they run"
+
+    def new_secrets(self) -> dict[str, str]:
+        return {API_TOKEN: random_secret()}
 
     def launch(self, context: LaunchContext) -> Launch:
         port = free_port()
@@ -30,8 +48,9 @@ class WorkloadsService(Service):
                 context.urls["consul"],
             ),
             url=f"http://{LOOPBACK}:{port}",
-            env={"CONSUL_HTTP_TOKEN": context.secrets[MANAGEMENT_TOKEN]},
+            env={TOKEN_ENV: context.secrets[API_TOKEN]},
         )
 
     def is_healthy(self, record: ServiceRecord, secrets: dict[str, str]) -> bool:
-        return http_ok(f"{record.url}/v1/health")
+        headers = {"Authorization": f"Bearer {secrets.get(API_TOKEN, '')}"}
+        return http_ok(f"{record.url}/v1/health", headers)

@@ -16,6 +16,7 @@ one the credentials belong to.
 
 from __future__ import annotations
 
+import gzip
 import logging
 from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl
@@ -50,18 +51,18 @@ class SignatureMiddleware:
         self._protocols: dict[str, tuple[str, str]] = {}
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
         path = str(environ.get("PATH_INFO", ""))
-        if path.startswith(OPEN_PREFIXES):
-            return self.app(environ, start_response)
         if path.startswith(ROOT_ONLY_PREFIX):
             return self._root_only(environ, start_response)
-        if not is_signed(environ) and _action(environ) in UNSIGNED_ACTIONS:
-            return self.app(environ, start_response)
-        try:
-            self.verifier.verify(environ)
-        except AuthFailure as failure:
-            return self._refuse(environ, start_response, failure)
+        if not path.startswith(OPEN_PREFIXES) and not (
+            not is_signed(environ) and _action(environ) in UNSIGNED_ACTIONS
+        ):
+            try:
+                self.verifier.verify(environ)
+            except AuthFailure as failure:
+                return self._refuse(environ, start_response, failure)
+        # Dropped after the check: a client may sign it, moto must not act on it.
+        environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
         return self.app(environ, start_response)
 
     def _root_only(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -72,6 +73,7 @@ class SignatureMiddleware:
         if cred is None or cred.kind != ROOT:
             body = b"moto's API needs a request signed with the sandbox's root keys."
             return respond(start_response, 403, body, "text/plain")
+        environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
         return self.app(environ, start_response)
 
     def _refuse(
@@ -102,12 +104,12 @@ class SignatureMiddleware:
             return "s3", ""
         if service == "ec2":
             return "ec2", ""
-        if service:
-            known = self._model_protocol(service)
-            if known is not None:
-                return known
+        known = self._model_protocol(service) if service else None
         if _action(environ):
-            return "query", ""
+            # CloudWatch and SQS speak query too, whatever their model's first protocol is.
+            return "query", known[1] if known else ""
+        if known is not None:
+            return known
         # Unsigned and nothing else to go by: moto dispatches such requests to S3 as well.
         return "s3", ""
 
@@ -121,9 +123,7 @@ class SignatureMiddleware:
             if meta is None:
                 return None
             protocol = str(meta.get("protocol", "query"))
-            if protocol == "rest-xml" and service == "s3":
-                protocol = "s3"
-            namespace = meta.get("xmlNamespace") if protocol == "query" else ""
+            namespace = meta.get("xmlNamespace", "")
             namespace = namespace if isinstance(namespace, str) else ""
             self._protocols[service] = (protocol, namespace)
         return self._protocols[service]
@@ -135,9 +135,12 @@ def _action(environ: Environ) -> str | None:
         if name == "Action":
             return value
     if str(environ.get("CONTENT_TYPE", "")).startswith(_FORM):
+        body = read_body(environ)
         try:
-            form = read_body(environ).decode("utf-8")
-        except UnicodeDecodeError:
+            if environ.get("HTTP_CONTENT_ENCODING", "").strip().lower() == "gzip":
+                body = gzip.decompress(body)
+            form = body.decode("utf-8")
+        except (OSError, EOFError, UnicodeDecodeError):
             return None
         for name, value in parse_qsl(form):
             if name == "Action":
