@@ -85,7 +85,7 @@ def consul_stack(procs: list[subprocess.Popen[Any]]) -> dict[str, str]:
             "--consul-addr",
             addr,
         ],
-        env={**os.environ, "CONSUL_HTTP_TOKEN": TOKEN},
+        env={**os.environ, "SOA_LAB_WORKLOADS_TOKEN": TOKEN},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -94,7 +94,7 @@ def consul_stack(procs: list[subprocess.Popen[Any]]) -> dict[str, str]:
     c = consul.Consul(port=port, token=TOKEN)
     for name in ("inventory", "web"):
         c.config.put({"Kind": "service-defaults", "Name": name, "Protocol": "http"})
-    host = WorkloadHostClient(f"http://127.0.0.1:{host_port}")
+    host = WorkloadHostClient(f"http://127.0.0.1:{host_port}", TOKEN, addr, TOKEN)
     (inv,) = host.start("inventory", "v1")
     (web,) = host.start("web", "v1", upstreams=["inventory"])
     ingress_port = free_port()

@@ -29,6 +29,8 @@ class Credentials:
     consul_token: str | None = field(default=None, repr=False)
     postgres_password: str | None = field(default=None, repr=False)
     boundary_admin_password: str | None = field(default=None, repr=False)
+    workloads_token: str | None = field(default=None, repr=False)
+    """The sandbox workload host's API token (sandbox only)."""
 
     def __repr__(self) -> str:
         return "Credentials(<hidden>)"
@@ -79,6 +81,7 @@ class Endpoints:
             consul_token=secrets.get("consul_management_token"),
             postgres_password=secrets.get("postgres_password"),
             boundary_admin_password=secrets.get("boundary_admin_password"),
+            workloads_token=secrets.get("workloads_api_token"),
         )
         return endpoints, credentials
 

@@ -181,7 +181,9 @@ class Context:
             if since is not None:
                 params["since"] = since
             try:
-                reply = self._http.get(url, params=params, timeout=10)
+                reply = self._http.get(
+                    url, params=params, headers=self.lab.mesh_admin_headers, timeout=10
+                )
                 reply.raise_for_status()
             except requests.RequestException as error:
                 raise ServiceUnavailable(

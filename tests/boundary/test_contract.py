@@ -308,7 +308,9 @@ def test_sessions_cancel_and_self_grants(admin: Api, make_user, project):
 def test_sandbox_reset_restores_dev_state(server, admin: Api):
     org = admin.ok("POST", "/v1/scopes", {"scope_id": "global", "name": "to-forget"})
     client = Api(server.url)
-    assert client.post("/sandbox/reset").status_code == 204
+    assert client.post("/sandbox/reset").status_code == 401  # anonymous: refused
+    assert admin.get(f"/v1/scopes/{org['id']}").status_code == 200
+    assert admin.post("/sandbox/reset").status_code == 204
     # Old tokens are gone; the dev admin can log in again.
     assert admin.get(f"/v1/scopes/{org['id']}").status_code == 404
     from .conftest import login

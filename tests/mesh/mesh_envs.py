@@ -36,7 +36,9 @@ class MemoryHost(WorkloadHost):
         self.catalog = catalog
         self.checks: dict[str, tuple[str, float, str]] = {}  # id -> (url, interval, partition)
 
-    def _consul(self, method: str, path: str, partition: str, body: Any = None) -> None:
+    def _consul(
+        self, method: str, path: str, partition: str, body: Any = None, token: Any = None
+    ) -> None:
         if path == "/v1/agent/service/register":
             svc = dict(body)
             svc["Service"] = svc.pop("Name")
@@ -59,6 +61,7 @@ class MemoryEnv:
         self.catalog = MemoryCatalog()
         self.plane = MeshDataPlane(self.catalog).start()
         self.admin_url = self.plane.admin_url
+        self.admin_headers: dict[str, str] = {}  # no ACLs
         self.host = MemoryHost(self.catalog)
         self._entries: set[tuple[str, str]] = set()
         self._ingress: list[str] = []
@@ -130,7 +133,9 @@ class BackendHost(WorkloadHost):
         super().__init__("http://unused.invalid", check_interval=f"{int(CHECK_INTERVAL * 1000)}ms")
         self.backend = backend
 
-    def _consul(self, method: str, path: str, partition: str, body: Any = None) -> None:
+    def _consul(
+        self, method: str, path: str, partition: str, body: Any = None, token: Any = None
+    ) -> None:
         if path == "/v1/agent/service/register":
             self.backend.register_service(body, partition)
         else:
@@ -149,6 +154,7 @@ class BackendEnv:
         self.backend = ConsulBackend(acl_enabled=False)
         self.plane = MeshDataPlane(self.backend).start()
         self.admin_url = self.backend.kv_raw("_sandbox/mesh/admin").decode()
+        self.admin_headers: dict[str, str] = {}  # no ACLs
         self.host = BackendHost(self.backend)
         self._entries: set[tuple[str, str]] = set()
         self._ingress: list[str] = []
@@ -226,7 +232,9 @@ class ConsulEnv:
         self.token = "mesh-test-root-token"
         self.port = free_port()
         self.addr = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "CONSUL_HTTP_TOKEN": self.token}
+        # The workload host's API token; it holds no Consul token (the client gives each
+        # workload one with its service's identity).
+        env = {**os.environ, "SOA_LAB_WORKLOADS_TOKEN": self.token}
         self._procs: list[subprocess.Popen[bytes]] = []
         consul_proc = subprocess.Popen(
             [
@@ -255,6 +263,7 @@ class ConsulEnv:
         if value is None:
             raise RuntimeError("the mesh did not publish its admin URL in Consul KV")
         self.admin_url = value.decode()
+        self.admin_headers = {"X-Consul-Token": self.token}
         host_port = free_port()
         host_proc = subprocess.Popen(
             [
@@ -273,7 +282,9 @@ class ConsulEnv:
             stderr=subprocess.DEVNULL,
         )
         self._procs.append(host_proc)
-        self.host = WorkloadHostClient(f"http://127.0.0.1:{host_port}")
+        self.host = WorkloadHostClient(
+            f"http://127.0.0.1:{host_port}", self.token, self.addr, self.token
+        )
         _wait_http(self.host.addr + "/v1/health", host_proc)
         self._http = requests.Session()
         self._http.headers["X-Consul-Token"] = self.token

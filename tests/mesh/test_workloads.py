@@ -127,9 +127,9 @@ def test_http1_keep_alive_chunked_and_close():
 def host_client() -> Iterator[tuple[WorkloadHostClient, MemoryCatalog]]:
     catalog = MemoryCatalog()
     host = MemoryHost(catalog)
-    server = HTTPServer("127.0.0.1", 0, ControlAPI(host).handle).start()
+    server = HTTPServer("127.0.0.1", 0, ControlAPI(host, "test-api-token").handle).start()
     try:
-        yield WorkloadHostClient(f"http://127.0.0.1:{server.port}"), catalog
+        yield WorkloadHostClient(f"http://127.0.0.1:{server.port}", "test-api-token"), catalog
     finally:
         host.stop_all()
         server.close()

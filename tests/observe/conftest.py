@@ -24,7 +24,12 @@ def ecs(lab: Any) -> Any:
 
 def telemetry(lab: Any, **params: Any) -> list[dict[str, Any]]:
     """The mesh's records, read straight from its admin endpoint (not through the SDK)."""
-    reply = requests.get(lab.mesh_admin_url + "/telemetry", params=params, timeout=10)
+    reply = requests.get(
+        lab.mesh_admin_url + "/telemetry",
+        params=params,
+        headers=lab.mesh_admin_headers,
+        timeout=10,
+    )
     reply.raise_for_status()
     return reply.json()["records"]
 

@@ -872,11 +872,6 @@ class BoundaryBackend:
         with self.lock:
             return self.ref(self.resources[GLOBAL])
 
-    def global_ref(self) -> ResourceRef:
-        """The global scope, as a permission check sees it."""
-        with self.lock:
-            return self.ref(self.resources[GLOBAL])
-
     @staticmethod
     def _deny(caller: Caller) -> Exception:
         return Unauthenticated() if caller.anonymous else PermissionDenied()

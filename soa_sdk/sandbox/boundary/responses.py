@@ -138,12 +138,16 @@ class BoundaryResponse:
     def sandbox(self, request: Request, op: str) -> Response:
         """Sandbox-only routes: ``POST /sandbox/reset``, ``POST /sandbox/connect``
         (``{"authorization_token"}`` -> ``{"address", "port", "session_id"}``) and
-        ``GET /sandbox/unimplemented``."""
+        ``GET /sandbox/unimplemented``. Reset needs a token allowed to update the global
+        scope (401/403 otherwise); connect needs a session's authorization token."""
         if op == "unimplemented" and request.method == "GET":
             return _json({"operations": unimplemented()})
         if request.method != "POST":
             raise MethodNotAllowed("Method Not Allowed")
         if op == "reset":
+            # Only who may administer the global scope (``boundary dev``'s admin) may wipe it.
+            caller = self._caller(request)
+            self.backend.authorize(caller, self.backend.global_ref(), "update")
             self.proxy.close_all()
             self.backend.reset()
             return Response(status=204)

@@ -30,6 +30,9 @@ class WorkloadsService(Service):
     name: ClassVar[str] = "workloads"
     summary: ClassVar[str] = "Workload host (the runtimes' demo services)"
     depends_on: ClassVar[tuple[str, ...]] = ("consul",)
+    lost_when_stopped: ClassVar[str] = (
+        "every runtime's demo workloads (the stand-ins for ECS tasks, EKS pods, EC2 instances)"
+    )
     restart_note: ClassVar[str] = "Consul still lists them and the runtime registry says they run"
 
     def new_secrets(self) -> dict[str, str]:

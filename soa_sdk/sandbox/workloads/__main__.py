@@ -1,9 +1,10 @@
 """``python -m soa_sdk.sandbox.workloads``: run a workload host and its control API.
 
-    python -m soa_sdk.sandbox.workloads --host 127.0.0.1 --port 8500 \
-        --consul-addr http://127.0.0.1:8500 --consul-token TOKEN [--check-interval 1s]
+    SOA_LAB_WORKLOADS_TOKEN=... python -m soa_sdk.sandbox.workloads --host 127.0.0.1 \
+        --port 8600 --consul-addr http://127.0.0.1:8500 [--check-interval 1s]
 
-The Consul token may also come from ``CONSUL_HTTP_TOKEN`` (better: it stays out of ``ps``).
+The API token comes from the environment only (a command line shows in ``ps``). The host
+holds no Consul token: every workload registers with the token its start request brings.
 On SIGTERM or SIGINT every workload is deregistered and stopped.
 """
 
@@ -16,7 +17,7 @@ import signal
 import threading
 
 from soa_sdk.sandbox.mesh.http1 import HTTPServer
-from soa_sdk.sandbox.workloads.api import ControlAPI
+from soa_sdk.sandbox.workloads.api import TOKEN_ENV, ControlAPI, loopback_hosts
 from soa_sdk.sandbox.workloads.host import WorkloadHost
 
 
@@ -25,15 +26,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--consul-addr", default=os.environ.get("CONSUL_HTTP_ADDR"))
-    parser.add_argument("--consul-token", default=os.environ.get("CONSUL_HTTP_TOKEN"))
     parser.add_argument("--check-interval", default="1s")
     args = parser.parse_args(argv)
     if not args.consul_addr:
         parser.error("--consul-addr (or CONSUL_HTTP_ADDR) is required")
+    token = os.environ.get(TOKEN_ENV)
+    if not token:
+        parser.error(f"set {TOKEN_ENV}: every request to the control API must carry it")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     addr = args.consul_addr if "://" in args.consul_addr else f"http://{args.consul_addr}"
-    host = WorkloadHost(addr, args.consul_token, args.host, args.check_interval)
-    server = HTTPServer(args.host, args.port, ControlAPI(host).handle, name="workload-host")
+    host = WorkloadHost(addr, args.host, args.check_interval)
+    api = ControlAPI(host, token)
+    server = HTTPServer(args.host, args.port, api.handle, name="workload-host")
+    api.allowed_hosts = loopback_hosts(server.host, server.port)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())

@@ -13,6 +13,15 @@ Consul's agent API (``PUT /v1/agent/service/register``) the way a runtime's agen
 
 Stopping an instance deregisters both services (``PUT /v1/agent/service/deregister/:id``)
 and closes its port. The control API in :mod:`.api` exposes this over HTTP.
+
+The host holds no Consul token of its own. Each start request brings the token its
+workloads register (and later deregister) with, ``consul_token``: in the lab, a token with
+the service identity of that service in its partition (``ServiceIdentities: [{ServiceName}]``,
+which grants ``service:write`` on the service and its ``-sidecar-proxy`` and read on the
+rest), created by the SDK (:class:`~.client.WorkloadHostClient`) as consul-ecs and
+consul-k8s give each task or pod a token of its own service. Without one the host calls
+Consul with no token, i.e. as the anonymous token, which default deny refuses. A refusal
+from Consul (403) is answered as 403 with Consul's text; nothing is left running.
 """
 
 from __future__ import annotations
@@ -45,6 +54,8 @@ _SPEC_KEYS = {
     "check_interval",
     "upstream_workers",
     "tags",
+    "consul_token",
+    "consul_token_accessor",
 }
 _UPDATE_KEYS = {"error_rate", "error_code", "latency_ms", "health_code", "message"}
 
@@ -86,6 +97,10 @@ class Workload:
     upstreams: list[Upstream]
     check_interval: str
     tags: list[str] = field(default_factory=list)
+    consul_token: str | None = field(default=None, repr=False)
+    """The Consul ACL token it registers and deregisters with (a secret: never listed)."""
+    consul_token_accessor: str | None = None
+    """That token's AccessorID, as the caller gave it (not a secret), for its clean-up."""
 
     @property
     def sidecar_id(self) -> str:
@@ -114,6 +129,7 @@ class Workload:
             "health_code": cfg.health_code,
             "message": cfg.message,
             "check_interval": self.check_interval,
+            "consul_token_accessor": self.consul_token_accessor,
             "served": {str(k): v for k, v in sorted(self.service.served.items())},
         }
 
@@ -145,7 +161,6 @@ class WorkloadHost:
     def __init__(
         self,
         consul_addr: str,
-        consul_token: str | None = None,
         host: str = "127.0.0.1",
         check_interval: str = "1s",
     ) -> None:
@@ -153,25 +168,34 @@ class WorkloadHost:
         self.host = host
         self.check_interval = check_interval
         self._http = requests.Session()
-        if consul_token:
-            self._http.headers["X-Consul-Token"] = consul_token
         self._lock = threading.RLock()
         self._workloads: dict[str, Workload] = {}
         self._seq: dict[tuple[str, str], int] = {}
 
     # -- Consul agent API -------------------------------------------------------------------
-    def _consul(self, method: str, path: str, partition: str, body: Any = None) -> None:
+    def _consul(
+        self, method: str, path: str, partition: str, body: Any = None, token: str | None = None
+    ) -> None:
         params = {"partition": partition} if partition != "default" else None
+        headers = {"X-Consul-Token": token} if token else None
         try:
             resp = self._http.request(
-                method, self.consul_addr + path, params=params, json=body, timeout=10
+                method,
+                self.consul_addr + path,
+                params=params,
+                json=body,
+                headers=headers,
+                timeout=10,
             )
         except requests.RequestException as exc:
             msg = f"Consul at {self.consul_addr} is unreachable: {exc}"
             raise WorkloadError(msg, 502) from None
         if resp.status_code >= 300:
             text = resp.text.strip()[:300]
-            raise WorkloadError(f"Consul {method} {path} answered {resp.status_code}: {text}", 502)
+            status = 403 if resp.status_code == 403 else 502
+            raise WorkloadError(
+                f"Consul {method} {path} answered {resp.status_code}: {text}", status
+            )
 
     def _register(self, wl: Workload) -> None:
         svc = wl.service
@@ -225,9 +249,10 @@ class WorkloadHost:
         }
         if wl.partition != "default":
             service["Partition"] = sidecar["Partition"] = wl.partition
-        self._consul("PUT", "/v1/agent/service/register", wl.partition, service)
+        token = wl.consul_token
+        self._consul("PUT", "/v1/agent/service/register", wl.partition, service, token)
         try:
-            self._consul("PUT", "/v1/agent/service/register", wl.partition, sidecar)
+            self._consul("PUT", "/v1/agent/service/register", wl.partition, sidecar, token)
         except WorkloadError:
             self._deregister(wl, sidecar=False)
             raise
@@ -236,7 +261,12 @@ class WorkloadHost:
         ids = [wl.sidecar_id, wl.id] if sidecar else [wl.id]
         for sid in ids:
             try:
-                self._consul("PUT", f"/v1/agent/service/deregister/{sid}", wl.partition)
+                self._consul(
+                    "PUT",
+                    f"/v1/agent/service/deregister/{sid}",
+                    wl.partition,
+                    token=wl.consul_token,
+                )
             except WorkloadError:
                 pass  # Consul may be gone at shutdown; nothing else to do
 
@@ -276,6 +306,11 @@ class WorkloadHost:
         message = spec.get("message")
         if message is not None and not isinstance(message, str):
             raise WorkloadError("message must be a string")
+        token = spec.get("consul_token")
+        accessor = spec.get("consul_token_accessor")
+        for key, value in (("consul_token", token), ("consul_token_accessor", accessor)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise WorkloadError(f"{key} must be a non-empty string")
         base = WorkloadConfig(
             name=name,
             version=version,
@@ -297,9 +332,10 @@ class WorkloadHost:
                 raise WorkloadError(f"workload {wanted_id!r} already exists", 409)
             try:
                 for _ in range(count):
-                    started.append(
-                        self._start_one(base, wanted_id, partition, runtime, ups, interval, tags)
+                    wl = self._start_one(
+                        base, wanted_id, partition, runtime, ups, interval, tags, token, accessor
                     )
+                    started.append(wl)
             except Exception:
                 for wl in started:
                     self._stop(wl)
@@ -329,6 +365,8 @@ class WorkloadHost:
         ups: list[dict[str, Any]],
         interval: str,
         tags: list[str],
+        token: str | None = None,
+        accessor: str | None = None,
     ) -> Workload:
         key = (base.name, base.version)
         wid = wanted_id
@@ -356,6 +394,8 @@ class WorkloadHost:
             upstreams,
             interval,
             list(tags),
+            token,
+            accessor,
         )
         try:
             self._register(wl)

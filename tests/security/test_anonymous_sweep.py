@@ -1,0 +1,424 @@
+"""Every HTTP route of every sandbox service, called as an attacker on the same machine
+would: without credentials, and with a made-up token (issue 12).
+
+The routes come from the services' own route tables (Consul's ``urls.ROUTES``, Boundary's
+``urls.OPERATIONS`` and sandbox routes, the workload host's ``api.ROUTES``, the mesh admin's
+``admin.ROUTES``), so a route added later is swept too. Only what the real product leaves
+open may answer with data:
+
+- Consul with ACLs on and default deny: ``/v1/status/leader``, ``/v1/status/peers`` and
+  ``/v1/catalog/datacenters`` need no token; reads that Consul filters by ACL answer 200
+  with nothing in them (the anonymous token may read nothing); everything else is 403
+  (``Permission denied`` for the anonymous token, ``ACL not found`` for a made-up one);
+- Boundary: the anonymous user of ``boundary dev`` may list scopes and auth methods and
+  authenticate (with real credentials), nothing else (401);
+- the workload host: nothing (401 without a token, 403 with a wrong one);
+- the mesh admin port: ``/ready`` only (Envoy's readiness), 403 otherwise.
+
+And nothing changes: the state read with the administrators' credentials before the sweep
+equals the state after it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from soa_sdk.sandbox.boundary import urls as boundary_urls
+from soa_sdk.sandbox.consul import urls as consul_urls
+from soa_sdk.sandbox.mesh import admin as mesh_admin
+from soa_sdk.sandbox.workloads import api as workloads_api
+
+WRONG = "00000000-dead-beef-0000-000000000000"
+ANONYMOUS = "00000000-0000-0000-0000-000000000002"
+SERVICE = "sweep-target"
+NODE = "sandbox"  # the emulator's node name (``consul agent -dev`` names it after the host)
+GLOBAL_MANAGEMENT_POLICY = "00000000-0000-0000-0000-000000000001"
+
+# Consul endpoints that need no ACL token at all (Consul's API docs: "ACL Required: none").
+CONSUL_OPEN = {
+    ("GET", "/v1/status/leader"),
+    ("GET", "/v1/status/peers"),
+    ("GET", "/v1/catalog/datacenters"),
+}
+# Open to the anonymous token: reading one's own token (the anonymous one), and the names of
+# the admin partitions (the emulator lets any token read them, as Consul Enterprise lets a
+# token read partitions; their names and descriptions, nothing in them).
+CONSUL_OPEN_ANONYMOUS = {
+    ("GET", "/v1/acl/token/self"),
+    ("GET", "/v1/partitions"),
+    ("GET", "/v1/partition/<name>"),
+}
+# Boundary's anonymous user (``boundary dev``'s "Login and Default Grants" role):
+# ids=*;type=scope;actions=list,no-op and ids=*;type=auth-method;actions=authenticate,list.
+BOUNDARY_OPEN = {
+    ("GET", "/v1/scopes"),
+    ("GET", "/v1/auth-methods"),
+    ("POST", "/v1/auth-methods/{id}:authenticate"),
+}
+EXISTING = ("/global", "ampw_1234567890", "u_1234567890", "acctpw_1234567890")
+# Sandbox-only and static: the list of Boundary operations the sandbox does not serve.
+BOUNDARY_SANDBOX_OPEN = {("GET", "/sandbox/unimplemented")}
+
+
+@pytest.fixture(scope="module")
+def protected(lab: Any) -> Iterator[dict[str, Any]]:
+    """Something worth protecting in every service: a workload (with its service-identity
+    token), a config entry, an intention; yields the names and ids the routes need."""
+    consul = lab.consul
+    consul.request(
+        "PUT", "config", json={"Kind": "service-defaults", "Name": SERVICE, "Protocol": "http"}
+    )
+    (workload,) = lab.workloads.start(SERVICE, "v1")
+    # The legacy API gives the intention an ID (the ID-based routes need one).
+    intention = consul.request(
+        "POST",
+        "connect/intentions",
+        json={"SourceName": "web", "DestinationName": SERVICE, "Action": "deny"},
+    )
+    (management,) = [
+        t
+        for t in consul.request("GET", "acl/tokens")
+        if any(p["ID"] == GLOBAL_MANAGEMENT_POLICY for p in t.get("Policies") or [])
+    ]
+    try:
+        yield {
+            "workload": workload,
+            "intention_id": intention["ID"],
+            "token_accessor": management["AccessorID"],
+        }
+    finally:
+        lab.workloads.stop(workload["id"])
+        consul.request("DELETE", f"connect/intentions/{intention['ID']}")
+        consul.request("DELETE", f"config/service-defaults/{SERVICE}")
+
+
+# -- the routes ------------------------------------------------------------------------------
+def consul_calls(ids: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], str]]:
+    """(method, concrete path, requests kwargs, route) for every Consul route, with names
+    and ids that exist."""
+    wid = ids["workload"]["id"]
+    calls = []
+    for route in consul_urls.ROUTES:
+        path = route.path
+        if "/acl/policy/" in path:
+            the_id = GLOBAL_MANAGEMENT_POLICY
+        elif "/acl/token/" in path:
+            the_id = ids["token_accessor"]
+        else:
+            the_id = ids["intention_id"]
+        values = {
+            "service": SERVICE,
+            "service_id": wid,
+            "check_id": f"service:{wid}",
+            "node": NODE,
+            "path:key": "_sandbox/mesh/admin",  # a real key
+            "kind": "service-defaults",
+            "path:name": SERVICE,
+            "id": the_id,
+            "state": "any",
+            "name": "default" if path.startswith("/v1/partition") else "global-management",
+        }
+        if path.startswith("/v1/peering/"):
+            values["name"] = "sweep-peer"
+        concrete = re.sub(r"<([^>]+)>", lambda m, v=values: str(v[m.group(1)]), path)
+        for method in route.methods:
+            calls.append((method, concrete, consul_body(method, path, ids), path))
+    return calls
+
+
+def consul_body(method: str, path: str, ids: dict[str, Any]) -> dict[str, Any]:
+    """A body that would succeed with the right token (so the ACL check is what refuses)."""
+    if method in ("GET", "DELETE"):
+        if path.startswith("/v1/connect/intentions/exact") or path.endswith("/check"):
+            return {"params": {"source": "web", "destination": SERVICE}}
+        if path.endswith("/match"):
+            return {"params": {"by": "destination", "name": SERVICE}}
+        return {}
+    service = {"ID": ids["workload"]["id"], "Name": SERVICE, "Port": 1}
+    bodies: dict[str, Any] = {
+        "/v1/agent/service/register": service,
+        "/v1/agent/check/update/<check_id>": {"Status": "passing", "Output": "forged"},
+        "/v1/agent/check/register": {"Name": "sweep", "TTL": "10s", "ServiceID": service["ID"]},
+        "/v1/catalog/register": {"Node": NODE, "Address": "127.0.0.1", "Service": service},
+        "/v1/catalog/deregister": {"Node": NODE, "ServiceID": service["ID"]},
+        "/v1/config": {"Kind": "service-defaults", "Name": SERVICE, "Protocol": "tcp"},
+        "/v1/connect/intentions": {
+            "SourceName": "impostor",
+            "DestinationName": SERVICE,
+            "Action": "allow",
+        },
+        "/v1/connect/intentions/<id>": {
+            "SourceName": "web",
+            "DestinationName": SERVICE,
+            "Action": "allow",
+        },
+        "/v1/acl/policy": {"Name": "sweep", "Rules": 'service_prefix "" { policy = "write" }'},
+        "/v1/acl/policy/<id>": {"Name": "global-management", "Rules": ""},
+        "/v1/acl/token": {"Policies": [{"ID": GLOBAL_MANAGEMENT_POLICY}]},
+        "/v1/acl/token/<id>": {"Policies": [{"ID": GLOBAL_MANAGEMENT_POLICY}]},
+        "/v1/partition": {"Name": "sweep"},
+        "/v1/partition/<name>": {"Description": "changed"},
+        "/v1/peering/token": {"PeerName": "sweep-peer"},
+        "/v1/peering/establish": {"PeerName": "sweep-peer", "PeeringToken": "e30="},
+    }
+    if path.startswith("/v1/kv/"):
+        return {"data": b"overwritten"}
+    if path == "/v1/connect/intentions/exact":
+        return {"params": {"source": "web", "destination": SERVICE}, "json": {"Action": "allow"}}
+    if path in bodies:
+        return {"json": bodies[path]}
+    return {}
+
+
+def boundary_calls(lab: Any) -> list[tuple[str, str, dict[str, Any], str]]:
+    """(method, concrete path, kwargs, route) for every Boundary operation the sandbox serves
+    and its sandbox-only routes, with ids that exist where one is known."""
+    # Ids that exist (what ``boundary dev`` creates) or are well formed (Boundary checks an
+    # id's prefix before it authorizes, and answers 400 for a malformed one).
+    known = {
+        "scopes": "global",
+        "auth-methods": "ampw_1234567890",
+        "users": "u_1234567890",
+        "accounts": "acctpw_1234567890",
+        "auth-tokens": "at_1234567890",
+        "credential-libraries": "clvlt_1234567890",
+        "credential-stores": "csvlt_1234567890",
+        "groups": "g_1234567890",
+        "host-catalogs": "hcst_1234567890",
+        "host-sets": "hsst_1234567890",
+        "hosts": "hst_1234567890",
+        "roles": "r_1234567890",
+        "sessions": "s_1234567890",
+        "session-recordings": "sr_1234567890",
+        "storage-buckets": "sb_1234567890",
+        "targets": "ttcp_1234567890",
+    }
+    parents = {
+        "accounts": {"auth_method_id": "ampw_1234567890"},
+        "host-sets": {"host_catalog_id": "hcst_1234567890"},
+        "hosts": {"host_catalog_id": "hcst_1234567890"},
+        "credential-libraries": {"credential_store_id": "csvlt_1234567890"},
+    }
+    calls = []
+    for method, collection, has_id, action in sorted(boundary_urls.OPERATIONS):
+        route = f"/v1/{collection}" + ("/{id}" if has_id else "") + (f":{action}" if action else "")
+        path = route.replace("{id}", known[collection])
+        kwargs: dict[str, Any] = {}
+        if not has_id:
+            kwargs["params"] = parents.get(collection) or {
+                "scope_id": "global",
+                "recursive": "true",
+            }
+        if method in ("POST", "PATCH"):
+            body: dict[str, Any] = {"version": 1}
+            if action == "authenticate":
+                body = {"attributes": {"login_name": "admin", "password": "not-the-password"}}
+            elif not has_id:
+                body = {"scope_id": "global", "name": "sweep", **parents.get(collection, {})}
+                if collection in ("targets", "host-catalogs", "credential-stores"):
+                    body["scope_id"] = "p_1234567890"  # these live in projects
+                    body["type"] = {"targets": "tcp", "host-catalogs": "static"}.get(
+                        collection, "vault"
+                    )
+            kwargs["json"] = body
+        calls.append((method, path, kwargs, route))
+    forged = {"json": {"authorization_token": "forged-authorization-token"}}
+    for op in ("reset", "connect", "unimplemented"):
+        for method in ("GET", "POST"):
+            calls.append((method, f"/sandbox/{op}", forged, f"/sandbox/{op}"))
+    return calls
+
+
+# -- state ---------------------------------------------------------------------------------
+def consul_state(lab: Any) -> dict[str, Any]:
+    c = lab.consul
+    partitions = sorted(p["Name"] for p in c.request("GET", "partitions"))
+    state: dict[str, Any] = {"partitions": partitions}
+    for p in partitions:
+        q = {"partition": p}
+        state[f"services/{p}"] = c.request("GET", "catalog/services", params=q)
+        state[f"agent/{p}"] = c.request("GET", "agent/services", params=q)
+        state[f"checks/{p}"] = sorted(c.request("GET", "agent/checks", params=q))
+        state[f"kv/{p}"] = c.request("GET", "kv/", params={**q, "recurse": "true"})
+        for kind in ("service-defaults", "service-intentions", "proxy-defaults"):
+            state[f"config/{kind}/{p}"] = c.request("GET", f"config/{kind}", params=q)
+    state["intentions"] = c.request("GET", "connect/intentions")
+    state["tokens"] = c.request("GET", "acl/tokens")
+    state["policies"] = c.request("GET", "acl/policies")
+    state["peerings"] = c.request("GET", "peerings")
+    return state
+
+
+def boundary_state(lab: Any, token: str) -> dict[str, Any]:
+    out = {}
+    headers = {"Authorization": f"Bearer {token}"}
+    for collection in ("scopes", "users", "auth-methods", "roles", "groups", "targets",
+                       "host-catalogs", "credential-stores", "storage-buckets", "sessions",
+                       "session-recordings", "auth-tokens"):  # fmt: skip
+        reply = requests.get(
+            f"{lab.endpoints.boundary_url}/v1/{collection}",
+            params={"scope_id": "global", "recursive": "true"},
+            headers=headers,
+            timeout=10,
+        )
+        if reply.status_code != 200:
+            out[collection] = reply.status_code
+            continue
+        doc = reply.json()
+        doc.pop("list_token", None)  # a fresh one for every list
+        if collection == "auth-tokens":  # using a token updates its last-used time
+            doc = sorted(item["id"] for item in doc.get("items") or [])
+        out[collection] = doc
+    return out
+
+
+def boundary_admin_token(lab: Any) -> str:
+    reply = requests.post(
+        f"{lab.endpoints.boundary_url}/v1/auth-methods/ampw_1234567890:authenticate",
+        json={
+            "attributes": {
+                "login_name": "admin",
+                "password": lab.credentials.boundary_admin_password,
+            }
+        },
+        timeout=10,
+    )
+    reply.raise_for_status()
+    return reply.json()["attributes"]["token"]
+
+
+def everything(lab: Any, boundary_token: str) -> dict[str, Any]:
+    admin = requests.get(
+        lab.mesh_admin_url + "/telemetry",
+        params={"limit": 0},
+        headers=lab.mesh_admin_headers,
+        timeout=10,
+    )
+    return {
+        "consul": consul_state(lab),
+        "boundary": boundary_state(lab, boundary_token),
+        "workloads": sorted(
+            (w["id"], w["health_code"], w["error_rate"]) for w in lab.workloads.list()
+        ),
+        "mesh_last_seq": admin.json()["last_seq"],
+    }
+
+
+# -- verdicts --------------------------------------------------------------------------------
+def reveals_nothing(reply: requests.Response) -> bool:
+    """A 200 whose body is empty ([], {}, null, or an object of such): Consul's answer when
+    ACLs filter out everything (``/match`` answers ``{"<name>": []}``)."""
+    try:
+        doc = reply.json()
+    except ValueError:
+        return not reply.content
+    if isinstance(doc, dict):
+        return all(value in ([], {}, None) for value in doc.values())
+    return doc in ([], None)
+
+
+def test_anonymous_and_wrong_token_sweep(lab: Any, protected: dict[str, Any]) -> None:
+    boundary_token = boundary_admin_token(lab)
+    before = everything(lab, boundary_token)
+    leaks: list[str] = []
+    session = requests.Session()
+
+    def call(base: str, method: str, path: str, headers: dict[str, str], **kwargs: Any):
+        return session.request(method, base + path, headers=headers, timeout=10, **kwargs)
+
+    consul = lab.endpoints.consul_url
+    for method, path, kwargs, route in consul_calls(protected):
+        for who, headers in (("anonymous", {}), ("wrong token", {"X-Consul-Token": WRONG})):
+            reply = call(consul, method, path, headers, **kwargs)
+            if (method, route) in CONSUL_OPEN:
+                continue
+            if (
+                who == "anonymous"
+                and (method, route) in CONSUL_OPEN_ANONYMOUS
+                and reply.status_code == 200
+            ):
+                doc = reply.json()
+                if route.endswith("/self") and doc.get("AccessorID") != ANONYMOUS:
+                    leaks.append(f"consul {who} {method} {path}: {reply.status_code} {doc}")
+                continue
+            if reply.status_code == 403:
+                expected = ("ACL not found",)
+                if who == "anonymous":
+                    expected += ("Permission denied",)
+                if not reply.text.startswith(expected):
+                    leaks.append(f"consul {who} {method} {path}: 403 {reply.text[:120]!r}")
+                continue
+            if method == "GET" and reply.status_code == 200 and reveals_nothing(reply):
+                if who == "wrong token":
+                    leaks.append(f"consul {who} {method} {path}: 200 (Consul: ACL not found)")
+                continue
+            leaks.append(f"consul {who} {method} {path}: {reply.status_code} {reply.text[:120]!r}")
+
+    boundary = lab.endpoints.boundary_url
+    for method, path, kwargs, route in boundary_calls(lab):
+        for who, headers in (
+            ("anonymous", {}),
+            ("wrong token", {"Authorization": "Bearer at_1234567890_" + "x" * 40}),
+        ):
+            reply = call(boundary, method, path, headers, **kwargs)
+            if (method, route) in BOUNDARY_OPEN:
+                if route.endswith(":authenticate"):
+                    if reply.status_code != 401:  # a wrong password logs nobody in
+                        leaks.append(f"boundary {who} {method} {path}: {reply.status_code}")
+                elif reply.status_code != 200:
+                    leaks.append(f"boundary {who} {method} {path}: {reply.status_code} (open)")
+                continue
+            if (method, route) in BOUNDARY_SANDBOX_OPEN and reply.status_code == 200:
+                continue
+            # Boundary looks an id up before it authorizes: an id that does not exist is 404,
+            # the global scope cannot be deleted (400); neither reveals or changes anything.
+            if reply.status_code == 404 and not any(i in path for i in EXISTING):
+                continue
+            if (method, path) == ("DELETE", "/v1/scopes/global") and reply.status_code == 400:
+                continue
+            if reply.status_code in (401, 403, 501) or (
+                route.startswith("/sandbox/") and reply.status_code in (400, 405)
+            ):
+                continue
+            leaks.append(
+                f"boundary {who} {method} {path}: {reply.status_code} {reply.text[:120]!r}"
+            )
+
+    host = lab.endpoints.extra["workloads_url"]
+    wid = protected["workload"]["id"]
+    for method, route, _ in workloads_api.ROUTES:
+        path = route.replace("{id}", wid)
+        body = {"json": {"name": "inventory", "version": "v2.1"}} if method == "POST" else {}
+        if method == "PATCH":
+            body = {"json": {"error_rate": 1.0}}
+        for who, headers, status in (
+            ("anonymous", {}, 401),
+            ("wrong token", {"Authorization": "Bearer " + WRONG}, 403),
+        ):
+            reply = call(host, method, path, headers, **body)
+            if reply.status_code != status or "error" not in reply.json():
+                leaks.append(f"workloads {who} {method} {path}: {reply.status_code}")
+
+    for path in mesh_admin.ROUTES:
+        for who, headers, text in (
+            ("anonymous", {}, "Permission denied: anonymous token lacks permission"),
+            ("wrong token", {"X-Consul-Token": WRONG}, "ACL not found"),
+        ):
+            reply = call(lab.mesh_admin_url, "GET", path, headers)
+            if path in mesh_admin.OPEN_ROUTES:
+                if reply.status_code != 200 or reply.text.strip() != "LIVE":
+                    leaks.append(f"mesh {who} GET {path}: {reply.status_code}")
+                continue
+            if reply.status_code != 403 or not reply.text.startswith(text):
+                leaks.append(f"mesh {who} GET {path}: {reply.status_code} {reply.text[:120]!r}")
+
+    after = everything(lab, boundary_token)
+    assert leaks == [], "\n".join(leaks)
+    changed = [key for key in before if before[key] != after[key]]
+    assert changed == [], json.dumps({k: [before[k], after[k]] for k in changed})[:2000]
