@@ -422,3 +422,50 @@ def test_anonymous_and_wrong_token_sweep(lab: Any, protected: dict[str, Any]) ->
     assert leaks == [], "\n".join(leaks)
     changed = [key for key in before if before[key] != after[key]]
     assert changed == [], json.dumps({k: [before[k], after[k]] for k in changed})[:2000]
+
+
+# AWS: moto serves hundreds of operations; a representative set, one per protocol family
+# the lab uses (query, JSON, REST-XML, REST-JSON). The signing checks themselves are tested
+# in tests/aws/test_signing.py.
+AWS_CALLS = (
+    ("sts", "get_caller_identity", {}),
+    ("iam", "list_roles", {}),
+    ("organizations", "list_accounts", {}),
+    ("s3", "list_buckets", {}),
+    ("ecs", "list_clusters", {}),
+    ("logs", "describe_log_groups", {}),
+    ("cloudtrail", "lookup_events", {}),
+    ("cloudwatch", "list_metrics", {}),
+)
+
+
+def test_aws_refuses_unsigned_requests_and_made_up_keys(lab: Any) -> None:
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    answered = []
+    for who, session, config in (
+        ("unsigned", boto3.Session(region_name="us-east-1"), Config(signature_version=UNSIGNED)),
+        (
+            "made-up keys",
+            boto3.Session(
+                aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+                aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                region_name="us-east-1",
+            ),
+            Config(),
+        ),
+    ):
+        for service, operation, kwargs in AWS_CALLS:
+            client = session.client(service, endpoint_url=lab.endpoints.aws_url, config=config)
+            try:
+                getattr(client, operation)(**kwargs)
+            except ClientError as error:
+                status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+                if status not in (400, 403):
+                    answered.append(f"{who} {service}.{operation}: {status}")
+                continue
+            answered.append(f"{who} {service}.{operation}: answered")
+    assert answered == []
