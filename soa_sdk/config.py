@@ -75,8 +75,9 @@ class Endpoints:
         )
         secrets = state.secrets
         credentials = Credentials(
-            aws_access_key_id=secrets.get("aws_access_key_id", "sandbox"),
-            aws_secret_access_key=secrets.get("aws_secret_access_key", "sandbox"),
+            # No stand-in: the sandbox's AWS accepts only the keys it made.
+            aws_access_key_id=secrets.get("aws_access_key_id"),
+            aws_secret_access_key=secrets.get("aws_secret_access_key"),
             vault_token=secrets.get("vault_root_token"),
             consul_token=secrets.get("consul_management_token"),
             postgres_password=secrets.get("postgres_password"),

@@ -22,7 +22,12 @@ from .conftest import ADMIN_LOGIN, ADMIN_PASSWORD, Api, login, start_server
 
 @pytest.fixture(scope="module")
 def recording_server(sandbox) -> Iterator[BoundaryServer]:
-    srv = start_server(BoundaryBackend(recording_store=S3RecordingStore(sandbox.url("aws"))))
+    store = S3RecordingStore(
+        sandbox.url("aws"),
+        aws_access_key_id=sandbox.secret("aws_access_key_id"),
+        aws_secret_access_key=sandbox.secret("aws_secret_access_key"),
+    )
+    srv = start_server(BoundaryBackend(recording_store=store))
     yield srv
     srv.stop()
 
@@ -61,8 +66,8 @@ def test_brokered_postgres_session_is_recorded_and_replayed(
         "s3",
         endpoint_url=sandbox.url("aws"),
         region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_access_key_id=sandbox.secret("aws_access_key_id"),
+        aws_secret_access_key=sandbox.secret("aws_secret_access_key"),
     )
     s3.create_bucket(Bucket=bucket)
     org = api.ok("POST", "/v1/scopes", {"scope_id": "global", "name": "prod"})
@@ -76,7 +81,10 @@ def test_brokered_postgres_session_is_recorded_and_replayed(
             "bucket_name": bucket,
             "bucket_prefix": "sessions",
             "attributes": {"region": "us-east-1"},
-            "secrets": {"access_key_id": "testing", "secret_access_key": "testing"},
+            "secrets": {
+                "access_key_id": sandbox.secret("aws_access_key_id"),
+                "secret_access_key": sandbox.secret("aws_secret_access_key"),
+            },
         },
     )
     assert "secrets" not in sb and sb["secrets_hmac"]

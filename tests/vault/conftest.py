@@ -19,6 +19,7 @@ class Endpoints:
     postgres_url: str
     postgres_password: str = field(repr=False)
     aws_url: str
+    aws_keys: dict[str, str] = field(repr=False)  # the sandbox's root keys
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +31,10 @@ def endpoints(sandbox: SandboxState) -> Endpoints:
         postgres_url=sandbox.url("postgres"),
         postgres_password=sandbox.secret("postgres_password"),
         aws_url=sandbox.url("aws"),
+        aws_keys={
+            "aws_access_key_id": sandbox.secret("aws_access_key_id"),
+            "aws_secret_access_key": sandbox.secret("aws_secret_access_key"),
+        },
     )
 
 

@@ -159,6 +159,7 @@ def test_trust_policy_names_the_provider_audience_and_subject() -> None:
 
 # --- AWS: the member account trusts Vault ------------------------------------------------------
 
+# Only for a client that never reaches a server (the sandbox's AWS refuses made-up keys).
 _TEST_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
@@ -170,7 +171,7 @@ def _aws(endpoints, service: str, creds: dict[str, str] | None = None) -> Any:
             "aws_session_token": creds["SessionToken"],
         }
         if creds
-        else _TEST_KEYS
+        else endpoints.aws_keys
     )
     return boto3.client(service, endpoint_url=endpoints.aws_url, region_name="us-east-1", **keys)
 

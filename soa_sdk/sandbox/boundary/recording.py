@@ -152,7 +152,16 @@ def postgres_statements(document: bytes | str) -> list[Statement]:
 class S3RecordingStore:
     """Writes and reads recording documents in S3 (moto in the sandbox) with boto3."""
 
-    def __init__(self, endpoint_url: str, region: str = "us-east-1") -> None:
+    def __init__(
+        self,
+        endpoint_url: str,
+        region: str = "us-east-1",
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+    ) -> None:
+        """Keys not given come from boto3's own chain (``AWS_ACCESS_KEY_ID``... in the
+        environment, as a Boundary worker's AWS plugin reads them); the sandbox's S3 accepts
+        only keys it issued."""
         import boto3  # imported here: the emulator runs without S3 when not asked for it
 
         self.endpoint_url = endpoint_url
@@ -160,8 +169,8 @@ class S3RecordingStore:
             "s3",
             endpoint_url=endpoint_url,
             region_name=region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_access_key_id=aws_access_key_id,
+            aws_secret_access_key=aws_secret_access_key,
         )
 
     def check_bucket(self, bucket: str) -> None:

@@ -53,7 +53,12 @@ class BoundaryService(Service):
                 *("--recording-s3-endpoint", context.urls["aws"]),
             ),
             url=f"http://{LOOPBACK}:{port}",
-            env={"BOUNDARY_ADMIN_PASSWORD": context.secrets[ADMIN_PASSWORD]},
+            env={
+                "BOUNDARY_ADMIN_PASSWORD": context.secrets[ADMIN_PASSWORD],
+                # Recordings are written to the sandbox's S3, which accepts only issued keys.
+                "AWS_ACCESS_KEY_ID": context.secrets["aws_access_key_id"],
+                "AWS_SECRET_ACCESS_KEY": context.secrets["aws_secret_access_key"],
+            },
         )
 
     def is_healthy(self, record: ServiceRecord, secrets: dict[str, str]) -> bool:
