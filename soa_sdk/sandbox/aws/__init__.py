@@ -4,6 +4,9 @@
 at the same paths and with the same behaviour as `moto_server`, wrapped in WSGI middleware
 that adds:
 
+- SigV4 authentication of every request against the credentials the sandbox issued (its
+  root keys, IAM user keys, STS session keys with their expiry), refused with AWS's errors
+  (`soa_sdk.sandbox.aws.signing`);
 - CloudTrail management events for every API call served, and `LookupEvents`
   (`soa_sdk.sandbox.aws.cloudtrail`);
 - STS `AssumeRoleWithWebIdentity` that verifies the web identity token as AWS does
