@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from soa_sdk import spec as org_spec
-from soa_sdk import validate
+from soa_sdk import tools, validate
 from soa_sdk.errors import Conflict, NotFound, SoaLabError, ValidationError
 from soa_sdk.paths import terraform_root as default_terraform_root
 from soa_sdk.runtime import mesh as runtime_mesh
@@ -278,7 +278,7 @@ class Extend:
     def _run_checks(self, folder: Path, checkov: bool) -> list[tf_checks.CheckResult]:
         try:
             return tf_checks.run_all(folder, checkov=checkov)
-        except tf_checks.CheckovNotInstalled as error:
+        except tools.ToolUnavailable as error:
             results = tf_checks.run_all(folder, checkov=False)
             missing = tf_checks.CheckResult("checkov", str(folder))
             missing.findings.append(tf_checks.Finding("checkov", str(folder), str(error)))
