@@ -45,16 +45,51 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from soa_sdk.sandbox import lifecycle
-    from soa_sdk.sandbox.state import SandboxState, sandbox_home
+    from soa_sdk.sandbox.process import is_running
+    from soa_sdk.sandbox.state import (
+        SandboxState,
+        SandboxStateInvalid,
+        read_run_records,
+        sandbox_home,
+    )
     from soa_sdk.tables import Table
 
-    if not SandboxState.exists():
+    home = sandbox_home()
+
+    def fail(message: str, code: int, **fields: object) -> int:
         if args.json:
-            print(json.dumps({"running": False, "home": str(sandbox_home()), "services": []}))
+            document = {"running": None, "healthy": False, "home": str(home), "services": []}
+            print(json.dumps({**document, **fields, "error": message}, indent=2))
+        else:
+            print(f"error: {message}", file=sys.stderr)
+        return code
+
+    if not SandboxState.exists(home):
+        starter = lifecycle.busy(home)
+        if starter is not None:
+            who = f" (pid {starter})" if starter else ""
+            message = (
+                f"A soa-lab command{who} is starting or stopping the sandbox right now; "
+                "run `soa-lab status` again in a few seconds."
+            )
+            return fail(message, 3, running=False, starting=True)
+        alive = [r for r in read_run_records(home).values() if is_running(r.pid, r.started_at)]
+        if alive:
+            pids = ", ".join(f"{r.name} {r.pid}" for r in alive)
+            message = (
+                f"The sandbox's state.json is missing, but processes it started still run "
+                f"({pids}). `soa-lab up` writes it again; `soa-lab down` stops them."
+            )
+            return fail(message, 2)
+        if args.json:
+            print(json.dumps({"running": False, "home": str(home), "services": []}))
         else:
             _say("No sandbox is running. Start one with `soa-lab up`.")
         return 3
-    state = SandboxState.load()
+    try:
+        state = SandboxState.load(home)
+    except SandboxStateInvalid as error:
+        return fail(str(error), 2)
     statuses = lifecycle.status(state)
     healthy = all(s.healthy for s in statuses)
     if args.json:
@@ -69,7 +104,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         rows = [
             {
                 "service": s.name,
-                "health": "healthy" if s.healthy else ("unhealthy" if s.running else "stopped"),
+                "health": s.health,
                 "endpoint": s.url,
                 "pid": s.pid,
                 "what": s.summary,
