@@ -5,6 +5,7 @@ soa-lab status [--json] services, endpoints and health
 soa-lab down            stop everything the sandbox started and remove its state
 soa-lab run             up, then every notebook in order with papermill, then a summary
 soa-lab doctor          what is missing or wrong, and how to fix it
+soa-lab tools           install the tools the lab runs from their own environments (checkov)
 """
 
 from __future__ import annotations
@@ -130,18 +131,24 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from soa_sdk import progress, runner
+    from soa_sdk import progress, runner, tools
     from soa_sdk.paths import notebooks_root, project_root
     from soa_sdk.sandbox import lifecycle
     from soa_sdk.tables import Table
 
     notebooks = runner.notebooks_in(Path(args.notebooks or notebooks_root()), args.only)
+    timeout = runner.cell_timeout(args.cell_timeout)
     say = progress.stamped()
+    # Step 5 scans Terraform with checkov: prepare it while the first notebooks run.
+    preparing = tools.prepare_in_background(tools.CHECKOV)
     if args.target == "sandbox":
         lifecycle.up(progress=say)
     folder = runner.new_run_folder(Path(args.output or project_root() / "runs"))
     _say(f"Running {len(notebooks)} notebook(s) into {folder}")
-    results = runner.run_all(notebooks, folder, {"TARGET": args.target}, progress=say)
+    results = runner.run_all(
+        notebooks, folder, {"TARGET": args.target}, progress=say, timeout=timeout
+    )
+    preparing.join(timeout=tools.INSTALL_TIMEOUT)  # never leave a half-made environment
     rows = [
         {
             "notebook": r.name,
@@ -161,8 +168,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         _say(
             f"{failure.name} failed at cell {failure.failed_cell}: {failure.error}\n"
             f"  the executed notebook is {failure.output}"
+            + (f"\n  {failure.hint}" if failure.hint else "")
         )
     return 1 if failures else 0
+
+
+def cmd_tools(args: argparse.Namespace) -> int:
+    from soa_sdk import tools
+
+    for tool in (tools.CHECKOV,):
+        _say(f"{tool.requirement}: {tools.ensure(tool, progress=_say)}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,7 +199,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--notebooks", help="folder of notebooks (default: the project's)")
     run.add_argument("--output", help="where run folders go (default: ./runs)")
     run.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 00 01")
+    run.add_argument(
+        "--cell-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop a cell that runs longer (default: $SOA_LAB_CELL_TIMEOUT or 600)",
+    )
     run.set_defaults(func=cmd_run)
+    commands.add_parser(
+        "tools", help="install checkov into the lab's own tool environment (done on first use)"
+    ).set_defaults(func=cmd_tools)
     return parser
 
 
