@@ -35,9 +35,32 @@ def examine(home: Path | None = None) -> list[Finding]:
         findings.append(
             Finding(not problems, f"{service.name}: {service.summary}", " ".join(problems))
         )
+    findings.append(_checkov())
     findings.append(_home_writable(home))
     findings += _sandbox(home)
     return findings
+
+
+def _checkov() -> Finding:
+    """checkov is installed on first use (soa_sdk.tools): absent is fine, a broken override
+    is not."""
+    from soa_sdk import tools
+
+    tool = tools.CHECKOV
+    found = tools.find(tool)
+    if found is not None:
+        return Finding(True, f"{tool.requirement} at {found}")
+    if os.environ.get(tool.override_variable):
+        return Finding(
+            False,
+            f"{tool.override_variable}={os.environ[tool.override_variable]}",
+            f"It is not an executable: fix it, or unset it to let the lab install {tool.name}.",
+        )
+    return Finding(
+        True,
+        f"{tool.requirement} not installed yet: the first run of notebook 05, or "
+        f"`soa-lab tools`, installs it into {tool.folder} (about 30 s)",
+    )
 
 
 def _python() -> Finding:

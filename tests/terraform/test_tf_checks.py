@@ -157,3 +157,17 @@ def test_command_line_summary(terraform_dir: Path, capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "parse: ok" in out and "fmt: ok" in out and "conventions: ok" in out
     assert "checkov" not in out
+
+
+def test_doctor_says_where_checkov_is_or_will_be(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from soa_sdk.sandbox import doctor
+
+    monkeypatch.setenv("SOA_LAB_TOOLS", str(tmp_path))
+    monkeypatch.delenv("SOA_LAB_CHECKOV", raising=False)
+    finding = doctor._checkov()
+    assert finding.ok and "not installed yet" in finding.what and str(tmp_path) in finding.what
+    monkeypatch.setenv("SOA_LAB_CHECKOV", str(tmp_path / "missing"))
+    finding = doctor._checkov()
+    assert not finding.ok and "not an executable" in finding.fix
