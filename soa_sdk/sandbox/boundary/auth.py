@@ -144,8 +144,11 @@ class Role(Resource):
     principal_ids: Annotated[list[str], ref("user", "group", on_delete="remove")] = field(
         default_factory=list
     )
-    # "this", "children", "descendants" or scope ids; kept as given when a scope goes.
-    grant_scope_ids: list[str] = field(default_factory=lambda: ["this"])
+    # "this", "children", "descendants" or scope ids; the sandbox keeps a gone scope's id
+    # (Boundary drops it), so a role's grant scopes change only through its own actions.
+    grant_scope_ids: Annotated[list[str], ref("scope", on_delete="keep")] = field(
+        default_factory=lambda: ["this"]
+    )
     #: ``grant_strings`` and their parse, redone only when the strings change
     parsed: tuple[tuple[str, ...], tuple[Grant, ...]] = field(
         default=((), ()), repr=False, compare=False
