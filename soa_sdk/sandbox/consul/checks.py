@@ -28,6 +28,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 MIN_INTERVAL = 1.0
@@ -61,6 +62,17 @@ def parse_duration(value: Any) -> float:
     return total
 
 
+@dataclass(frozen=True)
+class Probe:
+    """One check as the runner sees it: its kind, Consul's ``Definition`` block and timings."""
+
+    kind: str
+    definition: dict[str, Any]
+    interval: float = MIN_INTERVAL
+    timeout: float | None = None
+    ttl_deadline: float = 0.0
+
+
 def _opener() -> urllib.request.OpenerDirector:
     # An empty ProxyHandler: checks must hit the address given, never an environment proxy.
     return urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -69,11 +81,12 @@ def _opener() -> urllib.request.OpenerDirector:
 _OPENER = _opener()
 
 
-def run_http(definition: dict) -> tuple[str, str]:
+def run_http(probe: Probe) -> tuple[str, str]:
     """Run one HTTP check; return (status, output) as Consul's agent would."""
+    definition = probe.definition
     url = definition["HTTP"]
     method = (definition.get("Method") or "GET").upper()
-    timeout = definition.get("_timeout") or DEFAULT_TIMEOUT
+    timeout = probe.timeout or DEFAULT_TIMEOUT
     body = definition.get("Body") or None
     req = urllib.request.Request(url, method=method, data=body.encode() if body else None)
     req.add_header("User-Agent", "Consul Health Check")
@@ -111,11 +124,11 @@ def _go_dial_error(url: str, exc: BaseException) -> str:
     return str(reason)
 
 
-def run_tcp(definition: dict) -> tuple[str, str]:
+def run_tcp(probe: Probe) -> tuple[str, str]:
     """Run one TCP check; return (status, output)."""
-    addr = definition["TCP"]
+    addr = probe.definition["TCP"]
     host, _, port = addr.rpartition(":")
-    timeout = definition.get("_timeout") or DEFAULT_TIMEOUT
+    timeout = probe.timeout or DEFAULT_TIMEOUT
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
             pass
@@ -131,14 +144,14 @@ def run_tcp(definition: dict) -> tuple[str, str]:
 class CheckRunner:
     """Runs the checks of a backend: one scheduler thread, a pool of four workers.
 
-    The backend gives three callables: ``get(key)`` the check's definition (or None once
+    The backend gives three callables: ``get(key)`` the check's :class:`Probe` (or None once
     deregistered), ``report(key, status, output)`` to record a result, and ``reap()`` to
     deregister services critical for longer than their ``DeregisterCriticalServiceAfter``.
     """
 
     def __init__(
         self,
-        get: Callable[[Any], dict | None],
+        get: Callable[[Any], Probe | None],
         report: Callable[[Any, str, str], None],
         reap: Callable[[], None],
         workers: int = 4,
@@ -210,20 +223,19 @@ class CheckRunner:
                 return
 
     def _run(self, key: Any, gen: int) -> None:
-        definition = self._get(key)
-        if definition is None:
+        probe = self._get(key)
+        if probe is None:
             return
-        kind = definition["_type"]
-        interval = definition.get("_interval") or MIN_INTERVAL
+        kind = probe.kind
+        interval = probe.interval or MIN_INTERVAL
         if kind == "ttl":
-            deadline = definition.get("_ttl_deadline", 0.0)
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= probe.ttl_deadline:
                 self._report(key, "critical", "TTL expired")
             return
         if kind == "http":
-            status, output = run_http(definition)
+            status, output = run_http(probe)
         elif kind == "tcp":
-            status, output = run_tcp(definition)
+            status, output = run_tcp(probe)
         else:
             return
         with self._cond:

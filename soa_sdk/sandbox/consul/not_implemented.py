@@ -1,9 +1,9 @@
 """What the emulator leaves out, generated from the code.
 
 Three sources: the route registry (``urls.ROUTES[*].missing`` and ``urls.UNROUTED``), and the
-``Not implemented:`` paragraphs of the docstrings of the emulator's modules and of
-:class:`~.models.ConsulBackend`'s methods. ``python -m soa_sdk.sandbox.consul
---list-unimplemented`` prints the report.
+``Not implemented:`` paragraphs of the docstrings of the emulator's modules (the state
+modules of :mod:`.state` included) and of :class:`~.models.ConsulBackend`'s methods.
+``python -m soa_sdk.sandbox.consul --list-unimplemented`` prints the report.
 """
 
 from __future__ import annotations
@@ -12,7 +12,11 @@ import inspect
 import re
 
 from . import acl, bexpr, checks, config_entries, models
+from .state import acl as acl_state
+from .state import catalog, health, kv, tenancy
 from .urls import ROUTES, UNROUTED
+
+_MODULES = (models, catalog, health, kv, acl_state, tenancy, config_entries, checks, acl, bexpr)
 
 _NOT_IMPL = re.compile(r"Not implemented:(.*?)(?:\n\s*\n|\Z)", re.DOTALL)
 
@@ -31,9 +35,10 @@ def report() -> list[str]:
             methods = ",".join(route.methods)
             lines.append(f"  - {methods} {route.path}: {', '.join(route.missing)}")
     lines.append("Behaviour not implemented (from the code's docstrings):")
-    for module in (models, config_entries, checks, acl, bexpr):
+    for module in _MODULES:
+        name = module.__name__.removeprefix("soa_sdk.sandbox.consul.")
         for text in _paragraphs(module.__doc__):
-            lines.append(f"  - {module.__name__.rsplit('.', 1)[-1]}: {text}")
+            lines.append(f"  - {name}: {text}")
     for name, member in inspect.getmembers(models.ConsulBackend, inspect.isfunction):
         for text in _paragraphs(member.__doc__):
             lines.append(f"  - ConsulBackend.{name}: {text}")
