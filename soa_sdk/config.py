@@ -1,4 +1,5 @@
-"""Endpoints and credentials: from the sandbox's state file, or from the usual environment.
+"""Endpoints and credentials: from the sandbox's state file (read by
+:func:`soa_sdk.sandbox.controls.endpoints_of`), or from the usual environment.
 
 Against real infrastructure the SDK reads the variables every tool reads:
 ``AWS_PROFILE`` / ``AWS_ACCESS_KEY_ID`` ... (boto3's own chain), ``AWS_REGION``,
@@ -13,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from soa_sdk.errors import ValidationError
-from soa_sdk.sandbox.state import SandboxState
 
 TARGETS = ("sandbox", "aws")
 DEFAULT_REGION = "us-east-1"
@@ -49,42 +49,6 @@ class Endpoints:
     postgres_url: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
     """Sandbox-only endpoints: ``workloads_url``, ``mesh_admin_url``."""
-
-    @classmethod
-    def from_sandbox(cls, state: SandboxState, region: str) -> tuple[Endpoints, Credentials]:
-        def url(name: str) -> str | None:
-            record = state.services.get(name)
-            return record.url if record else None
-
-        endpoints = cls(
-            target="sandbox",
-            region=region,
-            aws_url=url("aws"),
-            vault_url=url("vault"),
-            consul_url=url("consul"),
-            boundary_url=url("boundary"),
-            postgres_url=url("postgres"),
-            extra={
-                key: value
-                for key, value in {
-                    "workloads_url": url("workloads"),
-                    **(state.services["consul"].extra if "consul" in state.services else {}),
-                }.items()
-                if value
-            },
-        )
-        secrets = state.secrets
-        credentials = Credentials(
-            # No stand-in: the sandbox's AWS accepts only the keys it made.
-            aws_access_key_id=secrets.get("aws_access_key_id"),
-            aws_secret_access_key=secrets.get("aws_secret_access_key"),
-            vault_token=secrets.get("vault_root_token"),
-            consul_token=secrets.get("consul_management_token"),
-            postgres_password=secrets.get("postgres_password"),
-            boundary_admin_password=secrets.get("boundary_admin_password"),
-            workloads_token=secrets.get("workloads_api_token"),
-        )
-        return endpoints, credentials
 
     @classmethod
     def from_environment(

@@ -50,3 +50,15 @@ class Conflict(SoaLabError):
 
 class AccessDenied(SoaLabError, PermissionError):
     """The caller's credentials do not allow the action."""
+
+
+class SandboxOnly(ValidationError, ServiceUnavailable):
+    """Something only the sandbox can do (see :mod:`soa_sdk.sandbox.controls`) was asked of
+    a lab on real endpoints. Both a ``ValidationError`` (not for this target) and a
+    ``ServiceUnavailable`` (no such endpoint), as the steps raised before it existed."""
+
+
+def only_on_sandbox(what: str, instead: str) -> SandboxOnly:
+    """The error a step built without sandbox controls raises: ``what`` is only available on
+    the sandbox, and ``instead`` says what to do on real endpoints."""
+    return SandboxOnly(f"{what} is only available on the sandbox: {instead}")

@@ -58,8 +58,11 @@ from soa_sdk.tf import spec as tfspec
 from soa_sdk.tf import template
 
 if TYPE_CHECKING:
-    from soa_sdk.lab import Lab
-    from soa_sdk.runtime import RuntimeReport
+    from soa_sdk.awsclient import EndpointSession
+    from soa_sdk.consul_api import ConsulApi
+    from soa_sdk.org import Organization
+    from soa_sdk.runtime import RuntimeReport, Runtimes
+    from soa_sdk.sandbox.controls import SandboxControls
 
 RECORD_PREFIX = "soa-lab/extensions/"
 RUNTIMES_OU = "runtimes"
@@ -108,10 +111,28 @@ class ExtensionReport:
 
 
 class Extend:
-    """Add and remove runtimes. Reached as ``lab.extend``."""
+    """Add and remove runtimes. Reached as ``lab.extend``.
 
-    def __init__(self, lab: Lab) -> None:
-        self.lab = lab
+    It adds the runtime's account through step 0 (``org``; ``aws`` closes it again), builds
+    the runtime with step 1 (``runtime``), writes failover resolvers and its records in
+    Consul (``consul``) and, on the sandbox only, labels the workloads the new runtime runs
+    (``sandbox``; None on real endpoints)."""
+
+    def __init__(
+        self,
+        aws: EndpointSession,
+        consul: ConsulApi,
+        org: Organization,
+        runtime: Runtimes,
+        sandbox: SandboxControls | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.aws = aws
+        self.consul = consul
+        self.org = org
+        self.runtime = runtime
+        self.sandbox = sandbox
+        self.progress = progress or (lambda message: None)
 
     # -- plan (validation only) -----------------------------------------------------------
     def plan(
@@ -142,7 +163,7 @@ class Extend:
         record = self._record(name)
         if any(r.name == name for r in existing.runtimes) and record is None:
             raise Conflict(f"The runtime name '{name}' is already used; choose another.")
-        registered = self.lab.runtime.record(name)
+        registered = self.runtime.record(name)
         if registered is not None and record is None:
             raise Conflict(f"A runtime named '{name}' already runs; choose another name.")
         declared = existing
@@ -181,15 +202,15 @@ class Extend:
                     f"'{name}' sorts before {primary.name}, which would make it the primary of "
                     f"'{service}'; choose a name that sorts after {primary.name}."
                 )
-            if self.lab.runtime.record(primary.name) is None:
+            if self.runtime.record(primary.name) is None:
                 raise NotFound(
                     f"'{service}' runs in {primary.name}, which does not run yet: create it "
                     f"first (lab.runtime.create('{primary.name}'))."
                 )
-        email_domain = self.lab.org.spec.accounts[0].email.split("@", 1)[1]
+        email_domain = self.org.spec.accounts[0].email.split("@", 1)[1]
         email = f"aws+{account_name}@{email_domain}"
         new_account = org_spec.AccountSpec(account_name, email, RUNTIMES_OU)
-        org_spec.validate_account(new_account, self.lab.org.spec.ou_names())
+        org_spec.validate_account(new_account, self.org.spec.ou_names())
         return spec, combined, new_account
 
     @staticmethod
@@ -202,7 +223,7 @@ class Extend:
     def _check_account(self, spec: tfspec.RuntimeSpec, rerun: bool) -> None:
         if rerun:
             return
-        if spec.account in [a.name for a in self.lab.org.spec.accounts]:
+        if spec.account in [a.name for a in self.org.spec.accounts]:
             raise Conflict(
                 f"The account '{spec.account}' already belongs to the organization; a new "
                 "runtime gets its own account."
@@ -226,7 +247,7 @@ class Extend:
         validate.flag(checkov, "checkov")
         root = self._root(terraform_root)
         spec, combined, account_spec = self.plan(name, kind, region, services, account, root)
-        say = self.lab.progress
+        say = self.progress
         folder = root / spec.folder
         wrote = self._write_folder(spec, root, account_spec)
         say(f"{'wrote' if wrote else 'kept'} {folder}")
@@ -234,18 +255,18 @@ class Extend:
             results = self._run_checks(folder, checkov)
             say("checks: " + "; ".join(r.summary() for r in results))
             self._put_record(spec, folder, account_spec)
-            if account_spec.name in [a.name for a in self.lab.org.spec.accounts]:
-                self.lab.org.spec.account(account_spec.name)
-                created = self.lab.org.ensure().account(account_spec.name)  # a re-run
+            if account_spec.name in [a.name for a in self.org.spec.accounts]:
+                self.org.spec.account(account_spec.name)
+                created = self.org.ensure().account(account_spec.name)  # a re-run
             else:
-                created = self.lab.org.add_account(account_spec)
+                created = self.org.add_account(account_spec)
             say(f"account {created.name} ({created.id}) in OU {created.ou}")
-            report = self.lab.runtime.create(spec=spec, with_upstreams=False)
+            report = self.runtime.create(spec=spec, with_upstreams=False)
             self._label_workloads(spec)
             failover = self._ensure_failover(spec, combined)
         except BaseException:
             if wrote:
-                self.lab.progress(f"adding {name} failed: undoing what it did")
+                self.progress(f"adding {name} failed: undoing what it did")
                 try:
                     if self._record(name) is not None:
                         self.remove_runtime(name)
@@ -267,7 +288,7 @@ class Extend:
             if have != wanted:
                 raise Conflict(f"{folder} exists with other contents; remove it first.")
             return False
-        names = [a.name for a in self.lab.org.spec.accounts]
+        names = [a.name for a in self.org.spec.accounts]
         if account.name not in names:
             names.append(account.name)
         # The folder is validated against the runtimes under root *without* the copies'
@@ -286,13 +307,13 @@ class Extend:
 
     def _label_workloads(self, spec: tfspec.RuntimeSpec) -> None:
         """Make the new runtime's replies say where they come from."""
-        if self.lab.target != "sandbox":
+        if self.sandbox is None:
             return
-        for workload in self.lab.workloads.list():
+        for workload in self.sandbox.workloads.list():
             if workload.get("runtime") == spec.name:
                 message = f"{workload['name']} {workload['version']} ({spec.name})"
                 if workload.get("message") != message:
-                    self.lab.workloads.update(workload["id"], message=message)
+                    self.sandbox.workloads.update(workload["id"], message=message)
 
     def _ensure_failover(
         self, spec: tfspec.RuntimeSpec, combined: tfspec.MeshSpec
@@ -304,7 +325,7 @@ class Extend:
             primary = combined.placements(service.name)[0]
             resolver = runtime_mesh.resolver_entry(primary.service(service.name), primary, combined)
             if resolver is not None:
-                self.lab.consul.put_config(resolver, primary.consul_partition)
+                self.consul.put_config(resolver, primary.consul_partition)
             failover[service.name] = {
                 "primary": primary.consul_partition,
                 "targets": [r.consul_partition for r in combined.failover_targets(service.name)],
@@ -322,7 +343,7 @@ class Extend:
         spec = tfspec.parse_runtime(record["spec"], f"the record of {name}")
         removed: list[str] = []
         without = tfspec.MeshSpec(
-            tuple(r for r in self.lab.runtime.mesh_spec().runtimes if r.name != name)
+            tuple(r for r in self.runtime.mesh_spec().runtimes if r.name != name)
         )
         for service in spec.services:
             placements = without.placements(service.name)
@@ -331,24 +352,22 @@ class Extend:
             primary = placements[0]
             resolver = runtime_mesh.resolver_entry(primary.service(service.name), primary, without)
             if resolver is not None:
-                self.lab.consul.put_config(resolver, primary.consul_partition)
-            elif self.lab.consul.get_config(
-                "service-resolver", service.name, primary.consul_partition
-            ):
-                self.lab.consul.delete_config(
+                self.consul.put_config(resolver, primary.consul_partition)
+            elif self.consul.get_config("service-resolver", service.name, primary.consul_partition):
+                self.consul.delete_config(
                     "service-resolver", service.name, primary.consul_partition
                 )
             removed.append(f"failover:{service.name}@{primary.consul_partition}")
         account = org_spec.AccountSpec(**record["account"])
-        if account.name not in [a.name for a in self.lab.org.spec.accounts]:
-            self.lab.org.spec = self.lab.org.spec.with_account(account)  # a new process
-        removed += self.lab.runtime.destroy(spec=spec)
+        if account.name not in [a.name for a in self.org.spec.accounts]:
+            self.org.spec = self.org.spec.with_account(account)  # a new process
+        removed += self.runtime.destroy(spec=spec)
         removed += self._remove_account(account.name)
         folder = Path(record["folder"])
         if folder.is_dir() and (folder / tfspec.RUNTIME_FILE).is_file():
             shutil.rmtree(folder)
             removed.append(f"folder:{folder}")
-        self.lab.consul.request("DELETE", f"kv/{RECORD_PREFIX}{name}")
+        self.consul.request("DELETE", f"kv/{RECORD_PREFIX}{name}")
         if self._drop_scratch(folder.parent):
             removed.append(f"scratch:{folder.parent.parent}")
         return removed
@@ -367,15 +386,15 @@ class Extend:
         return True
 
     def _remove_account(self, name: str) -> list[str]:
-        found = next((a for a in self.lab.org.accounts() if a.name == name), None)
-        org = self.lab.org
+        found = next((a for a in self.org.accounts() if a.name == name), None)
+        org = self.org
         org.spec = dataclasses.replace(
             org.spec, accounts=tuple(a for a in org.spec.accounts if a.name != name)
         )
         if found is None:
             return []
-        client = self.lab.aws.client("organizations")
-        if self.lab.target == "sandbox":
+        client = self.aws.client("organizations")
+        if self.sandbox is not None:
             client.remove_account_from_organization(AccountId=found.id)
             return [f"account:{name} (removed from the organization)"]
         client.close_account(AccountId=found.id)
@@ -384,12 +403,12 @@ class Extend:
     # -- reading ----------------------------------------------------------------------------
     def added(self) -> list[str]:
         """The runtimes step 5 added (and has not removed)."""
-        _, items = self.lab.consul.client.kv.get(RECORD_PREFIX, keys=True)
+        _, items = self.consul.client.kv.get(RECORD_PREFIX, keys=True)
         return sorted(key.removeprefix(RECORD_PREFIX) for key in items or ())
 
     def failover_resolver(self, service: str, partition: str) -> dict[str, Any] | None:
         """The ``service-resolver`` of ``service`` in ``partition``, as Consul holds it."""
-        return self.lab.consul.get_config("service-resolver", service, partition)
+        return self.consul.get_config("service-resolver", service, partition)
 
     @staticmethod
     def answer_of(reply: dict[str, Any], service: str) -> str | None:
@@ -417,7 +436,7 @@ class Extend:
             raise ValidationError("expected must be a function of the answer, e.g. str.isalpha.")
         started = time.monotonic()
         while True:
-            status, reply = self.lab.runtime.call(runtime)
+            status, reply = self.runtime.call(runtime)
             answer = self.answer_of(reply, service)
             done = status == 200 and answer is not None and expected(answer)
             if done or time.monotonic() - started > timeout:
@@ -446,7 +465,7 @@ class Extend:
 
     # -- the record -------------------------------------------------------------------------
     def _record(self, name: str) -> dict[str, Any] | None:
-        _, item = self.lab.consul.client.kv.get(f"{RECORD_PREFIX}{name}")
+        _, item = self.consul.client.kv.get(f"{RECORD_PREFIX}{name}")
         return json.loads(item["Value"]) if item and item.get("Value") else None
 
     def _put_record(
@@ -457,7 +476,7 @@ class Extend:
             "folder": str(folder),
             "account": dataclasses.asdict(account),
         }
-        self.lab.consul.client.kv.put(f"{RECORD_PREFIX}{spec.name}", json.dumps(record))
+        self.consul.client.kv.put(f"{RECORD_PREFIX}{spec.name}", json.dumps(record))
 
 
 __all__ = ["Extend", "ExtensionReport", "supported_regions"]

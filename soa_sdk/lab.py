@@ -1,5 +1,8 @@
-"""``Lab``: one object that connects to the sandbox or to real endpoints and hands out the
-clients and the steps of the lab.
+"""``Lab``: the composition root. It connects to the sandbox or to real endpoints, builds the
+clients (:mod:`soa_sdk.clients`: boto3, hvac, Consul; the Boundary address) and, on the
+sandbox only, the sandbox's controls (:mod:`soa_sdk.sandbox.controls`), then builds each step
+handing it, as constructor arguments, the clients it uses and the other steps it needs. No
+step imports this module or reaches through ``Lab``.
 
 >>> lab = Lab.connect()            # the local sandbox (started if none runs)
 >>> lab = Lab.connect("aws")       # real AWS / Vault / Consul / Boundary from the environment
@@ -15,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from soa_sdk.awsclient import EndpointSession
+from soa_sdk.clients import Clients
 from soa_sdk.config import DEFAULT_REGION, Credentials, Endpoints, check_target
-from soa_sdk.errors import SandboxNotRunning, ServiceUnavailable, ValidationError
+from soa_sdk.errors import SandboxNotRunning, ValidationError, only_on_sandbox
 
 if TYPE_CHECKING:
     import hvac
@@ -28,8 +32,10 @@ if TYPE_CHECKING:
     from soa_sdk.org import Organization
     from soa_sdk.release import Release
     from soa_sdk.runtime import Runtimes
+    from soa_sdk.sandbox.controls import SandboxControls
     from soa_sdk.sandbox.state import SandboxState
     from soa_sdk.sandbox.workloads import WorkloadHostClient
+    from soa_sdk.tf.spec import AccessSpec
 
 
 class Lab:
@@ -44,6 +50,7 @@ class Lab:
         self.endpoints = endpoints
         self._credentials = credentials
         self.progress = progress or (lambda message: None)
+        self.clients = Clients(endpoints, credentials)
 
     @classmethod
     def connect(
@@ -63,6 +70,7 @@ class Lab:
         if target == "aws":
             return cls(*Endpoints.from_environment(region=region), progress=progress)
         from soa_sdk.sandbox import lifecycle
+        from soa_sdk.sandbox.controls import endpoints_of
         from soa_sdk.sandbox.state import SandboxState
 
         if start:
@@ -75,7 +83,7 @@ class Lab:
                     f"The sandbox's {', '.join(dead)} service(s) are not answering. "
                     "Run `soa-lab up` to restart it (or `soa-lab doctor` to see why)."
                 )
-        return cls(*Endpoints.from_sandbox(state, region), progress=progress)
+        return cls(*endpoints_of(state, region), progress=progress)
 
     @staticmethod
     def _start_sandbox(home: Path | None, say: Callable[[str], None] | None) -> SandboxState:
@@ -116,71 +124,57 @@ class Lab:
         return f"Lab({', '.join(parts)})"
 
     # -- clients -----------------------------------------------------------------------------
-    @cached_property
+    @property
     def aws(self) -> EndpointSession:
         """A boto3 session in the management account."""
-        c = self._credentials
-        return EndpointSession(
-            aws_access_key_id=c.aws_access_key_id,
-            aws_secret_access_key=c.aws_secret_access_key,
-            region_name=self.endpoints.region,
-            endpoint_url=self.endpoints.aws_url,
-        )
+        return self.clients.aws
 
-    @cached_property
+    @property
     def vault(self) -> hvac.Client:
         """An hvac client, authenticated with the sandbox's root token or ``VAULT_TOKEN``."""
-        import hvac
+        return self.clients.vault
 
-        if not self.endpoints.vault_url:
-            raise ServiceUnavailable("No Vault address: set VAULT_ADDR (and VAULT_TOKEN).")
-        from soa_sdk.reachability import GuardedSession
-
-        return hvac.Client(
-            url=self.endpoints.vault_url,
-            token=self._credentials.vault_token,
-            session=GuardedSession("vault", self.endpoints.vault_url),
-        )
-
-    @cached_property
+    @property
     def consul(self) -> ConsulApi:
         """The Consul API (python-consul2 as ``lab.consul.client``, raw HTTP for the rest)."""
-        from soa_sdk.consul_api import ConsulApi
-
-        if not self.endpoints.consul_url:
-            raise ServiceUnavailable(
-                "No Consul address: set CONSUL_HTTP_ADDR (and CONSUL_HTTP_TOKEN)."
-            )
-        return ConsulApi(self.endpoints.consul_url, self._credentials.consul_token)
+        return self.clients.consul
 
     @cached_property
+    def sandbox(self) -> SandboxControls | None:
+        """What only the sandbox can do (the workload host, the mesh's admin endpoint...);
+        None on real endpoints."""
+        if self.target != "sandbox":
+            return None
+        from soa_sdk.sandbox.controls import SandboxControls
+
+        return SandboxControls(self.endpoints, self._credentials)
+
+    def _sandbox(self, what: str, instead: str) -> SandboxControls:
+        if self.sandbox is None:
+            raise only_on_sandbox(what, instead)
+        return self.sandbox
+
+    @property
     def workloads(self) -> WorkloadHostClient:
         """The sandbox's workload host, which runs the demo services (sandbox only: on AWS
-        the services run as ECS tasks, EKS pods or EC2 instances). It is called with the
-        host's API token, and gives each workload a Consul token of its own service's
-        identity, created with the lab's Consul token."""
-        from soa_sdk.sandbox.workloads import WorkloadHostClient
-
-        url = self.endpoints.extra.get("workloads_url")
-        if self.target != "sandbox" or not url:
-            raise ServiceUnavailable("The workload host exists in the sandbox only.")
-        c = self._credentials
-        return WorkloadHostClient(url, c.workloads_token, self.endpoints.consul_url, c.consul_token)
+        the services run as ECS tasks, EKS pods or EC2 instances)."""
+        return self._sandbox(
+            "The workload host", "on AWS the services run as ECS tasks, EKS pods or EC2 instances."
+        ).workloads
 
     @property
     def mesh_admin_url(self) -> str:
         """The sandbox mesh's admin endpoint (telemetry), published by the data plane."""
-        url = self.endpoints.extra.get("mesh_admin_url")
-        if not url:
-            raise ServiceUnavailable("The mesh's admin endpoint exists in the sandbox only.")
-        return str(url)
+        return self._sandbox(
+            "The mesh's admin endpoint", "on AWS read Envoy's statistics from CloudWatch."
+        ).mesh_admin_url
 
     @property
     def mesh_admin_headers(self) -> dict[str, str]:
-        """What a request to :attr:`mesh_admin_url` carries: the lab's Consul token (the
-        endpoint wants read on every service and node, like Consul's UI metrics proxy)."""
-        token = self._credentials.consul_token
-        return {"X-Consul-Token": token} if token else {}
+        """What a request to :attr:`mesh_admin_url` carries (the lab's Consul token)."""
+        return self._sandbox(
+            "The mesh's admin endpoint", "on AWS read Envoy's statistics from CloudWatch."
+        ).mesh_admin_headers
 
     # -- steps -------------------------------------------------------------------------------
     @cached_property
@@ -195,35 +189,56 @@ class Lab:
         """Step 1: create, describe and destroy runtimes (ECS, EKS, EC2) in member accounts."""
         from soa_sdk.runtime import Runtimes
 
-        return Runtimes(self)
+        return Runtimes(self.consul, self.org, self.sandbox, self.progress)
 
     @cached_property
     def observe(self) -> Observe:
         """Step 2: who did what (CloudTrail), how it behaves (CloudWatch), what talks to what."""
         from soa_sdk.observe import Observe
 
-        return Observe(self)
+        return Observe(
+            self.aws, self.org, self.runtime, self.consul, self.endpoints.region, self.sandbox
+        )
 
     @cached_property
     def release(self) -> Release:
         """Step 3: canary releases through the mesh, with automated analysis."""
         from soa_sdk.release import Release
 
-        return Release(self)
+        return Release(self.consul, self.org, self.runtime, self.sandbox, self.progress)
 
     @cached_property
     def access(self) -> Access:
         """Step 4: just-in-time access to the prod database through Boundary and Vault."""
-        from soa_sdk.access import Access
+        return self.new_access()
 
-        return Access(self)
+    def new_access(self, spec: AccessSpec | None = None, store_mount: str | None = None) -> Access:
+        """A new :class:`~soa_sdk.access.Access` (as another process would build it), with
+        the declared access specification unless ``spec`` is given."""
+        from soa_sdk.access import Access
+        from soa_sdk.access.store import DEFAULT_MOUNT
+
+        e = self.endpoints
+        return Access(
+            self.vault,
+            self.aws,
+            e.boundary_url,
+            vault_url=e.vault_url,
+            region=e.region,
+            postgres_url=e.postgres_url,
+            postgres_password=self._credentials.postgres_password,
+            sandbox=self.sandbox,
+            progress=self.progress,
+            spec=spec,
+            store_mount=store_mount or DEFAULT_MOUNT,
+        )
 
     @cached_property
     def extend(self) -> Extend:
         """Step 5: add a runtime from the template, joined to the mesh across accounts."""
         from soa_sdk.extend import Extend
 
-        return Extend(self)
+        return Extend(self.aws, self.consul, self.org, self.runtime, self.sandbox, self.progress)
 
 
 def _as_folder(value: str | os.PathLike[str] | None, what: str) -> Path | None:

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 from soa_sdk import validate
 from soa_sdk.access.client import BoundaryApi
+from soa_sdk.access.grant_strings import MalformedGrant, check_grant
 from soa_sdk.access.values import SetupReport
 from soa_sdk.errors import ValidationError
-from soa_sdk.sandbox.boundary.grants import GrantError, parse_grant
 from soa_sdk.tf.spec import AccessSpec
 
 ANONYMOUS = "u_anon"
@@ -66,8 +66,8 @@ def check_grants(grants: list[str] | tuple[str, ...]) -> list[str]:
     :class:`ValidationError` naming the first bad one, before anything is sent."""
     for text in validate.names(grants, "Grants (grant strings)"):
         try:
-            parse_grant(text)
-        except GrantError as error:
+            check_grant(text)
+        except MalformedGrant as error:
             raise ValidationError(
                 f"Malformed grant string {text!r}: {error}. A grant names ids (or ids=* with a "
                 "type) and actions, e.g. 'ids=*;type=target;actions=list,read,authorize-session'."

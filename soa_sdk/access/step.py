@@ -26,6 +26,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -53,14 +54,23 @@ from soa_sdk.access.values import (
     TeardownReport,
     UserToken,
 )
-from soa_sdk.errors import AccessDenied, NotFound, ServiceUnavailable, ValidationError
+from soa_sdk.errors import (
+    AccessDenied,
+    NotFound,
+    ServiceUnavailable,
+    ValidationError,
+    only_on_sandbox,
+)
 from soa_sdk.tables import Table
 from soa_sdk.tf.spec import AccessSpec, BoundaryTarget, BoundaryUser, load_access
 from soa_sdk.vault import DatabaseSecrets
 from soa_sdk.vault.errors import vault_errors
 
 if TYPE_CHECKING:
-    from soa_sdk.lab import Lab
+    import hvac
+
+    from soa_sdk.awsclient import EndpointSession
+    from soa_sdk.sandbox.controls import SandboxControls
 
 #: Shortest and longest just-in-time grant, in minutes (3 seconds; a working day).
 MIN_MINUTES = 0.05
@@ -80,32 +90,64 @@ def check_minutes(minutes: object) -> float:
 
 
 class Access:
-    """Step 4 of the lab. Build it as ``lab.access`` (or ``Access(lab)``)."""
+    """Step 4 of the lab. Build it as ``lab.access`` (or ``lab.new_access()``).
+
+    ``vault``: the hvac client (database engine, policy, KV store of passwords and grants);
+    ``aws``: the management session (the recordings bucket, sandbox); ``boundary_url``: the
+    controller; ``vault_url``: the Vault address Boundary's credential stores call;
+    ``postgres_url`` / ``postgres_password``: the database as its admin; ``sandbox``: the
+    sandbox's controls (``boundary dev``'s admin, the session proxy, recordings' SQL), None
+    on real endpoints."""
 
     def __init__(
-        self, lab: Lab, spec: AccessSpec | None = None, store_mount: str = DEFAULT_MOUNT
+        self,
+        vault: hvac.Client,
+        aws: EndpointSession,
+        boundary_url: str | None,
+        vault_url: str | None = None,
+        region: str = "us-east-1",
+        postgres_url: str | None = None,
+        postgres_password: str | None = None,
+        sandbox: SandboxControls | None = None,
+        progress: Callable[[str], None] | None = None,
+        spec: AccessSpec | None = None,
+        store_mount: str = DEFAULT_MOUNT,
     ) -> None:
-        self.lab = lab
+        self.vault = vault
+        self.aws = aws
+        self.boundary_url = boundary_url
+        self.vault_url = vault_url
+        self.region = region
+        self.postgres_url = postgres_url
+        self.postgres_password = postgres_password
+        self.controls = sandbox
+        self.progress = progress or (lambda message: None)
         self.spec = spec or load_access()
-        self.store = AccessStore(lab.vault, store_mount)
-        self.database = DatabaseSecrets(lab.vault, self.spec.database.vault_mount)
+        self.store = AccessStore(vault, store_mount)
+        self.database = DatabaseSecrets(vault, self.spec.database.vault_mount)
         self._admin_api: BoundaryApi | None = None
         self._ids: SetupReport | None = None
         self._renewed_at = 0.0
         self._lock = threading.RLock()
-        self.jit = JustInTime(self.store, self._admin, self._targets_of_group, lab.progress)
+        self.jit = JustInTime(self.store, self._admin, self._targets_of_group, self.progress)
 
     def __repr__(self) -> str:
-        return f"Access(boundary={self.lab.endpoints.boundary_url!r}, org={self.spec.org!r})"
+        return f"Access(boundary={self.boundary_url!r}, org={self.spec.org!r})"
 
     @property
     def sandbox(self) -> bool:
-        return self.lab.target == "sandbox"
+        """Whether the lab runs on the sandbox (it then has :attr:`controls`)."""
+        return self.controls is not None
+
+    def _controls(self, what: str, instead: str) -> SandboxControls:
+        if self.controls is None:
+            raise only_on_sandbox(what, instead)
+        return self.controls
 
     # --- connections -----------------------------------------------------------------------------
 
     def _boundary_url(self) -> str:
-        url = self.lab.endpoints.boundary_url
+        url = self.boundary_url
         if not url:
             raise ServiceUnavailable("No Boundary address: start the sandbox or set BOUNDARY_ADDR.")
         return url
@@ -116,13 +158,8 @@ class Access:
         with self._lock:
             if self._admin_api is None:
                 api = BoundaryApi(self._boundary_url())
-                if self.sandbox:
-                    from soa_sdk.sandbox.services.boundary import ADMIN_AUTH_METHOD, ADMIN_LOGIN
-
-                    password = self.lab.credentials.boundary_admin_password
-                    if not password:
-                        raise ServiceUnavailable("The sandbox has no Boundary: run `soa-lab up`.")
-                    token = api.authenticate(ADMIN_AUTH_METHOD, ADMIN_LOGIN, password)["token"]
+                if self.controls is not None:
+                    token = api.authenticate(*self.controls.boundary_admin_login())["token"]
                 else:
                     token = os.environ.get("BOUNDARY_TOKEN", "")
                     if not token:
@@ -134,9 +171,7 @@ class Access:
             return self._admin_api
 
     def _admin_pg(self) -> database.AdminConnection:
-        return database.AdminConnection.from_url(
-            self.lab.endpoints.postgres_url or "", self.lab.credentials.postgres_password
-        )
+        return database.AdminConnection.from_url(self.postgres_url or "", self.postgres_password)
 
     # --- setup -----------------------------------------------------------------------------------
 
@@ -167,9 +202,9 @@ class Access:
         builder.scopes(self._projects())
         builder.identities(self._password)
         if self.sandbox:
-            builder.recording_bucket(self._recording_bucket(), self.lab.endpoints.region)
+            builder.recording_bucket(self._recording_bucket(), self.region)
         host, port = self._database_address()
-        builder.targets(host, port, self.lab.endpoints.vault_url or "", self._new_vault_token)
+        builder.targets(host, port, self.vault_url or "", self._new_vault_token)
         builder.roles(builder.role_plans())
         self._ids = report
         self._renew_vault_tokens(force=True)
@@ -183,7 +218,7 @@ class Access:
 
             names |= {r.name for r in load_mesh().runtimes}
         except Exception as error:  # a runtime being written by step 5 must not block step 4
-            self.lab.progress(f"runtimes not read ({type(error).__name__}); projects for targets")
+            self.progress(f"runtimes not read ({type(error).__name__}); projects for targets")
         return sorted(names)
 
     def _database_address(self) -> tuple[str, int]:
@@ -202,7 +237,7 @@ class Access:
         return password
 
     def _recording_bucket(self) -> str:
-        s3 = self.lab.aws.client("s3")
+        s3 = self.aws.client("s3")
         try:
             s3.create_bucket(Bucket=RECORDING_BUCKET)
         except ClientError as error:
@@ -228,7 +263,7 @@ class Access:
         for project in sorted({t.project for t in self.spec.targets}):
             record = self.store.read(f"boundary-tokens/{project}") or {}
             try:
-                self.lab.vault.auth.token.renew_accessor(record.get("accessor", ""))
+                self.vault.auth.token.renew_accessor(record.get("accessor", ""))
                 continue
             except Exception:  # hvac raises per status; any failure means replace
                 pass
@@ -439,16 +474,15 @@ class Access:
         """
         _authorization(authorization)
         self.expire_grants()
-        if not self.sandbox:
-            raise ServiceUnavailable(
-                "Against real Boundary run `boundary connect postgres -authz-token=...` (or "
-                "`boundary connect -target-id ...`) on your machine; it prints the local address."
-            )
-        answer = BoundaryApi(self._boundary_url()).request(
-            "POST",
-            "/sandbox/connect",
-            f"open the proxy of session {authorization.session_id}",
-            body={"authorization_token": authorization.authorization_token},
+        controls = self._controls(
+            "Opening the session's proxy from the SDK",
+            "against real Boundary run `boundary connect postgres -authz-token=...` (or "
+            "`boundary connect -target-id ...`) on your machine; it prints the local address.",
+        )
+        answer = controls.boundary_connect(
+            BoundaryApi(self._boundary_url()),
+            authorization.authorization_token,
+            authorization.session_id,
         )
         return ProxyAddress(answer["address"], int(answer["port"]), answer["session_id"])
 
@@ -523,8 +557,11 @@ class Access:
 
         The document is the sandbox's own JSON-lines recording (a sandbox extension: real
         Boundary records SSH and RDP sessions, as BSR files, and does not parse SQL)."""
-        from soa_sdk.sandbox.boundary.recording import postgres_statements
-
+        controls = self._controls(
+            "Replaying a recording's SQL",
+            "real Boundary records SSH and RDP sessions as BSR files (play them with "
+            "`boundary session-recordings download`) and does not parse SQL.",
+        )
         tok = self._token(token)
         if not isinstance(recording_id, str) or not recording_id.startswith("sr_"):
             raise ValidationError(f"{recording_id!r} is not a session recording id (sr_...).")
@@ -543,7 +580,7 @@ class Access:
                 "kind": s.kind,
                 "statement": s.sql,
             }
-            for s in postgres_statements(document)
+            for s in controls.postgres_statements(document)
         ]
         return Table(rows, f"Replay of {recording_id}")
 
@@ -665,7 +702,7 @@ class Access:
             admin.delete("scopes", org["id"], f"delete the org {self.spec.org!r}")
             report.removed.append(f"boundary org {self.spec.org}")
         self._ids = None
-        vault = self.lab.vault
+        vault = self.vault
         with vault_errors("tear down the Vault side of step 4"):
             mounts = vault.sys.list_mounted_secrets_engines()
             if f"{self.database.mount_point}/" in mounts.get("data", mounts):
@@ -696,7 +733,7 @@ class Access:
         return report
 
     def _remove_bucket(self) -> bool:
-        s3 = self.lab.aws.client("s3")
+        s3 = self.aws.client("s3")
         try:
             pages = s3.get_paginator("list_objects_v2").paginate(Bucket=RECORDING_BUCKET)
             for page in pages:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from soa_sdk import validate
 from soa_sdk.awsclient import translate_client_error
-from soa_sdk.errors import SoaLabError, ValidationError
+from soa_sdk.errors import SoaLabError
 from soa_sdk.observe import alarm as alarm_module
 from soa_sdk.observe import cursor, logs, manage, metrics, topology, trail
 from soa_sdk.observe.context import Context, Runtime, time_range
@@ -32,7 +32,11 @@ from soa_sdk.observe.topology import Topology
 from soa_sdk.tables import Table
 
 if TYPE_CHECKING:
-    from soa_sdk.lab import Lab
+    from soa_sdk.awsclient import EndpointSession
+    from soa_sdk.consul_api import ConsulApi
+    from soa_sdk.org import Organization
+    from soa_sdk.runtime import Runtimes
+    from soa_sdk.sandbox.controls import SandboxControls
 
 When = datetime | timedelta | float | None
 
@@ -65,11 +69,25 @@ class PublishReport:
 
 
 class Observe:
-    """Observe and manage runtimes. Reached as ``lab.observe``."""
+    """Observe and manage runtimes. Reached as ``lab.observe``.
 
-    def __init__(self, lab: Lab) -> None:
-        self.lab = lab
-        self.ctx = Context(lab)
+    It reads CloudTrail, CloudWatch and CloudWatch Logs through ``aws`` (the management
+    account) and step 0's member sessions (``org``), the runtimes step 1 created
+    (``runtime``), Consul's health and KV (``consul``) and, on the sandbox only, the mesh's
+    telemetry and the workload host (``sandbox``; None on real endpoints)."""
+
+    def __init__(
+        self,
+        aws: EndpointSession,
+        org: Organization,
+        runtime: Runtimes,
+        consul: ConsulApi,
+        region: str,
+        sandbox: SandboxControls | None = None,
+    ) -> None:
+        self.consul = consul
+        self.sandbox = sandbox
+        self.ctx = Context(aws, org, runtime, consul, region, sandbox)
 
     # -- who did what ------------------------------------------------------------------------
     def who_did_what(
@@ -100,7 +118,7 @@ class Observe:
         begin, _ = time_range(since, None)
         self._sandbox_only("The mesh telemetry")
         runtimes = {r.partition: r for r in self.ctx.runtimes()}
-        position = cursor.read(self.lab.consul)
+        position = cursor.read(self.consul)
         records, _ = self.ctx.telemetry(after=position.seq)
         if position.seq and not self._same_plane(position):
             records, _ = self.ctx.telemetry(after=0)  # the data plane restarted: start over
@@ -110,7 +128,7 @@ class Observe:
         if not records:
             return report
         report.from_seq, report.to_seq = records[0]["seq"], records[-1]["seq"]
-        claimed = cursor.claim(self.lab.consul, position, records[-1]["seq"], records[-1]["time"])
+        claimed = cursor.claim(self.consul, position, records[-1]["seq"], records[-1]["time"])
         by_runtime: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for record in records:
             runtime = runtimes.get(record.get("partition", ""))
@@ -126,7 +144,7 @@ class Observe:
                 report.metric_items[name] = len(items)
                 report.log_events[name] = logs.publish(self._client(runtime, "logs"), name, batch)
         except BaseException as error:
-            cursor.claim(self.lab.consul, claimed, position.seq, position.time)  # give back
+            cursor.claim(self.consul, claimed, position.seq, position.time)  # give back
             if isinstance(error, SoaLabError | KeyboardInterrupt):
                 raise
             raise translate_client_error(error, "publish the mesh telemetry") from None
@@ -187,7 +205,7 @@ class Observe:
         """``FilterLogEvents`` over the runtime's workload logs, e.g. ``pattern="code=503"``."""
         begin, finish = time_range(start, end)
         validate.whole(limit, "limit", 1, 10_000)
-        pattern = logs.check_pattern(pattern, self.lab.target == "sandbox")
+        pattern = logs.check_pattern(pattern, self.sandbox is not None)
         where = self.ctx.runtime(runtime)
         try:
             return logs.search(self._client(where, "logs"), runtime, pattern, begin, finish, limit)
@@ -224,7 +242,7 @@ class Observe:
         found = alarm_module.describe(client, name)
         if found is None:
             raise SoaLabError(f"There is no alarm on {service} yet: create_error_alarm first.")
-        if self.lab.target == "sandbox":
+        if self.sandbox is not None:
             return alarm_module.evaluate(client, found)
         return alarm_module.AlarmStatus(
             name, found["StateValue"], found.get("StateReason", ""), "CloudWatch"
@@ -235,7 +253,7 @@ class Observe:
         """Consul health of every instance of every service (of ``runtime``, or of all the
         runtimes that exist): partition, service, instance, version, status, checks."""
         chosen = [self.ctx.runtime(runtime)] if runtime else self.ctx.runtimes()
-        rows = [row for r in chosen for row in topology.health_rows(self.lab.consul, r)]
+        rows = [row for r in chosen for row in topology.health_rows(self.consul, r)]
         return Table(rows, title="Consul health (GET /v1/health/service/:name?partition=)")
 
     def topology(self, since: When = timedelta(minutes=15)) -> Topology:
@@ -315,11 +333,11 @@ class Observe:
         return True
 
     def _sandbox_only(self, what: str) -> None:
-        if self.lab.target != "sandbox":
-            raise ValidationError(
-                f"{what} is the sandbox's data plane; on AWS read Envoy's statistics from "
-                "CloudWatch (the CloudWatch agent publishes them) with metrics()."
-            )
+        self.ctx.controls(
+            what,
+            "it is the sandbox's data plane; on AWS read Envoy's statistics from CloudWatch "
+            "(the CloudWatch agent publishes them) with metrics().",
+        )
 
 
 __all__ = ["Observe", "PublishReport", "ServiceMetrics", "Topology", "TrafficReport"]

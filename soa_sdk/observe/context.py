@@ -5,7 +5,8 @@ Sessions into member accounts come from step 0 (STS ``AssumeRole`` into
 ``OrganizationAccountAccessRole``) and are kept until a minute before they expire, so a
 notebook does not assume a role for every call. The runtimes that exist are the ones step 1
 registered in Consul KV (``soa-lab/runtimes/<name>``); their declared services come from
-``lab.runtime.spec(name)``, never from a list written here.
+``lab.runtime.spec(name)``, never from a list written here. The mesh's telemetry and the
+workload host are the sandbox's (:class:`soa_sdk.sandbox.controls.SandboxControls`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from soa_sdk.errors import NotFound, ServiceUnavailable, ValidationError
+from soa_sdk.errors import NotFound, ServiceUnavailable, ValidationError, only_on_sandbox
 from soa_sdk.runtime.mesh import ingress_name
 
 if TYPE_CHECKING:
-    from soa_sdk.lab import Lab
+    from soa_sdk.awsclient import EndpointSession
+    from soa_sdk.consul_api import ConsulApi
+    from soa_sdk.org import Organization
+    from soa_sdk.runtime import Runtimes
+    from soa_sdk.sandbox.controls import SandboxControls, WorkloadHostClient
     from soa_sdk.tf.spec import RuntimeSpec
 
 MANAGEMENT = "management"
@@ -86,16 +91,48 @@ def time_range(
 
 
 class Context:
-    """Shared by the parts of :class:`soa_sdk.observe.Observe`: sessions, runtimes, telemetry."""
+    """Shared by the parts of :class:`soa_sdk.observe.Observe`: sessions, runtimes, telemetry.
 
-    def __init__(self, lab: Lab) -> None:
-        self.lab = lab
+    ``aws``: the management account's session; ``org``: step 0 (member sessions);
+    ``runtime_step``: step 1 (declared and registered runtimes); ``consul``: health and KV;
+    ``region``: the lab's default region; ``sandbox``: the sandbox's controls, None on real
+    endpoints."""
+
+    def __init__(
+        self,
+        aws: EndpointSession,
+        org: Organization,
+        runtime_step: Runtimes,
+        consul: ConsulApi,
+        region: str,
+        sandbox: SandboxControls | None = None,
+    ) -> None:
+        self.aws = aws
+        self.org = org
+        self.runtime_step = runtime_step
+        self.consul = consul
+        self.region = region
+        self.sandbox = sandbox
         self._http = requests.Session()
+
+    def controls(self, what: str, instead: str) -> SandboxControls:
+        """The sandbox's controls; a clear error saying ``what`` is sandbox-only otherwise."""
+        if self.sandbox is None:
+            raise only_on_sandbox(what, instead)
+        return self.sandbox
+
+    @property
+    def workloads(self) -> WorkloadHostClient:
+        """The sandbox's workload host (sandbox only)."""
+        return self.controls(
+            "The workload host",
+            "on AWS the services run as ECS tasks, EKS pods or EC2 instances.",
+        ).workloads
 
     # -- accounts ----------------------------------------------------------------------------
     def account_names(self) -> list[str]:
         """``management`` and every member account that exists."""
-        return [MANAGEMENT, *(a.name for a in self.lab.org.accounts())]
+        return [MANAGEMENT, *(a.name for a in self.org.accounts())]
 
     def check_accounts(self, accounts: list[str] | None) -> list[str]:
         """The accounts asked for (all when None); a clear error naming the known ones."""
@@ -115,22 +152,20 @@ class Context:
     def session(self, account: str) -> Any:
         """A boto3 session in ``account`` (``management`` is the lab's own session)."""
         if account == MANAGEMENT:
-            return self.lab.aws
-        return self.lab.org.session(account).session  # cached by step 0 until near expiry
+            return self.aws
+        return self.org.session(account).session  # cached by step 0 until near expiry
 
     def client(self, account: str, service: str, region: str | None = None) -> Any:
         """A boto3 client of ``service`` inside ``account``, in ``region`` (the lab's default)."""
-        return self.session(account).client(
-            service, region_name=region or self.lab.endpoints.region
-        )
+        return self.session(account).client(service, region_name=region or self.region)
 
     # -- runtimes ----------------------------------------------------------------------------
     def runtimes(self) -> list[Runtime]:
         """Every declared runtime that step 1 has created (registered in Consul KV)."""
         found = []
-        for name, record in self.lab.runtime.registered().items():
+        for name, record in self.runtime_step.registered().items():
             try:
-                spec = self.lab.runtime.spec(name)
+                spec = self.runtime_step.spec(name)
             except NotFound:
                 continue  # registered by a template that is gone: nothing we can describe
             found.append(
@@ -147,7 +182,7 @@ class Context:
 
     def runtime(self, name: str) -> Runtime:
         """The runtime ``name``; a clear error when it is not declared or not created."""
-        self.lab.runtime.spec(name)  # NotFound naming the declared runtimes
+        self.runtime_step.spec(name)  # NotFound naming the declared runtimes
         for runtime in self.runtimes():
             if runtime.name == name:
                 return runtime
@@ -172,7 +207,12 @@ class Context:
     ) -> tuple[list[dict[str, Any]], int]:
         """Records of the mesh data plane after sequence number ``after`` (and starting at or
         after ``since``), oldest first, with the plane's last sequence number."""
-        url = self.lab.mesh_admin_url + "/telemetry"
+        controls = self.controls(
+            "The mesh telemetry",
+            "on AWS read Envoy's statistics from CloudWatch (the CloudWatch agent publishes "
+            "them) with metrics().",
+        )
+        url = controls.mesh_admin_url + "/telemetry"
         records: list[dict[str, Any]] = []
         last_seq = 0
         while True:
@@ -182,7 +222,7 @@ class Context:
                 params["since"] = since
             try:
                 reply = self._http.get(
-                    url, params=params, headers=self.lab.mesh_admin_headers, timeout=10
+                    url, params=params, headers=controls.mesh_admin_headers, timeout=10
                 )
                 reply.raise_for_status()
             except requests.RequestException as error:

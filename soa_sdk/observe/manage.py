@@ -43,7 +43,7 @@ def instances(ctx: Context, runtime: Runtime, service: str) -> list[dict[str, An
     """The sandbox workloads of ``service`` in ``runtime``, in a stable order (by id)."""
     found = [
         w
-        for w in ctx.lab.workloads.list(service)
+        for w in ctx.workloads.list(service)
         if w.get("runtime") == runtime.name and w["name"] == service
     ]
     return sorted(found, key=lambda w: _natural(w["id"]))
@@ -72,7 +72,7 @@ def scale(ctx: Context, runtime: Runtime, service: str, version: str, replicas: 
             f"{service} has no version {version!r} in {runtime.name} (its versions are "
             f"{', '.join(declared.versions)})."
         )
-    sandbox = ctx.lab.target == "sandbox"
+    sandbox = ctx.sandbox is not None
     if not sandbox and runtime.spec.kind != "ecs":
         raise ValidationError(
             f"{runtime.name} runs on {runtime.spec.kind}: scale it with its own tools "
@@ -92,7 +92,7 @@ def scale(ctx: Context, runtime: Runtime, service: str, version: str, replicas: 
 def _scale_workloads(
     ctx: Context, runtime: Runtime, service: str, version: str, replicas: int
 ) -> dict[str, list[str]]:
-    host = ctx.lab.workloads
+    host = ctx.workloads
     have = [w for w in instances(ctx, runtime, service) if w["version"] == version]
     started: list[str] = []
     stopped: list[str] = []
@@ -100,7 +100,7 @@ def _scale_workloads(
         declared = runtime.spec.service(service)
         where = {
             s.name: r.consul_partition
-            for s, r in ctx.lab.runtime.mesh_spec_with(runtime.spec).services().values()
+            for s, r in ctx.runtime_step.mesh_spec_with(runtime.spec).services().values()
         }
         template = have[0] if have else {}
         new = host.start(
@@ -127,9 +127,9 @@ def stop_instance(ctx: Context, runtime: Runtime, service: str, index: int) -> s
     """Stop instance ``index`` of ``service``; returns its id (sandbox: the workload's id,
     AWS: the ECS task ARN)."""
     validate.whole(index, "index (an instance number)", 0)
-    if ctx.lab.target == "sandbox":
+    if ctx.sandbox is not None:
         workload = pick(ctx, runtime, service, index)
-        ctx.lab.workloads.stop(workload["id"])
+        ctx.workloads.stop(workload["id"])
         return str(workload["id"])
     declared = runtime.spec.service(service)
     if runtime.spec.kind != "ecs":
@@ -156,18 +156,17 @@ def set_health(
     """Make instance ``index`` answer its health check with ``code``; wait (up to ``wait``
     seconds) until Consul reports the matching status. Sandbox only."""
     validate.number(wait, "wait", 0, unit=" seconds")
-    if ctx.lab.target != "sandbox":
-        raise ValidationError(
-            "Breaking an instance's health check exists in the sandbox only; on AWS stop it "
-            "(stop_instance) or deploy a faulty version."
-        )
+    ctx.controls(
+        "Breaking an instance's health check",
+        "on AWS stop it (stop_instance) or deploy a faulty version.",
+    )
     workload = pick(ctx, runtime, service, index)
     wanted = "passing" if code < 400 else "critical"
     started = time.monotonic()
-    ctx.lab.workloads.update(workload["id"], health_code=code)
+    ctx.workloads.update(workload["id"], health_code=code)
     status = ""
     while True:
-        entries = ctx.lab.consul.request(
+        entries = ctx.consul.request(
             "GET", f"health/checks/{service}", params={"partition": runtime.partition}
         )
         status = next(
@@ -238,7 +237,7 @@ def drive(
     validate.whole(concurrency, "concurrency", 1, MAX_CONCURRENCY)
     validate.url_path(path)
     url = urlsplit(runtime.ingress_url)
-    _, before = ctx.telemetry(after=2**62) if ctx.lab.target == "sandbox" else ([], 0)
+    _, before = ctx.telemetry(after=2**62) if ctx.sandbox is not None else ([], 0)
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
     remaining = [requests]
@@ -280,7 +279,7 @@ def drive(
             f"The ingress of {runtime.name} at {runtime.ingress_url} did not answer."
         )
     report = TrafficReport(runtime.name, requests, seconds, dict(sorted(statuses.items())), {}, {})
-    if ctx.lab.target == "sandbox":
+    if ctx.sandbox is not None:
         _count_in_telemetry(ctx, runtime, report, before)
     return report
 

@@ -32,7 +32,14 @@ from typing import TYPE_CHECKING, Any
 from soa_sdk import progress, validate
 from soa_sdk.awsclient import translate_client_error
 from soa_sdk.canary_analysis import CanaryAnalyzer
-from soa_sdk.errors import Conflict, NotFound, ServiceUnavailable, SoaLabError, ValidationError
+from soa_sdk.errors import (
+    Conflict,
+    NotFound,
+    ServiceUnavailable,
+    SoaLabError,
+    ValidationError,
+    only_on_sandbox,
+)
 from soa_sdk.release import deploy
 from soa_sdk.release.entries import Entries, Write, resolver, router, splitter
 from soa_sdk.release.lock import LOCK_PREFIX, CanaryLock
@@ -47,7 +54,10 @@ from soa_sdk.tables import Table
 from soa_sdk.tf.spec import RuntimeSpec, ServiceSpec
 
 if TYPE_CHECKING:
-    from soa_sdk.lab import Lab
+    from soa_sdk.consul_api import ConsulApi
+    from soa_sdk.org import Organization
+    from soa_sdk.runtime import Runtimes
+    from soa_sdk.sandbox.controls import SandboxControls
 
 
 def _w(write: Write | None) -> list[str]:
@@ -58,17 +68,48 @@ def _w(write: Write | None) -> list[str]:
 
 
 class Release:
-    """Step 3: canary releases through the mesh. Reached as ``lab.release``."""
+    """Step 3: canary releases through the mesh. Reached as ``lab.release``.
 
-    def __init__(self, lab: Lab) -> None:
-        self.lab = lab
+    It writes config entries and its lock through Consul (``consul``), reads the runtimes of
+    step 1 (``runtime``), works in their accounts through step 0's sessions (``org``) and,
+    on the sandbox only, runs versions on the workload host and reads the mesh's telemetry
+    (``sandbox``; None on real endpoints)."""
+
+    def __init__(
+        self,
+        consul: ConsulApi,
+        org: Organization,
+        runtime: Runtimes,
+        sandbox: SandboxControls | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.consul = consul
+        self.org = org
+        self.runtime = runtime
+        self.sandbox = sandbox
+        self.progress = progress or (lambda message: None)
+
+    def _telemetry(self, service: str, partition: str) -> TelemetryReader:
+        """A reader of the mesh's telemetry for ``service`` (the sandbox's data plane)."""
+        if self.sandbox is None:
+            raise only_on_sandbox(
+                "The mesh telemetry a canary is judged on",
+                "on AWS the analysis reads Envoy's statistics (Prometheus or CloudWatch), "
+                "which this release of the lab does not read yet.",
+            )
+        return TelemetryReader(
+            self.sandbox.mesh_admin_url,
+            service,
+            partition,
+            headers=self.sandbox.mesh_admin_headers,
+        )
 
     # -- lookups -----------------------------------------------------------------------------
     def _where(self, service: str, runtime: str) -> tuple[RuntimeSpec, ServiceSpec]:
         """The runtime (created) and the service it declares; NotFound otherwise."""
         validate.text(service, "A service name")
-        spec = self.lab.runtime.spec(runtime)
-        self.lab.runtime.ingress_url(runtime)  # NotFound when the runtime was never created
+        spec = self.runtime.spec(runtime)
+        self.runtime.ingress_url(runtime)  # NotFound when the runtime was never created
         try:
             return spec, spec.service(service)
         except NotFound:
@@ -80,12 +121,12 @@ class Release:
     def versions(self, service: str, runtime: str = "runtime-ecs") -> dict[str, int]:
         """Version -> passing instances of ``service`` in the runtime's partition."""
         spec, _ = self._where(service, runtime)
-        return runtime_workloads.passing_versions(self.lab.consul, service, spec.consul_partition)
+        return runtime_workloads.passing_versions(self.consul, service, spec.consul_partition)
 
     def current(self, service: str, runtime: str = "runtime-ecs") -> str:
         """The version serving by default: the resolver's default subset, else the only one."""
         spec, _ = self._where(service, runtime)
-        default = Entries(self.lab.consul, service, spec.consul_partition).default_version()
+        default = Entries(self.consul, service, spec.consul_partition).default_version()
         if default:
             return default
         running = sorted(self.versions(service, runtime))
@@ -100,13 +141,13 @@ class Release:
         """The canary in progress on ``service`` (from Consul KV), or None."""
         validate.text(service, "A service name")
         validate.text(runtime, "A runtime name")
-        _, item = self.lab.consul.client.kv.get(f"{LOCK_PREFIX}{runtime}/{service}")
+        _, item = self.consul.client.kv.get(f"{LOCK_PREFIX}{runtime}/{service}")
         return json.loads(item["Value"]) if item and item.get("Value") else None
 
     def entries(self, service: str, runtime: str = "runtime-ecs") -> dict[str, int]:
         """ModifyIndex of the service's router, splitter, resolver and defaults (0: absent)."""
         spec, _ = self._where(service, runtime)
-        return Entries(self.lab.consul, service, spec.consul_partition).indexes()
+        return Entries(self.consul, service, spec.consul_partition).indexes()
 
     # -- deploy ------------------------------------------------------------------------------
     def deploy(
@@ -139,10 +180,10 @@ class Release:
         if spec.kind == "ecs":
             ecs = self._session(spec).client("ecs", region_name=spec.region)
             result.update(deploy.ensure_ecs_version(ecs, spec, svc, version, current, behaviour))
-        if self.lab.target == "sandbox":
-            calls = runtime_workloads.upstreams(svc, spec, self.lab.runtime.mesh_spec_with(spec))
+        if self.sandbox is not None:
+            calls = runtime_workloads.upstreams(svc, spec, self.runtime.mesh_spec_with(spec))
             workloads = runtime_workloads.ensure(
-                self.lab.workloads,
+                self.sandbox.workloads,
                 spec,
                 svc,
                 version,
@@ -150,15 +191,15 @@ class Release:
                 {k: v for k, v in behaviour.items() if v is not None},
             )
             runtime_workloads.wait_passing(
-                self.lab.consul, service, spec.consul_partition, version, len(workloads)
+                self.consul, service, spec.consul_partition, version, len(workloads)
             )
             result["workloads"] = [w["id"] for w in workloads]
-        self.lab.progress(f"deployed {service} {version} in {runtime}")
+        self.progress(f"deployed {service} {version} in {runtime}")
         return result
 
     def _session(self, spec: RuntimeSpec) -> Any:
         """The runtime account's session (STS AssumeRole; step 0 reuses it while it lasts)."""
-        return self.lab.org.session(spec.account).session
+        return self.org.session(spec.account).session
 
     # -- traffic -----------------------------------------------------------------------------
     def traffic(
@@ -170,7 +211,7 @@ class Release:
     ) -> TrafficDriver:
         """Synthetic users through the runtime's ingress (``with lab.release.traffic(): ...``)."""
         TrafficDriver.check(path, concurrency, rate)
-        return TrafficDriver(self.lab.runtime.ingress_url(runtime), path, None, concurrency, rate)
+        return TrafficDriver(self.runtime.ingress_url(runtime), path, None, concurrency, rate)
 
     # -- the canary --------------------------------------------------------------------------
     def canary(
@@ -217,11 +258,11 @@ class Release:
         if subset_name(baseline) == subset_name(version):
             raise ValidationError(f"Versions '{baseline}' and '{version}' map to the same subset.")
         # Conflict while another release holds the lock; a stale one is taken over, saying so.
-        lock = CanaryLock(self.lab.consul, runtime, service)
+        lock = CanaryLock(self.consul, runtime, service)
         took_over = lock.take(baseline, version, _longest(plan))
         if took_over:
             warnings.warn(took_over, stacklevel=2)
-            self.lab.progress(took_over)
+            self.progress(took_over)
         try:
             publisher = Publisher(self._session(spec), spec.region, runtime, service)
             publisher.ensure()
@@ -283,7 +324,7 @@ class Release:
         return result
 
     def _unlock(self, service: str, runtime: str) -> None:
-        self.lab.consul.request("DELETE", f"kv/{LOCK_PREFIX}{runtime}/{service}")
+        self.consul.request("DELETE", f"kv/{LOCK_PREFIX}{runtime}/{service}")
 
     def rollback(
         self, service: str, runtime: str = "runtime-ecs", reason: str = "manual"
@@ -316,19 +357,19 @@ class Release:
         release's router and splitter, stops undeclared versions and clears any canary lock.
         Used to start the lab's story again; idempotent."""
         spec, svc = self._where(service, runtime)
-        entries = Entries(self.lab.consul, service, spec.consul_partition)
+        entries = Entries(self.consul, service, spec.consul_partition)
         changed = _w(entries.delete("service-router")) + _w(entries.delete("service-splitter"))
         # The declared resolver (with a Failover when the service runs in several runtimes),
         # always with a subset per declared version so that the current version is explicit.
-        declared = runtime_mesh.resolver_entry(svc, spec, self.lab.runtime.mesh_spec_with(spec))
+        declared = runtime_mesh.resolver_entry(svc, spec, self.runtime.mesh_spec_with(spec))
         wanted = resolver(service, list(svc.versions), svc.versions[0])
         changed += _w(entries.put({**(declared or {}), **wanted}))
         if len(svc.versions) > 1:
             changed += _w(entries.put(runtime_mesh.version_entries(svc)[1]))
-        if self.lab.target == "sandbox":
-            for w in self.lab.workloads.list(service):
+        if self.sandbox is not None:
+            for w in self.sandbox.workloads.list(service):
                 if w.get("runtime") == runtime and w["version"] not in svc.versions:
-                    self.lab.workloads.stop(w["id"])
+                    self.sandbox.workloads.stop(w["id"])
                     changed.append(f"workload:{w['id']}")
         if spec.kind == "ecs":
             ecs = self._session(spec).client("ecs", region_name=spec.region)
@@ -338,7 +379,7 @@ class Release:
         self._unlock(service, runtime)
         running = self.versions(service, runtime)
         if any(running.get(v, 0) < svc.replicas for v in svc.versions):
-            self.lab.runtime.create(runtime)  # restarts declared workloads that were retired
+            self.runtime.create(runtime)  # restarts declared workloads that were retired
             changed.append(f"runtime:{runtime} re-created")
         return changed
 
@@ -350,7 +391,7 @@ class Release:
         validate.instance(result, ReleaseResult, "the ReleaseResult that canary() returned")
         validate.number(tolerance, "tolerance", 0, 1)
         spec, _ = self._where(result.service, result.runtime)
-        reader = TelemetryReader(self.lab.mesh_admin_url, result.service, spec.consul_partition, headers=self.lab.mesh_admin_headers)
+        reader = self._telemetry(result.service, spec.consul_partition)
         rows = []
         for step in result.steps():
             records = reader.records_between(step["first_seq"], step["last_seq"])
@@ -385,7 +426,7 @@ class Release:
         """Send ``requests`` through the ingress now; which versions of ``service`` answered."""
         validate.whole(requests, "requests", 1, 10_000)
         spec, _ = self._where(service, runtime)
-        reader = TelemetryReader(self.lab.mesh_admin_url, service, spec.consul_partition, headers=self.lab.mesh_admin_headers)
+        reader = self._telemetry(service, spec.consul_partition)
         self.traffic(runtime).send(requests)
         window = reader.window(requests, timeout=10.0)
         return {v: c.requests for v, c in sorted(window.by_version.items())}
@@ -399,7 +440,7 @@ class Release:
         for result in results:
             if not result.audit_stream:
                 continue
-            spec = self.lab.runtime.spec(result.runtime)
+            spec = self.runtime.spec(result.runtime)
             logs = self._session(spec).client("logs", region_name=spec.region)
             try:
                 pages = logs.get_paginator("filter_log_events").paginate(
@@ -440,7 +481,8 @@ class _CanaryRun:
         on_event: Callable[[ReleaseEvent], None] | None,
     ) -> None:
         self.release = release
-        self.lab = release.lab
+        self.consul = release.consul
+        self.sandbox = release.sandbox
         self.spec = spec
         self.service = service
         self.baseline = baseline
@@ -448,14 +490,14 @@ class _CanaryRun:
         self.plan = plan
         self.publisher = publisher
         self.on_event = on_event or (lambda event: None)
-        self.entries = Entries(self.lab.consul, service, spec.consul_partition)
+        self.entries = Entries(self.consul, service, spec.consul_partition)
         self.analyzer = CanaryAnalyzer(plan.analysis)
         self.result = ReleaseResult(spec.name, service, baseline, canary)
         self.weight = 0.0
         # Polled while windows fill: a dead workload host stops the release at once (its
         # client raises ServiceUnavailable) instead of holding until the progress deadline.
         # Consul's death shows in the telemetry reads (the data plane runs in Consul).
-        self.alive = self.lab.workloads.health if self.lab.target == "sandbox" else None
+        self.alive = self.sandbox.workloads.health if self.sandbox is not None else None
 
     # -- recording ---------------------------------------------------------------------------
     def _event(self, event: ReleaseEvent) -> None:
@@ -504,7 +546,7 @@ class _CanaryRun:
 
     # -- the walk ----------------------------------------------------------------------------
     def execute(self, traffic: TrafficDriver) -> ReleaseResult:
-        reader = TelemetryReader(self.lab.mesh_admin_url, self.service, self.spec.consul_partition, headers=self.lab.mesh_admin_headers)
+        reader = self.release._telemetry(self.service, self.spec.consul_partition)
         versions = list(
             dict.fromkeys([*self.entries.subset_versions().values(), self.baseline, self.canary])
         )
@@ -600,8 +642,8 @@ class _CanaryRun:
         writes = _w(self.entries.delete("service-splitter"))
         writes += _w(self.entries.put(resolver(self.service, [keep], keep)))
         removed: list[str] = []
-        if self.lab.target == "sandbox":
-            removed += runtime_workloads.stop(self.lab.workloads, self.spec, self.service, old)
+        if self.sandbox is not None:
+            removed += runtime_workloads.stop(self.sandbox.workloads, self.spec, self.service, old)
         if self.spec.kind == "ecs":
             svc = self.spec.service(self.service)
             ecs = self.release._session(self.spec).client("ecs", region_name=self.spec.region)

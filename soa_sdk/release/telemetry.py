@@ -78,7 +78,7 @@ class TelemetryReader:
         headers: dict[str, str] | None = None,
     ) -> None:
         """``headers`` go with every request: the admin endpoint wants a Consul token
-        (:attr:`soa_sdk.lab.Lab.mesh_admin_headers`)."""
+        (:attr:`soa_sdk.sandbox.controls.SandboxControls.mesh_admin_headers`)."""
         self.admin_url = admin_url.rstrip("/")
         self.service = service
         self.partition = partition

@@ -16,6 +16,7 @@ Terraform); the SDK then only reads the ingress gateway's address from Consul.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,12 +26,13 @@ from soa_sdk import validate
 from soa_sdk.awsclient import translate_client_error
 from soa_sdk.errors import Conflict, NotFound, ServiceUnavailable, SoaLabError, ValidationError
 from soa_sdk.runtime import compute, mesh, network, workloads
-from soa_sdk.sandbox.ports import free_port
 from soa_sdk.tables import Table
 from soa_sdk.tf.spec import MeshSpec, RuntimeSpec, load_mesh, validate_runtime
 
 if TYPE_CHECKING:
-    from soa_sdk.lab import Lab
+    from soa_sdk.consul_api import ConsulApi
+    from soa_sdk.org import Organization
+    from soa_sdk.sandbox.controls import SandboxControls
 
 GATEWAY_PORT_ON_AWS = 8080
 
@@ -92,10 +94,23 @@ class RuntimeReport:
 
 
 class Runtimes:
-    """Create, describe, call and destroy runtimes. Reached as ``lab.runtime``."""
+    """Create, describe, call and destroy runtimes. Reached as ``lab.runtime``.
 
-    def __init__(self, lab: Lab) -> None:
-        self.lab = lab
+    It uses Consul (partitions, config entries, its registry in KV), step 0's
+    ``Organization`` (a session per member account) and, on the sandbox only, the sandbox's
+    controls (the workload host that runs the services, loopback ports for the gateways)."""
+
+    def __init__(
+        self,
+        consul: ConsulApi,
+        org: Organization,
+        sandbox: SandboxControls | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.consul = consul
+        self.org = org
+        self.sandbox = sandbox
+        self.progress = progress or (lambda message: None)
 
     # -- specification -----------------------------------------------------------------------
     def mesh_spec(self) -> MeshSpec:
@@ -148,7 +163,7 @@ class Runtimes:
         runtime = self._runtime(name, spec)
         if with_upstreams and spec is None:
             for other in self.upstream_runtimes(name):
-                self.lab.progress(f"{name} calls services of {other}: making sure it runs")
+                self.progress(f"{name} calls services of {other}: making sure it runs")
                 self.create(other, with_upstreams=False)
         account = self._account(runtime)
         self._check_registry(runtime)
@@ -161,8 +176,8 @@ class Runtimes:
             raise
 
     def _build(self, runtime: RuntimeSpec, account: Any) -> RuntimeReport:
-        say = self.lab.progress
-        session = self.lab.org.session(account.name).session
+        say = self.progress
+        session = self.org.session(account.name).session
         ec2 = session.client("ec2", region_name=runtime.region)
         try:
             net = network.ensure_network(
@@ -176,7 +191,7 @@ class Runtimes:
             raise
         except Exception as error:
             raise translate_client_error(error, f"build {runtime.name}") from None
-        consul = self.lab.consul
+        consul = self.consul
         mesh.ensure_partition(consul, runtime.consul_partition, f"Runtime {runtime.name}")
         entries = mesh.desired_entries(runtime, self.mesh_spec_with(runtime))
         for entry in entries:
@@ -242,7 +257,7 @@ class Runtimes:
         runtime = self.spec(name)
         validate.one_of_names(source, "service", self.mesh_spec().services())
         validate.one_of_names(destination, f"service of {name}", [s.name for s in runtime.services])
-        reply = self.lab.consul.request(
+        reply = self.consul.request(
             "GET",
             "connect/intentions/check",
             params={
@@ -282,20 +297,20 @@ class Runtimes:
 
     def _teardown(self, runtime: RuntimeSpec) -> list[str]:
         removed = []
-        if self.lab.target == "sandbox":
-            for workload in self.lab.workloads.list():
+        if self.sandbox is not None:
+            for workload in self.sandbox.workloads.list():
                 if workload.get("runtime") == runtime.name:
-                    self.lab.workloads.stop(workload["id"])
+                    self.sandbox.workloads.stop(workload["id"])
                     removed.append(f"workload:{workload['id']}")
-        removed += mesh.remove(self.lab.consul, runtime)
+        removed += mesh.remove(self.consul, runtime)
         if runtime.consul_partition != "default":
             try:
-                self.lab.consul.request("DELETE", f"partition/{runtime.consul_partition}")
+                self.consul.request("DELETE", f"partition/{runtime.consul_partition}")
                 removed.append(f"partition:{runtime.consul_partition}")
             except NotFound:
                 pass
         try:
-            session = self._regional(self.lab.org.session(runtime.account).session, runtime.region)
+            session = self._regional(self.org.session(runtime.account).session, runtime.region)
             removed += compute.destroy_compute(session, runtime)
             removed += network.destroy_network(session.client("ec2"), runtime.name)
         except NotFound:
@@ -304,7 +319,7 @@ class Runtimes:
             raise
         except Exception as error:
             raise translate_client_error(error, f"destroy {runtime.name}") from None
-        self.lab.consul.request("DELETE", f"kv/{mesh.REGISTRY_PREFIX}{runtime.name}")
+        self.consul.request("DELETE", f"kv/{mesh.REGISTRY_PREFIX}{runtime.name}")
         return removed
 
     # -- helpers -----------------------------------------------------------------------------
@@ -316,7 +331,7 @@ class Runtimes:
         return spec
 
     def _account(self, runtime: RuntimeSpec) -> Any:
-        accounts = {a.name: a for a in self.lab.org.accounts()}
+        accounts = {a.name: a for a in self.org.accounts()}
         if runtime.account not in accounts:
             raise NotFound(
                 f"Runtime '{runtime.name}' belongs in the account '{runtime.account}', which "
@@ -328,12 +343,12 @@ class Runtimes:
         """Where step 1 created runtime ``name`` (account, kind, region, partition, ingress),
         from its registry in Consul KV (``soa-lab/runtimes/<name>``); None if never created."""
         validate.text(name, "A runtime name")
-        _, item = self.lab.consul.client.kv.get(f"{mesh.REGISTRY_PREFIX}{name}")
+        _, item = self.consul.client.kv.get(f"{mesh.REGISTRY_PREFIX}{name}")
         return json.loads(item["Value"]) if item and item.get("Value") else None
 
     def registered(self) -> dict[str, dict[str, Any]]:
         """Every runtime step 1 has created, by name, with its :meth:`record`."""
-        _, items = self.lab.consul.client.kv.get(mesh.REGISTRY_PREFIX, recurse=True)
+        _, items = self.consul.client.kv.get(mesh.REGISTRY_PREFIX, recurse=True)
         found = {}
         for item in items or []:
             name = item["Key"][len(mesh.REGISTRY_PREFIX) :]
@@ -358,7 +373,7 @@ class Runtimes:
             "partition": runtime.consul_partition,
             "ingress_url": ingress_url,
         }
-        self.lab.consul.client.kv.put(f"{mesh.REGISTRY_PREFIX}{runtime.name}", json.dumps(record))
+        self.consul.client.kv.put(f"{mesh.REGISTRY_PREFIX}{runtime.name}", json.dumps(record))
 
     def _regional(self, session: Any, region: str) -> Any:
         if region == session.region_name:
@@ -375,25 +390,27 @@ class Runtimes:
         )
 
     def _gateway_port(self) -> int:
-        return free_port() if self.lab.target == "sandbox" else GATEWAY_PORT_ON_AWS
+        return self.sandbox.free_port() if self.sandbox is not None else GATEWAY_PORT_ON_AWS
 
     def _ensure_workloads(self, runtime: RuntimeSpec) -> list[dict[str, Any]]:
-        if self.lab.target != "sandbox":
+        if self.sandbox is None:
             return []
         mesh_spec = self.mesh_spec_with(runtime)
         running = []
         for service in runtime.services:
             calls = workloads.upstreams(service, runtime, mesh_spec)
             for version in service.versions:
-                running += workloads.ensure(self.lab.workloads, runtime, service, version, calls)
+                running += workloads.ensure(
+                    self.sandbox.workloads, runtime, service, version, calls
+                )
         return running
 
     def _wait_until_healthy(self, runtime: RuntimeSpec) -> None:
         """Wait until every service has a passing instance (checks start critical)."""
-        if self.lab.target != "sandbox":
+        if self.sandbox is None:
             return
         for service in runtime.services:
-            workloads.wait_passing(self.lab.consul, service.name, runtime.consul_partition)
+            workloads.wait_passing(self.consul, service.name, runtime.consul_partition)
 
 
 __all__ = ["RuntimeReport", "Runtimes", "ValidationError"]

@@ -147,7 +147,7 @@ def test_expiry_is_enforced_by_any_process(fresh: Access, lab):
     time.sleep(grant.seconds_left + 0.1)
     group = fresh._admin().read("groups", grant.group_id, "read")
     assert grant.user_id in group["member_ids"]  # nobody swept yet
-    other = Access(lab)
+    other = lab.new_access()
     refusal = other.try_authorize(other.login("alice"), READONLY_TARGET)
     assert isinstance(refusal, Refusal) and refusal.status == 403
     group = fresh._admin().read("groups", grant.group_id, "read")

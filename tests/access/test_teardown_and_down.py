@@ -66,7 +66,7 @@ def _open_session(access: Access, target: str) -> tuple[psycopg.Connection, int]
 @pytest.mark.slow
 def test_teardown_then_down_leave_nothing(own_home: Path):
     lab = Lab.connect("sandbox", home=own_home, start=False)
-    access = Access(lab)
+    access = lab.new_access()
     access.setup()
     conn, _ = _open_session(access, ADMIN_TARGET)
     _open_session(access, READONLY_TARGET)[0].close()
@@ -83,7 +83,7 @@ def test_teardown_then_down_leave_nothing(own_home: Path):
     assert access.teardown().removed == []  # a second teardown finds nothing to remove
 
     # Set up again, keep a proxied connection open, then take the whole sandbox down.
-    access = Access(lab)
+    access = lab.new_access()
     access.setup()
     conn, proxy_port = _open_session(access, ADMIN_TARGET)
     assert _listening(proxy_port)

@@ -1,0 +1,161 @@
+"""``SandboxControls``: the one interface through which the lab's steps use what only the
+sandbox has.
+
+The steps talk to AWS, Vault, Consul and Boundary through their real APIs, the same on the
+sandbox and on real endpoints. A few things have no counterpart on real endpoints, and sit
+here: the workload host that runs the demo services (on AWS they run as ECS tasks, EKS pods
+or EC2 instances, scaled and stopped through those APIs), breaking an instance's health check,
+the mesh data plane's admin endpoint (its telemetry records), ports for gateways on the
+loopback, ``boundary dev``'s admin login, the local listener real Boundary's
+``boundary connect`` opens on the user's machine, and parsing the sandbox's own JSON-lines
+session recordings.
+
+The composition root (:class:`soa_sdk.lab.Lab`) builds one only when the target is the
+sandbox and hands it to the steps that need it as ``sandbox: SandboxControls | None``; with
+``None`` (real endpoints) such a step raises :func:`soa_sdk.errors.only_on_sandbox`'s
+clear error. Steps
+name this class in type hints only (under ``if TYPE_CHECKING:``), so the client SDK loads
+nothing of the sandbox (``tests/foundation/test_import_graph.py``).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol
+
+from soa_sdk.config import Credentials, Endpoints
+from soa_sdk.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from soa_sdk.sandbox.boundary.recording import Statement
+    from soa_sdk.sandbox.state import SandboxState
+    from soa_sdk.sandbox.workloads import WorkloadHostClient
+
+
+class _Requester(Protocol):
+    """What :meth:`SandboxControls.boundary_connect` needs of a Boundary API client."""
+
+    def request(self, method: str, path: str, doing: str, *, body: dict[str, Any]) -> Any: ...
+
+
+def endpoints_of(state: SandboxState, region: str) -> tuple[Endpoints, Credentials]:
+    """The endpoints and secrets of a running sandbox, from its state file."""
+
+    def url(name: str) -> str | None:
+        record = state.services.get(name)
+        return record.url if record else None
+
+    endpoints = Endpoints(
+        target="sandbox",
+        region=region,
+        aws_url=url("aws"),
+        vault_url=url("vault"),
+        consul_url=url("consul"),
+        boundary_url=url("boundary"),
+        postgres_url=url("postgres"),
+        extra={
+            key: value
+            for key, value in {
+                "workloads_url": url("workloads"),
+                **(state.services["consul"].extra if "consul" in state.services else {}),
+            }.items()
+            if value
+        },
+    )
+    secrets = state.secrets
+    credentials = Credentials(
+        # No stand-in: the sandbox's AWS accepts only the keys it made.
+        aws_access_key_id=secrets.get("aws_access_key_id"),
+        aws_secret_access_key=secrets.get("aws_secret_access_key"),
+        vault_token=secrets.get("vault_root_token"),
+        consul_token=secrets.get("consul_management_token"),
+        postgres_password=secrets.get("postgres_password"),
+        boundary_admin_password=secrets.get("boundary_admin_password"),
+        workloads_token=secrets.get("workloads_api_token"),
+    )
+    return endpoints, credentials
+
+
+class SandboxControls:
+    """What only the sandbox can do; built by the composition root from the sandbox's
+    endpoints and secrets."""
+
+    def __init__(self, endpoints: Endpoints, credentials: Credentials) -> None:
+        self._endpoints = endpoints
+        self._credentials = credentials
+
+    def __repr__(self) -> str:
+        return f"SandboxControls(workloads={self._endpoints.extra.get('workloads_url')!r})"
+
+    # -- the workload host -------------------------------------------------------------------
+    @cached_property
+    def workloads(self) -> WorkloadHostClient:
+        """The sandbox's workload host, which runs the demo services. It is called with the
+        host's API token, and gives each workload a Consul token of its own service's
+        identity, created with the lab's Consul token."""
+        from soa_sdk.sandbox.workloads import WorkloadHostClient
+
+        url = self._endpoints.extra.get("workloads_url")
+        if not url:
+            raise ServiceUnavailable("The sandbox has no workload host: run `soa-lab up`.")
+        c = self._credentials
+        return WorkloadHostClient(
+            url, c.workloads_token, self._endpoints.consul_url, c.consul_token
+        )
+
+    # -- the mesh data plane -----------------------------------------------------------------
+    @property
+    def mesh_admin_url(self) -> str:
+        """The sandbox mesh's admin endpoint (telemetry), published by the data plane."""
+        url = self._endpoints.extra.get("mesh_admin_url")
+        if not url:
+            raise ServiceUnavailable("The sandbox's mesh publishes no admin endpoint.")
+        return str(url)
+
+    @property
+    def mesh_admin_headers(self) -> dict[str, str]:
+        """What a request to :attr:`mesh_admin_url` carries: the lab's Consul token (the
+        endpoint wants read on every service and node, like Consul's UI metrics proxy)."""
+        token = self._credentials.consul_token
+        return {"X-Consul-Token": token} if token else {}
+
+    @staticmethod
+    def free_port() -> int:
+        """A free loopback port (for a runtime's ingress gateway)."""
+        from soa_sdk.sandbox.ports import free_port
+
+        return free_port()
+
+    # -- Boundary and PostgreSQL -------------------------------------------------------------
+    def boundary_admin_login(self) -> tuple[str, str, str]:
+        """``boundary dev``'s admin login: (global password auth method id, login name,
+        password), for ``POST /v1/auth-methods/<id>:authenticate``."""
+        from soa_sdk.sandbox.services.boundary import ADMIN_AUTH_METHOD, ADMIN_LOGIN
+
+        password = self._credentials.boundary_admin_password
+        if not password:
+            raise ServiceUnavailable("The sandbox has no Boundary: run `soa-lab up`.")
+        return ADMIN_AUTH_METHOD, ADMIN_LOGIN, password
+
+    @staticmethod
+    def boundary_connect(api: _Requester, authorization_token: str, session_id: str) -> Any:
+        """Open a session's local listener, as ``boundary connect`` does on the user's
+        machine: ``POST /sandbox/connect {"authorization_token"}`` (an emulator extension);
+        the answer holds ``address``, ``port`` and ``session_id``."""
+        return api.request(
+            "POST",
+            "/sandbox/connect",
+            f"open the proxy of session {session_id}",
+            body={"authorization_token": authorization_token},
+        )
+
+    @staticmethod
+    def postgres_statements(document: bytes | str) -> list[Statement]:
+        """The statements of a session recording in the sandbox's JSON-lines format (real
+        Boundary records SSH and RDP sessions, as BSR files, and does not parse SQL)."""
+        from soa_sdk.sandbox.boundary.recording import postgres_statements
+
+        return postgres_statements(document)
+
+
+__all__ = ["SandboxControls", "WorkloadHostClient", "endpoints_of"]
