@@ -27,9 +27,17 @@ ROOT_KEYS = {
     "aws_access_key_id": "AKIA" + secrets.token_hex(8).upper(),
     "aws_secret_access_key": secrets.token_urlsafe(30),
 }
+# Boundary's writer's keys (an IAM user the server creates, see
+# soa_sdk.sandbox.aws.authorization).
+BOUNDARY_KEYS = {
+    "aws_access_key_id": "AKIA" + secrets.token_hex(8).upper(),
+    "aws_secret_access_key": secrets.token_urlsafe(30),
+}
 ROOT_KEY_ENV = {
     "SOA_LAB_AWS_ROOT_ACCESS_KEY_ID": ROOT_KEYS["aws_access_key_id"],
     "SOA_LAB_AWS_ROOT_SECRET_ACCESS_KEY": ROOT_KEYS["aws_secret_access_key"],
+    "SOA_LAB_AWS_BOUNDARY_ACCESS_KEY_ID": BOUNDARY_KEYS["aws_access_key_id"],
+    "SOA_LAB_AWS_BOUNDARY_SECRET_ACCESS_KEY": BOUNDARY_KEYS["aws_secret_access_key"],
 }
 
 
@@ -44,6 +52,7 @@ class AwsServer:
     url: str
     management_account: str = MANAGEMENT_ACCOUNT
     root_keys: tuple[tuple[str, str], ...] = tuple(ROOT_KEYS.items())
+    boundary_keys: tuple[tuple[str, str], ...] = tuple(BOUNDARY_KEYS.items())
 
     def client(self, service: str, region: str = "us-east-1", **keys: Any) -> Any:
         """A boto3 client of this server (the server's root keys unless given)."""

@@ -40,7 +40,8 @@ def test_calls_land_in_the_account_that_made_them(aws: Any, member: Any) -> None
     assert [e["Resources"] for e in mgmt] == [
         [{"ResourceType": "AWS::S3::Bucket", "ResourceName": "management-logs"}]
     ]
-    assert record(mgmt[0])["userIdentity"]["type"] == "Root"
+    # The sandbox's root keys are its administrator's, an IAM user (IAM is enforced).
+    assert record(mgmt[0])["userIdentity"]["type"] == "IAMUser"
     assert record(mgmt[0])["recipientAccountId"] == aws.management_account
 
     ct = aws.client("cloudtrail", **member.keys)
@@ -66,7 +67,7 @@ def test_calls_land_in_the_account_that_made_them(aws: Any, member: Any) -> None
     # The cross-account AssumeRole shows in both accounts, as in AWS.
     assumed_here = events(aws.client("cloudtrail"), "EventName", "AssumeRole")
     assumed_there = events(ct, "EventName", "AssumeRole")
-    assert [record(e)["userIdentity"]["type"] for e in assumed_here] == ["Root"]
+    assert [record(e)["userIdentity"]["type"] for e in assumed_here] == ["IAMUser"]
     assert [record(e)["userIdentity"]["type"] for e in assumed_there] == ["AWSAccount"]
     assert record(assumed_there[0])["userIdentity"]["accountId"] == aws.management_account
 
@@ -89,7 +90,9 @@ def test_lookup_attributes_filter(aws: Any, member: Any) -> None:
     assert "DescribeLogGroups" in {e["EventName"] for e in reads}
     assert {e["EventName"] for e in writes} == {"CreateLogGroup"}
     assert all(e["ReadOnly"] == "true" for e in reads)
-    assert [e["EventName"] for e in events(ct, "Username", "root")].count("CreateLogGroup") == 1
+    assert [e["EventName"] for e in events(ct, "Username", "soa-lab-admin")].count(
+        "CreateLogGroup"
+    ) == 1
     assert events(ct, "Username", member.session_name) == []
     by_id = events(ct, "EventId", by_resource[0]["EventId"])
     assert [e["EventId"] for e in by_id] == [by_resource[0]["EventId"]]
@@ -193,7 +196,7 @@ def test_invalid_parameters_are_refused(aws: Any) -> None:
         ct.lookup_events(
             LookupAttributes=[
                 {"AttributeKey": "EventName", "AttributeValue": "CreateBucket"},
-                {"AttributeKey": "Username", "AttributeValue": "root"},
+                {"AttributeKey": "Username", "AttributeValue": "soa-lab-admin"},
             ]
         )
     assert err.value.response["Error"]["Code"] == "InvalidLookupAttributesException"
@@ -256,6 +259,10 @@ def test_failures_reads_and_what_is_not_recorded(aws: Any) -> None:
 def test_iam_user_keys_are_recorded_as_that_user(aws: Any) -> None:
     iam = aws.client("iam")
     iam.create_user(UserName="carol")
+    # IAM is enforced: carol needs a policy for what she does below.
+    iam.attach_user_policy(
+        UserName="carol", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess"
+    )
     key = iam.create_access_key(UserName="carol")["AccessKey"]
     keys = {
         "aws_access_key_id": key["AccessKeyId"],

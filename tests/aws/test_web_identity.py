@@ -107,6 +107,11 @@ def target(aws: Any, member: Any, issuer: Issuer) -> Target:
         ],
     }
     role = iam.create_role(RoleName="deployer", AssumeRolePolicyDocument=json.dumps(policy))
+    # IAM is enforced: the workloads' role gets what the test's deploy does (terraform's
+    # workload_identity module attaches var.policy_arns the same way).
+    iam.attach_role_policy(
+        RoleName="deployer", PolicyArn="arn:aws:iam::aws:policy/AmazonS3FullAccess"
+    )
     strict = dict(policy, Statement=[dict(policy["Statement"][0])])
     strict["Statement"][0]["Condition"] = {"StringEquals": {f"{hp}:sub": "someone-else"}}
     iam.create_role(RoleName="someone-else-only", AssumeRolePolicyDocument=json.dumps(strict))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+from soa_sdk.sandbox.aws.authorization import install as install_authorization
 from soa_sdk.sandbox.aws.cloudtrail import CloudTrailMiddleware
 from soa_sdk.sandbox.aws.compression import DecompressionMiddleware
 from soa_sdk.sandbox.aws.health import HealthMiddleware
@@ -30,6 +31,9 @@ def build_app(root: RootKeys | None = None, clock: Callable[[], float] | None = 
     IAM or STS issue are accepted, and nothing can issue any. ``clock`` (seconds since the
     epoch) is for tests of expiry.
     """
+    root = root or RootKeys.from_environment()
+    # IAM policies enforced from the first request, the sandbox's users created.
+    install_authorization(root)
     app: WSGIApp = build_moto_app()
     # CloudTrail sits outside the token check so that refused web-identity calls are recorded.
     app = WebIdentityMiddleware(app)
@@ -37,6 +41,6 @@ def build_app(root: RootKeys | None = None, clock: Callable[[], float] | None = 
     # Outermost, so that every layer (and CloudTrail's requestParameters) sees plain bodies.
     app = DecompressionMiddleware(app)
     # Outside decompression: the signature covers the body as it was sent.
-    store = CredentialStore(root or RootKeys.from_environment())
+    store = CredentialStore(root)
     app = SignatureMiddleware(app, store, clock)
     return HealthMiddleware(app)

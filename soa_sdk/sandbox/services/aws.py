@@ -20,6 +20,14 @@ from soa_sdk.sandbox.state import ServiceRecord
 #: The server's root keys (`soa_sdk.sandbox.aws.signing.credentials.ROOT_KEY_ENV`; not
 #: imported from there, which would load moto in every process that starts the sandbox).
 ROOT_KEY_ENV = ("SOA_LAB_AWS_ROOT_ACCESS_KEY_ID", "SOA_LAB_AWS_ROOT_SECRET_ACCESS_KEY")
+#: Boundary's writer's keys (`soa_sdk.sandbox.aws.authorization.BOUNDARY_KEY_ENV`).
+BOUNDARY_KEY_ENV = ("SOA_LAB_AWS_BOUNDARY_ACCESS_KEY_ID", "SOA_LAB_AWS_BOUNDARY_SECRET_ACCESS_KEY")
+BOUNDARY_SECRETS = ("aws_boundary_access_key_id", "aws_boundary_secret_access_key")
+
+
+def _key_id() -> str:
+    alphabet = string.ascii_uppercase + string.digits
+    return "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
 
 
 class AwsService(Service):
@@ -38,10 +46,15 @@ class AwsService(Service):
     def new_secrets(self) -> dict[str, str]:
         # The sandbox's administrator keys, made anew for each sandbox, like the short-lived
         # keys an SSO login gives. The server accepts them (and keys IAM and STS issue) only:
-        # moto serves them as the management account's root.
-        alphabet = string.ascii_uppercase + string.digits
-        key_id = "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
-        return {"aws_access_key_id": key_id, "aws_secret_access_key": random_secret()}
+        # they are the keys of its IAM user soa-lab-admin (AdministratorAccess) in the
+        # management account. Boundary's writer (an IAM user the recordings bucket policy
+        # names) gets keys of its own.
+        return {
+            "aws_access_key_id": _key_id(),
+            "aws_secret_access_key": random_secret(),
+            BOUNDARY_SECRETS[0]: _key_id(),
+            BOUNDARY_SECRETS[1]: random_secret(),
+        }
 
     def launch(self, context: LaunchContext) -> Launch:
         port = free_port()
@@ -54,6 +67,14 @@ class AwsService(Service):
                 # The keys requests must be signed with (soa_sdk.sandbox.aws.signing).
                 ROOT_KEY_ENV[0]: context.secrets["aws_access_key_id"],
                 ROOT_KEY_ENV[1]: context.secrets["aws_secret_access_key"],
+                **{
+                    env: context.secrets[name]
+                    for env, name in zip(BOUNDARY_KEY_ENV, BOUNDARY_SECRETS, strict=True)
+                    if name in context.secrets
+                },
+                # moto's IAM enforcement from the first request (the server sets it too:
+                # soa_sdk.sandbox.aws.authorization).
+                "INITIAL_NO_AUTH_ACTION_COUNT": "0",
             },
         )
 

@@ -55,9 +55,14 @@ class BoundaryService(Service):
             url=f"http://{LOOPBACK}:{port}",
             env={
                 "BOUNDARY_ADMIN_PASSWORD": context.secrets[ADMIN_PASSWORD],
-                # Recordings are written to the sandbox's S3, which accepts only issued keys.
-                "AWS_ACCESS_KEY_ID": context.secrets["aws_access_key_id"],
-                "AWS_SECRET_ACCESS_KEY": context.secrets["aws_secret_access_key"],
+                # Recordings are written to the sandbox's S3 as Boundary's writer, the IAM user
+                # the recordings bucket policy names (soa_sdk.access.recordings).
+                "AWS_ACCESS_KEY_ID": context.secrets.get(
+                    "aws_boundary_access_key_id", context.secrets["aws_access_key_id"]
+                ),
+                "AWS_SECRET_ACCESS_KEY": context.secrets.get(
+                    "aws_boundary_secret_access_key", context.secrets["aws_secret_access_key"]
+                ),
             },
         )
 
