@@ -127,6 +127,104 @@ def _write(call: Call) -> None:
 
 HEALTH_TABLES = ("nodes", "services", "checks")
 
+# ---------------------------------------------------------------- the generic handlers
+#
+# Most endpoints are "call one backend method with arguments taken from the request";
+# :func:`reader` and :func:`writer` build those handlers from a table of arguments.
+
+Arg = Callable[[Call], Any]
+
+
+def param(name: str) -> Arg:
+    """A path parameter (``/v1/agent/service/<service_id>``)."""
+    return lambda call: call.params[name]
+
+
+def query(name: str, default: str = "") -> Arg:
+    """A query parameter."""
+    return lambda call: call.args.get(name, default)
+
+
+def PARTITION(call: Call) -> str:
+    return call.partition
+
+
+def AUTHZ(call: Call) -> Authorizer:
+    return call.authz
+
+
+def FILTER(call: Call) -> str | None:
+    return call.filter
+
+
+def BODY(call: Call) -> Any:
+    return call.json()
+
+
+def BODY_OR_EMPTY(call: Call) -> Any:
+    return call.json(allow_empty=True) or {}
+
+
+def KIND(call: Call) -> str:
+    try:
+        return ce.canonical_kind(call.params["kind"])
+    except ce.UnknownKind as exc:
+        raise BadRequest(str(exc)) from exc
+
+
+def _invoke(call: Call, method: str, args: tuple[Arg, ...], kwargs: dict[str, Arg]) -> Any:
+    return getattr(call.backend, method)(
+        *(a(call) for a in args), **{k: f(call) for k, f in kwargs.items()}
+    )
+
+
+def reader(
+    method: str,
+    tables: tuple[str, ...] | None,
+    *args: Arg,
+    missing: str | Callable[[Call], str] | None = None,
+    **kwargs: Arg,
+) -> Callable[[Call], Reply]:
+    """A read: ``backend.<method>(*args)``, blocking on ``tables`` (None: not a blocking
+    read, no query meta); ``missing``: the 404 message when the backend answers None."""
+
+    def handler(call: Call) -> Reply:
+        produce = lambda: _invoke(call, method, args, kwargs)  # noqa: E731
+        reply = Reply(produce()) if tables is None else _read(call, tables, produce)
+        if missing is not None and reply.body is None:
+            raise NotFound(missing(call) if callable(missing) else missing)
+        return reply
+
+    handler.__name__ = handler.__qualname__ = method
+    handler.__doc__ = f"Serves ``ConsulBackend.{method}`` (a read)."
+    return handler
+
+
+def writer(
+    method: str, *args: Arg, answer: Callable[[Any], Reply] | None = None, **kwargs: Arg
+) -> Callable[[Call], Reply]:
+    """A write: ``backend.<method>(*args)``; ``answer`` turns its result into the reply
+    (default: the result as JSON)."""
+
+    def handler(call: Call) -> Reply:
+        _write(call)
+        result = _invoke(call, method, args, kwargs)
+        return answer(result) if answer else Reply(result)
+
+    handler.__name__ = handler.__qualname__ = method
+    handler.__doc__ = f"Serves ``ConsulBackend.{method}`` (a write)."
+    return handler
+
+
+def EMPTY(_result: Any) -> Reply:
+    """An empty 200 body, as the agent endpoints answer."""
+    return Reply(raw=b"")
+
+
+def TRUE(_result: Any) -> Reply:
+    return Reply(True)
+
+
 # ---------------------------------------------------------------- agent
 
 
@@ -144,57 +242,16 @@ def agent_service_register(call: Call) -> Reply:
     return Reply(raw=b"")
 
 
-def agent_service_deregister(call: Call) -> Reply:
-    _write(call)
-    call.backend.deregister_service(call.params["service_id"], call.partition, call.authz)
-    return Reply(raw=b"")
-
-
-def agent_services(call: Call) -> Reply:
-    return _read(
-        call,
-        HEALTH_TABLES,
-        lambda: call.backend.agent_services(call.partition, call.authz, call.filter),
-    )
-
-
-def agent_service(call: Call) -> Reply:
-    return _read(
-        call,
-        HEALTH_TABLES,
-        lambda: call.backend.agent_service(call.params["service_id"], call.partition, call.authz),
-    )
-
-
-def agent_check_register(call: Call) -> Reply:
-    _write(call)
-    raw = call.json()
-    call.backend.register_check(raw, call.partition, call.authz)
-    return Reply(raw=b"")
-
-
-def agent_check_deregister(call: Call) -> Reply:
-    _write(call)
-    call.backend.deregister_check(call.params["check_id"], call.partition, call.authz)
-    return Reply(raw=b"")
-
-
 def _ttl(status: str) -> Callable[[Call], Reply]:
-    def handler(call: Call) -> Reply:
-        _write(call)
-        call.backend.update_ttl(
-            call.params["check_id"], status, call.args.get("note", ""), call.partition, call.authz
-        )
-        return Reply(raw=b"")
-
-    handler.__name__ = f"agent_check_{status}"
-    handler.__doc__ = f"PUT /v1/agent/check/{status}/:check_id"
-    return handler
-
-
-agent_check_pass = _ttl("passing")
-agent_check_warn = _ttl("warning")
-agent_check_fail = _ttl("critical")
+    return writer(
+        "update_ttl",
+        param("check_id"),
+        lambda call: status,
+        query("note"),
+        PARTITION,
+        AUTHZ,
+        answer=EMPTY,
+    )
 
 
 def agent_check_update(call: Call) -> Reply:
@@ -210,78 +267,39 @@ def agent_check_update(call: Call) -> Reply:
     return Reply(raw=b"")
 
 
-def agent_checks(call: Call) -> Reply:
-    return _read(
-        call,
-        ("checks",),
-        lambda: call.backend.agent_checks(call.partition, call.authz, call.filter),
-    )
-
-
-def agent_self(call: Call) -> Reply:
-    return Reply(call.backend.agent_self(call.authz))
-
-
-def agent_members(call: Call) -> Reply:
-    return Reply(call.backend.agent_members(call.authz))
-
+agent_service_deregister = writer(
+    "deregister_service", param("service_id"), PARTITION, AUTHZ, answer=EMPTY
+)
+agent_services = reader("agent_services", HEALTH_TABLES, PARTITION, AUTHZ, FILTER)
+agent_service = reader("agent_service", HEALTH_TABLES, param("service_id"), PARTITION, AUTHZ)
+agent_check_register = writer("register_check", BODY, PARTITION, AUTHZ, answer=EMPTY)
+agent_check_deregister = writer(
+    "deregister_check", param("check_id"), PARTITION, AUTHZ, answer=EMPTY
+)
+agent_check_pass = _ttl("passing")
+agent_check_warn = _ttl("warning")
+agent_check_fail = _ttl("critical")
+agent_checks = reader("agent_checks", ("checks",), PARTITION, AUTHZ, FILTER)
+agent_self = reader("agent_self", None, AUTHZ)
+agent_members = reader("agent_members", None, AUTHZ)
 
 # ---------------------------------------------------------------- catalog
 
-
-def catalog_register(call: Call) -> Reply:
-    _write(call)
-    call.backend.catalog_register(call.json(), call.partition, call.authz)
-    return Reply(True)
-
-
-def catalog_deregister(call: Call) -> Reply:
-    _write(call)
-    call.backend.catalog_deregister(call.json(), call.partition, call.authz)
-    return Reply(True)
-
-
-def catalog_datacenters(call: Call) -> Reply:
-    return Reply(call.backend.catalog_datacenters())
-
-
-def catalog_nodes(call: Call) -> Reply:
-    return _read(
-        call,
-        ("nodes",),
-        lambda: call.backend.catalog_nodes(call.partition, call.authz, call.filter),
-    )
-
-
-def catalog_services(call: Call) -> Reply:
-    return _read(
-        call,
-        ("services",),
-        lambda: call.backend.catalog_services(call.partition, call.authz, call.filter),
-    )
-
-
-def catalog_service(call: Call) -> Reply:
-    return _read(
-        call,
-        ("services", "nodes"),
-        lambda: call.backend.catalog_service(
-            call.params["service"],
-            call.partition,
-            call.args.getlist("tag"),
-            call.authz,
-            call.filter,
-        ),
-    )
-
-
-def catalog_node(call: Call) -> Reply:
-    return _read(
-        call,
-        ("nodes", "services"),
-        lambda: call.backend.catalog_node(call.params["node"], call.partition, call.authz),
-    )
-
+catalog_register = writer("catalog_register", BODY, PARTITION, AUTHZ, answer=TRUE)
+catalog_deregister = writer("catalog_deregister", BODY, PARTITION, AUTHZ, answer=TRUE)
+catalog_datacenters = reader("catalog_datacenters", None)
+catalog_nodes = reader("catalog_nodes", ("nodes",), PARTITION, AUTHZ, FILTER)
+catalog_services = reader("catalog_services", ("services",), PARTITION, AUTHZ, FILTER)
+catalog_service = reader(
+    "catalog_service",
+    ("services", "nodes"),
+    param("service"),
+    PARTITION,
+    lambda call: call.args.getlist("tag"),
+    AUTHZ,
+    FILTER,
+)
+catalog_node = reader("catalog_node", ("nodes", "services"), param("node"), PARTITION, AUTHZ)
 
 # ---------------------------------------------------------------- health
 
@@ -309,35 +327,9 @@ def health_connect(call: Call) -> Reply:
     return health_service(call, connect=True)
 
 
-def health_checks(call: Call) -> Reply:
-    return _read(
-        call,
-        HEALTH_TABLES,
-        lambda: call.backend.health_checks(
-            call.params["service"], call.partition, call.authz, call.filter
-        ),
-    )
-
-
-def health_state(call: Call) -> Reply:
-    return _read(
-        call,
-        HEALTH_TABLES,
-        lambda: call.backend.health_state(
-            call.params["state"], call.partition, call.authz, call.filter
-        ),
-    )
-
-
-def health_node(call: Call) -> Reply:
-    return _read(
-        call,
-        HEALTH_TABLES,
-        lambda: call.backend.health_node(
-            call.params["node"], call.partition, call.authz, call.filter
-        ),
-    )
-
+health_checks = reader("health_checks", HEALTH_TABLES, param("service"), PARTITION, AUTHZ, FILTER)
+health_state = reader("health_state", HEALTH_TABLES, param("state"), PARTITION, AUTHZ, FILTER)
+health_node = reader("health_node", HEALTH_TABLES, param("node"), PARTITION, AUTHZ, FILTER)
 
 # ---------------------------------------------------------------- kv
 
@@ -367,42 +359,37 @@ def kv_get(call: Call) -> Reply:
 
 
 def kv_put(call: Call) -> Reply:
-    _write(call)
     if "acquire" in call.args or "release" in call.args:
         raise BadRequest("sessions (acquire/release) are not implemented by the sandbox")
-    ok = call.backend.kv_put(
-        call.params.get("key", ""),
-        call.body,
-        call.partition,
-        call.int_arg("flags"),
-        call.int_arg("cas"),
-        call.authz,
-    )
-    return Reply(ok)
+    return _kv_put(call)
 
 
-def kv_delete(call: Call) -> Reply:
-    _write(call)
-    ok = call.backend.kv_delete(
-        call.params.get("key", ""),
-        call.partition,
-        call.flag("recurse"),
-        call.int_arg("cas"),
-        call.authz,
-    )
-    return Reply(ok)
+def _KEY(call: Call) -> str:
+    return call.params.get("key", "")
 
+
+_kv_put = writer(
+    "kv_put",
+    _KEY,
+    lambda call: call.body,
+    PARTITION,
+    lambda call: call.int_arg("flags"),
+    lambda call: call.int_arg("cas"),
+    AUTHZ,
+)
+kv_delete = writer(
+    "kv_delete",
+    _KEY,
+    PARTITION,
+    lambda call: call.flag("recurse"),
+    lambda call: call.int_arg("cas"),
+    AUTHZ,
+)
 
 # ---------------------------------------------------------------- status
 
-
-def status_leader(call: Call) -> Reply:
-    return Reply(call.backend.status_leader())
-
-
-def status_peers(call: Call) -> Reply:
-    return Reply(call.backend.status_peers())
-
+status_leader = reader("status_leader", None)
+status_peers = reader("status_peers", None)
 
 # ---------------------------------------------------------------- config entries
 
@@ -422,42 +409,29 @@ def config_apply(call: Call) -> Reply:
     return Reply(ok)
 
 
-def _kind(call: Call) -> str:
-    try:
-        return ce.canonical_kind(call.params["kind"])
-    except ce.UnknownKind as exc:
-        raise BadRequest(str(exc)) from exc
+def _no_entry(call: Call) -> str:
+    return f'Config entry not found for "{call.params["kind"]}" / "{call.params["name"]}"'
 
 
-def config_get(call: Call) -> Reply:
-    kind = _kind(call)
-    name = call.params["name"]
-    reply = _read(
-        call,
-        ("config",),
-        lambda: call.backend.get_config_entry(
-            kind, name, call.partition, call.namespace, call.authz
-        ),
-    )
-    if reply.body is None:
-        raise NotFound(f'Config entry not found for "{call.params["kind"]}" / "{name}"')
-    return reply
-
-
-def config_list(call: Call) -> Reply:
-    kind = _kind(call)
-    return _read(
-        call,
-        ("config",),
-        lambda: call.backend.list_config_entries(kind, call.partition, call.authz, call.filter),
-    )
+_NAMESPACE: Arg = lambda call: call.namespace  # noqa: E731
+config_get = reader(
+    "get_config_entry",
+    ("config",),
+    KIND,
+    param("name"),
+    PARTITION,
+    _NAMESPACE,
+    AUTHZ,
+    missing=_no_entry,
+)
+config_list = reader("list_config_entries", ("config",), KIND, PARTITION, AUTHZ, FILTER)
 
 
 def config_delete(call: Call) -> Reply:
     _write(call)
     cas = call.int_arg("cas")
     ok = call.backend.config_delete(
-        _kind(call), call.params["name"], call.partition, call.namespace, cas, call.authz
+        KIND(call), call.params["name"], call.partition, call.namespace, cas, call.authz
     )
     # Consul answers the `deleted` boolean for CAS deletes and {} otherwise.
     return Reply(ok if cas is not None else {})
@@ -465,156 +439,59 @@ def config_delete(call: Call) -> Reply:
 
 # ---------------------------------------------------------------- intentions
 
-
-def intentions_list(call: Call) -> Reply:
-    return _read(
-        call,
-        ("config",),
-        lambda: call.backend.intentions_list(call.partition, call.authz, call.filter),
-    )
-
-
-def intention_create(call: Call) -> Reply:
-    _write(call)
-    intention_id = call.backend.intention_create(call.json(), call.partition, call.authz)
-    return Reply({"ID": intention_id})
-
-
-def intention_get(call: Call) -> Reply:
-    return _read(
-        call, ("config",), lambda: call.backend.intention_get(call.params["id"], call.authz)
-    )
-
-
-def intention_update(call: Call) -> Reply:
-    _write(call)
-    call.backend.intention_update(call.params["id"], call.json(allow_empty=True) or {}, call.authz)
-    return Reply(True)
-
-
-def intention_delete(call: Call) -> Reply:
-    _write(call)
-    call.backend.intention_delete(call.params["id"], call.authz)
-    return Reply(True)
-
-
-def intention_exact_get(call: Call) -> Reply:
-    return _read(
-        call,
-        ("config",),
-        lambda: call.backend.intention_exact_get(
-            call.args.get("source", ""),
-            call.args.get("destination", ""),
-            call.partition,
-            call.authz,
-        ),
-    )
-
-
-def intention_exact_put(call: Call) -> Reply:
-    _write(call)
-    call.backend.intention_exact_put(
-        call.args.get("source", ""),
-        call.args.get("destination", ""),
-        call.json(allow_empty=True) or {},
-        call.partition,
-        call.authz,
-    )
-    return Reply(True)
-
-
-def intention_exact_delete(call: Call) -> Reply:
-    _write(call)
-    call.backend.intention_exact_delete(
-        call.args.get("source", ""), call.args.get("destination", ""), call.partition, call.authz
-    )
-    return Reply(True)
-
-
-def intention_match(call: Call) -> Reply:
-    return _read(
-        call,
-        ("config",),
-        lambda: call.backend.intention_match(
-            call.args.get("by", ""), call.args.getlist("name"), call.partition, call.authz
-        ),
-    )
+_SOURCE, _DESTINATION = query("source"), query("destination")
+intentions_list = reader("intentions_list", ("config",), PARTITION, AUTHZ, FILTER)
+intention_create = writer(
+    "intention_create", BODY, PARTITION, AUTHZ, answer=lambda i: Reply({"ID": i})
+)
+intention_get = reader("intention_get", ("config",), param("id"), AUTHZ)
+intention_update = writer("intention_update", param("id"), BODY_OR_EMPTY, AUTHZ, answer=TRUE)
+intention_delete = writer("intention_delete", param("id"), AUTHZ, answer=TRUE)
+intention_exact_get = reader(
+    "intention_exact_get", ("config",), _SOURCE, _DESTINATION, PARTITION, AUTHZ
+)
+intention_exact_put = writer(
+    "intention_exact_put", _SOURCE, _DESTINATION, BODY_OR_EMPTY, PARTITION, AUTHZ, answer=TRUE
+)
+intention_exact_delete = writer(
+    "intention_exact_delete", _SOURCE, _DESTINATION, PARTITION, AUTHZ, answer=TRUE
+)
+intention_match = reader(
+    "intention_match",
+    ("config",),
+    query("by"),
+    lambda call: call.args.getlist("name"),
+    PARTITION,
+    AUTHZ,
+)
 
 
 def intention_check(call: Call) -> Reply:
-    return _read(
-        call,
-        ("config",),
-        lambda: {
-            "Allowed": call.backend.intention_check(
-                call.args.get("source", ""),
-                call.args.get("destination", ""),
-                call.partition,
-                call.authz,
-            )
-        },
-    )
+    reply = _intention_check(call)
+    reply.body = {"Allowed": reply.body}
+    return reply
 
+
+_intention_check = reader("intention_check", ("config",), _SOURCE, _DESTINATION, PARTITION, AUTHZ)
 
 # ---------------------------------------------------------------- ACL
 
-
-def acl_policy_create(call: Call) -> Reply:
-    return Reply(call.backend.policy_upsert(call.json(), None, call.authz))
-
-
-def acl_policy_update(call: Call) -> Reply:
-    return Reply(call.backend.policy_upsert(call.json(), call.params["id"], call.authz))
-
-
-def acl_policy_get(call: Call) -> Reply:
-    doc = call.backend.policy_get(policy_id=call.params["id"], authz=call.authz)
-    if doc is None:
-        raise NotFound("ACL policy not found")
-    return _read(call, ("acl",), lambda: doc)
-
-
-def acl_policy_get_by_name(call: Call) -> Reply:
-    doc = call.backend.policy_get(name=call.params["name"], authz=call.authz)
-    if doc is None:
-        raise NotFound("ACL policy not found")
-    return _read(call, ("acl",), lambda: doc)
-
-
-def acl_policy_delete(call: Call) -> Reply:
-    return Reply(call.backend.policy_delete(call.params["id"], call.authz))
-
-
-def acl_policies(call: Call) -> Reply:
-    return _read(call, ("acl",), lambda: call.backend.policy_list(call.authz))
-
-
-def acl_token_create(call: Call) -> Reply:
-    return Reply(call.backend.token_upsert(call.json(), None, call.authz))
-
-
-def acl_token_update(call: Call) -> Reply:
-    return Reply(call.backend.token_upsert(call.json(), call.params["id"], call.authz))
-
-
-def acl_token_self(call: Call) -> Reply:
-    return Reply(call.backend.token_self(call.token))
-
-
-def acl_token_get(call: Call) -> Reply:
-    doc = call.backend.token_get(call.params["id"], call.authz)
-    if doc is None:
-        raise NotFound("ACL not found")
-    return _read(call, ("acl",), lambda: doc)
-
-
-def acl_token_delete(call: Call) -> Reply:
-    return Reply(call.backend.token_delete(call.params["id"], call.authz))
-
-
-def acl_tokens(call: Call) -> Reply:
-    return _read(call, ("acl",), lambda: call.backend.token_list(call.authz))
-
+acl_policy_create = writer("policy_upsert", BODY, lambda call: None, AUTHZ)
+acl_policy_update = writer("policy_upsert", BODY, param("id"), AUTHZ)
+acl_policy_get = reader(
+    "policy_get", ("acl",), policy_id=param("id"), authz=AUTHZ, missing="ACL policy not found"
+)
+acl_policy_get_by_name = reader(
+    "policy_get", ("acl",), name=param("name"), authz=AUTHZ, missing="ACL policy not found"
+)
+acl_policy_delete = writer("policy_delete", param("id"), AUTHZ)
+acl_policies = reader("policy_list", ("acl",), AUTHZ)
+acl_token_create = writer("token_upsert", BODY, lambda call: None, AUTHZ)
+acl_token_update = writer("token_upsert", BODY, param("id"), AUTHZ)
+acl_token_self = reader("token_self", None, lambda call: call.token)
+acl_token_get = reader("token_get", ("acl",), param("id"), AUTHZ, missing="ACL not found")
+acl_token_delete = writer("token_delete", param("id"), AUTHZ)
+acl_tokens = reader("token_list", ("acl",), AUTHZ)
 
 # ---------------------------------------------------------------- partitions and peering
 
@@ -635,47 +512,29 @@ def partition_update(call: Call) -> Reply:
     )
 
 
-def partition_get(call: Call) -> Reply:
-    doc = call.backend.partition_get(call.params["name"], call.authz)
-    if doc is None:
-        raise NotFound(f'Partition "{call.params["name"]}" not found')
-    return _read(call, ("partitions",), lambda: doc)
-
-
-def partition_list(call: Call) -> Reply:
-    return _read(call, ("partitions",), lambda: call.backend.partition_list(call.authz))
-
-
-def partition_delete(call: Call) -> Reply:
-    call.backend.partition_delete(call.params["name"], call.authz)
-    return Reply(raw=b"")
-
-
-def peering_token(call: Call) -> Reply:
-    token = call.backend.peering_token(call.json(), call.partition, call.authz)
-    return Reply({"PeeringToken": token})
-
-
-def peering_establish(call: Call) -> Reply:
-    call.backend.peering_establish(call.json(), call.partition, call.authz)
-    return Reply({})
-
-
-def peering_get(call: Call) -> Reply:
-    doc = call.backend.peering_get(call.params["name"], call.partition, call.authz)
-    if doc is None:
-        raise NotFound(f'Peering not found for "{call.params["name"]}"')
-    return _read(call, ("peerings",), lambda: doc)
-
-
-def peering_list(call: Call) -> Reply:
-    return _read(call, ("peerings",), lambda: call.backend.peering_list(call.partition, call.authz))
-
-
-def peering_delete(call: Call) -> Reply:
-    call.backend.peering_delete(call.params["name"], call.partition, call.authz)
-    return Reply(raw=b"")
-
+partition_get = reader(
+    "partition_get",
+    ("partitions",),
+    param("name"),
+    AUTHZ,
+    missing=lambda call: f'Partition "{call.params["name"]}" not found',
+)
+partition_list = reader("partition_list", ("partitions",), AUTHZ)
+partition_delete = writer("partition_delete", param("name"), AUTHZ, answer=EMPTY)
+peering_token = writer(
+    "peering_token", BODY, PARTITION, AUTHZ, answer=lambda t: Reply({"PeeringToken": t})
+)
+peering_establish = writer("peering_establish", BODY, PARTITION, AUTHZ, answer=lambda _r: Reply({}))
+peering_get = reader(
+    "peering_get",
+    ("peerings",),
+    param("name"),
+    PARTITION,
+    AUTHZ,
+    missing=lambda call: f'Peering not found for "{call.params["name"]}"',
+)
+peering_list = reader("peering_list", ("peerings",), PARTITION, AUTHZ)
+peering_delete = writer("peering_delete", param("name"), PARTITION, AUTHZ, answer=EMPTY)
 
 # ---------------------------------------------------------------- sandbox only
 
