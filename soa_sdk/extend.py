@@ -47,14 +47,13 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from soa_sdk import spec as org_spec
-from soa_sdk import tools, validate
+from soa_sdk import org_spec, tools, validate
 from soa_sdk.errors import Conflict, NotFound, SoaLabError, ValidationError
 from soa_sdk.paths import terraform_root as default_terraform_root
 from soa_sdk.runtime import mesh as runtime_mesh
 from soa_sdk.tables import Table
 from soa_sdk.tf import checks as tf_checks
-from soa_sdk.tf import spec as tfspec
+from soa_sdk.tf import lab_spec as tfspec
 from soa_sdk.tf import template
 
 if TYPE_CHECKING:

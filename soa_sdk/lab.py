@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from soa_sdk.sandbox.controls import SandboxControls
     from soa_sdk.sandbox.state import SandboxState
     from soa_sdk.sandbox.workloads import WorkloadHostClient
-    from soa_sdk.tf.spec import AccessSpec
+    from soa_sdk.tf.lab_spec import AccessSpec
 
 
 class Lab:

@@ -1,7 +1,7 @@
 """Step 0, the foundation: the AWS Organization, its OUs and accounts, a session per account.
 
 The organization is declared once, in ``terraform/org/organization.auto.tfvars.json`` (see
-:mod:`soa_sdk.spec`). :meth:`Organization.ensure` makes AWS match it: it adopts what exists
+:mod:`soa_sdk.org_spec`). :meth:`Organization.ensure` makes AWS match it: it adopts what exists
 (the organization, OUs and accounts found by name) and creates only what is missing, so
 running it twice changes nothing. Member accounts are entered through STS ``AssumeRole`` into
 ``OrganizationAccountAccessRole`` with short-lived credentials: no static key is stored.
@@ -21,11 +21,11 @@ from typing import Any
 
 import boto3
 
-from soa_sdk import spec as spec_module
+from soa_sdk import org_spec as spec_module
 from soa_sdk import validate
 from soa_sdk.awsclient import EndpointSession, translate_client_error
 from soa_sdk.errors import NotFound, SoaLabError
-from soa_sdk.spec import ROOT, AccountSpec, OrganizationSpec
+from soa_sdk.org_spec import ROOT, AccountSpec, OrganizationSpec
 from soa_sdk.tables import Table
 
 ACCESS_ROLE = "OrganizationAccountAccessRole"

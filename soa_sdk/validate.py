@@ -17,8 +17,8 @@ The rules, once for the whole SDK:
 - a choice is one of the values listed.
 
 The naming rules of the lab's resources (accounts, OUs, runtimes, services, versions...) are
-defined here, and read by the specification loaders (:mod:`soa_sdk.spec`,
-:mod:`soa_sdk.tf.spec`) and the steps alike, so a name is judged the same way everywhere.
+defined here, and read by the specification loaders (:mod:`soa_sdk.org_spec`,
+:mod:`soa_sdk.tf.lab_spec`) and the steps alike, so a name is judged the same way everywhere.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from soa_sdk.access.client import BoundaryApi
 from soa_sdk.access.grant_strings import MalformedGrant, check_grant
 from soa_sdk.access.values import SetupReport
 from soa_sdk.errors import ValidationError
-from soa_sdk.tf.spec import AccessSpec
+from soa_sdk.tf.lab_spec import AccessSpec
 
 ANONYMOUS = "u_anon"
 AUDITORS = "auditors"

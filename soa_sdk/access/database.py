@@ -21,8 +21,8 @@ import psycopg
 from psycopg import sql
 
 from soa_sdk.errors import ServiceUnavailable, ValidationError
-from soa_sdk.tf.spec import AccessSpec
-from soa_sdk.tf.spec import DatabaseRole as SpecRole
+from soa_sdk.tf.lab_spec import AccessSpec
+from soa_sdk.tf.lab_spec import DatabaseRole as SpecRole
 from soa_sdk.vault import DatabaseRole, PostgresConnection
 
 _CREATE_USER = (

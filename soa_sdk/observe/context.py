@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from soa_sdk.org import Organization
     from soa_sdk.runtime import Runtimes
     from soa_sdk.sandbox.controls import SandboxControls, WorkloadHostClient
-    from soa_sdk.tf.spec import RuntimeSpec
+    from soa_sdk.tf.lab_spec import RuntimeSpec
 
 MANAGEMENT = "management"
 CLOCK_SKEW = timedelta(minutes=5)  # CloudTrail and CloudWatch accept a little skew too

@@ -51,7 +51,7 @@ from soa_sdk.release.traffic import TrafficDriver
 from soa_sdk.runtime import mesh as runtime_mesh
 from soa_sdk.runtime import workloads as runtime_workloads
 from soa_sdk.tables import Table
-from soa_sdk.tf.spec import RuntimeSpec, ServiceSpec
+from soa_sdk.tf.lab_spec import RuntimeSpec, ServiceSpec
 
 if TYPE_CHECKING:
     from soa_sdk.consul_api import ConsulApi

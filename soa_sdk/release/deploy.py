@@ -21,7 +21,7 @@ from typing import Any
 
 from soa_sdk.awsclient import translate_client_error
 from soa_sdk.runtime import compute
-from soa_sdk.tf.spec import RuntimeSpec, ServiceSpec
+from soa_sdk.tf.lab_spec import RuntimeSpec, ServiceSpec
 
 
 def ecs_environment(service: ServiceSpec, version: str, behaviour: dict[str, Any]) -> list[dict]:

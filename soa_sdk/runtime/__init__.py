@@ -1,7 +1,7 @@
 """Step 1: create a production runtime in its own account, its services in the mesh.
 
 A runtime is declared in ``terraform/runtime_<x>/runtime.auto.tfvars.json`` (see
-:mod:`soa_sdk.tf.spec`): its kind (ecs, eks, ec2), account, region, VPC block, Consul admin
+:mod:`soa_sdk.tf.lab_spec`): its kind (ecs, eks, ec2), account, region, VPC block, Consul admin
 partition and services. :meth:`Runtimes.create` builds it through the member account's own
 session from step 0: the network (:mod:`.network`), the compute (:mod:`.compute`), the mesh
 entries (:mod:`.mesh`) and, in the sandbox, the running workloads. Every step adopts what
@@ -27,7 +27,7 @@ from soa_sdk.awsclient import translate_client_error
 from soa_sdk.errors import Conflict, NotFound, ServiceUnavailable, SoaLabError, ValidationError
 from soa_sdk.runtime import compute, mesh, network, workloads
 from soa_sdk.tables import Table
-from soa_sdk.tf.spec import MeshSpec, RuntimeSpec, load_mesh, validate_runtime
+from soa_sdk.tf.lab_spec import MeshSpec, RuntimeSpec, load_mesh, validate_runtime
 
 if TYPE_CHECKING:
     from soa_sdk.consul_api import ConsulApi

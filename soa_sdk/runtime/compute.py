@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from soa_sdk.runtime.network import RUNTIME_TAG, Network, tag_filter
-from soa_sdk.tf.spec import RuntimeSpec, ServiceSpec
+from soa_sdk.tf.lab_spec import RuntimeSpec, ServiceSpec
 
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from soa_sdk.consul_api import ConsulApi
 from soa_sdk.errors import NotFound
-from soa_sdk.tf.spec import MeshSpec, RuntimeSpec, ServiceSpec
+from soa_sdk.tf.lab_spec import MeshSpec, RuntimeSpec, ServiceSpec
 
 ENTRY_KINDS_IN_DELETE_ORDER = (
     "ingress-gateway",

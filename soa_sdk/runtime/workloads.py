@@ -12,7 +12,7 @@ from typing import Any
 
 from soa_sdk.consul_api import ConsulApi
 from soa_sdk.errors import ServiceUnavailable
-from soa_sdk.tf.spec import MeshSpec, RuntimeSpec, ServiceSpec
+from soa_sdk.tf.lab_spec import MeshSpec, RuntimeSpec, ServiceSpec
 
 READY_TIMEOUT = 20.0
 BEHAVIOUR_KEYS = ("error_rate", "error_code", "latency_ms", "message")

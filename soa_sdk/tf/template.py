@@ -25,8 +25,8 @@ from typing import Any
 
 from soa_sdk.errors import Conflict, SpecificationError, ValidationError
 from soa_sdk.paths import terraform_root
-from soa_sdk.tf import spec as tfspec
-from soa_sdk.tf.spec import RuntimeSpec, ServiceSpec
+from soa_sdk.tf import lab_spec as tfspec
+from soa_sdk.tf.lab_spec import RuntimeSpec, ServiceSpec
 
 DEFAULT_IMAGE = "nicholasjackson/fake-service:v0.26.2"
 

@@ -6,7 +6,7 @@ import pytest
 
 from soa_sdk.errors import ValidationError
 from soa_sdk.runtime import mesh as runtime_mesh
-from soa_sdk.tf import spec as tfspec
+from soa_sdk.tf import lab_spec as tfspec
 from soa_sdk.tf import template
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from soa_sdk.errors import NotFound, ValidationError
-from soa_sdk.spec import AccountSpec
+from soa_sdk.org_spec import AccountSpec
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ from soa_sdk import Lab, outcomes
 from soa_sdk.errors import SandboxNotRunning, SoaLabError
 from soa_sdk.paths import terraform_root
 from soa_sdk.sandbox.state import SandboxState
-from soa_sdk.tf import checks, spec
+from soa_sdk.tf import checks
+from soa_sdk.tf import lab_spec as spec
 
 
 class Folder(os.PathLike[str]):

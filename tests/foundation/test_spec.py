@@ -7,7 +7,7 @@ import json
 import hcl2
 import pytest
 
-from soa_sdk import spec
+from soa_sdk import org_spec as spec
 from soa_sdk.errors import SpecificationError, ValidationError
 from soa_sdk.paths import terraform_root
 

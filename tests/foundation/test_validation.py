@@ -16,7 +16,7 @@ import pytest
 
 from soa_sdk import validate
 from soa_sdk.errors import NotFound, SoaLabError, ValidationError
-from soa_sdk.spec import AccountSpec
+from soa_sdk.org_spec import AccountSpec
 
 RUNTIME = "runtime-ecs"
 

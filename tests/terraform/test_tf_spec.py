@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from soa_sdk import spec as org_spec
+from soa_sdk import org_spec
 from soa_sdk.errors import SpecificationError
 from soa_sdk.runtime import mesh as runtime_mesh
-from soa_sdk.tf import spec, template
+from soa_sdk.tf import lab_spec as spec
+from soa_sdk.tf import template
 
 
 def test_runtimes_reproduce_the_talks_topology(terraform_dir: Path) -> None:

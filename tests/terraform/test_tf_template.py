@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from soa_sdk import spec as org_spec
+from soa_sdk import org_spec
 from soa_sdk.errors import Conflict, SpecificationError, ValidationError
-from soa_sdk.tf import checks, spec, template
+from soa_sdk.tf import checks, template
+from soa_sdk.tf import lab_spec as spec
 
 
 @pytest.mark.parametrize("folder", ["runtime_ecs", "runtime_eks", "runtime_ec2"])

@@ -1,8 +1,8 @@
-# Reads the lab's specification files, the same ones soa_sdk.tf.spec reads:
+# Reads the lab's specification files, the same ones soa_sdk.tf.lab_spec reads:
 # every runtime_*/runtime.auto.tfvars.json, and shared_services/access.json.
 # Runtimes added by step 5 (a new folder) are picked up by the next plan, no edit needed.
 #
-# The rules are soa_sdk.tf.spec's: runtimes in folder order; a service may run in several
+# The rules are soa_sdk.tf.lab_spec's: runtimes in folder order; a service may run in several
 # runtimes (step 5's failover copies) when every runtime declares it the same way (all fields
 # but replicas); its primary is the first runtime that runs it, the others its failover
 # targets; a caller may call each runtime that runs one of its upstreams.

@@ -14,7 +14,7 @@ One file per concern, each next to the Terraform that consumes it:
     org scope, groups, users and targets. Read by ``shared_services/vault`` and
     ``shared_services/boundary`` with ``jsondecode(file(...))``.
 ``terraform/org/organization.auto.tfvars.json``
-    The organization; loaded by :mod:`soa_sdk.spec`, not here.
+    The organization; loaded by :mod:`soa_sdk.org_spec`, not here.
 
 Every field is explicit in the files (no defaults on either side), so Terraform and Python
 cannot drift apart on a default. Intentions are not written down: they follow from the
@@ -321,7 +321,7 @@ def load_mesh(root: Path | str | None = None) -> MeshSpec:
 
 
 def check_accounts(mesh: MeshSpec, account_names: list[str] | tuple[str, ...]) -> None:
-    """Every runtime must live in an account of the organization (``soa_sdk.spec``)."""
+    """Every runtime must live in an account of the organization (``soa_sdk.org_spec``)."""
     for runtime in mesh.runtimes:
         if runtime.account not in account_names:
             raise SpecificationError(
