@@ -10,6 +10,10 @@ or ``$SOA_LAB_CELL_TIMEOUT``, or the ``cell_timeout`` argument (``soa-lab run
 05 also installs checkov (about 30 s to a minute, :mod:`soa_sdk.tools`), hence the room. A
 cell that runs out of time, and a kernel that dies, are failures like a raised exception:
 the executed notebook is written with that cell marked, and the result names it.
+
+Kernels talk to the runner over Unix sockets in a private folder (jupyter_client's ``ipc``
+transport), not over loopback TCP, where any process of the machine could reach them; so the
+terminal also stays free of ipykernel's warning about unencrypted TCP.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,11 +125,16 @@ def run_notebook(
     """Execute one notebook with papermill; never raises for a failing, timed-out or
     crashed cell (see the module's docstring)."""
     import papermill
+    from jupyter_client.manager import KernelManager
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     limit = cell_timeout(timeout)
     notebook, output = Path(notebook), Path(output)
+    sockets = tempfile.TemporaryDirectory(prefix="soa-lab-kernel-")  # mode 0700
+    kernel = KernelManager(
+        kernel_name="python3", transport="ipc", ip=str(Path(sockets.name) / "kernel")
+    )
     started = time.monotonic()
 
     def failed(cell: int | None, error: str, hint: str = "") -> NotebookRun:
@@ -141,6 +151,7 @@ def run_notebook(
             progress_bar=sys.stderr.isatty(),
             cwd=str(notebook.parent),
             execution_timeout=limit,
+            km=kernel,
         )
     except PapermillExecutionError as error:
         return failed(error.cell_index, f"{error.ename}: {error.evalue}")
@@ -163,6 +174,10 @@ def run_notebook(
             "The kernel process was killed, most often for lack of memory: close other "
             "programs (`free -h` shows what is left) and run the notebook again.",
         )
+    finally:
+        if kernel.has_kernel:
+            kernel.shutdown_kernel(now=True)
+        sockets.cleanup()
     return NotebookRun(notebook.stem, output, True, time.monotonic() - started)
 
 
