@@ -88,7 +88,9 @@ def test_broken_canary_is_rolled_back_and_retired(ecs: Any) -> None:
         if event.kind == "decision" and event.step == "testers" and "route" not in seen:
             # The router is in place and the splitter at 0: only tagged requests reach v2,
             # while the users (background traffic) all stay on v1.
-            reader = TelemetryReader(ecs.mesh_admin_url, SERVICE, "ecs")
+            reader = TelemetryReader(
+                ecs.mesh_admin_url, SERVICE, "ecs", headers=ecs.mesh_admin_headers
+            )
             testers = ecs.release.traffic(RUNTIME)
             testers.send(20, {"x-canary": "true"})
             window = reader.window(
