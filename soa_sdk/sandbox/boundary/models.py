@@ -102,36 +102,40 @@ class BoundaryBackend(ScopeOps, AuthOps, HostOps, CredentialOps, StorageOps, Tar
             self._scope(GLOBAL).primary_auth_method_id = am.id
             roles = [
                 Role(
-                    id=new_id("r"), scope_id=GLOBAL, name="Login Grants",
-                    description="Role created for login capability for unauthenticated users",
-                    grant_strings=[
-                        "ids=*;type=scope;actions=list,no-op",
-                        "ids=*;type=auth-method;actions=list,authenticate",
-                        "ids=*;type=auth-token;actions=read:self,delete:self",
-                    ],
-                    principal_ids=[ANON_USER_ID], grant_scope_ids=["this", "descendants"],
-                ),
-                Role(
-                    id=new_id("r"), scope_id=GLOBAL, name="Authenticated User Grants",
-                    description="Role created for account self-management, and other initial "
-                    "authenticated user grants",
-                    grant_strings=[
-                        "ids=*;type=scope;actions=read",
-                        "ids=*;type=auth-token;actions=list",
-                        "ids={{.Account.Id}};actions=read,change-password",
-                        "ids=*;type=session;actions=list,read:self,cancel:self",
-                        "ids=*;type=target;actions=list,read",
-                    ],
-                    principal_ids=[AUTH_USER_ID], grant_scope_ids=["this", "descendants"],
-                ),
-                Role(
-                    id=new_id("r"), scope_id=GLOBAL, name="Administration",
-                    description="Provides admin grants within all scopes to the initial admin "
-                    "user",
-                    grant_strings=["ids=*;type=*;actions=*"],
-                    principal_ids=[user.id], grant_scope_ids=["this", "descendants"],
-                ),
-            ]  # fmt: skip
+                    id=new_id("r"),
+                    scope_id=GLOBAL,
+                    name=name,
+                    description=description,
+                    grant_strings=list(grants),
+                    principal_ids=[principal],
+                    grant_scope_ids=["this", "descendants"],
+                )
+                for name, description, principal, grants in _dev_roles(user.id)
+            ]
             for res in (am, acct, user, *roles):
                 w.put(res)
             return {"auth_method_id": am.id, "user_id": user.id, "account_id": acct.id}
+
+
+def _dev_roles(admin_id: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """``boundary dev``'s global roles: (name, description, principal, grant strings)."""
+    login = (
+        "ids=*;type=scope;actions=list,no-op",
+        "ids=*;type=auth-method;actions=list,authenticate",
+        "ids=*;type=auth-token;actions=read:self,delete:self",
+    )
+    authenticated = (
+        "ids=*;type=scope;actions=read",
+        "ids=*;type=auth-token;actions=list",
+        "ids={{.Account.Id}};actions=read,change-password",
+        "ids=*;type=session;actions=list,read:self,cancel:self",
+        "ids=*;type=target;actions=list,read",
+    )
+    return [
+        ("Login Grants", "Role created for login capability for unauthenticated users",
+         ANON_USER_ID, login),
+        ("Authenticated User Grants", "Role created for account self-management, and other "
+         "initial authenticated user grants", AUTH_USER_ID, authenticated),
+        ("Administration", "Provides admin grants within all scopes to the initial admin user",
+         admin_id, ("ids=*;type=*;actions=*",)),
+    ]  # fmt: skip

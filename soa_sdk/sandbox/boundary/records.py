@@ -159,6 +159,10 @@ class Resource:
     NAME: ClassVar[str] = "Resource"
     #: the field naming the parent resource of a child type (auth method, catalog, store)
     PARENT_FIELD: ClassVar[str] = ""
+    #: scope types a top-level resource lives in (empty for child types)
+    SCOPES: ClassVar[tuple[str, ...]] = ()
+    #: the class of the parent of a child type
+    PARENT_CLASS: ClassVar[type[Resource] | None] = None
     #: whether the JSON has name, description and version (tokens and recordings do not)
     VERSIONED: ClassVar[bool] = True
     #: whether ``user_id`` names an owner, for the ``:self`` actions (sessions, tokens)
@@ -196,11 +200,6 @@ class Resource:
     def to_dict(self, store: Store) -> dict[str, Any]:
         """The resource's JSON before authorization (actions, output fields) and pruning."""
         return {**self.base_dict(), **self.fields(store)}
-
-    #: scope types a top-level resource lives in (empty for child types)
-    SCOPES: ClassVar[tuple[str, ...]] = ()
-    #: the class of the parent of a child type
-    PARENT_CLASS: ClassVar[type[Resource] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
