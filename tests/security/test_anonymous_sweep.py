@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 import requests
 
+from soa_sdk.errors import NotFound
 from soa_sdk.sandbox.boundary import urls as boundary_urls
 from soa_sdk.sandbox.consul import urls as consul_urls
 from soa_sdk.sandbox.mesh import admin as mesh_admin
@@ -245,7 +246,10 @@ def consul_state(lab: Any) -> dict[str, Any]:
         state[f"services/{p}"] = c.request("GET", "catalog/services", params=q)
         state[f"agent/{p}"] = c.request("GET", "agent/services", params=q)
         state[f"checks/{p}"] = sorted(c.request("GET", "agent/checks", params=q))
-        state[f"kv/{p}"] = c.request("GET", "kv/", params={**q, "recurse": "true"})
+        try:
+            state[f"kv/{p}"] = c.request("GET", "kv/", params={**q, "recurse": "true"})
+        except NotFound:  # Consul answers 404 for a partition whose KV store is empty
+            state[f"kv/{p}"] = []
         for kind in ("service-defaults", "service-intentions", "proxy-defaults"):
             state[f"config/{kind}/{p}"] = c.request("GET", f"config/{kind}", params=q)
     state["intentions"] = c.request("GET", "connect/intentions")
