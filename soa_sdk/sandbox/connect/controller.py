@@ -1,0 +1,53 @@
+"""The control plane of the mesh: the catalog, the CA and the ADS server, put together.
+
+:class:`Controller` builds each Envoy node's snapshot from a
+:class:`~soa_sdk.sandbox.mesh.view.CatalogView` (the Consul emulator's backend) and a
+:class:`~soa_sdk.sandbox.connect.ca.ConnectCA`, and tells the ADS server to rebuild on every
+catalog write (``CatalogView.subscribe``), as Consul's agents watch the state store.
+
+A node's metadata (the Envoy bootstrap's ``node.metadata``) says which proxies it holds:
+``partition`` (default ``default``; ``*`` for all) and ``proxies``, a list of proxy service
+IDs (all the partition's sidecars and gateways when absent): one Envoy per runtime holds its
+sidecars.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from soa_sdk.sandbox.connect import snapshot
+from soa_sdk.sandbox.connect.ads import AdsServer
+from soa_sdk.sandbox.mesh.view import CatalogView
+
+
+class Controller:
+    """Serves xDS for the proxies registered in ``view``, with certificates from ``certs``."""
+
+    def __init__(
+        self,
+        view: CatalogView,
+        certs: snapshot.Certs,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        access_log: str | None = None,
+    ) -> None:
+        self.view = view
+        self.certs = certs
+        self.access_log = access_log
+        self.ads = AdsServer(self.build, host=host, port=port)
+        view.subscribe(lambda _index: self.ads.refresh())
+
+    def held(self, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        partition = str(metadata.get("partition") or "default")
+        ids = metadata.get("proxies")
+        found = snapshot.proxies(self.view, None if partition == "*" else partition)
+        return [p for p in found if not ids or p["ID"] in ids]
+
+    def build(self, node_id: str, metadata: dict[str, Any]) -> snapshot.Snapshot:
+        return snapshot.build(self.view, self.certs, self.held(metadata), self.access_log)
+
+    def start(self) -> int:
+        return self.ads.start()
+
+    def stop(self) -> None:
+        self.ads.stop()
