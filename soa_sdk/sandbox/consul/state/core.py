@@ -294,31 +294,42 @@ class Store:
 
     # ------------------------------------------------------------------ listing
 
-    def _select(
+    def _records(
         self,
         table: dict[Any, R],
         *,
         partition: str | None = None,
         where: Callable[[R], bool] | None = None,
         visible: Callable[[R], bool] | None = None,
+    ) -> list[tuple[Any, R]]:
+        """The one listing loop: ``(key, record)`` pairs in key order, of ``partition`` (a
+        key's first part), that ``where`` accepts and the caller may read (``visible``, the
+        ACL check)."""
+        with self._lock:
+            return [
+                (key, rec)
+                for key, rec in sorted(table.items(), key=lambda kv: kv[0])
+                if (partition is None or key[0] == partition)
+                and (where is None or where(rec))
+                and (visible is None or visible(rec))
+            ]
+
+    def _select(
+        self,
+        table: dict[Any, R],
+        *,
         doc: Callable[[R], dict | None] | None = None,
         filter_expr: str | None = None,
+        **which: Any,
     ) -> list[tuple[Any, dict]]:
-        """The one listing loop: ``(key, document)`` pairs in key order.
-
-        Keeps the records of ``partition`` (a key's first part) that ``where`` accepts and
-        the caller may read (``visible``, the ACL check), renders each with ``doc`` (default
-        ``to_dict()``; None drops it) and keeps the documents the ``?filter=`` accepts.
-        """
+        """:meth:`_records` (``which``: partition, where, visible) as ``(key, document)``
+        pairs: each rendered with ``doc`` (default ``to_dict()``; None drops it), kept when
+        the ``?filter=`` accepts it."""
         pred = compile_filter(filter_expr)
         render = doc or (lambda rec: rec.to_dict())  # type: ignore[attr-defined]
         out: list[tuple[Any, dict]] = []
         with self._lock:
-            for key, rec in sorted(table.items(), key=lambda kv: kv[0]):
-                if partition is not None and key[0] != partition:
-                    continue
-                if (where and not where(rec)) or (visible and not visible(rec)):
-                    continue
+            for key, rec in self._records(table, **which):
                 item = render(rec)
                 if item is not None and (pred is None or pred(item)):
                     out.append((key, item))

@@ -90,15 +90,13 @@ class IntentionState(ConfigState):
 
     def _all_intentions(self, partition: str, authz: Authz) -> list[dict]:
         out = []
-        for _key, entry in self._select(
+        for _key, entry in self._records(
             self._config,
             partition=partition,
             where=lambda e: e.kind == KIND,
             visible=lambda e: self._config_read_allowed(authz, e),
-            doc=lambda e: {"entry": e},
         ):
-            rec = entry["entry"]
-            out.extend(_intention_doc(rec, s) for s in rec.body.get("Sources") or [])
+            out.extend(_intention_doc(entry, s) for s in entry.body.get("Sources") or [])
         out.sort(key=lambda i: (-i["Precedence"], i["DestinationName"], i["SourceName"]))
         return out
 

@@ -92,13 +92,18 @@ class TenancyState(CatalogState):
             )
         return peering.to_dict(imported, exported, now_iso() if remote else None)
 
-    def peering_token(self, raw: dict, partition: str = "default", authz: Authz = None) -> str:
-        """``POST /v1/peering/token``: a peering in state ``PENDING`` and its token."""
+    def _peering_request(self, raw: dict, partition: str, authz: Authz) -> tuple[str, str]:
+        """(partition, PeerName) of a token or establish request the caller may make."""
         partition = self.check_partition(raw.get("Partition") or partition)
         self._require(authz, "peering", "write", "", partition)
         name = raw.get("PeerName", "")
         if not name:
             raise BadRequest("PeerName is required in the request")
+        return partition, name
+
+    def peering_token(self, raw: dict, partition: str = "default", authz: Authz = None) -> str:
+        """``POST /v1/peering/token``: a peering in state ``PENDING`` and its token."""
+        partition, name = self._peering_request(raw, partition, authz)
         with self.write():
             existing = self._peerings.get((partition, name))
             if existing and existing.remote_partition:
@@ -126,11 +131,7 @@ class TenancyState(CatalogState):
 
     def peering_establish(self, raw: dict, partition: str = "default", authz: Authz = None) -> None:
         """``POST /v1/peering/establish``: the dialing side, from a token made by this backend."""
-        partition = self.check_partition(raw.get("Partition") or partition)
-        self._require(authz, "peering", "write", "", partition)
-        name = raw.get("PeerName", "")
-        if not name:
-            raise BadRequest("PeerName is required in the request")
+        partition, name = self._peering_request(raw, partition, authz)
         try:
             token = json.loads(base64.b64decode(raw.get("PeeringToken", ""), validate=True))
             peer_id, secret = token["PeerID"], token["EstablishmentSecret"]
