@@ -123,7 +123,7 @@ def test_catalog_register_nodes_and_deregister(cs: Running, root: consul.Consul)
     _, nodes = root.catalog.nodes()
     assert {n["Node"] for n in nodes} == {"sandbox", "ecs-node"}
     _, services = root.catalog.services()
-    assert services == {"payments": ["ecs"]}
+    assert services == {"consul": [], "payments": ["ecs"]}  # servers register "consul"
     _, node = root.catalog.node("ecs-node")
     assert node["Node"]["Address"] == "10.0.0.5" and "pay-1" in node["Services"]
     _, entries = root.health.service("payments", passing=True)
@@ -131,7 +131,7 @@ def test_catalog_register_nodes_and_deregister(cs: Running, root: consul.Consul)
     _, checks = root.health.checks("payments")
     assert [c["CheckID"] for c in checks] == ["pay-alive"]
     assert root.catalog.deregister("ecs-node")
-    assert root.catalog.services()[1] == {}
+    assert root.catalog.services()[1] == {"consul": []}
     assert root.catalog.node("nope")[1] is None
 
 

@@ -13,8 +13,10 @@ Selectors are dotted paths into the JSON a endpoint returns (``Service.Meta.vers
 Values are double-quoted or back-quoted strings, numbers, ``true``/``false`` or barewords.
 A selector through a list of objects (``Checks.Status``) matches when any element matches.
 
-Not implemented: go-bexpr checks selectors against the Go type of the endpoint (``Selector
-"Foo" is not valid``); here an unknown selector simply selects nothing.
+Selectors are checked, as go-bexpr checks them against the Go type an endpoint filters
+(``Selector "Foo" is not valid``), against a :data:`Schema` of the endpoint's document
+(:func:`schema_of`); maps (``Meta``, ``TaggedAddresses``) and free-form blocks (``Proxy``,
+``Definition``) accept any key below them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,44 @@ from dataclasses import dataclass
 from typing import Any
 
 Predicate = Callable[[Any], bool]
+
+#: what a selector may select: ``None`` a value, :data:`ANY` anything below (a map, a
+#: free-form block), a dict a struct's fields, ``[dict]`` a list of structs
+Schema = dict[str, Any]
+ANY = "any"
+#: document fields that are maps (any key) rather than structs
+MAP_FIELDS = frozenset(
+    {"Meta", "NodeMeta", "ServiceMeta", "TaggedAddresses", "ServiceTaggedAddresses", "Config"}
+)
+
+
+def schema_of(doc: dict[str, Any], **extra: Any) -> Schema:
+    """The schema of a fully populated sample document (``extra``: fields it lacks)."""
+    out: Schema = {}
+    for key, val in doc.items():
+        if key in MAP_FIELDS or (isinstance(val, dict) and not val):
+            out[key] = ANY
+        elif isinstance(val, dict):
+            out[key] = schema_of(val)
+        elif isinstance(val, list) and val and isinstance(val[0], dict):
+            out[key] = [schema_of(val[0])]
+        else:
+            out[key] = None
+    out.update(extra)
+    return out
+
+
+def _valid_selector(schema: Any, path: tuple[str, ...]) -> bool:
+    node = schema
+    for part in path:
+        if node == ANY:
+            return True
+        if isinstance(node, list):
+            node = node[0]
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 class BexprError(ValueError):
@@ -143,6 +183,7 @@ class _Parser:
         self.expr = expr
         self.toks = _tokenize(expr)
         self.i = 0
+        self.selectors: list[tuple[str, ...]] = []
 
     def peek(self, offset: int = 0) -> _Tok:
         return self.toks[min(self.i + offset, len(self.toks) - 1)]
@@ -244,6 +285,7 @@ class _Parser:
                 if close.text != "]":
                     raise self.error(close, '"]"')
             else:
+                self.selectors.append(tuple(parts))
                 return tuple(parts)
 
     def parse_match(self) -> Predicate:
@@ -314,13 +356,20 @@ class _Parser:
         return (lambda o: not pred(o)) if negate else pred
 
 
-def compile_filter(expression: str) -> Callable[[dict], bool]:
+def compile_filter(expression: str, schema: Schema | None = None) -> Callable[[dict], bool]:
     """Compile a go-bexpr ``expression`` into a predicate over one JSON object.
 
-    Raises :class:`BexprError` on bad syntax; the HTTP layer turns it into Consul's 400
+    Raises :class:`BexprError` on bad syntax or, with a ``schema``, on a selector the
+    document has no field for; the HTTP layer turns it into Consul's 400
     ``Failed to create boolean expression evaluator: ...``.
     """
-    return _Parser(expression).parse()
+    parser = _Parser(expression)
+    pred = parser.parse()
+    if schema is not None:
+        for path in parser.selectors:
+            if not _valid_selector(schema, path):
+                raise BexprError(f'Selector "{".".join(path)}" is not valid')
+    return pred
 
 
 def apply_filter(expression: str | None, items: list[dict]) -> list[dict]:

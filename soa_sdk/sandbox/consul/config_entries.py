@@ -145,7 +145,11 @@ def _validate_resolver(e: dict) -> None:
         flt = (subset or {}).get("Filter", "")
         if flt:
             try:
-                bexpr.compile_filter(flt)
+                # Checked against the health entry a subset filters (Node, Service, Checks),
+                # so a typo fails here rather than as "no healthy upstream" at request time.
+                from .state.records import FILTER_SCHEMAS
+
+                bexpr.compile_filter(flt, FILTER_SCHEMAS["health"])
             except bexpr.BexprError as exc:
                 raise ConfigEntryError(
                     f'Filter for subset "{name}" is not a valid expression: {exc}'

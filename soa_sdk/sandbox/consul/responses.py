@@ -299,7 +299,9 @@ catalog_service = reader(
     AUTHZ,
     FILTER,
 )
-catalog_node = reader("catalog_node", ("nodes", "services"), param("node"), PARTITION, AUTHZ)
+catalog_node = reader(
+    "catalog_node", ("nodes", "services"), param("node"), PARTITION, AUTHZ, FILTER
+)
 
 # ---------------------------------------------------------------- health
 
@@ -478,18 +480,15 @@ _intention_check = reader("intention_check", ("config",), _SOURCE, _DESTINATION,
 
 acl_policy_create = writer("policy_upsert", BODY, lambda call: None, AUTHZ)
 acl_policy_update = writer("policy_upsert", BODY, param("id"), AUTHZ)
-acl_policy_get = reader(
-    "policy_get", ("acl",), policy_id=param("id"), authz=AUTHZ, missing="ACL policy not found"
-)
-acl_policy_get_by_name = reader(
-    "policy_get", ("acl",), name=param("name"), authz=AUTHZ, missing="ACL policy not found"
-)
+acl_policy_get = reader("policy_get", ("acl",), policy_id=param("id"), authz=AUTHZ)
+acl_policy_get_by_name = reader("policy_get", ("acl",), name=param("name"), authz=AUTHZ)
 acl_policy_delete = writer("policy_delete", param("id"), AUTHZ)
 acl_policies = reader("policy_list", ("acl",), AUTHZ)
 acl_token_create = writer("token_upsert", BODY, lambda call: None, AUTHZ)
 acl_token_update = writer("token_upsert", BODY, param("id"), AUTHZ)
 acl_token_self = reader("token_self", None, lambda call: call.token)
-acl_token_get = reader("token_get", ("acl",), param("id"), AUTHZ, missing="ACL not found")
+acl_token_get = reader("token_get", ("acl",), param("id"), AUTHZ)
+acl_token_clone = writer("token_clone", param("id"), BODY_OR_EMPTY, AUTHZ)
 acl_token_delete = writer("token_delete", param("id"), AUTHZ)
 acl_tokens = reader("token_list", ("acl",), AUTHZ)
 

@@ -123,6 +123,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/v1/acl/token/self", ("GET",), r.acl_token_self),
     Route("/v1/acl/token/<id>", ("GET",), r.acl_token_get),
+    Route("/v1/acl/token/<id>/clone", ("PUT",), r.acl_token_clone),
     Route("/v1/acl/token/<id>", ("PUT",), r.acl_token_update),
     Route("/v1/acl/token/<id>", ("DELETE",), r.acl_token_delete),
     Route("/v1/acl/tokens", ("GET",), r.acl_tokens, ("policy", "role", "authmethod")),

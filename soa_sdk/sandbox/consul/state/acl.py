@@ -124,14 +124,17 @@ class ACLState(Store):
 
     def policy_get(
         self, policy_id: str | None = None, name: str | None = None, authz: Authz = None
-    ) -> dict | None:
-        """``GET /v1/acl/policy/:id`` or ``/v1/acl/policy/name/:name``."""
+    ) -> dict:
+        """``GET /v1/acl/policy/:id`` or ``/v1/acl/policy/name/:name`` (403 ``ACL not found``
+        when there is none, as Consul)."""
         self._acl_guard(authz, "read")
         wanted = {"ID": policy_id, "Name": name}
         found = self._docs(
             self._policies, where=lambda p: wanted["ID"] == p.id or wanted["Name"] == p.name
         )
-        return found[0] if found else None
+        if not found:
+            raise ACLNotFound()  # Consul: 403 "ACL not found" for an unknown policy
+        return found[0]
 
     def policy_list(self, authz: Authz = None) -> list[dict]:
         """``GET /v1/acl/policies`` (stubs: no Rules)."""
@@ -177,6 +180,7 @@ class ACLState(Store):
             policies = self._resolve_policy_links(raw.get("Policies") or [])
             services = [
                 {"ServiceName": s["ServiceName"]}
+                | ({"Datacenters": list(s["Datacenters"])} if s.get("Datacenters") else {})
                 for s in raw.get("ServiceIdentities") or []
                 if s.get("ServiceName")
             ]
@@ -211,12 +215,28 @@ class ACLState(Store):
             self._tokens.put(token.accessor_id, token)
             return token.to_dict()
 
-    def token_get(self, accessor_id: str, authz: Authz = None) -> dict | None:
-        """``GET /v1/acl/token/:AccessorID``."""
+    def token_get(self, accessor_id: str, authz: Authz = None) -> dict:
+        """``GET /v1/acl/token/:AccessorID`` (403 ``ACL not found`` when unknown, as Consul)."""
         self._acl_guard(authz, "read")
         with self._lock:
             token = self._tokens.get(accessor_id)
-            return token.to_dict() if token else None
+            if token is None:
+                raise ACLNotFound()
+            return token.to_dict(show_secret=self._allowed(authz, "acl", "write"))
+
+    def token_clone(self, accessor_id: str, raw: dict, authz: Authz = None) -> dict:
+        """``PUT /v1/acl/token/:AccessorID/clone``: a new token with the same links (and
+        ``Description`` from the body when given)."""
+        self._acl_guard(authz, "write")
+        with self.write():
+            token = self._tokens.get(accessor_id)
+            if token is None:
+                raise ACLNotFound()
+            body = token.to_dict()
+            body.pop("AccessorID"), body.pop("SecretID")
+            if raw.get("Description"):
+                body["Description"] = raw["Description"]
+            return self.token_upsert(body, None, authz)
 
     def token_self(self, secret: str | None) -> dict:
         """``GET /v1/acl/token/self``: the token the request carries (no ACL needed)."""

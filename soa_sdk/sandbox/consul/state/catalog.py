@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from ..exceptions import BadRequest, NotFound
-from .core import CONSUL_VERSION, Authz
+from .core import CONSUL_VERSION, Authz, compile_filter
 from .health import HealthState, agent_check_def, catalog_check_def
 from .records import CheckDef, Node, Service, content_hash
 
@@ -25,6 +25,15 @@ _UPSTREAM_OPTIONAL = (
     "Config",
     "CentrallyConfigured",
 )
+
+
+def _ce_shape(doc: dict[str, Any]) -> dict[str, Any]:
+    """An agent service as Community Edition shows it: no ``Partition``/``Namespace`` in
+    the default partition (CE's ``omitempty`` Enterprise fields); other partitions keep them."""
+    if doc.get("Partition", "default") == "default":
+        doc.pop("Partition", None)
+        doc.pop("Namespace", None)
+    return doc
 
 
 def _upstream(up: dict) -> dict:
@@ -207,8 +216,9 @@ class CatalogState(HealthState):
             partition=partition,
             where=lambda s: s.node == self.node_name,
             visible=lambda s: self._can_read_service(authz, s.service, s.partition),
-            doc=lambda s: s.to_dict(with_index=False),
+            doc=lambda s: _ce_shape(s.to_dict(with_index=False)),
             filter_expr=filter_expr,
+            schema="agent_service",
         )
         return {key[2]: doc for key, doc in rows}
 
@@ -221,7 +231,7 @@ class CatalogState(HealthState):
             if svc is None:
                 raise NotFound(f"unknown service ID: {service_id}")
             self._require(authz, "service", "read", svc.service, partition)
-            doc = svc.to_dict(with_index=False)
+            doc = _ce_shape(svc.to_dict(with_index=False))
         doc["ContentHash"] = content_hash(doc)[:16]
         return doc
 
@@ -244,7 +254,18 @@ class CatalogState(HealthState):
             "DebugConfig": {"ACLsEnabled": self.acl_enabled, "ConnectEnabled": True},
             "Coord": None,
             "Member": self._member(),
-            "Stats": {"consul": {"leader": "true", "known_datacenters": "1"}},
+            "Stats": {
+                "consul": {
+                    "acl": "enabled" if self.acl_enabled else "disabled",
+                    "bootstrap": "false",
+                    "known_datacenters": "1",
+                    "leader": "true",
+                    "leader_addr": f"{self.address}:8300",
+                    "server": "true",
+                },
+                "raft": {"state": "Leader", "num_peers": "0", "protocol_version": "3"},
+                "serf_lan": {"members": "1", "failed": "0", "left": "0"},
+            },
             "Meta": {"consul-network-segment": ""},
             "xDS": {"SupportedProxies": {"envoy": []}, "Port": 0},
         }
@@ -303,6 +324,7 @@ class CatalogState(HealthState):
 
         Catalog-registered checks are never run (as in Consul: only agents run checks).
         """
+        self.check_dc(raw.get("Datacenter"))
         partition = self.check_partition(raw.get("Partition") or partition)
         node = raw.get("Node") or ""
         if not node:
@@ -345,6 +367,7 @@ class CatalogState(HealthState):
         self, raw: dict, partition: str = "default", authz: Authz = None
     ) -> None:
         """``PUT /v1/catalog/deregister``: a node, or one service or check of it."""
+        self.check_dc(raw.get("Datacenter"))
         partition = self.check_partition(raw.get("Partition") or partition)
         node = raw.get("Node") or ""
         if not node:
@@ -381,22 +404,55 @@ class CatalogState(HealthState):
             partition=partition,
             visible=lambda n: self._allowed(authz, "node", "read", n.node, n.partition),
             filter_expr=filter_expr,
+            schema="node",
         )
 
     def _catalog_doc(self, svc: Service) -> dict[str, Any]:
         return svc.catalog_dict(self._nodes.get((svc.partition, svc.node)))
 
+    def _consul_service(self) -> Service:
+        """The ``consul`` service every server registers in the catalog (never stored: it is
+        not the agent's own service, so ``/v1/agent/services`` does not list it)."""
+        svc = Service(
+            "consul",
+            "consul",
+            "default",
+            self.datacenter,
+            self.node_name,
+            port=8300,
+            meta={
+                "non_voter": "false",
+                "raft_version": "3",
+                "read_replica": "false",
+                "serf_protocol_current": "2",
+                "serf_protocol_max": "5",
+                "serf_protocol_min": "1",
+                "version": CONSUL_VERSION,
+            },
+        )
+        svc.create_index = svc.modify_index = 1
+        return svc
+
+    def _shows_consul(self, partition: str, authz: Authz) -> bool:
+        return partition == "default" and self._allowed(authz, "service", "read", "consul")
+
     def catalog_services(
         self, partition: str = "default", authz: Authz = None, filter_expr: str | None = None
     ) -> dict[str, list[str]]:
-        """``GET /v1/catalog/services``: service name -> its tags (union over instances)."""
+        """``GET /v1/catalog/services``: service name -> its tags (union over instances),
+        with the servers' ``consul`` service."""
         out: dict[str, set[str]] = {}
+        if self._shows_consul(partition, authz):
+            pred = compile_filter(filter_expr, "catalog_service")
+            if pred is None or pred(self._catalog_doc(self._consul_service())):
+                out["consul"] = set()
         for _key, doc in self._select(
             self._services,
             partition=partition,
             visible=lambda s: self._can_read_service(authz, s.service, s.partition),
             doc=self._catalog_doc,
             filter_expr=filter_expr,
+            schema="catalog_service",
         ):
             out.setdefault(doc["ServiceName"], set()).update(doc["ServiceTags"])
         return {name: sorted(tags) for name, tags in sorted(out.items())}
@@ -412,26 +468,46 @@ class CatalogState(HealthState):
         """``GET /v1/catalog/service/:name`` (``tag`` may repeat: all must match)."""
         if not self._can_read_service(authz, name, partition):
             return []
-        return self._docs(
+        docs = self._docs(
             self._services,
             partition=partition,
             where=lambda s: s.service == name and all(t in s.tags for t in tags or []),
             doc=self._catalog_doc,
             filter_expr=filter_expr,
+            schema="catalog_service",
         )
+        if name == "consul" and not tags and self._shows_consul(partition, authz):
+            doc = self._catalog_doc(self._consul_service())
+            pred = compile_filter(filter_expr, "catalog_service")
+            if pred is None or pred(doc):
+                docs.insert(0, doc)
+        return docs
 
     def catalog_node(
-        self, node: str, partition: str = "default", authz: Authz = None
+        self,
+        node: str,
+        partition: str = "default",
+        authz: Authz = None,
+        filter_expr: str | None = None,
     ) -> dict | None:
-        """``GET /v1/catalog/node/:node``: the node and its services (``None`` if unknown)."""
+        """``GET /v1/catalog/node/:node``: the node and its services (``None`` if unknown);
+        ``?filter=`` selects among the services, as Consul's."""
         with self._lock:
             found = self._nodes.get((partition, node))
             if found is None or not self._allowed(authz, "node", "read", node, partition):
+                compile_filter(filter_expr, "service")  # a bad filter is still a 400
                 return None
             rows = self._select(
                 self._services,
                 partition=partition,
                 where=lambda s: s.node == node,
                 visible=lambda s: self._can_read_service(authz, s.service, s.partition),
+                filter_expr=filter_expr,
+                schema="service",
             )
+            if node == self.node_name and self._shows_consul(partition, authz):
+                doc = self._consul_service().to_dict()
+                pred = compile_filter(filter_expr, "service")
+                if pred is None or pred(doc):
+                    rows.insert(0, (("default", node, "consul"), doc))
             return {"Node": found.to_dict(), "Services": {key[2]: doc for key, doc in rows}}

@@ -32,6 +32,7 @@ from .. import bexpr
 from ..checks import CheckRunner
 from ..exceptions import BadRequest, FilterError, NoPathToDatacenter, PermissionDenied
 from .records import (
+    FILTER_SCHEMAS,
     Check,
     ConfigEntry,
     Indexed,
@@ -59,12 +60,15 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-def compile_filter(expression: str | None) -> Callable[[dict], bool] | None:
-    """``?filter=`` compiled (None when absent); a bad expression is Consul's 400."""
+def compile_filter(
+    expression: str | None, schema: str | None = None
+) -> Callable[[dict], bool] | None:
+    """``?filter=`` compiled (None when absent); a bad expression, or a selector the
+    ``schema`` (a :data:`.records.FILTER_SCHEMAS` name) has no field for, is Consul's 400."""
     if not expression:
         return None
     try:
-        return bexpr.compile_filter(expression)
+        return bexpr.compile_filter(expression, FILTER_SCHEMAS[schema] if schema else None)
     except bexpr.BexprError as exc:
         raise FilterError(str(exc)) from exc
 
@@ -320,12 +324,13 @@ class Store:
         *,
         doc: Callable[[R], dict | None] | None = None,
         filter_expr: str | None = None,
+        schema: str | None = None,
         **which: Any,
     ) -> list[tuple[Any, dict]]:
         """:meth:`_records` (``which``: partition, where, visible) as ``(key, document)``
         pairs: each rendered with ``doc`` (default ``to_dict()``; None drops it), kept when
-        the ``?filter=`` accepts it."""
-        pred = compile_filter(filter_expr)
+        the ``?filter=`` accepts it (its selectors checked against ``schema``)."""
+        pred = compile_filter(filter_expr, schema)
         render = doc or (lambda rec: rec.to_dict())  # type: ignore[attr-defined]
         out: list[tuple[Any, dict]] = []
         with self._lock:

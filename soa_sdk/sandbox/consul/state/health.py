@@ -265,10 +265,12 @@ class HealthState(Store):
         rows = self._select(
             self._checks,
             partition=partition,
-            where=lambda c: c.node == self.node_name,
+            # serfHealth belongs to the catalog, not to the agent's local state
+            where=lambda c: c.node == self.node_name and c.check_id != "serfHealth",
             visible=lambda c: self._check_visible(authz, c),
             doc=lambda c: c.to_dict(with_index=False),
             filter_expr=filter_expr,
+            schema="agent_check",
         )
         return {key[2]: doc for key, doc in rows}
 
@@ -309,6 +311,7 @@ class HealthState(Store):
             where=lambda s: match(s) and all(t in s.tags for t in tags or []),
             doc=entry,
             filter_expr=filter_expr,
+            schema="health",
         )
 
     def health_service(
@@ -376,6 +379,7 @@ class HealthState(Store):
             partition=partition,
             where=lambda c: c.service_name == service,
             filter_expr=filter_expr,
+            schema="check",
         )
 
     def health_state(
@@ -394,6 +398,7 @@ class HealthState(Store):
             where=lambda c: state in ("any", c.status),
             visible=lambda c: self._check_visible(authz, c),
             filter_expr=filter_expr,
+            schema="check",
         )
 
     def health_node(
@@ -410,6 +415,7 @@ class HealthState(Store):
             where=lambda c: c.node == node,
             visible=lambda c: self._check_visible(authz, c),
             filter_expr=filter_expr,
+            schema="check",
         )
 
 

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..bexpr import ANY, Schema, schema_of
 from ..checks import Probe
 
 
@@ -361,3 +362,49 @@ class Peering(Indexed):
             "ImportedServiceCount": imported,
             "ExportedServiceCount": exported,
         }
+
+
+# ---------------------------------------------------------------- ?filter= schemas
+#
+# What go-bexpr would accept as selectors on each endpoint (it checks them against the Go
+# type the endpoint filters): the fields of a fully populated sample of each document.
+
+
+def _filter_schemas() -> dict[str, Schema]:
+    node = Node("id", "node", "addr", "dc1", "default", {"lan": "addr"}, {"k": "v"})
+    svc = Service("id", "svc", "default", "dc1", "node", kind="connect-proxy", proxy={})
+    spec = CheckDef("id", "name", "ttl", definition={})
+    check = Check("node", "default", spec, "passing", service_tags=["t"])
+    extra_svc = {
+        "Kind": None,
+        "Proxy": ANY,
+        "Connect": ANY,
+        "TaggedAddresses": ANY,
+        "PeerName": None,
+        "SocketPath": None,
+        "Locality": ANY,
+        "ContentHash": None,
+    }
+    agent_service = schema_of(svc.to_dict(with_index=False), **extra_svc)
+    service = schema_of(svc.to_dict(), **extra_svc)
+    checks = schema_of(check.to_dict(), PeerName=None)
+    nodes = schema_of(node.to_dict(), PeerName=None)
+    catalog = schema_of(
+        svc.catalog_dict(node),
+        ServiceProxy=ANY,
+        ServiceSocketPath=None,
+        ServiceLocality=ANY,
+        PeerName=None,
+    )
+    return {
+        "agent_service": agent_service,
+        "service": service,
+        "check": checks,
+        "agent_check": schema_of(check.to_dict(with_index=False)),
+        "node": nodes,
+        "catalog_service": catalog,
+        "health": {"Node": nodes, "Service": service, "Checks": [checks]},
+    }
+
+
+FILTER_SCHEMAS: dict[str, Schema] = _filter_schemas()
