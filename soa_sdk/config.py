@@ -31,6 +31,8 @@ class Credentials:
     boundary_admin_password: str | None = field(default=None, repr=False)
     workloads_token: str | None = field(default=None, repr=False)
     """The sandbox workload host's API token (sandbox only)."""
+    frontend_token: str | None = field(default=None, repr=False)
+    """The sandbox CloudFront edge's API token (sandbox only)."""
 
     def __repr__(self) -> str:
         return "Credentials(<hidden>)"

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from soa_sdk.access import Access
     from soa_sdk.consul_api import ConsulApi
     from soa_sdk.extend import Extend
+    from soa_sdk.frontend import Frontend
     from soa_sdk.observe import Observe
     from soa_sdk.org import Organization
     from soa_sdk.release import Release
@@ -190,6 +191,13 @@ class Lab:
         from soa_sdk.runtime import Runtimes
 
         return Runtimes(self.consul, self.org, self.sandbox, self.progress)
+
+    @cached_property
+    def frontend(self) -> Frontend:
+        """Step 1's frontend runtime: the store's site in S3 behind CloudFront."""
+        from soa_sdk.frontend import Frontend
+
+        return Frontend(self.org, self.runtime, self.sandbox, self.progress)
 
     @cached_property
     def observe(self) -> Observe:

@@ -57,6 +57,7 @@ def endpoints_of(state: SandboxState, region: str) -> tuple[Endpoints, Credentia
             key: value
             for key, value in {
                 "workloads_url": url("workloads"),
+                "frontend_url": url("frontend"),
                 **(state.services["consul"].extra if "consul" in state.services else {}),
             }.items()
             if value
@@ -72,6 +73,7 @@ def endpoints_of(state: SandboxState, region: str) -> tuple[Endpoints, Credentia
         postgres_password=secrets.get("postgres_password"),
         boundary_admin_password=secrets.get("boundary_admin_password"),
         workloads_token=secrets.get("workloads_api_token"),
+        frontend_token=secrets.get("frontend_api_token"),
     )
     return endpoints, credentials
 
@@ -125,6 +127,40 @@ class SandboxControls:
         from soa_sdk.sandbox.ports import free_port
 
         return free_port()
+
+    # -- the CloudFront edge -----------------------------------------------------------------
+    def frontend_url(self) -> str:
+        """The local URL the sandbox's CloudFront edge serves the distribution on."""
+        url = self._endpoints.extra.get("frontend_url")
+        if not url:
+            raise ServiceUnavailable("The sandbox has no CloudFront edge: run `soa-lab up`.")
+        return f"{url}/"
+
+    def deploy_distribution(
+        self, account_id: str, distribution_id: str, response_headers_policy: dict[str, Any]
+    ) -> str:
+        """Have the sandbox's CloudFront edge serve a distribution (on AWS CloudFront serves
+        it once deployed): ``PUT /sandbox/distribution`` (:mod:`soa_sdk.sandbox.frontend`).
+        moto has no response-headers-policy API, so the policy comes along (CloudFront API
+        shape). Returns the local URL the distribution is served on."""
+        import requests
+
+        url = self.frontend_url()
+        reply = requests.put(
+            f"{url}sandbox/distribution",
+            json={
+                "account_id": account_id,
+                "distribution_id": distribution_id,
+                "response_headers_policy": response_headers_policy,
+            },
+            headers={"Authorization": f"Bearer {self._credentials.frontend_token or ''}"},
+            timeout=30,
+        )
+        if reply.status_code != 200:
+            raise ServiceUnavailable(
+                f"The sandbox's CloudFront edge refused the distribution: {reply.text}"
+            )
+        return url
 
     # -- Boundary and PostgreSQL -------------------------------------------------------------
     def boundary_admin_login(self) -> tuple[str, str, str]:

@@ -1,0 +1,59 @@
+"""The sandbox's CloudFront edge: it serves the frontend runtime's distribution on a local URL.
+
+``terraform/runtime_frontend`` declares the store's web frontend as a static site in an S3
+bucket of the ``frontend`` account behind a CloudFront distribution (module
+``terraform/modules/static_site``): the default root object ``index.html`` and every other
+path from the S3 origin, ``/api/*`` to the store runtime's ingress, a response-headers policy
+with the security headers. moto keeps the distribution (``CreateDistribution``,
+``GetDistributionConfig``) and the bucket, but serves neither: no request ever reaches a
+distribution's domain name. This process does what CloudFront's edge does with them, for one
+distribution at a time (:mod:`.edge`):
+
+- it reads the distribution's configuration from the CloudFront API and the objects from S3
+  in the distribution's account, with signed requests (SigV4, the sandbox's keys, through
+  ``AssumeRole`` of ``OrganizationAccountAccessRole`` in that account);
+- a request for ``/`` gets the default root object; the cache behaviours are matched in
+  order by ``PathPattern`` (``*`` and ``?`` wildcards, case sensitive), the default
+  behaviour otherwise; a method outside the behaviour's ``AllowedMethods`` gets CloudFront's
+  403;
+- an S3 origin answers with ``GetObject`` (the key is the path below ``OriginPath``), S3's
+  own status and error body passed through; a custom origin gets the request forwarded
+  (method, path, query string, body, the viewer's headers but ``Host``) over HTTP to
+  ``DomainName:HTTPPort``;
+- every answer carries the response-headers policy's security headers (overriding the
+  origin's) and CloudFront's ``Via``, ``X-Cache``, ``X-Amz-Cf-Pop`` and ``X-Amz-Cf-Id``.
+
+What of CloudFront it does not do: caching (no cache policy or TTL is applied: every request
+goes to the origin, so "Miss from cloudfront" always, and invalidations are not needed),
+HTTPS and ``redirect-to-https`` (the sandbox serves plain HTTP on the loopback, so
+``Strict-Transport-Security`` is sent but browsers ignore it on http), the WAF web ACL, its
+logs and rate limit, compression, HTTP/2 and 3, edge locations and price classes, geo
+restrictions, origin groups and failover, custom error responses, signed URLs and cookies,
+CloudFront Functions and Lambda@Edge, aliases and certificates, origin access control's own
+signing (the stand-in reads the bucket as the account's role, not as the
+``cloudfront.amazonaws.com`` principal the bucket policy of the module names, so the sandbox's
+bucket carries no such policy), and more than one distribution at a time. moto 5.2 has no
+response-headers-policy API: the policy comes with the deployment request (the SDK reads it
+from the Terraform module, :mod:`soa_sdk.frontend`). CloudFront accepts only DNS names as
+origin domains; the sandbox's ingress is ``127.0.0.1``.
+
+The control API (sandbox only: on AWS a distribution is served as soon as it is deployed)
+is guarded like the workload host's: a bearer token (the sandbox's ``frontend_api_token``),
+the ``Host`` header naming the loopback, JSON bodies only.
+
+- ``GET /sandbox/health`` -> ``{"status": "ok", "distribution": id | null}`` (no token)
+- ``PUT /sandbox/distribution`` {account_id, distribution_id, response_headers_policy}
+  -> the distribution being served
+- ``GET /sandbox/distribution`` -> the same, or 404
+- ``DELETE /sandbox/distribution`` -> 204, nothing served any more
+"""
+
+from __future__ import annotations
+
+TOKEN_ENV = "SOA_LAB_FRONTEND_TOKEN"
+"""The environment variable that brings the control API's token."""
+
+CONTROL_PREFIX = "/sandbox/"
+"""Paths under this prefix are the control API's; the distribution never sees them."""
+
+__all__ = ["CONTROL_PREFIX", "TOKEN_ENV"]

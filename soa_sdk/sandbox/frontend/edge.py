@@ -1,0 +1,435 @@
+"""The edge: route a viewer request the way a CloudFront distribution's configuration says
+(see the package docstring for what it does and does not do of CloudFront)."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import logging
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import botocore.exceptions
+import requests
+
+from soa_sdk.sandbox.frontend import CONTROL_PREFIX
+
+log = logging.getLogger(__name__)
+
+ROLE = "OrganizationAccountAccessRole"
+POP = "SBX1-C1"
+"""The edge location the sandbox's answers name (``X-Amz-Cf-Pop``)."""
+
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+}
+
+
+# -- the configuration ------------------------------------------------------------------------
+def policy_headers(config: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """The headers a ``ResponseHeadersPolicyConfig`` (CloudFront API shape) adds: (name,
+    value, override). Security headers and custom headers; CORS and server-timing are not
+    applied."""
+    out: list[tuple[str, str, bool]] = []
+    sec = config.get("SecurityHeadersConfig") or {}
+    if "ContentTypeOptions" in sec:
+        out.append(("X-Content-Type-Options", "nosniff", _override(sec["ContentTypeOptions"])))
+    if "FrameOptions" in sec:
+        frame = sec["FrameOptions"]
+        out.append(("X-Frame-Options", frame["FrameOption"], _override(frame)))
+    if "ReferrerPolicy" in sec:
+        referrer = sec["ReferrerPolicy"]
+        out.append(("Referrer-Policy", referrer["ReferrerPolicy"], _override(referrer)))
+    if "StrictTransportSecurity" in sec:
+        hsts = sec["StrictTransportSecurity"]
+        value = f"max-age={int(hsts['AccessControlMaxAgeSec'])}"
+        if hsts.get("IncludeSubdomains"):
+            value += "; includeSubDomains"
+        if hsts.get("Preload"):
+            value += "; preload"
+        out.append(("Strict-Transport-Security", value, _override(hsts)))
+    if "ContentSecurityPolicy" in sec:
+        csp = sec["ContentSecurityPolicy"]
+        out.append(("Content-Security-Policy", csp["ContentSecurityPolicy"], _override(csp)))
+    if "XSSProtection" in sec:
+        xss = sec["XSSProtection"]
+        value = "1" if xss.get("Protection") else "0"
+        if xss.get("Protection") and xss.get("ModeBlock"):
+            value += "; mode=block"
+        out.append(("X-XSS-Protection", value, _override(xss)))
+    for item in (config.get("CustomHeadersConfig") or {}).get("Items", []):
+        out.append((item["Header"], item["Value"], _override(item)))
+    return out
+
+
+def _override(setting: dict[str, Any]) -> bool:
+    return bool(setting.get("Override"))
+
+
+def path_pattern(pattern: str) -> re.Pattern[str]:
+    """A cache behaviour's ``PathPattern`` as a regular expression: ``*`` any characters
+    (``/`` included), ``?`` exactly one; the leading ``/`` is optional, as CloudFront's."""
+    body = "".join(
+        ".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lstrip("/")
+    )
+    return re.compile("/" + body)
+
+
+@dataclass
+class Deployment:
+    """The distribution the edge serves."""
+
+    account_id: str
+    distribution_id: str
+    domain_name: str
+    config: dict[str, Any]
+    headers: list[tuple[str, str, bool]] = field(default_factory=list)
+
+    def behaviour(self, path: str) -> dict[str, Any]:
+        """The cache behaviour for ``path``: the first ordered one whose pattern matches, else
+        the default one."""
+        for item in (self.config.get("CacheBehaviors") or {}).get("Items") or []:
+            if path_pattern(item["PathPattern"]).fullmatch(path):
+                return dict(item)
+        return dict(self.config["DefaultCacheBehavior"])
+
+    def origin(self, origin_id: str) -> dict[str, Any]:
+        for origin in self.config["Origins"]["Items"]:
+            if origin["Id"] == origin_id:
+                return dict(origin)
+        raise KeyError(origin_id)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "distribution_id": self.distribution_id,
+            "domain_name": self.domain_name,
+            "default_root_object": self.config.get("DefaultRootObject", ""),
+            "behaviours": [
+                item["PathPattern"]
+                for item in (self.config.get("CacheBehaviors") or {}).get("Items") or []
+            ]
+            + ["*"],
+            "response_headers": [name for name, _, _ in self.headers],
+        }
+
+
+# -- AWS -----------------------------------------------------------------------------------------
+class AwsReader:
+    """Signed calls into the distribution's account: ``AssumeRole`` with the sandbox's keys,
+    then CloudFront and S3 with the role's credentials (renewed before they expire)."""
+
+    def __init__(self, aws_url: str, access_key: str, secret_key: str) -> None:
+        self.aws_url = aws_url
+        self._keys = (access_key, secret_key)
+        self._lock = threading.Lock()
+        self._sessions: dict[str, tuple[boto3.Session, datetime]] = {}
+
+    def session(self, account_id: str) -> boto3.Session:
+        with self._lock:
+            found = self._sessions.get(account_id)
+            if found and found[1] - datetime.now(UTC) > timedelta(minutes=5):
+                return found[0]
+            sts = boto3.client(
+                "sts",
+                endpoint_url=self.aws_url,
+                region_name="us-east-1",
+                aws_access_key_id=self._keys[0],
+                aws_secret_access_key=self._keys[1],
+            )
+            reply = sts.assume_role(
+                RoleArn=f"arn:aws:iam::{account_id}:role/{ROLE}",
+                RoleSessionName="cloudfront-edge",
+            )["Credentials"]
+            session = boto3.Session(
+                aws_access_key_id=reply["AccessKeyId"],
+                aws_secret_access_key=reply["SecretAccessKey"],
+                aws_session_token=reply["SessionToken"],
+                region_name="us-east-1",
+            )
+            self._sessions[account_id] = (session, reply["Expiration"])
+            return session
+
+    def client(self, account_id: str, service: str) -> Any:
+        return self.session(account_id).client(service, endpoint_url=self.aws_url)
+
+    def distribution(self, account_id: str, distribution_id: str) -> tuple[str, dict[str, Any]]:
+        """(domain name, DistributionConfig) of a distribution."""
+        reply = self.client(account_id, "cloudfront").get_distribution(Id=distribution_id)
+        distribution = reply["Distribution"]
+        return distribution["DomainName"], distribution["DistributionConfig"]
+
+
+# -- the server ----------------------------------------------------------------------------------
+class Edge:
+    """What the edge serves, and its control API's state (kept in ``state_file`` so that a
+    restarted edge serves the same distribution)."""
+
+    def __init__(self, reader: AwsReader, token: str, state_file: Path | None = None) -> None:
+        self.reader = reader
+        self.token = token
+        self.state_file = state_file
+        self.deployment: Deployment | None = None
+        self.allowed_hosts: set[str] = set()
+        self.origins = requests.Session()
+
+    def deploy(self, account_id: str, distribution_id: str, policy: dict[str, Any]) -> Deployment:
+        domain, config = self.reader.distribution(account_id, distribution_id)
+        deployment = Deployment(account_id, distribution_id, domain, config, policy_headers(policy))
+        self.deployment = deployment
+        if self.state_file is not None:
+            record = {"account_id": account_id, "distribution_id": distribution_id}
+            record["policy"] = policy
+            self.state_file.write_text(json.dumps(record))
+        log.info("serving distribution %s of account %s", distribution_id, account_id)
+        return deployment
+
+    def via(self) -> str:
+        """What the edge adds to ``Via``: the distribution's domain name."""
+        return self.deployment.domain_name if self.deployment else "cloudfront"
+
+    def forget(self) -> None:
+        self.deployment = None
+        if self.state_file is not None:
+            self.state_file.unlink(missing_ok=True)
+
+    def restore(self) -> None:
+        """Serve again what was deployed before a restart (if it still exists)."""
+        if self.state_file is None or not self.state_file.exists():
+            return
+        record = json.loads(self.state_file.read_text())
+        try:
+            self.deploy(record["account_id"], record["distribution_id"], record["policy"])
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            log.warning("the distribution deployed before is gone (%s)", error)
+
+    def serve(self, host: str, port: int) -> ThreadingHTTPServer:
+        edge = self
+
+        class Handler(_Handler):
+            pass
+
+        Handler.edge = edge
+        server = ThreadingHTTPServer((host, port), Handler)
+        server.daemon_threads = True
+        bound = server.server_address[1]
+        self.allowed_hosts = {f"127.0.0.1:{bound}", f"localhost:{bound}"}
+        return server
+
+
+class _Handler(BaseHTTPRequestHandler):
+    edge: Edge
+    protocol_version = "HTTP/1.1"
+
+    def version_string(self) -> str:
+        return "CloudFront"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.info("%s %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+
+    # -- dispatch ----------------------------------------------------------------------------
+    def _handle(self) -> None:
+        path = urlsplit(self.path).path
+        body = self._body()
+        if path.startswith(CONTROL_PREFIX):
+            status, headers, payload = self._control(path, body)
+        else:
+            status, headers, payload = self._viewer(body)
+        self._send(status, headers, payload)
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    # -- the control API -----------------------------------------------------------------------
+    def _control(self, path: str, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        edge = self.edge
+        if path == "/sandbox/health" and self.command == "GET":
+            current = edge.deployment.distribution_id if edge.deployment else None
+            return _json(200, {"status": "ok", "distribution": current})
+        if self.headers.get("Host") not in edge.allowed_hosts:
+            return _json(403, {"error": "the Host header must name the loopback address"})
+        given = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+        if not given:
+            return _json(401, {"error": "a bearer token is required"})
+        if not hmac.compare_digest(given.encode(), edge.token.encode()):
+            return _json(403, {"error": "the token is not the edge's"})
+        if path != "/sandbox/distribution":
+            return _json(404, {"error": f"no such path {path}"})
+        if self.command == "GET":
+            if edge.deployment is None:
+                return _json(404, {"error": "no distribution is deployed"})
+            return _json(200, edge.deployment.summary())
+        if self.command == "DELETE":
+            edge.forget()
+            return 204, [], b""
+        if self.command != "PUT":
+            return _json(405, {"error": f"{self.command} is not allowed here"})
+        if not (self.headers.get("Content-Type") or "").startswith("application/json"):
+            return _json(415, {"error": "the body must be JSON"})
+        try:
+            request = json.loads(body)
+            account_id = str(request["account_id"])
+            distribution_id = str(request["distribution_id"])
+            policy = dict(request.get("response_headers_policy") or {})
+        except (ValueError, KeyError, TypeError) as error:
+            return _json(400, {"error": f"the body is not a deployment request ({error})"})
+        try:
+            deployment = edge.deploy(account_id, distribution_id, policy)
+        except botocore.exceptions.ClientError as error:
+            return _json(400, {"error": f"the distribution cannot be read: {error}"})
+        except (botocore.exceptions.BotoCoreError, KeyError) as error:
+            return _json(502, {"error": f"the AWS API failed: {error}"})
+        return _json(200, deployment.summary())
+
+    # -- viewers -----------------------------------------------------------------------------------
+    def _viewer(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        deployment = self.edge.deployment
+        request_id = base64.urlsafe_b64encode(secrets.token_bytes(42)).decode()
+        if deployment is None:
+            status, headers, payload = _error_page(
+                404, "The store's frontend is not deployed yet: run step 1 (lab.frontend.create)."
+            )
+            return status, headers, payload
+        split = urlsplit(self.path)
+        path = split.path
+        if path == "/" and deployment.config.get("DefaultRootObject"):
+            path = "/" + deployment.config["DefaultRootObject"]
+        behaviour = deployment.behaviour(split.path)
+        allowed = behaviour.get("AllowedMethods", {}).get("Items") or ["GET", "HEAD"]
+        if self.command not in allowed:
+            status, headers, payload = _error_page(
+                403,
+                "This distribution is not configured to allow the HTTP request method that was "
+                "used for this request. The distribution supports only cachable requests.",
+            )
+        else:
+            origin = deployment.origin(behaviour["TargetOriginId"])
+            if (origin.get("CustomOriginConfig") or {}).get("HTTPPort"):
+                query = f"?{split.query}" if split.query else ""
+                status, headers, payload = self._forward(origin, path + query, body)
+            else:
+                status, headers, payload = self._object(deployment, origin, path)
+        return status, self._edge_headers(deployment, headers, request_id), payload
+
+    def _object(
+        self, deployment: Deployment, origin: dict[str, Any], path: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        bucket = origin["DomainName"].split(".s3.")[0].removesuffix(".s3.amazonaws.com")
+        key = (origin.get("OriginPath") or "").strip("/")
+        key = f"{key}/{path.lstrip('/')}" if key else path.lstrip("/")
+        s3 = self.edge.reader.client(deployment.account_id, "s3")
+        try:
+            reply = s3.get_object(Bucket=bucket, Key=key)
+        except botocore.exceptions.ClientError as error:
+            status = int(error.response["ResponseMetadata"]["HTTPStatusCode"])
+            code = error.response["Error"].get("Code", "Error")
+            message = error.response["Error"].get("Message", "")
+            xml = (
+                '<?xml version="1.0" encoding="UTF-8"?>\n'
+                f"<Error><Code>{code}</Code><Message>{message}</Message><Key>{key}</Key></Error>"
+            )
+            return status, [("Content-Type", "application/xml")], xml.encode()
+        headers = [("Content-Type", reply.get("ContentType") or "binary/octet-stream")]
+        if reply.get("ETag"):
+            headers.append(("ETag", reply["ETag"]))
+        if reply.get("LastModified"):
+            headers.append(("Last-Modified", _http_date(reply["LastModified"])))
+        return 200, headers, reply["Body"].read()
+
+    def _forward(
+        self, origin: dict[str, Any], target: str, body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        port = origin["CustomOriginConfig"]["HTTPPort"]
+        url = f"http://{origin['DomainName']}:{port}{origin.get('OriginPath') or ''}{target}"
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers["Via"] = f"1.1 {self.edge.via()} (CloudFront)"
+        timeout = (origin["CustomOriginConfig"].get("OriginReadTimeout") or 30) + 0.0
+        try:
+            reply = self.edge.origins.request(
+                self.command, url, headers=headers, data=body or None, timeout=timeout
+            )
+        except requests.RequestException:
+            return _error_page(
+                502, "CloudFront wasn't able to connect to the origin (the store's ingress)."
+            )
+        passed = [
+            (k, v)
+            for k, v in reply.headers.items()
+            if k.lower() not in HOP_BY_HOP and k.lower() != "content-encoding"
+        ]
+        return reply.status_code, passed, reply.content
+
+    def _edge_headers(
+        self, deployment: Deployment, headers: list[tuple[str, str]], request_id: str
+    ) -> list[tuple[str, str]]:
+        out = list(headers)
+        for name, value, override in deployment.headers:
+            present = any(k.lower() == name.lower() for k, _ in out)
+            if present and not override:
+                continue
+            out = [(k, v) for k, v in out if k.lower() != name.lower()] + [(name, value)]
+        if not any(k.lower() == "x-cache" for k, _ in out):
+            out.append(("X-Cache", "Miss from cloudfront"))
+        out += [
+            ("Via", f"1.1 {deployment.domain_name} (CloudFront)"),
+            ("X-Amz-Cf-Pop", POP),
+            ("X-Amz-Cf-Id", request_id),
+            ("Cache-Control", "no-store"),
+        ]
+        return out
+
+
+def _json(status: int, document: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+    return status, [("Content-Type", "application/json")], json.dumps(document).encode()
+
+
+def _error_page(status: int, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    title = {403: "403 ERROR", 404: "404 ERROR", 502: "502 ERROR"}.get(status, f"{status} ERROR")
+    page = (
+        "<!DOCTYPE html><html><head><title>ERROR: The request could not be satisfied</title>"
+        f"</head><body><h1>{title}</h1><h2>The request could not be satisfied.</h2>"
+        f"<p>{message}</p><hr><p>Generated by cloudfront (CloudFront)</p></body></html>"
+    )
+    return (
+        status,
+        [("Content-Type", "text/html"), ("X-Cache", "Error from cloudfront")],
+        page.encode(),
+    )
+
+
+def _http_date(when: datetime) -> str:
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", when.astimezone(UTC).timetuple())

@@ -1,0 +1,63 @@
+"""Frontend: the sandbox's CloudFront edge, which serves the frontend runtime's distribution
+(the store's site from S3, ``/api/*`` to the store's ingress) on a local URL
+(:mod:`soa_sdk.sandbox.frontend`). It starts empty; step 1 (``lab.frontend.create``)
+creates the bucket and the distribution in the ``frontend`` account and deploys it here.
+
+It reads AWS with the sandbox's administrator keys (passed in the environment, as its control
+API's token ``frontend_api_token``). What it serves is kept in a file, so it can be restarted
+on its own: it reads the distribution from AWS again."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from soa_sdk.sandbox.frontend import TOKEN_ENV
+from soa_sdk.sandbox.services.base import (
+    Launch,
+    LaunchContext,
+    Service,
+    http_ok,
+    python_module,
+    random_secret,
+)
+from soa_sdk.sandbox.state import ServiceRecord
+
+API_TOKEN = "frontend_api_token"
+
+
+class FrontendService(Service):
+    name: ClassVar[str] = "frontend"
+    summary: ClassVar[str] = "CloudFront edge (the store's web frontend)"
+    depends_on: ClassVar[tuple[str, ...]] = ("aws",)
+    lost_when_stopped: ClassVar[str] = "nothing: it serves again what it served"
+    restart_alone: ClassVar[bool] = True
+    restart_note: ClassVar[str] = "the distribution it serves is kept on disk and read again"
+
+    def new_secrets(self) -> dict[str, str]:
+        return {API_TOKEN: random_secret()}
+
+    def launch(self, context: LaunchContext) -> Launch:
+        port = context.port_for(self.name)
+        folder = context.home / "frontend"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return Launch(
+            command=python_module(
+                "soa_sdk.sandbox.frontend",
+                "--port",
+                str(port),
+                "--aws-url",
+                context.urls["aws"],
+                "--state-file",
+                str(folder / "distribution.json"),
+            ),
+            url=f"http://127.0.0.1:{port}",
+            paths=[str(folder)],
+            env={
+                TOKEN_ENV: context.secrets[API_TOKEN],
+                "AWS_ACCESS_KEY_ID": context.secrets["aws_access_key_id"],
+                "AWS_SECRET_ACCESS_KEY": context.secrets["aws_secret_access_key"],
+            },
+        )
+
+    def is_healthy(self, record: ServiceRecord, secrets: dict[str, str]) -> bool:
+        return http_ok(f"{record.url}/sandbox/health")
