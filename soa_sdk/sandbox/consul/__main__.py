@@ -1,7 +1,13 @@
 """Run the emulator like ``consul agent -dev``.
 
 ``python -m soa_sdk.sandbox.consul --host 127.0.0.1 --port 8500
-[--acl-initial-management TOKEN | --acl-disabled] [--datacenter dc1] [--node-name NAME] [--mesh]``
+[--acl-initial-management TOKEN | --acl-disabled] [--datacenter dc1] [--node-name NAME] [--mesh]
+[--vault-addr URL --grpc-port PORT [--access-log PATH]]``
+
+With ``--vault-addr`` (the token in ``$VAULT_TOKEN``) the Connect CA runs on that Vault's PKI
+engine (Consul's Vault CA provider) and, with ``--grpc-port``, the xDS server (ADS) for
+Envoy on that port, as Consul's agent serves it on its gRPC port
+(:class:`soa_sdk.sandbox.connect.controller.Controller`).
 ``python -m soa_sdk.sandbox.consul --list-unimplemented`` prints what is left out.
 """
 
@@ -33,6 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--datacenter", default="dc1")
     p.add_argument("--node-name", default="sandbox")
     p.add_argument("--mesh", action="store_true", help="also run the mesh data plane")
+    p.add_argument("--vault-addr", help="the Vault (OpenBao) of the Connect CA; $VAULT_TOKEN")
+    p.add_argument("--grpc-port", type=int, help="serve xDS (ADS) to Envoy on this port")
+    p.add_argument("--access-log", help="where the Envoys write their access log (JSON lines)")
     p.add_argument("--list-unimplemented", action="store_true", help="print what is left out")
     return p.parse_args(argv)
 
@@ -65,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         plane = MeshDataPlane(backend, args.host)
         plane.start()
 
+    controller: Any = None
+    if args.vault_addr:
+        controller = _connect(backend, args)
+
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -83,10 +96,30 @@ def main(argv: list[str] | None = None) -> int:
     stop.wait()
     if plane is not None:
         plane.stop()
+    if controller is not None:
+        controller.stop()
     server.shutdown()
     backend.close()
     thread.join(timeout=5)
     return 0
+
+
+def _connect(backend: ConsulBackend, args: argparse.Namespace) -> Any:
+    """The Connect CA on Vault and, with ``--grpc-port``, the xDS server; the controller."""
+    import hvac
+
+    from soa_sdk.sandbox.connect.ca import ConnectCA
+    from soa_sdk.sandbox.connect.controller import Controller
+
+    ca = ConnectCA(hvac.Client(args.vault_addr, token=os.environ.get("VAULT_TOKEN", "")))
+    ca.setup()
+    backend.connect_ca = ca
+    if not args.grpc_port:
+        return None
+    controller = Controller(backend, ca, args.host, args.grpc_port, access_log=args.access_log)
+    port = controller.start()
+    print(f"consul sandbox: xDS (ADS) on {args.host}:{port}", flush=True)
+    return controller
 
 
 if __name__ == "__main__":

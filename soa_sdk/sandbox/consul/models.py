@@ -15,7 +15,7 @@ Not implemented: namespaces other than ``default``, refused as Consul CE refuses
 (``?ns=``, ``X-Consul-Namespace``, a config entry's or legacy intention's namespace fields;
 ACL rules' ``namespace`` blocks grant nothing, see :mod:`.acl`),
 sessions and locks (``acquire``/``release``), prepared queries, events, snapshots, txn,
-coordinates, the Connect CA (no certificates), roles/auth methods/binding rules,
+coordinates, roles/auth methods/binding rules,
 ``near``/``node-meta`` sorting and filters, ``stale``/``consistent`` (always leader reads).
 """
 
@@ -28,13 +28,14 @@ from .checks import CheckRunner
 from .exceptions import ConsulError
 from .state.acl import ACLState
 from .state.config import check_namespace
+from .state.connect import ConnectState
 from .state.core import ALL_TABLES, ANONYMOUS_ID, GLOBAL_MANAGEMENT_ID, Table
 from .state.intentions import IntentionState, check_intention_namespaces
 from .state.kv import KV_MAX, KVState
 from .state.tenancy import TenancyState
 
 
-class ConsulBackend(TenancyState, KVState, ACLState, IntentionState):
+class ConsulBackend(TenancyState, KVState, ACLState, IntentionState, ConnectState):
     """The whole emulated cluster. Thread-safe: every public method takes one ``RLock``.
 
     ``ConsulBackend(datacenter="dc1", node_name="sandbox", acl_enabled=True,

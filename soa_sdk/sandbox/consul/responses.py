@@ -535,6 +535,35 @@ peering_get = reader(
 peering_list = reader("peering_list", ("peerings",), PARTITION, AUTHZ)
 peering_delete = writer("peering_delete", param("name"), PARTITION, AUTHZ, answer=EMPTY)
 
+# ---------------------------------------------------------------- connect (state/connect.py)
+
+connect_ca_roots = reader("connect_ca_roots", None)
+connect_ca_configuration = reader("connect_ca_configuration", None, AUTHZ)
+agent_connect_ca_leaf = reader(
+    "agent_connect_ca_leaf", None, param("service"), PARTITION, AUTHZ
+)
+discovery_chain = reader(
+    "discovery_chain", ("config", "services"), param("service"), PARTITION, AUTHZ
+)
+catalog_connect = reader(
+    "catalog_connect", ("services",), param("service"), PARTITION, AUTHZ, FILTER
+)
+
+
+def health_ingress(call: Call) -> Reply:
+    return _read(
+        call,
+        HEALTH_TABLES + ("config",),
+        lambda: call.backend.health_ingress(
+            call.params["service"],
+            call.partition,
+            call.flag("passing"),
+            authz=call.authz,
+            filter_expr=call.filter,
+        ),
+    )
+
+
 # ---------------------------------------------------------------- sandbox only
 
 

@@ -146,6 +146,24 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/peering/<name>", ("DELETE",), r.peering_delete),
     Route("/v1/peerings", ("GET",), r.peering_list),
     # sandbox only: not part of Consul's API
+    # connect (state/connect.py)
+    Route("/v1/connect/ca/roots", ("GET",), r.connect_ca_roots, ("index (no blocking)",)),
+    Route("/v1/connect/ca/configuration", ("GET",), r.connect_ca_configuration),
+    Route("/v1/agent/connect/ca/roots", ("GET",), r.connect_ca_roots, ("index (no blocking)",)),
+    Route(
+        "/v1/agent/connect/ca/leaf/<service>",
+        ("GET",),
+        r.agent_connect_ca_leaf,
+        ("index (no blocking)",),
+    ),
+    Route(
+        "/v1/discovery-chain/<service>",
+        ("GET",),
+        r.discovery_chain,
+        ("compile-dc", "POST overrides"),
+    ),
+    Route("/v1/catalog/connect/<service>", ("GET",), r.catalog_connect, _READ),
+    Route("/v1/health/ingress/<service>", ("GET",), r.health_ingress, _READ),
     Route("/v1/_sandbox/reset", ("PUT",), r.sandbox_reset, sandbox_only=True),
 )
 
@@ -156,12 +174,8 @@ UNROUTED: tuple[str, ...] = (
     "/v1/agent/maintenance, /v1/agent/service/maintenance/:id, /v1/agent/join,"
     " /v1/agent/leave, /v1/agent/force-leave, /v1/agent/reload, /v1/agent/monitor,"
     " /v1/agent/metrics, /v1/agent/host, /v1/agent/token/*, /v1/agent/health/service/*",
-    "/v1/agent/connect/authorize, /v1/agent/connect/ca/roots,"
-    " /v1/agent/connect/ca/leaf/:service, /v1/connect/ca/* (no Connect CA: no mTLS)",
-    "/v1/catalog/connect/:service, /v1/catalog/gateway-services/:gateway,"
-    " /v1/catalog/node-services/:node",
-    "/v1/health/ingress/:service",
-    "/v1/discovery-chain/:service",
+    "/v1/agent/connect/authorize, PUT /v1/connect/ca/configuration",
+    "/v1/catalog/gateway-services/:gateway, /v1/catalog/node-services/:node",
     "/v1/exported-services, /v1/imported-services",
     "/v1/namespace*, /v1/namespaces (namespaces are always 'default')",
     "/v1/session/*, /v1/txn, /v1/query*, /v1/event/*, /v1/snapshot, /v1/coordinate/*,"
