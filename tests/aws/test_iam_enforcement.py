@@ -256,3 +256,65 @@ def test_the_policy_is_terraforms_template() -> None:
         "arn:aws:iam::1:user/w",
         "arn:aws:iam::1:role/a",
     ]
+
+
+def _trail(client: Any, key: str, value: str) -> list[dict[str, Any]]:
+    """Every event of one lookup attribute, following NextToken."""
+    kw: dict[str, Any] = {"LookupAttributes": [{"AttributeKey": key, "AttributeValue": value}]}
+    out: list[dict[str, Any]] = []
+    while True:
+        page = client.lookup_events(**kw)
+        out.extend(page["Events"])
+        if "NextToken" not in page:
+            return out
+        kw["NextToken"] = page["NextToken"]
+
+
+def test_lookup_events_needs_an_identity_policy_that_allows_it(
+    aws: Any, nobody: dict[str, str], member: Any
+) -> None:
+    reader = _user(aws, "trail-reader")
+    aws.client("iam").put_user_policy(
+        UserName="trail-reader",
+        PolicyName="lookup-events",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "cloudtrail:LookupEvents", "Resource": "*"}
+                ],
+            }
+        ),
+    )
+    admin = aws.client("cloudtrail")
+    created = [e["EventId"] for e in _trail(admin, "EventName", "CreateUser")]
+    assert created, "the administrator reads the trail"
+
+    refused = _refused(lambda: aws.client("cloudtrail", **nobody).lookup_events())
+    assert refused["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert refused["Error"]["Code"] == "AccessDeniedException"
+    assert refused["Error"]["Message"] == (
+        "User: arn:aws:iam::123456789012:user/nobody is not authorized to perform: "
+        "cloudtrail:LookupEvents because no identity-based policy allows the "
+        "cloudtrail:LookupEvents action"
+    )
+    assert "Events" not in refused
+    # The refusal disclosed and changed nothing; it is recorded as AWS records denied calls.
+    assert [e["EventId"] for e in _trail(admin, "EventName", "CreateUser")] == created
+    mine = [e for e in _trail(admin, "Username", "nobody") if e["EventName"] == "LookupEvents"]
+    assert [json.loads(e["CloudTrailEvent"])["errorCode"] for e in mine] == [
+        "AccessDeniedException"
+    ]
+
+    ct = aws.client("cloudtrail", **reader)
+    assert [e["EventId"] for e in _trail(ct, "EventName", "CreateUser")] == created
+    # LookupEvents is all it may do in CloudTrail.
+    _refused(lambda: ct.describe_trails())
+
+    # A member account's administrator role reads its own account's trail only.
+    theirs = aws.client("cloudtrail", **member.keys)
+    assert _trail(theirs, "EventName", "CreateUser") == []
+    assert {
+        json.loads(e["CloudTrailEvent"])["recipientAccountId"]
+        for e in theirs.lookup_events()["Events"]
+    } == {member.account_id}

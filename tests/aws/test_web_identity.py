@@ -130,7 +130,7 @@ def _refused(aws: Any, role_arn: str, token: str) -> dict[str, Any]:
 
 
 def test_valid_token_gets_keys_that_work_in_the_member_account(
-    aws: Any, issuer: Issuer, target: Target
+    aws: Any, issuer: Issuer, target: Target, member: Any
 ) -> None:
     token = issuer.token(f"sts-{issuer.suffix}")
     out = aws.client("sts").assume_role_with_web_identity(
@@ -147,7 +147,12 @@ def test_valid_token_gets_keys_that_work_in_the_member_account(
     assert me["Arn"].endswith(":assumed-role/deployer/deploy")
     aws.client("s3", **keys).create_bucket(Bucket=f"deploy-{issuer.suffix}")
 
-    ct = aws.client("cloudtrail", **keys)
+    # The deployer's policy does not allow cloudtrail:LookupEvents: the account's
+    # administrator reads the trail.
+    with pytest.raises(ClientError) as denied:
+        aws.client("cloudtrail", **keys).lookup_events()
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    ct = aws.client("cloudtrail", **member.keys)
     exchange = ct.lookup_events(LookupAttributes=[_attr("EventName", "AssumeRoleWithWebIdentity")])[
         "Events"
     ]

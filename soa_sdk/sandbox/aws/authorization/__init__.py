@@ -8,7 +8,9 @@
   moto's second signature check (`SignatureMiddleware` has already verified it, also for
   presigned URLs and gzip bodies, which moto's check gets wrong) and then asks moto's policy
   engine (`moto.iam.access_control`) whether the caller's identity policies allow the action;
-  refusals are moto's `AccessDenied` errors, before the backend changes anything;
+  refusals are moto's `AccessDenied` errors, before the backend changes anything. CloudTrail
+  `LookupEvents`, which the sandbox serves itself, gets the same check
+  (`enforce.check_signed`, from `soa_sdk.sandbox.aws.cloudtrail.middleware`);
 - the sandbox's root keys become the keys of an IAM user, `soa-lab-admin`, with
   `AdministratorAccess`, in the management account (moto authorizes IAM users' and assumed
   roles' keys only). `GetCallerIdentity` with the root keys therefore answers

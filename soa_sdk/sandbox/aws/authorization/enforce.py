@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -55,9 +56,65 @@ def authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
             request.check_action_permitted(resource)
         return
     try:
+        _check(request, resource)
+    except Denied as denied:
+        raise Refusal(_protocol(self), denied) from None
+
+
+class Denied(Exception):
+    """The caller's identity policies do not allow ``action`` on ``resource``."""
+
+    def __init__(self, principal: str, action: str, resource: str) -> None:
+        on = f" on resource: {resource}" if resource != "*" else ""
+        self.message = (
+            f"User: {principal} is not authorized to perform: {action}{on} "
+            f"because no identity-based policy allows the {action} action"
+        )
+        super().__init__(self.message)
+
+
+def _check(request: Any, resource: str) -> None:
+    """moto's policy engine on one `IAMRequest`: raises `Denied` unless allowed."""
+    try:
         request.check_action_permitted(resource)
     except AccessDeniedError:
-        raise Refusal(self, request._access_key.arn, request._action, resource) from None
+        raise Denied(request._access_key.arn, request._action, resource) from None
+
+
+def check_signed(
+    account_id: str,
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    action: str,
+    body: bytes = b"",
+    resource: str = "*",
+) -> None:
+    """Raises `Denied` unless the identity policies of the request's signer allow ``action``
+    (the operation's name, ``LookupEvents``; moto prefixes the service of the signature's
+    credential scope, ``cloudtrail:LookupEvents``) on ``resource``.
+
+    For requests moto does not serve, such as CloudTrail's `LookupEvents`
+    (`soa_sdk.sandbox.aws.cloudtrail.middleware`): the same check `authorize` makes, on a
+    request `SignatureMiddleware` has verified. Only ``Authorization`` header signatures are
+    read: a query-string signature (which no SDK uses for these JSON calls) is refused.
+    """
+    from moto.iam.access_control import IAMRequest
+
+    ensure_users()
+    signed = Headers(list(headers.items()))
+    if not signed.get("Authorization", "").startswith("AWS4-HMAC-SHA256 Credential="):
+        raise Denied("anonymous", action, resource)
+    request = IAMRequest(
+        account_id=account_id,
+        method=method,
+        path=path,
+        data={},
+        body=body,
+        headers=signed,
+        action=action,
+    )
+    _check(request, resource)
 
 
 class Refusal(HTTPException):
@@ -70,16 +127,11 @@ class Refusal(HTTPException):
     ACTION [on resource: ARN] because no identity-based policy allows the ACTION action``.
     """
 
-    def __init__(self, response: Any, principal: str, action: str, resource: str) -> None:
-        on = f" on resource: {resource}" if resource != "*" else ""
-        message = (
-            f"User: {principal} is not authorized to perform: {action}{on} "
-            f"because no identity-based policy allows the {action} action"
-        )
+    def __init__(self, protocol: str, denied: Denied) -> None:
+        message = denied.message
         request_id = str(uuid.uuid4())
-        protocol = _protocol(response)
         if protocol in ("json", "rest-json"):
-            body = json.dumps({"__type": "AccessDeniedException", "Message": message})
+            body = json_body(denied).decode()
             code = 400 if protocol == "json" else 403
         elif protocol == "ec2":
             body = (
@@ -98,6 +150,11 @@ class Refusal(HTTPException):
             code = 403
         super().__init__(description=body)
         self.code = code
+
+
+def json_body(denied: Denied) -> bytes:
+    """The JSON protocols' refusal: ``{"__type": "AccessDeniedException", "Message": ...}``."""
+    return json.dumps({"__type": "AccessDeniedException", "Message": denied.message}).encode()
 
 
 def _protocol(response: Any) -> str:

@@ -3,8 +3,12 @@
 Recorded: every signed request that resolves to an operation of a botocore service model,
 and the unsigned STS calls (`AssumeRoleWithWebIdentity`, `AssumeRoleWithSAML`), successful
 or not, except data events (see `record.DATA_EVENTS`) and the sandbox's own routes
-(`/moto-api/...`). `LookupEvents` is answered here (moto 5.2 does not implement it) and is
-itself recorded as a read-only event after it has answered, as CloudTrail does. Every other
+(`/moto-api/...`). `LookupEvents` is answered here (moto 5.2 does not implement it), for the
+caller's account and Region only, if the caller's identity policies allow
+`cloudtrail:LookupEvents` (resource ``*``; checked with the sandbox's authorization,
+`soa_sdk.sandbox.aws.authorization.enforce.check_signed`, else `AccessDeniedException`, 400);
+it is itself recorded as a read-only event after it has answered, refused or not, as
+CloudTrail does. Every other
 CloudTrail operation (trails, event selectors...) is served by moto. A cross-account
 `AssumeRole` is recorded in the caller's account and in the role's account, as in AWS.
 `POST /moto-api/reset` clears the history along with moto's state.
@@ -43,6 +47,7 @@ log = logging.getLogger(__name__)
 UNSIGNED_STS = {"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"}
 _ROLE_ACCOUNT = re.compile(r"^arn:[^:]+:iam::(\d{12}):role/")
 _JSON_11 = "application/x-amz-json-1.1"
+LOOKUP = "LookupEvents"
 
 
 class CloudTrailMiddleware:
@@ -72,7 +77,7 @@ class CloudTrailMiddleware:
         op = self._operation(req)
         if op is None:
             return self.app(environ, start_response)
-        if op.service == "cloudtrail" and op.name == "LookupEvents":
+        if op.service == "cloudtrail" and op.name == LOOKUP:
             return self._lookup(req, op, when, start_response)
         if not is_management_event(op):
             return self.app(environ, start_response)
@@ -138,12 +143,19 @@ class CloudTrailMiddleware:
     def _lookup(
         self, req: AwsRequest, op: Operation, when: datetime, start_response: StartResponse
     ) -> Iterable[bytes]:
+        # Here, not at the top: authorization imports signing, which imports this package.
+        from soa_sdk.sandbox.aws.authorization import enforce
+
         account = self.identities.account_for(req.access_key_id, req.headers)
         region = req.region or "us-east-1"
         try:
+            # Authorized as moto authorizes the actions it serves, before anything is read.
+            enforce.check_signed(account, req.method, req.path, req.headers, LOOKUP, req.body)
             parsed = lookup.parse_request(req.body)
             body = lookup.json_body(lookup.lookup(self.store, account, region, parsed))
             status = 200
+        except enforce.Denied as denied:
+            body, status = enforce.json_body(denied), 400
         except lookup.LookupError_ as err:
             body, status = err.body(), 400
         caller = self._caller(req, op)
