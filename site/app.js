@@ -13,6 +13,7 @@ const params = new URLSearchParams(location.search);
 const POLL_MS = Math.max(100, Number(params.get("poll")) || 700);
 const WINDOW = Math.max(5, Number(params.get("window")) || 30);
 const recent = [];
+const seen = {}; // service -> version -> answers since the page opened
 let paused = false;
 
 function el(tag, attrs = {}, ...children) {
@@ -58,6 +59,10 @@ async function callApi(path, method = "GET") {
     reply = { error: String(error) };
   }
   const entry = { started, status, reply, found: answers(reply) };
+  for (const [service, version] of Object.entries(entry.found)) {
+    seen[service] = seen[service] || {};
+    seen[service][version] = (seen[service][version] || 0) + 1;
+  }
   recent.unshift(entry);
   recent.length = Math.min(recent.length, WINDOW);
   render();
@@ -79,7 +84,10 @@ function render() {
       cell.append(el("span", { class: chipClass(version), "data-version": version },
         `${version} ${share} %`));
     }
-    versions.append(el("tr", { "data-service": service }, el("td", {}, service), cell));
+    const since = Object.entries(seen[service] || {}).sort()
+      .map(([version, count]) => `${version}: ${count}`).join(", ");
+    versions.append(el("tr", { "data-service": service }, el("td", {}, service), cell,
+      el("td", { class: "seen" }, since)));
   }
   const rows = document.querySelector("#requests tbody");
   rows.replaceChildren();

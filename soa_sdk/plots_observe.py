@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from matplotlib import dates as mdates
 from matplotlib import pyplot as plt
 
 if TYPE_CHECKING:
@@ -45,6 +46,10 @@ def traffic(metrics: list[ServiceMetrics], title: str = "") -> Figure:
     req.legend(loc="upper left", fontsize=8, ncol=2)
     for axes in (req, err, lat):
         axes.grid(alpha=0.3)
+    # Readable times: HH:MM:SS ticks (no microseconds), as many as fit.
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+    lat.xaxis.set_major_locator(locator)
+    lat.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
     period = metrics[0].period if metrics else 0
     figure.suptitle(title or f"Mesh traffic from CloudWatch ({period} s periods)")
     figure.autofmt_xdate()
@@ -88,63 +93,126 @@ def _layers(topology: Topology) -> dict[str, int]:
     return depth
 
 
-def topology_figure(topology: Topology, title: str = "What talks to what") -> Figure:
-    """Services as boxes (coloured by Consul partition), observed calls as arrows labelled
-    with their request count and error rate (red when errors)."""
+def topology_figure(
+    topology: Topology,
+    title: str = "What talks to what",
+    accounts: dict[str, str] | None = None,
+) -> Figure:
+    """Services as boxes grouped by Consul admin partition (one band each, labelled with its
+    runtime and account from ``accounts``: partition -> label), observed calls as arrows from
+    box edge to box edge, labelled with their request count and error rate: solid when the
+    mesh allowed them (red when some failed), dashed grey when its intentions denied them
+    (403 ``RBAC: access denied``)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import FancyBboxPatch
+
+    accounts = accounts or {}
     depth = _layers(topology)
-    columns: dict[int, list[str]] = defaultdict(list)
-    for node in sorted(depth, key=lambda n: (depth[n], n)):
-        columns[depth[node]].append(node)
-    position = {
-        node: (float(level), -float(i) + (len(nodes) - 1) / 2)
-        for level, nodes in columns.items()
-        for i, node in enumerate(nodes)
-    }
-    partitions = sorted({p for p in topology.nodes.values() if p})
+    entry = min(topology.nodes, key=lambda n: (depth.get(n, 0), n), default="")
+    first = topology.nodes.get(entry, "")
+    partitions = sorted({p for p in topology.nodes.values()}, key=lambda p: (p != first, p))
     colour = {p: PARTITION_COLOURS[i % len(PARTITION_COLOURS)] for i, p in enumerate(partitions)}
-    height = max((len(n) for n in columns.values()), default=1)
-    figure, axes = plt.subplots(figsize=(3.4 * max(len(columns), 1) + 1, 1.3 * height + 1.5))
+    position: dict[str, tuple[float, float]] = {}
+    bands: list[tuple[str, float, float]] = []
+    y = 0.0
+    for partition in partitions:
+        members = [n for n in topology.nodes if topology.nodes[n] == partition]
+        stacks: dict[int, list[str]] = defaultdict(list)
+        for node in sorted(members, key=lambda n: (depth[n], n)):
+            stacks[depth[node]].append(node)
+        tallest = max(len(v) for v in stacks.values())
+        for level, nodes in stacks.items():
+            for i, node in enumerate(nodes):
+                position[node] = (float(level) * 2.2, y - i * 1.0)
+        bands.append((partition, y + 0.55, y - (tallest - 1) * 1.0 - 0.55))
+        y -= tallest * 1.0 + 0.6
+    width = max((x for x, _ in position.values()), default=0.0)
+    figure, axes = plt.subplots(figsize=(2.3 * (width / 2.2 + 1) + 2.2, 0.95 * -y + 1.2))
     axes.set_axis_off()
-    for edge in topology.edges:
-        (x0, y0), (x1, y1) = position[edge["source"]], position[edge["destination"]]
-        red = edge["errors"] > 0
-        axes.annotate(
-            "",
-            xy=(x1 - 0.28, y1),
-            xytext=(x0 + 0.28, y0),
-            arrowprops={
-                "arrowstyle": "-|>",
-                "color": "#c0392b" if red else "#2c3e50",
-                "linewidth": 1 + min(edge["requests"], 2000) / 700,
-            },
+    for partition, top, bottom in bands:
+        axes.add_patch(
+            FancyBboxPatch(
+                (-0.9, bottom),
+                width + 1.8,
+                top - bottom,
+                boxstyle="round,pad=0.05,rounding_size=0.15",
+                facecolor=colour[partition],
+                edgecolor="#8a8f99",
+                alpha=0.45,
+                zorder=0,
+            )
         )
-        axes.text(
-            (x0 + x1) / 2,
-            (y0 + y1) / 2 + 0.12,
-            f"{edge['requests']} req, {edge['error_rate']:.0%} err",
-            ha="center",
-            fontsize=8,
-            color="#c0392b" if red else "#2c3e50",
-        )
-    for node, (x, y) in position.items():
-        partition = topology.nodes.get(node, "")
-        axes.text(
+        label = f"partition {partition or '?'}"
+        if partition in accounts:
+            label += f"  ·  {accounts[partition]}"
+        axes.text(-0.85, top - 0.08, label, fontsize=8, va="top", color="#3d4350", zorder=1)
+    boxes = {}
+    for node, (x, yy) in position.items():
+        boxes[node] = axes.text(
             x,
-            y,
-            f"{node}\n[{partition or '?'}]",
+            yy,
+            node,
             ha="center",
             va="center",
             fontsize=9,
-            bbox={
-                "boxstyle": "round,pad=0.4",
-                "facecolor": colour.get(partition, "#ffffff"),
-                "edgecolor": "#555555",
+            zorder=3,
+            bbox={"boxstyle": "round,pad=0.45", "facecolor": "white", "edgecolor": "#555555"},
+        )
+    pairs = topology.pairs()
+    for edge in topology.edges:
+        source, destination = edge["source"], edge["destination"]
+        # A call both ways (one of them denied, usually): bend both arrows apart.
+        bend = 0.35 if (destination, source) in pairs else 0.0
+        denied = edge.get("denied", 0)
+        allowed = edge["requests"] - denied
+        red = edge["errors"] > 0
+        style = "--" if allowed == 0 else "-"
+        tone = "#8a8f99" if allowed == 0 else "#c0392b" if red else "#2c3e50"
+        axes.annotate(
+            "",
+            xy=(0.5, 0.5),
+            xycoords=boxes[destination],
+            xytext=(0.5, 0.5),
+            textcoords=boxes[source],
+            zorder=2,
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": tone,
+                "linestyle": style,
+                "linewidth": 1 + min(edge["requests"], 2000) / 700,
+                "patchA": boxes[source].get_bbox_patch(),
+                "patchB": boxes[destination].get_bbox_patch(),
+                "shrinkA": 1,
+                "shrinkB": 1,
+                "connectionstyle": f"arc3,rad={bend}",
             },
         )
-    xs = [x for x, _ in position.values()] or [0.0]
-    ys = [y for _, y in position.values()] or [0.0]
-    axes.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
-    axes.set_ylim(min(ys) - 0.7, max(ys) + 0.7)
+        (x0, y0), (x1, y1) = position[source], position[destination]
+        words = f"{edge['requests']} req, {edge['error_rate']:.0%} err"
+        if denied:
+            words = f"{denied} denied" + (f", {allowed} allowed" if allowed else "")
+        axes.text(
+            x0 + (x1 - x0) * 0.55,
+            y0 + (y1 - y0) * 0.55 + (0.16 if bend == 0 else -0.55 if x1 > x0 else 0.5),
+            words,
+            ha="center",
+            fontsize=7.5,
+            color=tone,
+            zorder=4,
+            bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none"},
+        )
+    axes.legend(
+        handles=[
+            Line2D([], [], color="#2c3e50", label="allowed by intentions"),
+            Line2D([], [], color="#c0392b", label="allowed, some 5xx"),
+            Line2D([], [], color="#8a8f99", linestyle="--", label="denied by intentions (403)"),
+        ],
+        loc="lower right",
+        fontsize=7.5,
+        frameon=False,
+    )
+    axes.set_xlim(-1.0, width + 1.0)
+    axes.set_ylim(y + 0.3, 0.75)
     axes.set_title(f"{title} ({topology.requests} requests observed)")
     figure.tight_layout()
     return figure

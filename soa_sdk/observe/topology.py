@@ -7,7 +7,8 @@ Consul's ``AggregatedStatus`` has it: critical over warning over passing.
 Topology: the services and the calls the mesh actually carried, from the data plane's
 per-request telemetry (in production: Envoy's statistics, or the Consul UI's topology
 view, which reads the same from Prometheus). An edge is (source, destination) with its
-request count, 5xx count and mean latency. Sources are services or ingress gateways.
+request count, 5xx count, 403 count (denied by intentions) and mean latency. Sources are
+services or ingress gateways.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ class Topology:
 def build(records: list[dict[str, Any]], ingress: dict[str, str] | None = None) -> Topology:
     """The topology of ``records``; ``ingress`` maps gateway names to their partition."""
     ingress = ingress or {}
-    stats: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0.0])
+    stats: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0.0, 0])
     topology = Topology()
     for record in records:
         source, destination = record.get("source") or "", record.get("destination") or ""
@@ -106,8 +107,9 @@ def build(records: list[dict[str, Any]], ingress: dict[str, str] | None = None) 
         counts[0] += 1
         counts[1] += int(record["code"]) >= 500
         counts[2] += float(record["latency_ms"])
+        counts[3] += int(record["code"]) == 403  # the mesh's RBAC: access denied
         topology.requests += 1
-    for (source, destination), (count, errors, latency) in sorted(stats.items()):
+    for (source, destination), (count, errors, latency, denied) in sorted(stats.items()):
         topology.edges.append(
             {
                 "source": source,
@@ -115,6 +117,7 @@ def build(records: list[dict[str, Any]], ingress: dict[str, str] | None = None) 
                 "requests": int(count),
                 "errors": int(errors),
                 "error_rate": round(errors / count, 4),
+                "denied": int(denied),
                 "avg_latency_ms": round(latency / count, 2),
             }
         )

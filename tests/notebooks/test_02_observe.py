@@ -8,14 +8,17 @@ from soa_sdk import outcomes
 from soa_sdk.paths import notebooks_root
 from soa_sdk.runner import run_notebook
 
+from .figures import keep_figures
 from .secrets_scan import assert_no_secret_in_outputs
 
 pytestmark = pytest.mark.slow
 
 
-def test_notebook_02_observes_and_manages_the_runtime(sandbox, lab, run_folder):
+def test_notebook_02_observes_and_manages_the_runtime(sandbox, lab, run_folder, artifact_folder):
     result = run_notebook(notebooks_root() / "02_observe.ipynb", run_folder / "02_observe.ipynb")
     assert result.ok, f"cell {result.failed_cell}: {result.error}"
+    figures = keep_figures(result.output, artifact_folder("figures"))
+    assert len(figures) >= 2, "the notebook's figures were rendered"
     outcome = outcomes.read(result.output)
     spec = lab.runtime.spec(outcome["runtime"])
     assert outcome["creation_events"] >= 1

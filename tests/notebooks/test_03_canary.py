@@ -8,14 +8,17 @@ from soa_sdk import outcomes
 from soa_sdk.paths import notebooks_root
 from soa_sdk.runner import run_notebook
 
+from .figures import keep_figures
 from .secrets_scan import assert_no_secret_in_outputs
 
 pytestmark = pytest.mark.slow
 
 
-def test_notebook_03_rolls_back_the_bug_and_promotes_the_fix(sandbox, run_folder):
+def test_notebook_03_rolls_back_the_bug_and_promotes_the_fix(sandbox, run_folder, artifact_folder):
     result = run_notebook(notebooks_root() / "03_canary.ipynb", run_folder / "03_canary.ipynb")
     assert result.ok, f"cell {result.failed_cell}: {result.error}"
+    figures = keep_figures(result.output, artifact_folder("figures"))
+    assert len(figures) >= 1, "the notebook's figures were rendered"
     outcome = outcomes.read(result.output)
     buggy, fixed = outcome["buggy"], outcome["fixed"]
     assert (buggy["canary"], buggy["baseline"], buggy["outcome"]) == ("v2", "v1", "rolled back")
