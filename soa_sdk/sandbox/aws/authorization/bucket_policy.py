@@ -13,7 +13,8 @@ What a bucket policy statement may hold here:
   role's ARN matches its sessions), ``arn:aws:iam::ACCOUNT:root`` or a bare account id (every
   principal of that account);
 - ``Condition`` with the ``String(Not)Equals``, ``String(Not)Like`` and ``Arn(Not)Equals``,
-  ``Arn(Not)Like`` operators on ``aws:PrincipalArn`` and ``aws:PrincipalAccount``.
+  ``Arn(Not)Like`` operators on ``aws:PrincipalArn`` and ``aws:PrincipalAccount``, and ``Bool``
+  on ``aws:SecureTransport`` (always ``true``: the sandbox stands for AWS's TLS endpoints).
 
 Not implemented: other condition keys and operators (a statement using one never allows, and
 always denies, so an unknown condition fails closed), ``Service``, ``Federated`` and
@@ -37,8 +38,9 @@ _OPERATORS = {
     "ArnNotEquals": (False, True),
     "ArnLike": (True, False),
     "ArnNotLike": (True, True),
+    "Bool": (False, False),
 }  # name: (wildcards, negated)
-_KEYS = ("aws:principalarn", "aws:principalaccount")
+_KEYS = ("aws:principalarn", "aws:principalaccount", "aws:securetransport")
 #: moto's names for operations that IAM authorizes as another action.
 _IAM_ACTIONS = {"s3:HeadBucket": "s3:ListBucket", "s3:HeadObject": "s3:GetObject"}
 
@@ -108,7 +110,13 @@ def evaluate(
     """The bucket policy's decision for ``principal`` (of ``account``) doing ``action``."""
     statements = document.get("Statement", [])
     statements = [statements] if isinstance(statements, dict) else statements
-    context = {"aws:principalarn": principal, "aws:principalaccount": account}
+    # The sandbox's loopback HTTP endpoint stands for AWS's endpoints, which every SDK reaches
+    # over TLS: aws:SecureTransport is "true" (so a DenyInsecureTransport statement holds).
+    context = {
+        "aws:principalarn": principal,
+        "aws:principalaccount": account,
+        "aws:securetransport": "true",
+    }
     decision = Decision.NEUTRAL
     for statement in statements:
         if not _applies(statement, action, resource, principal):
@@ -179,6 +187,8 @@ def _conditions(block: dict[str, Any], context: dict[str, str]) -> bool | None:
                 return None
             actual = context[key.lower()]
             values = [values] if isinstance(values, str) else values
+            if operator == "Bool":
+                values = [str(v).lower() for v in values]
             found = _any_like(values, actual) if wildcards else actual in values
             if found == negated:
                 return False

@@ -1,0 +1,1 @@
+"""Terraform plugin protocol 6: ``tfplugin6.proto`` (MPL-2.0, HashiCorp) and its generated messages."""
