@@ -266,6 +266,7 @@ def _start_wave(
         state.home,
         {name: record.url for name, record in state.services.items()},
         state.secrets,
+        {name: dict(record.extra) for name, record in state.services.items()},
         previous or {},
     )
     with ThreadPoolExecutor(max_workers=len(wave)) as pool:

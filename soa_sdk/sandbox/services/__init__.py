@@ -10,6 +10,7 @@ from soa_sdk.sandbox.services.aws import AwsService
 from soa_sdk.sandbox.services.base import Launch, LaunchContext, Service
 from soa_sdk.sandbox.services.boundary import BoundaryService
 from soa_sdk.sandbox.services.consul import ConsulService
+from soa_sdk.sandbox.services.envoy import envoy_services
 from soa_sdk.sandbox.services.frontend import FrontendService
 from soa_sdk.sandbox.services.postgres import PostgresService
 from soa_sdk.sandbox.services.vault import VaultService
@@ -20,6 +21,7 @@ SERVICES: tuple[Service, ...] = (
     VaultService(),
     PostgresService(),
     ConsulService(),
+    *envoy_services(),
     WorkloadsService(),
     BoundaryService(),
     FrontendService(),

@@ -34,6 +34,9 @@ class LaunchContext:
     """Endpoints of the services already started (those this one depends on)."""
     secrets: dict[str, str]
     """Secrets of the whole sandbox; a service adds its own in :meth:`Service.new_secrets`."""
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What the services already started recorded of themselves (``ServiceRecord.extra``:
+    e.g. Consul's gRPC port, which the Envoys' bootstrap names)."""
     previous: dict[str, ServiceRecord] = field(default_factory=dict)
     """When ``soa-lab up`` restarts a dead service on its own, its last record: it comes back
     on the same port (what the others were told stays true) and, if it keeps data on disk,

@@ -1,7 +1,10 @@
-"""Consul: our emulator of Consul's HTTP API (:mod:`soa_sdk.sandbox.consul`), with the mesh
-data plane (:mod:`soa_sdk.sandbox.mesh`) in the same process, like ``consul agent -dev``
-with Envoy sidecars. ACLs are on; the initial management token is generated per sandbox and
-passed in the environment."""
+"""Consul: our emulator of Consul's HTTP API (:mod:`soa_sdk.sandbox.consul`), like
+``consul agent -dev``, with the Connect CA on the sandbox's Vault (Consul's Vault CA provider
+on OpenBao's PKI engine, hence the dependency) and the xDS server for the Envoys on its gRPC
+port (:mod:`soa_sdk.sandbox.connect`). With the Python data plane (``SOA_LAB_DATA_PLANE``, see
+:mod:`.envoy`) the sandbox's own proxy (:mod:`soa_sdk.sandbox.mesh`) runs in the same process.
+ACLs are on; the initial management token is generated per sandbox and passed in the
+environment, and so is Vault's token."""
 
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ from soa_sdk.sandbox.services.base import (
     python_module,
     random_secret,
 )
+from soa_sdk.sandbox.services.envoy import data_plane
+from soa_sdk.sandbox.services.vault import ROOT_TOKEN as VAULT_TOKEN
 from soa_sdk.sandbox.state import ServiceRecord
 
 MANAGEMENT_TOKEN = "consul_management_token"
@@ -25,7 +30,8 @@ MESH_ADMIN_KEY = "_sandbox/mesh/admin"
 
 class ConsulService(Service):
     name: ClassVar[str] = "consul"
-    summary: ClassVar[str] = "Consul API and service mesh (emulator + data plane)"
+    summary: ClassVar[str] = "Consul API, Connect CA and xDS (emulator)"
+    depends_on: ClassVar[tuple[str, ...]] = ("vault",)
     lost_when_stopped: ClassVar[str] = (
         "Consul's in-memory state: admin partitions, the runtime registry (KV), service "
         "registrations, intentions, config entries, ACL tokens"
@@ -38,21 +44,33 @@ class ConsulService(Service):
         return {MANAGEMENT_TOKEN: random_secret()}
 
     def launch(self, context: LaunchContext) -> Launch:
-        port = free_port()
+        port, grpc_port = free_port(), free_port()
+        arguments = ["--host", LOOPBACK, "--port", str(port)]
+        arguments += ["--vault-addr", context.urls["vault"], "--grpc-port", str(grpc_port)]
+        arguments += ["--access-log", str(context.logs / "envoy-access.log")]
+        if data_plane() == "python":
+            arguments.append("--mesh")
         return Launch(
-            command=python_module(
-                "soa_sdk.sandbox.consul", "--host", LOOPBACK, "--port", str(port), "--mesh"
-            ),
+            command=python_module("soa_sdk.sandbox.consul", *arguments),
             url=f"http://{LOOPBACK}:{port}",
-            env={"CONSUL_ACL_INITIAL_MANAGEMENT": context.secrets[MANAGEMENT_TOKEN]},
+            env={
+                "CONSUL_ACL_INITIAL_MANAGEMENT": context.secrets[MANAGEMENT_TOKEN],
+                "VAULT_TOKEN": context.secrets[VAULT_TOKEN],
+            },
+            extra={"grpc_port": grpc_port, "data_plane": data_plane()},
         )
 
     def is_healthy(self, record: ServiceRecord, secrets: dict[str, str]) -> bool:
         # Consul answers the leader's address once it can serve; the mesh publishes its
         # admin address in the KV store once its listeners run.
-        return http_ok(f"{record.url}/v1/status/leader") and bool(self.details(record, secrets))
+        if not http_ok(f"{record.url}/v1/status/leader"):
+            return False
+        return record.extra.get("data_plane") == "envoy" or bool(self._mesh_admin(record, secrets))
 
     def details(self, record: ServiceRecord, secrets: dict[str, str]) -> dict[str, Any]:
+        return self._mesh_admin(record, secrets)
+
+    def _mesh_admin(self, record: ServiceRecord, secrets: dict[str, str]) -> dict[str, Any]:
         request = urllib.request.Request(
             f"{record.url}/v1/kv/{MESH_ADMIN_KEY}?raw",
             headers={"X-Consul-Token": secrets.get(MANAGEMENT_TOKEN, "")},

@@ -1,0 +1,53 @@
+"""The sandbox with the Envoy data plane: one Envoy per runtime partition, started after
+Consul (whose process runs the Connect CA on the sandbox's Vault and the xDS server), health
+checked on ``/ready``, listed by ``soa-lab status`` with its admin URL, stopped by ``down``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from soa_sdk.sandbox.services.envoy import RUNTIME_PARTITIONS
+
+
+def _lab(home: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SOA_LAB_HOME": str(home), "SOA_LAB_DATA_PLANE": "envoy"}
+    return subprocess.run(
+        [sys.executable, "-m", "soa_sdk.cli", *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_up_status_down_with_envoys(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    up = _lab(home, "up")
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        status = _lab(home, "status", "--json")
+        assert status.returncode == 0, status.stderr
+        doc = json.loads(status.stdout)
+        rows = doc["services"] if isinstance(doc, dict) else doc
+        by_name = {row["name"]: row for row in rows}
+        for partition in RUNTIME_PARTITIONS:
+            row = by_name[f"envoy-{partition}"]
+            assert row["health"] == "healthy"
+            admin = row["url"]
+            assert requests.get(admin + "/ready", timeout=5).text.strip() == "LIVE"
+            dump = requests.get(admin + "/config_dump", timeout=5).json()
+            bootstrap = next(c for c in dump["configs"] if "BootstrapConfigDump" in c["@type"])
+            assert bootstrap["bootstrap"]["node"]["metadata"] == {"partition": partition}
+        consul = by_name["consul"]["url"]
+        roots = requests.get(consul + "/v1/connect/ca/roots", timeout=5).json()
+        assert roots["Roots"] and roots["TrustDomain"].endswith(".consul")
+    finally:
+        down = _lab(home, "down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not any((home / "envoy" / p).exists() for p in RUNTIME_PARTITIONS)
