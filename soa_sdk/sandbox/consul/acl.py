@@ -22,8 +22,8 @@ Namespaces as in Consul Community Edition: ``namespace``/``namespace_prefix`` bl
 accepted and grant nothing (CE's policy decoder has no such fields), so
 ``namespace "team-a" { service_prefix "" { policy = "write" } }`` grants no service at all.
 
-Not implemented: ``session``, ``query``, ``event`` and ``keyring`` are parsed but only
-``keyring`` is consulted; roles, auth methods and binding rules.
+Not implemented: ``query`` rules are parsed but never consulted (no prepared queries);
+roles, auth methods and binding rules.
 """
 
 from __future__ import annotations

@@ -46,6 +46,10 @@ PeerThroughMeshGateways ValidateClusters PassiveHealthCheck Limits MaxConnection
 MaxPendingRequests MaxConcurrentRequests SourceName DestinationNS SourceNS SourceType
 SourcePartition SourcePeer PeeringToken ServerExternalAddresses DeletedAt Token Op Verb
 SourceIntention Header Hash CreateTime
+LockDelay Behavior NodeChecks ServiceChecks KV Index Coord Vec Error Adjustment Height Segment
+CleanupDeadServers LastContactThreshold MaxTrailingLogs MinQuorum ServerStabilizationTime
+RedundancyZoneTag DisableUpgradeMigration UpgradeVersionTag AuthMethod BearerToken BindType
+BindName BindVars Selector DisplayName MaxTokenTTL TokenLocality TemplateName TemplateVariables
 """
 
 CANONICAL: dict[str, str] = {}

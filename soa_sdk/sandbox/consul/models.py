@@ -14,9 +14,11 @@ not see, writes refuse with :class:`~.exceptions.PermissionDenied` before changi
 Not implemented: namespaces other than ``default``, refused as Consul CE refuses them
 (``?ns=``, ``X-Consul-Namespace``, a config entry's or legacy intention's namespace fields;
 ACL rules' ``namespace`` blocks grant nothing, see :mod:`.acl`),
-sessions and locks (``acquire``/``release``), prepared queries, events, snapshots, txn,
-coordinates, roles/auth methods/binding rules,
-``near``/``node-meta`` sorting and filters, ``stale``/``consistent`` (always leader reads).
+prepared queries, ``near``/``node-meta`` sorting and filters, ``stale``/``consistent``
+(always leader reads); roles, templated policies, token expiration, auth methods, binding
+rules, login/logout and ``/v1/acl/bootstrap`` (so the sandbox's workloads get their
+service-identity tokens from the lab's management token, not by logging in with an auth
+method standing in for the talk's ``aws-iam``/``kubernetes`` methods).
 """
 
 from __future__ import annotations
@@ -32,10 +34,24 @@ from .state.connect import ConnectState
 from .state.core import ALL_TABLES, ANONYMOUS_ID, GLOBAL_MANAGEMENT_ID, Table
 from .state.intentions import IntentionState, check_intention_namespaces
 from .state.kv import KV_MAX, KVState
+from .state.operator import OperatorState
+from .state.sessions import SessionState
+from .state.snapshot import SnapshotState
 from .state.tenancy import TenancyState
+from .state.txn import TxnState
 
 
-class ConsulBackend(TenancyState, KVState, ACLState, IntentionState, ConnectState):
+class ConsulBackend(
+    TenancyState,
+    KVState,
+    SessionState,
+    TxnState,
+    OperatorState,
+    SnapshotState,
+    ACLState,
+    IntentionState,
+    ConnectState,
+):
     """The whole emulated cluster. Thread-safe: every public method takes one ``RLock``.
 
     ``ConsulBackend(datacenter="dc1", node_name="sandbox", acl_enabled=True,
@@ -82,8 +98,12 @@ class ConsulBackend(TenancyState, KVState, ACLState, IntentionState, ConnectStat
         self._peerings = Table("peerings", self)
         self._policies = Table("acl", self)
         self._tokens = Table("acl", self)
+        self._sessions = Table("sessions", self)
+        self._coordinates = Table("coordinates", self)
         self._add_partition("default", "Builtin Default Partition")
         self._init_acl()
+        self._init_sessions()
+        self._init_operator()
 
     def reset(self, authz: aclmod.Authorizer | None = None) -> int:
         """Sandbox only (not Consul): forget everything but the initial management token."""

@@ -8,15 +8,20 @@ modules of :mod:`.state` included) and of :class:`~.models.ConsulBackend`'s meth
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 import re
 
-from . import acl, bexpr, checks, config_entries, models
-from .state import acl as acl_state
-from .state import catalog, health, kv, tenancy
+from . import acl, bexpr, checks, config_entries, models, state
 from .urls import ROUTES, UNROUTED
 
-_MODULES = (models, catalog, health, kv, acl_state, tenancy, config_entries, checks, acl, bexpr)
+#: every module of :mod:`.state` (found, not listed), then the rest of the emulator
+_STATE = tuple(
+    importlib.import_module(f"{state.__name__}.{info.name}")
+    for info in sorted(pkgutil.iter_modules(state.__path__), key=lambda i: i.name)
+)
+_MODULES = (models, *_STATE, config_entries, checks, acl, bexpr)
 
 _NOT_IMPL = re.compile(r"Not implemented:(.*?)(?:\n\s*\n|\Z)", re.DOTALL)
 

@@ -361,8 +361,8 @@ def kv_get(call: Call) -> Reply:
 
 
 def kv_put(call: Call) -> Reply:
-    if "acquire" in call.args or "release" in call.args:
-        raise BadRequest("sessions (acquire/release) are not implemented by the sandbox")
+    if call.flag("acquire") and call.flag("release"):
+        raise BadRequest("Conflicting flags: acquire=&release=")
     return _kv_put(call)
 
 
@@ -378,6 +378,8 @@ _kv_put = writer(
     lambda call: call.int_arg("flags"),
     lambda call: call.int_arg("cas"),
     AUTHZ,
+    query("acquire"),
+    query("release"),
 )
 kv_delete = writer(
     "kv_delete",
@@ -539,9 +541,7 @@ peering_delete = writer("peering_delete", param("name"), PARTITION, AUTHZ, answe
 
 connect_ca_roots = reader("connect_ca_roots", None)
 connect_ca_configuration = reader("connect_ca_configuration", None, AUTHZ)
-agent_connect_ca_leaf = reader(
-    "agent_connect_ca_leaf", None, param("service"), PARTITION, AUTHZ
-)
+agent_connect_ca_leaf = reader("agent_connect_ca_leaf", None, param("service"), PARTITION, AUTHZ)
 discovery_chain = reader(
     "discovery_chain", ("config", "services"), param("service"), PARTITION, AUTHZ
 )
@@ -562,6 +562,130 @@ def health_ingress(call: Call) -> Reply:
             filter_expr=call.filter,
         ),
     )
+
+
+# ---------------------------------------------------------------- sessions, txn
+
+session_create = writer(
+    "session_create", BODY_OR_EMPTY, PARTITION, AUTHZ, answer=lambda i: Reply({"ID": i})
+)
+session_destroy = writer("session_destroy", param("uuid"), PARTITION, AUTHZ)
+session_renew = writer("session_renew", param("uuid"), PARTITION, AUTHZ)
+session_info = reader("session_info", ("sessions",), param("uuid"), PARTITION, AUTHZ)
+session_node = reader("session_node", ("sessions",), param("node"), PARTITION, AUTHZ)
+session_list = reader("session_list", ("sessions",), PARTITION, AUTHZ)
+
+#: Consul's ``txn_max_req_len`` default
+TXN_MAX_REQ_LEN = 512 * 1024
+
+
+def txn(call: Call) -> Reply:
+    _write(call)
+    if len(call.body) > TXN_MAX_REQ_LEN:
+        from .state.txn import TxnTooLarge
+
+        raise TxnTooLarge(
+            f"Request body(truncated) too large, max size: {TXN_MAX_REQ_LEN} bytes. See"
+            " https://developer.hashicorp.com/consul/docs/agent/config/config-files#txn_max_req_len"
+        )
+    status, body = call.backend.txn(call.json("Failed to parse body"), call.partition, call.authz)
+    reply = Reply(body, status=status)
+    if status == 200:
+        reply.headers = _meta(call, call.backend.table_index("kvs"))
+    return reply
+
+
+# ---------------------------------------------------------------- events, coordinates
+
+
+def event_fire(call: Call) -> Reply:
+    _write(call)
+    return Reply(
+        call.backend.event_fire(
+            call.params["name"],
+            call.body,
+            call.args.get("node", ""),
+            call.args.get("service", ""),
+            call.args.get("tag", ""),
+            call.authz,
+        )
+    )
+
+
+event_list = reader("event_list", ("events",), query("name"), AUTHZ)
+coordinate_datacenters = reader("coordinate_datacenters", None)
+coordinate_nodes = reader("coordinate_nodes", ("coordinates",), PARTITION, AUTHZ)
+coordinate_node = reader(
+    "coordinate_node", ("coordinates",), param("node"), PARTITION, AUTHZ, missing=""
+)
+coordinate_update = writer("coordinate_update", BODY, PARTITION, AUTHZ, answer=TRUE)
+
+# ---------------------------------------------------------------- operator
+
+operator_raft_configuration = reader("raft_configuration", ("autopilot",), AUTHZ)
+operator_autopilot_get = reader("autopilot_get", ("autopilot",), AUTHZ)
+operator_autopilot_set = writer("autopilot_set", BODY, lambda call: call.int_arg("cas"), AUTHZ)
+operator_autopilot_health = reader("autopilot_health", None, AUTHZ)
+operator_autopilot_state = reader("autopilot_state", None, AUTHZ)
+operator_keyring_list = reader("keyring_list", None, AUTHZ)
+operator_keyring_change = writer("keyring_change", BODY_OR_EMPTY, AUTHZ, answer=EMPTY)
+operator_usage = reader("operator_usage", ("services", "nodes"), AUTHZ)
+
+# ---------------------------------------------------------------- snapshot
+
+
+def snapshot_save(call: Call) -> Reply:
+    call.backend.check_dc(call.args.get("dc"))
+    data, index = call.backend.snapshot_save(call.authz)
+    return Reply(raw=data, headers=_meta(call, index), content_type="application/x-gzip")
+
+
+def snapshot_restore(call: Call) -> Reply:
+    _write(call)
+    call.backend.snapshot_restore(call.body, call.authz)
+    return Reply(raw=b"")
+
+
+# ---------------------------------------------------------------- agent operations
+
+
+def _enable(call: Call) -> bool:
+    if "enable" not in call.args:
+        raise BadRequest("Missing value for enable")
+    raw = call.args.get("enable", "")
+    if raw.lower() not in ("true", "false", "1", "0"):
+        raise BadRequest(f"Invalid value for enable: {raw!r}")
+    return raw.lower() in ("true", "1")
+
+
+agent_maintenance = writer(
+    "agent_maintenance", _enable, query("reason"), PARTITION, AUTHZ, answer=EMPTY
+)
+agent_service_maintenance = writer(
+    "service_maintenance",
+    param("service_id"),
+    _enable,
+    query("reason"),
+    PARTITION,
+    AUTHZ,
+    answer=EMPTY,
+)
+agent_reload = writer("agent_reload", AUTHZ, answer=EMPTY)
+agent_leave = writer("agent_leave", AUTHZ, answer=EMPTY)
+agent_force_leave = writer("agent_force_leave", param("node"), AUTHZ, answer=EMPTY)
+agent_token = writer("agent_token", param("kind"), BODY_OR_EMPTY, AUTHZ, answer=EMPTY)
+
+
+def agent_metrics(call: Call) -> Reply:
+    if call.args.get("format") == "prometheus":
+        text = call.backend.agent_metrics_prometheus(call.authz)
+        return Reply(raw=text.encode(), content_type="text/plain; version=0.0.4")
+    return Reply(call.backend.agent_metrics(call.authz))
+
+
+def agent_monitor(call: Call) -> Reply:
+    text = call.backend.agent_monitor(call.args.get("loglevel", "info"), call.authz)
+    return Reply(raw=text.encode(), content_type="text/plain")
 
 
 # ---------------------------------------------------------------- sandbox only

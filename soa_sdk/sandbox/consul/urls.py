@@ -81,7 +81,7 @@ ROUTES: tuple[Route, ...] = (
     # kv
     Route("/v1/kv/", ("GET",), r.kv_get),
     Route("/v1/kv/<path:key>", ("GET",), r.kv_get, ("stale", "consistent")),
-    Route("/v1/kv/<path:key>", ("PUT",), r.kv_put, ("acquire", "release", "Session")),
+    Route("/v1/kv/<path:key>", ("PUT",), r.kv_put),
     Route("/v1/kv/", ("DELETE",), r.kv_delete),
     Route("/v1/kv/<path:key>", ("DELETE",), r.kv_delete),
     # status
@@ -145,6 +145,43 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/peering/<name>", ("GET",), r.peering_get),
     Route("/v1/peering/<name>", ("DELETE",), r.peering_delete),
     Route("/v1/peerings", ("GET",), r.peering_list),
+    # sessions, txn
+    Route("/v1/session/create", ("PUT",), r.session_create),
+    Route("/v1/session/destroy/<uuid>", ("PUT",), r.session_destroy),
+    Route("/v1/session/renew/<uuid>", ("PUT",), r.session_renew),
+    Route("/v1/session/info/<uuid>", ("GET",), r.session_info),
+    Route("/v1/session/node/<node>", ("GET",), r.session_node),
+    Route("/v1/session/list", ("GET",), r.session_list),
+    Route("/v1/txn", ("PUT",), r.txn, ("Node, Service, Check and Session operations",)),
+    # events, coordinates
+    Route("/v1/event/fire/<name>", ("PUT",), r.event_fire),
+    Route("/v1/event/list", ("GET",), r.event_list),
+    Route("/v1/coordinate/datacenters", ("GET",), r.coordinate_datacenters),
+    Route("/v1/coordinate/nodes", ("GET",), r.coordinate_nodes),
+    Route("/v1/coordinate/node/<node>", ("GET",), r.coordinate_node),
+    Route("/v1/coordinate/update", ("PUT",), r.coordinate_update),
+    # operator, snapshot
+    Route("/v1/operator/raft/configuration", ("GET",), r.operator_raft_configuration),
+    Route("/v1/operator/autopilot/configuration", ("GET",), r.operator_autopilot_get),
+    Route("/v1/operator/autopilot/configuration", ("PUT",), r.operator_autopilot_set),
+    Route("/v1/operator/autopilot/health", ("GET",), r.operator_autopilot_health),
+    Route("/v1/operator/autopilot/state", ("GET",), r.operator_autopilot_state),
+    Route(
+        "/v1/operator/keyring", ("GET",), r.operator_keyring_list, ("relay-factor", "local-only")
+    ),
+    Route("/v1/operator/keyring", ("POST", "PUT", "DELETE"), r.operator_keyring_change),
+    Route("/v1/operator/usage", ("GET",), r.operator_usage, ("global",)),
+    Route("/v1/snapshot", ("GET",), r.snapshot_save, ("stale",)),
+    Route("/v1/snapshot", ("PUT",), r.snapshot_restore),
+    # agent operations
+    Route("/v1/agent/maintenance", ("PUT",), r.agent_maintenance),
+    Route("/v1/agent/service/maintenance/<service_id>", ("PUT",), r.agent_service_maintenance),
+    Route("/v1/agent/reload", ("PUT",), r.agent_reload),
+    Route("/v1/agent/leave", ("PUT",), r.agent_leave),
+    Route("/v1/agent/force-leave/<node>", ("PUT",), r.agent_force_leave, ("prune", "wan")),
+    Route("/v1/agent/token/<kind>", ("PUT",), r.agent_token),
+    Route("/v1/agent/metrics", ("GET",), r.agent_metrics),
+    Route("/v1/agent/monitor", ("GET",), r.agent_monitor, ("logjson",)),
     # sandbox only: not part of Consul's API
     # connect (state/connect.py)
     Route("/v1/connect/ca/roots", ("GET",), r.connect_ca_roots, ("index (no blocking)",)),
@@ -171,15 +208,18 @@ UNROUTED: tuple[str, ...] = (
     "/v1/acl/bootstrap, /v1/acl/role*, /v1/acl/auth-method*, /v1/acl/binding-rule*,"
     " /v1/acl/login, /v1/acl/logout, /v1/acl/templated-polic*,"
     " legacy /v1/acl/create|update|destroy|info|list",
-    "/v1/agent/maintenance, /v1/agent/service/maintenance/:id, /v1/agent/join,"
-    " /v1/agent/leave, /v1/agent/force-leave, /v1/agent/reload, /v1/agent/monitor,"
-    " /v1/agent/metrics, /v1/agent/host, /v1/agent/token/*, /v1/agent/health/service/*",
+    "/v1/agent/join (a single dev agent has no other agent to join),"
+    " /v1/agent/host (the sandbox does not expose its host's details),"
+    " /v1/agent/health/service/* (the agent-local health of a service)",
     "/v1/agent/connect/authorize, PUT /v1/connect/ca/configuration",
     "/v1/catalog/gateway-services/:gateway, /v1/catalog/node-services/:node",
     "/v1/exported-services, /v1/imported-services",
     "/v1/namespace*, /v1/namespaces (namespaces are always 'default')",
-    "/v1/session/*, /v1/txn, /v1/query*, /v1/event/*, /v1/snapshot, /v1/coordinate/*,"
-    " /v1/operator/*, /v1/internal/*, /v1/lock*",
+    "/v1/query* (prepared queries), /v1/internal/* (the UI's private API), /v1/lock*",
+    "DELETE /v1/operator/raft/peer, POST /v1/operator/raft/transfer-leader"
+    " (one server: no other peer to remove or to lead)",
+    "/v1/operator/area*, /v1/operator/segment, /v1/operator/license (Enterprise: network"
+    " areas, segments, licensing); WAN federation (?wan, a second datacenter)",
 )
 
 URL_MAP = Map(

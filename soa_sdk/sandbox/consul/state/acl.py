@@ -58,6 +58,8 @@ class ACLState(Store):
         if not self.acl_enabled:
             return aclmod.Authorizer(ANONYMOUS_ID, None, management=True)
         with self._lock:
+            # a request with no token uses the agent's default token when one is set
+            secret = secret or getattr(self, "_agent_tokens", {}).get("default") or None
             token = self._token_by_secret(secret) if secret else self._tokens[ANONYMOUS_ID]
             if token is None:
                 raise ACLNotFound()

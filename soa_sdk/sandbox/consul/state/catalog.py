@@ -386,6 +386,7 @@ class CatalogState(HealthState):
                     self._drop_check(ckey)
             else:
                 self._nodes.pop((partition, node), None)
+                self._end_node_sessions(partition, node)  # type: ignore[attr-defined]
                 for key in [k for k in self._services if k[:2] == (partition, node)]:
                     self._drop_service(key)
                 for key in [k for k in self._checks if k[:2] == (partition, node)]:

@@ -49,7 +49,20 @@ GLOBAL_MANAGEMENT_ID = "00000000-0000-0000-0000-000000000001"
 ANONYMOUS_ID = "00000000-0000-0000-0000-000000000002"
 CONSUL_VERSION = "1.17.0"
 #: every table's name, as blocking reads name them (``X-Consul-Index`` per table)
-ALL_TABLES = ("nodes", "services", "checks", "kvs", "config", "acl", "partitions", "peerings")
+ALL_TABLES = (
+    "nodes",
+    "services",
+    "checks",
+    "kvs",
+    "config",
+    "acl",
+    "partitions",
+    "peerings",
+    "sessions",
+    "coordinates",
+    "events",
+    "autopilot",
+)
 
 Authz = aclmod.Authorizer | None
 K = TypeVar("K")

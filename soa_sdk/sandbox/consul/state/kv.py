@@ -1,5 +1,5 @@
-"""The KV store (``/v1/kv/*``); sessions, locks and ``/v1/txn`` (not implemented, see
-:mod:`..models`) would belong here.
+"""The KV store (``/v1/kv/*``); locks (``?acquire=``/``?release=``) are the sessions'
+(:mod:`.sessions`), ``/v1/txn`` is :mod:`.txn`.
 """
 
 from __future__ import annotations
@@ -67,8 +67,11 @@ class KVState(Store):
         flags: int | None = None,
         cas: int | None = None,
         authz: Authz = None,
+        acquire: str | None = None,
+        release: str | None = None,
     ) -> bool:
-        """``PUT /v1/kv/:key``: ``True``, or ``False`` when ``cas`` does not match."""
+        """``PUT /v1/kv/:key``: ``True``, or ``False`` when ``cas`` does not match, or the
+        lock (``acquire``/``release`` a session's) is not taken or not held."""
         if not key:
             raise BadRequest("Missing key name")
         if len(value) > KV_MAX:
@@ -79,16 +82,19 @@ class KVState(Store):
             old = self._kv.get((partition, key))
             if cas is not None and (old.modify_index if old else 0) != cas:
                 return False
-            self._kv.put(
-                (partition, key),
-                KVEntry(
-                    key=key,
-                    partition=partition,
-                    value=value if value else None,
-                    flags=flags if flags is not None else (old.flags if old else 0),
-                    lock_index=old.lock_index if old else 0,
-                ),
+            entry = KVEntry(
+                key=key,
+                partition=partition,
+                value=value if value else None,
+                flags=flags if flags is not None else (old.flags if old else 0),
+                lock_index=old.lock_index if old else 0,
+                session=old.session if old else "",
             )
+            if acquire:
+                return self._kv_lock((partition, key), acquire, entry)  # type: ignore[attr-defined]
+            if release:
+                return self._kv_unlock((partition, key), release, entry)  # type: ignore[attr-defined]
+            self._kv.put((partition, key), entry)
         return True
 
     def kv_delete(

@@ -228,18 +228,61 @@ class KVEntry(Indexed):
     value: bytes | None = None
     flags: int = 0
     lock_index: int = 0
+    #: the session holding the key's lock ("" when unlocked)
+    session: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, with_value: bool = True) -> dict[str, Any]:
         value = base64.b64encode(self.value).decode() if self.value is not None else None
-        return {
+        doc: dict[str, Any] = {
             "LockIndex": self.lock_index,
             "Key": self.key,
             "Flags": self.flags,
-            "Value": value,
-            **self.indexes(),
-            "Partition": self.partition,
-            "Namespace": "default",
+            "Value": value if with_value else None,
         }
+        if self.session:
+            doc["Session"] = self.session
+        return {**doc, **self.indexes(), "Partition": self.partition, "Namespace": "default"}
+
+
+@dataclass
+class Session(Indexed):
+    """A session (``/v1/session/*``): locks on keys, released or deleted when it ends."""
+
+    id: str
+    name: str
+    node: str
+    partition: str
+    behavior: str = "release"
+    lock_delay_ns: int = 15_000_000_000
+    ttl: str = ""
+    node_checks: list[str] = field(default_factory=list)
+    service_checks: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ID": self.id,
+            "Name": self.name,
+            "Node": self.node,
+            "LockDelay": self.lock_delay_ns,
+            "Behavior": self.behavior,
+            "TTL": self.ttl,
+            "NodeChecks": list(self.node_checks) or None,
+            "ServiceChecks": copy.deepcopy(self.service_checks) or None,
+            **self.indexes(),
+        }
+
+
+@dataclass
+class Coordinate(Indexed):
+    """A node's network coordinate (Vivaldi), as ``/v1/coordinate/*`` shows it."""
+
+    node: str
+    partition: str
+    coord: dict[str, Any]
+    segment: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"Node": self.node, "Segment": self.segment, "Coord": copy.deepcopy(self.coord)}
 
 
 @dataclass
