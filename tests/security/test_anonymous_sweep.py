@@ -123,6 +123,7 @@ def consul_calls(ids: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], st
             "path:name": SERVICE,
             "id": the_id,
             "state": "any",
+            "uuid": "6a1253d2-1785-24fd-91c2-f8e78c745511",
             "name": "default" if path.startswith("/v1/partition") else "global-management",
         }
         if path.startswith("/v1/peering/"):
