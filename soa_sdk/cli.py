@@ -181,6 +181,17 @@ def cmd_tools(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tf(args: argparse.Namespace) -> int:
+    from soa_sdk.sandbox.state import SandboxState
+    from soa_sdk.tf.run import Terraform
+
+    with Terraform(args.folder, SandboxState.load(), progress=_say) as terraform:
+        if args.action != "init":
+            terraform.init()
+        getattr(terraform, args.action)()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="soa-lab", description="The soa-lab sandbox and notebook runner."
@@ -209,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "tools", help="install checkov into the lab's own tool environment (done on first use)"
     ).set_defaults(func=cmd_tools)
+    tf = commands.add_parser(
+        "tf", help="real Terraform on a folder of terraform/, against the sandbox"
+    )
+    tf.add_argument("folder", help="a folder of terraform/, e.g. org")
+    tf.add_argument("action", choices=["init", "plan", "apply", "destroy"])
+    tf.set_defaults(func=cmd_tf)
     return parser
 
 

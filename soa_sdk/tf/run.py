@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import boto3
 
@@ -142,13 +143,12 @@ class Terraform:
         if self._provider is not None and self._provider.poll() is None:
             return self._reattach
         self._socket_dir = tempfile.TemporaryDirectory(prefix="soa-lab-tf-")
-        socket = os.path.join(self._socket_dir.name, "aws.sock")
         ready = os.path.join(self._socket_dir.name, "aws.ready")
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(self.aws_environment())
         command = [sys.executable, "-m", "soa_sdk.sandbox.providers.aws", "serve"]
         self._provider = subprocess.Popen(
-            [*command, "--socket", socket, "--ready", ready],
+            [*command, "--ready", ready],
             env=env,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
@@ -158,12 +158,14 @@ class Terraform:
             if self._provider.poll() is not None or time.monotonic() > deadline:
                 raise SoaLabError(
                     "The local AWS provider did not start. Run "
-                    "`python -m soa_sdk.sandbox.providers.aws serve --socket /tmp/x.sock` "
+                    "`python -m soa_sdk.sandbox.providers.aws serve` "
                     "to see why."
                 )
             time.sleep(0.02)
         self._reattach = json.dumps(
-            plugin.reattach_config(mirror.PROVIDERS[0].address, socket, self._provider.pid)
+            plugin.reattach_config(
+                mirror.PROVIDERS[0].address, int(Path(ready).read_text()), self._provider.pid
+            )
         )
         return self._reattach
 

@@ -9,11 +9,11 @@ Two ways in, as Terraform offers them:
   (CN ``localhost``), require and trust only the client's certificate, listen on
   ``127.0.0.1:<port>``, and print the handshake line
   ``1|6|tcp|127.0.0.1:<port>|grpc|<server cert, DER, base64 without padding>``.
-- **Reattach** (:func:`serve_reattach`): one long-lived provider on a Unix socket, named to
+- **Reattach** (:func:`serve_reattach`): one long-lived provider on a loopback port, named to
   Terraform in ``TF_REATTACH_PROVIDERS`` (go-plugin's ``ReattachConfig`` with ``Test: true``,
   so Terraform neither starts nor stops it). One process serves every command, instead of
-  Terraform starting the provider five to eight times per command. No TLS: the socket is in
-  a folder only its owner can enter.
+  Terraform starting the provider five to eight times per command. No TLS (as go-plugin's
+  reattach has none); like the sandbox's own APIs it listens on loopback only.
 
 Beside ``tfplugin6.Provider``, go-plugin clients call the gRPC health service (``plugin``
 must answer SERVING), ``plugin.GRPCController/Shutdown`` (we stop), ``plugin.GRPCBroker``
@@ -30,7 +30,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any
 
@@ -53,24 +53,41 @@ def _raw(value: bytes) -> bytes:
     return value
 
 
-def _provider_handler(servicer: Any) -> grpc.GenericRpcHandler:
-    """Every ``tfplugin6.Provider`` method: the servicer's, or an empty response."""
+class _PerConnection:
+    """One servicer per client connection: Terraform opens one connection per provider
+    configuration (``aws`` and ``aws.management`` are two), and a reattached process serves
+    them all, so each must keep its own ``ConfigureProvider``."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.factory = factory
+        self.servicers: dict[str, Any] = {}
+        self.lock = threading.Lock()
+
+    def servicer(self, peer: str) -> Any:
+        with self.lock:
+            if peer not in self.servicers:
+                self.servicers[peer] = self.factory()
+            return self.servicers[peer]
+
+
+def _provider_handler(factory: Callable[[], Any]) -> grpc.GenericRpcHandler:
+    """Every ``tfplugin6.Provider`` method: the connection's servicer's, or an empty response."""
     service = pb.DESCRIPTOR.services_by_name["Provider"]
     handlers: dict[str, grpc.RpcMethodHandler] = {}
+    connections = _PerConnection(factory)
     for method in service.methods:
         request_class = message_factory.GetMessageClass(method.input_type)
         response_class = message_factory.GetMessageClass(method.output_type)
         if method.name in _STREAMING:
             continue
-        implementation = getattr(servicer, method.name, None)
 
         def call(
             request: Any,
             context: grpc.ServicerContext,
-            implementation: Any = implementation,
             response_class: Any = response_class,
             name: str = method.name,
         ) -> Any:
+            implementation = getattr(connections.servicer(context.peer()), name, None)
             if implementation is None:
                 return response_class()
             log.debug("%s", name)
@@ -120,7 +137,7 @@ def _go_plugin_handlers(stopped: threading.Event) -> list[grpc.GenericRpcHandler
     ]
 
 
-def _server(servicer: Any, stopped: threading.Event) -> grpc.Server:
+def _server(factory: Callable[[], Any], stopped: threading.Event) -> grpc.Server:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=16),
         options=[
@@ -128,8 +145,7 @@ def _server(servicer: Any, stopped: threading.Event) -> grpc.Server:
             ("grpc.max_send_message_length", 256 << 20),
         ],
     )
-    server.add_generic_rpc_handlers([_provider_handler(servicer), *_go_plugin_handlers(stopped)])
-    servicer.on_stop = stopped.set
+    server.add_generic_rpc_handlers([_provider_handler(factory), *_go_plugin_handlers(stopped)])
     return server
 
 
@@ -192,7 +208,7 @@ def _server_certificate() -> tuple[bytes, bytes, bytes]:
     )
 
 
-def serve_launched(servicer: Any) -> int:
+def serve_launched(factory: Callable[[], Any]) -> int:
     """Serve as a plugin Terraform started: handshake on stdout, until Terraform stops us."""
     if os.environ.get(MAGIC_COOKIE_KEY) != MAGIC_COOKIE_VALUE:
         sys.stderr.write(
@@ -204,7 +220,7 @@ def serve_launched(servicer: Any) -> int:
     if str(PROTOCOL_VERSION) not in versions:
         sys.stderr.write(f"Terraform asks for plugin protocol {versions}; this provider speaks 6\n")
     stopped = threading.Event()
-    server = _server(servicer, stopped)
+    server = _server(factory, stopped)
     client_cert = os.environ.get("PLUGIN_CLIENT_CERT", "")
     server_cert_field = ""
     if client_cert:
@@ -226,25 +242,26 @@ def serve_launched(servicer: Any) -> int:
     return 0
 
 
-def serve_reattach(servicer: Any, socket_path: str, ready_file: str | None = None) -> int:
-    """Serve on a Unix socket until SIGTERM (or a ``Shutdown`` call); write ``ready_file``
-    once the socket accepts connections."""
+def serve_reattach(factory: Callable[[], Any], ready_file: str | None = None) -> int:
+    """Serve on ``127.0.0.1:<port>`` until SIGTERM (or a ``Shutdown`` call); write the port
+    to ``ready_file`` once it accepts connections. TCP, not a Unix socket: gRPC tells
+    connections apart by their peer address, and each provider configuration is one."""
     stopped = threading.Event()
-    server = _server(servicer, stopped)
-    if os.path.exists(socket_path):
-        os.unlink(socket_path)
-    server.add_insecure_port(f"unix:{socket_path}")
+    server = _server(factory, stopped)
+    port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     if ready_file:
-        with open(ready_file, "w") as handle:
-            handle.write(str(os.getpid()))
+        partial = ready_file + ".partial"
+        with open(partial, "w") as handle:
+            handle.write(str(port))
+        os.replace(partial, ready_file)
     stopped.wait()
     server.stop(grace=0.5)
     return 0
 
 
-def reattach_config(provider_address: str, socket_path: str, pid: int) -> dict[str, Any]:
+def reattach_config(provider_address: str, port: int, pid: int) -> dict[str, Any]:
     """One entry of ``TF_REATTACH_PROVIDERS`` (go-plugin's ``ReattachConfig`` as JSON)."""
     return {
         provider_address: {
@@ -252,6 +269,6 @@ def reattach_config(provider_address: str, socket_path: str, pid: int) -> dict[s
             "ProtocolVersion": PROTOCOL_VERSION,
             "Pid": pid,
             "Test": True,
-            "Addr": {"Network": "unix", "String": socket_path},
+            "Addr": {"Network": "tcp", "String": f"127.0.0.1:{port}"},
         }
     }

@@ -1,5 +1,5 @@
 """``python -m soa_sdk.sandbox.providers.aws``: started by Terraform (go-plugin handshake), or
-``... serve --socket PATH [--ready FILE]`` for reattach mode."""
+``... serve [--ready FILE]`` for reattach mode."""
 
 from __future__ import annotations
 
@@ -18,14 +18,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser = argparse.ArgumentParser(prog="soa-lab-provider-aws")
     sub = parser.add_subparsers(dest="command")
-    serve = sub.add_parser("serve", help="serve on a Unix socket for TF_REATTACH_PROVIDERS")
-    serve.add_argument("--socket", required=True)
-    serve.add_argument("--ready")
+    serve = sub.add_parser("serve", help="serve on a loopback port for TF_REATTACH_PROVIDERS")
+    serve.add_argument("--ready", help="write the port here once serving")
     arguments = parser.parse_args(argv)
-    provider = LocalAwsProvider()
     if arguments.command == "serve":
-        return plugin.serve_reattach(provider, arguments.socket, arguments.ready)
-    return plugin.serve_launched(provider)
+        return plugin.serve_reattach(LocalAwsProvider, arguments.ready)
+    return plugin.serve_launched(LocalAwsProvider)
 
 
 if __name__ == "__main__":

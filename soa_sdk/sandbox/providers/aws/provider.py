@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from soa_sdk.sandbox.providers.framework import (
 )
 from soa_sdk.sandbox.providers.schema import ProviderSchema
 
+log = logging.getLogger(__name__)
 SCHEMA_FILE = Path(__file__).with_name("schema.json")
 ADDRESS = "registry.terraform.io/hashicorp/aws"
 VERSION = "5.99.0"
@@ -87,6 +89,7 @@ class AwsProvider(Provider):
         self._endpoints: dict[str, str] = {}
 
     def configure(self, config: State) -> None:
+        log.debug("configure: default_tags=%r", config.get("default_tags"))
         self.config = config
         self.region = (
             config.get("region")

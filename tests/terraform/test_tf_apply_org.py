@@ -1,0 +1,130 @@
+"""The unchanged terraform/org, applied by real Terraform to the sandbox through the local
+hashicorp/aws provider: apply, no changes, drift through the API, destroy leaving nothing.
+Plus the schema check: every argument org's .tf files use is in the provider's schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import hcl2
+import pytest
+
+from soa_sdk.paths import terraform_root
+from soa_sdk.sandbox.providers.aws.provider import SCHEMA_FILE
+from soa_sdk.sandbox.providers.schema import Block, ProviderSchema
+from soa_sdk.sandbox.state import SandboxState
+from soa_sdk.tf.run import Terraform
+
+META = {"provider", "alias", "for_each", "count", "depends_on", "lifecycle"}
+
+
+def _check_block(block: Block, body: dict[str, Any], where: str) -> list[str]:
+    problems = []
+    for name, value in body.items():
+        name = name.strip('"')
+        if name in META or name.startswith("__"):
+            continue
+        if name in block.blocks:
+            for item in value if isinstance(value, list) else [value]:
+                problems += _check_block(block.blocks[name].block, item, f"{where}.{name}")
+        elif name in block.attributes:
+            value = value.strip('"') if isinstance(value, str) else value
+            attribute = block.attributes[name]
+            if not (attribute.required or attribute.optional):
+                problems.append(f"{where}.{name} is computed only")
+            kind = attribute.type if isinstance(attribute.type, str) else attribute.type[0]
+            literal_ok = {
+                "string": (str,),
+                "number": (int, float, str),
+                "bool": (bool, str),
+                "list": (list, str),
+                "set": (list, str),
+                "map": (dict, str),
+            }[kind]
+            if not isinstance(value, literal_ok):
+                problems.append(f"{where}.{name}: {type(value).__name__} for {attribute.type}")
+        else:
+            problems.append(f"{where}.{name} is not in the schema")
+    for name, attribute in block.attributes.items():
+        if attribute.required and name not in body:
+            problems.append(f"{where}.{name} is required and missing")
+    return problems
+
+
+def test_every_argument_org_uses_is_in_the_schema() -> None:
+    schema = ProviderSchema.load(SCHEMA_FILE)
+    problems: list[str] = []
+    for path in sorted((terraform_root() / "org").glob("*.tf")):
+        document = hcl2.load(path.open())
+        for kind, section in (("resource", schema.resources), ("data", schema.data_sources)):
+            for entry in document.get(kind, []):
+                for quoted, instances in entry.items():
+                    type_name = quoted.strip('"')
+                    assert type_name in section, f"{type_name} has no schema"
+                    for name, body in instances.items():
+                        where = f"{path.name}: {type_name}.{name}"
+                        problems += _check_block(section[type_name].block, body, where)
+        for entry in document.get("provider", []):
+            for _, body in entry.items():
+                problems += _check_block(schema.provider.block, body, f"{path.name}: provider")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(scope="module")
+def org(sandbox: SandboxState) -> Iterator[Terraform]:
+    with Terraform("org", sandbox) as terraform:
+        terraform.init()
+        yield terraform
+
+
+def _client(sandbox: SandboxState, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=sandbox.url("aws"),
+        region_name="us-east-1",
+        aws_access_key_id=sandbox.secret("aws_access_key_id"),
+        aws_secret_access_key=sandbox.secret("aws_secret_access_key"),
+    )
+
+
+def test_org_round_trip(org: Terraform, sandbox: SandboxState) -> None:
+    applied = org.apply()
+    assert applied.add == 23, applied.output[-2000:]
+    organizations = _client(sandbox, "organizations")
+    accounts = {a["Name"] for a in organizations.list_accounts()["Accounts"]}
+    assert {"shared-services", "runtime-ec2", "frontend"} <= accounts
+    trail = _client(sandbox, "cloudtrail").get_trail(Name="soa-lab-organization-trail")["Trail"]
+    assert trail["IsOrganizationTrail"]
+
+    assert org.plan().no_changes
+
+    # Drift made through the API: the next plan shows it (read is the truth).
+    bucket = trail["S3BucketName"]
+    _client(sandbox, "s3").put_bucket_versioning(
+        Bucket=bucket, VersioningConfiguration={"Status": "Suspended"}
+    )
+    drifted = org.plan()
+    assert drifted.change == 1, drifted.output[-2000:]
+    assert "aws_s3_bucket_versioning.trail" in drifted.output
+
+    org.destroy()
+    assert org.state_list() == []
+    assert _client(sandbox, "organizations").list_roots  # client still usable
+    with pytest.raises(Exception, match="AWSOrganizationsNotInUse"):
+        organizations.describe_organization()
+    buckets = {b["Name"] for b in _client(sandbox, "s3").list_buckets()["Buckets"]}
+    assert bucket not in buckets
+    trails = _client(sandbox, "cloudtrail").describe_trails()["trailList"]
+    assert not [t for t in trails if t["Name"] == "soa-lab-organization-trail"]
+    keys = _client(sandbox, "kms").list_aliases()["Aliases"]
+    assert not [a for a in keys if a["AliasName"] == "alias/soa-lab-organization-trail"]
+
+
+def test_folder_is_untouched() -> None:
+    folder = terraform_root() / "org"
+    assert not (folder / ".terraform").exists()
+    assert not (folder / ".terraform.lock.hcl").exists()
+    assert isinstance(folder, Path)
