@@ -8,6 +8,7 @@ import json
 import socket
 import ssl
 import threading
+from typing import Any
 
 import pytest
 import requests
@@ -405,3 +406,27 @@ def test_ingress_gateway_splits_and_is_a_caller_like_any_other(
                 "Sources": [{"Name": "store", "Action": "allow"}],
             }
         )
+
+
+def test_telemetry_reader_reads_the_envoys_per_subset(mesh: Mesh, topo: dict[str, int]) -> None:
+    from soa_sdk.telemetry import MeshMetrics
+
+    metrics = MeshMetrics.from_envoy_admins([mesh.envoy.admin_url])
+    before = metrics.service("inventory")
+    s = requests.Session()
+    for _ in range(200):
+        get(f"http://127.0.0.1:{INV_PORT}/items", s)
+
+    def grown() -> dict[str, Any] | None:
+        now = metrics.service("inventory")
+        delta = {k: v.since(before.get(k, type(v)())) for k, v in now.items()}
+        total = sum(d.requests for d in delta.values())
+        # Envoy folds its histograms into /stats every flush interval (5 s by default).
+        timed = all(d.quantile(0.99) is not None for d in delta.values())
+        return delta if total >= 200 and timed else None
+
+    delta = eventually(grown)
+    assert {"v1", "v2"} <= set(delta)
+    assert all(delta[k].requests > 0 and delta[k].errors_5xx == 0 for k in ("v1", "v2"))
+    p99 = delta["v1"].quantile(0.99)
+    assert p99 is not None and p99 >= 0

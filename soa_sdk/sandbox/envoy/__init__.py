@@ -26,6 +26,10 @@ import requests
 from soa_sdk.errors import SoaLabError
 
 LOOPBACK = "127.0.0.1"
+STATS_TAG = {
+    "tag_name": "consul.destination.target",
+    "regex": r"^cluster\.((.+?\.consul(?:~[^.]+)?)\.)",
+}
 
 
 class EnvoyError(SoaLabError):
@@ -62,6 +66,11 @@ def bootstrap(
     return {
         "node": {"id": node_id, "cluster": node_id, "metadata": metadata or {}},
         "admin": {"address": {"socket_address": {"address": LOOPBACK, "port_value": 0}}},
+        # Consul's cluster names are dotted SNIs (here with ``~caller`` when one Envoy holds
+        # several identities), which Envoy's default tag extractor cuts at the first dot; as
+        # Consul's bootstrap does, a tag keeps the whole target, so the statistics read per
+        # upstream cluster and subset (soa_sdk.telemetry).
+        "stats_config": {"stats_tags": [STATS_TAG]},
         "dynamic_resources": {
             "ads_config": {
                 "api_type": "GRPC",

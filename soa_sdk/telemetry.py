@@ -1,0 +1,209 @@
+"""Mesh telemetry from Envoy's own statistics: one reader, two sources.
+
+Both sources answer Prometheus's text exposition format, as Envoy's admin ``/stats/prometheus``
+does:
+
+- the sandbox: the admin endpoints of its Envoys (``soa-lab status`` lists them);
+- real endpoints: a Prometheus URL in ``SOA_LAB_PROMETHEUS_URL`` answering the same text (a
+  Prometheus server's ``/federate?match[]=...``, or an Envoy's ``envoy_prometheus_bind_addr``
+  listener that Consul's ``consul connect envoy`` sets up), since real Consul deployments
+  export the same Envoy metrics.
+
+:class:`MeshMetrics` sums, per upstream cluster (service, subset, partition: parsed from
+Consul's SNI cluster names, or read from Consul's ``consul_destination_*`` labels):
+``envoy_cluster_upstream_rq_total``, the 5xx of ``envoy_cluster_upstream_rq_xx`` and the
+``envoy_cluster_upstream_rq_time`` histogram (milliseconds), from which it estimates
+quantiles the way PromQL's ``histogram_quantile`` does. Counters are cumulative: subtract two
+readings (:meth:`ClusterStats.since`) for a window.
+
+Not implemented: PromQL queries (``/api/v1/query``), CloudWatch's Envoy metrics, the
+OpenMetrics format, per-source-service breakdowns (Envoy's upstream statistics are the
+caller's; the destination's inbound ones are not read yet).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import requests
+
+from soa_sdk.errors import ServiceUnavailable
+
+PROMETHEUS_URL_ENV = "SOA_LAB_PROMETHEUS_URL"
+
+_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+_SNI = re.compile(
+    r"^(?:(?P<subset>[^.]+)\.)?(?P<service>[^.]+)\.default\."
+    r"(?:(?P<partition>[^.]+)\.)?(?P<dc>[^.]+)\.internal(?:-v1)?\..+\.consul$"
+)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """An upstream cluster: Consul's target of a service (and subset) in a partition."""
+
+    service: str
+    subset: str = ""
+    partition: str = "default"
+
+
+@dataclass
+class ClusterStats:
+    """Cumulative statistics of one upstream cluster, summed over every Envoy read."""
+
+    requests: int = 0
+    errors_5xx: int = 0
+    buckets: dict[float, float] = field(default_factory=dict)
+    """``le`` (milliseconds, ``inf`` included) -> cumulative count."""
+    latency_sum_ms: float = 0.0
+
+    def since(self, earlier: ClusterStats) -> ClusterStats:
+        """What happened between ``earlier`` and this reading."""
+        return ClusterStats(
+            self.requests - earlier.requests,
+            self.errors_5xx - earlier.errors_5xx,
+            {le: n - earlier.buckets.get(le, 0.0) for le, n in self.buckets.items()},
+            self.latency_sum_ms - earlier.latency_sum_ms,
+        )
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors_5xx / self.requests if self.requests else 0.0
+
+    def quantile(self, q: float) -> float | None:
+        """Latency quantile (ms) by linear interpolation in the buckets, as PromQL's
+        ``histogram_quantile``; None without observations."""
+        edges = sorted(self.buckets)
+        if not edges or self.buckets[edges[-1]] <= 0:
+            return None
+        total = self.buckets[edges[-1]]
+        rank = q * total
+        lower, below = 0.0, 0.0
+        for le in edges:
+            count = self.buckets[le]
+            if count >= rank:
+                if math.isinf(le):
+                    return lower
+                width = count - below
+                return lower + (le - lower) * ((rank - below) / width if width else 1.0)
+            lower, below = le, count
+        return lower
+
+
+def parse_cluster(name: str) -> Cluster | None:
+    """A Consul SNI cluster name (``v2.inventory.default.ecs.dc1.internal-v1.<td>.consul``)."""
+    match = _SNI.match(name.split("~", 1)[0])  # the sandbox's Envoys add ``~caller``
+    if match is None:
+        return None
+    return Cluster(match["service"], match["subset"] or "", match["partition"] or "default")
+
+
+def parse_text(text: str) -> Iterable[tuple[str, dict[str, str], float]]:
+    """(metric, labels, value) of each sample of Prometheus's text format."""
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        match = _LINE.match(line)
+        if match is None:
+            continue
+        labels = {k: v.replace('\\"', '"') for k, v in _LABEL.findall(match[2] or "")}
+        try:
+            yield match[1], labels, float(match[3])
+        except ValueError:
+            continue
+
+
+def _cluster_of(labels: dict[str, str]) -> Cluster | None:
+    if labels.get("consul_destination_service"):
+        return Cluster(
+            labels["consul_destination_service"],
+            labels.get("consul_destination_service_subset", ""),
+            labels.get("consul_destination_partition") or "default",
+        )
+    for key in ("consul_destination_target", "envoy_cluster_name"):
+        if labels.get(key):
+            found = parse_cluster(labels[key])
+            if found is not None:
+                return found
+    return None
+
+
+def aggregate(texts: Iterable[str]) -> dict[Cluster, ClusterStats]:
+    """Sum the upstream statistics of every text (one per Envoy or per scrape)."""
+    out: dict[Cluster, ClusterStats] = {}
+    for text in texts:
+        for metric, labels, value in parse_text(text):
+            if not metric.startswith("envoy_cluster_upstream_rq"):
+                continue
+            cluster = _cluster_of(labels)
+            if cluster is None:
+                continue
+            stats = out.setdefault(cluster, ClusterStats())
+            if metric == "envoy_cluster_upstream_rq_total":
+                stats.requests += int(value)
+            elif metric == "envoy_cluster_upstream_rq_xx":
+                if labels.get("envoy_response_code_class") == "5":
+                    stats.errors_5xx += int(value)
+            elif metric == "envoy_cluster_upstream_rq_time_bucket":
+                le = float(labels.get("le", "inf").replace("+Inf", "inf"))
+                stats.buckets[le] = stats.buckets.get(le, 0.0) + value
+            elif metric == "envoy_cluster_upstream_rq_time_sum":
+                stats.latency_sum_ms += value
+    return out
+
+
+class MeshMetrics:
+    """Reads Envoy's statistics from ``urls`` (each answering Prometheus text)."""
+
+    def __init__(self, urls: Sequence[str], session: requests.Session | None = None) -> None:
+        if not urls:
+            raise ServiceUnavailable(
+                "No source of mesh metrics: on real endpoints set "
+                f"{PROMETHEUS_URL_ENV} to a Prometheus text endpoint with the Envoy metrics."
+            )
+        self.urls = list(urls)
+        self._http = session or requests.Session()
+
+    @classmethod
+    def from_envoy_admins(cls, admin_urls: Sequence[str]) -> MeshMetrics:
+        """The sandbox: its Envoys' admin endpoints."""
+        return cls([u.rstrip("/") + "/stats/prometheus" for u in admin_urls])
+
+    @classmethod
+    def from_environment(cls) -> MeshMetrics:
+        """Real endpoints: the Prometheus URL in ``SOA_LAB_PROMETHEUS_URL``."""
+        url = os.environ.get(PROMETHEUS_URL_ENV, "").strip()
+        return cls([url] if url else [])
+
+    def read(self) -> dict[Cluster, ClusterStats]:
+        """Every upstream cluster's cumulative statistics now."""
+        texts = []
+        for url in self.urls:
+            try:
+                reply = self._http.get(url, timeout=10)
+                reply.raise_for_status()
+            except requests.RequestException as error:
+                raise ServiceUnavailable(
+                    f"The mesh metrics at {url} did not answer ({error})."
+                ) from None
+            texts.append(reply.text)
+        return aggregate(texts)
+
+    def service(self, name: str, partition: str | None = None) -> dict[str, ClusterStats]:
+        """Subset -> statistics of ``name`` (every partition unless one is given)."""
+        out: dict[str, ClusterStats] = {}
+        for cluster, stats in self.read().items():
+            if cluster.service != name or (partition and cluster.partition != partition):
+                continue
+            into = out.setdefault(cluster.subset, ClusterStats())
+            into.requests += stats.requests
+            into.errors_5xx += stats.errors_5xx
+            into.latency_sum_ms += stats.latency_sum_ms
+            for le, n in stats.buckets.items():
+                into.buckets[le] = into.buckets.get(le, 0.0) + n
+        return out
