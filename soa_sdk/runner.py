@@ -18,6 +18,7 @@ terminal also stays free of ipykernel's warning about unencrypted TCP.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -125,14 +126,14 @@ def run_notebook(
     """Execute one notebook with papermill; never raises for a failing, timed-out or
     crashed cell (see the module's docstring)."""
     import papermill
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     limit = cell_timeout(timeout)
     notebook, output = Path(notebook), Path(output)
     sockets = tempfile.TemporaryDirectory(prefix="soa-lab-kernel-")  # mode 0700
-    kernel = KernelManager(
+    kernel = AsyncKernelManager(
         kernel_name="python3", transport="ipc", ip=str(Path(sockets.name) / "kernel")
     )
     started = time.monotonic()
@@ -176,7 +177,7 @@ def run_notebook(
         )
     finally:
         if kernel.has_kernel:
-            kernel.shutdown_kernel(now=True)
+            asyncio.run(kernel.shutdown_kernel(now=True))
         sockets.cleanup()
     return NotebookRun(notebook.stem, output, True, time.monotonic() - started)
 
