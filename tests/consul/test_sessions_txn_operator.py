@@ -135,7 +135,11 @@ def test_txn_limits_and_errors(cs: Running) -> None:
     denied = cs.http(
         "PUT", "/v1/txn", token=None, json=[{"KV": {"Verb": "set", "Key": "k", "Value": ""}}]
     )
-    assert denied.status_code == 409 and denied.json()["Errors"][0]["What"] == "Permission denied"
+    # Consul's preCheck: acl.PermissionDeniedError's text for each refused operation
+    assert denied.status_code == 409
+    assert denied.json()["Errors"][0]["What"].startswith(
+        "Permission denied: anonymous token lacks permission 'key:write' on \"k\""
+    )
 
 
 def test_events(cs: Running, root: consul.Consul) -> None:
@@ -159,8 +163,17 @@ def test_coordinates(cs: Running, root: consul.Consul) -> None:
     r = cs.http("GET", "/v1/coordinate/node/sandbox")
     assert r.json()[0]["Coord"]["Vec"] == [0.1] * 8
     assert cs.http("GET", "/v1/coordinate/node/ghost").status_code == 404
+    # Coordinate.Update: the coordinate is validated (an RPC error) before the token.
     bad = cs.http("PUT", "/v1/coordinate/update", json={"Node": "sandbox", "Coord": {"Vec": []}})
-    assert bad.status_code == 400
+    assert (bad.status_code, bad.text) == (500, "invalid coordinate")
+    body = {"Node": "sandbox", "Coord": coord}
+    denied = cs.http("PUT", "/v1/coordinate/update", token=None, json=body)
+    assert denied.status_code == 403 and "'node:write' on \"sandbox\"" in denied.text
+    # Coordinate.Node checks node:read on the node before looking: 403, not 404.
+    denied = cs.http("GET", "/v1/coordinate/node/sandbox", token=None)
+    assert denied.status_code == 403 and "'node:read' on \"sandbox\"" in denied.text
+    # ACL Required: none (Coordinate.ListDatacenters resolves no token)
+    assert cs.http("GET", "/v1/coordinate/datacenters", token=None).status_code == 200
 
 
 def test_operator(cs: Running, root: consul.Consul) -> None:

@@ -21,6 +21,7 @@ equals the state after it.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterator
@@ -41,11 +42,20 @@ SERVICE = "sweep-target"
 NODE = "sandbox"  # the emulator's node name (``consul agent -dev`` names it after the host)
 GLOBAL_MANAGEMENT_POLICY = "00000000-0000-0000-0000-000000000001"
 
-# Consul endpoints that need no ACL token at all (Consul's API docs: "ACL Required: none").
+# Consul endpoints that need no ACL token at all (Consul's API docs: "ACL Required: none";
+# their handlers resolve no token, so a made-up one is not refused either).
 CONSUL_OPEN = {
     ("GET", "/v1/status/leader"),
     ("GET", "/v1/status/peers"),
     ("GET", "/v1/catalog/datacenters"),
+    # api-docs/coordinate "Read WAN Coordinates": ACL Required none (Coordinate.ListDatacenters
+    # is called without the request's token).
+    ("GET", "/v1/coordinate/datacenters"),
+    # api-docs/connect/ca "List CA Root Certificates": ACL Required none; the agent's
+    # AgentConnectCARoots serves the same roots from its cache, with no ACL check. Public
+    # certificates: what every proxy needs to verify its peers.
+    ("GET", "/v1/connect/ca/roots"),
+    ("GET", "/v1/agent/connect/ca/roots"),
 }
 # Open to the anonymous token: reading one's own token (the anonymous one), and the names of
 # the admin partitions (the emulator lets any token read them, as Consul Enterprise lets a
@@ -82,6 +92,7 @@ def protected(lab: Any) -> Iterator[dict[str, Any]]:
         "connect/intentions",
         json={"SourceName": "web", "DestinationName": SERVICE, "Action": "deny"},
     )
+    session = consul.request("PUT", "session/create", json={"Name": "sweep-lock", "Node": NODE})
     (management,) = [
         t
         for t in consul.request("GET", "acl/tokens")
@@ -92,8 +103,10 @@ def protected(lab: Any) -> Iterator[dict[str, Any]]:
             "workload": workload,
             "intention_id": intention["ID"],
             "token_accessor": management["AccessorID"],
+            "session_id": session["ID"],
         }
     finally:
+        consul.request("PUT", f"session/destroy/{session['ID']}")
         lab.workloads.stop(workload["id"])
         consul.request("DELETE", f"connect/intentions/{intention['ID']}")
         consul.request("DELETE", f"config/service-defaults/{SERVICE}")
@@ -123,7 +136,10 @@ def consul_calls(ids: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], st
             "path:name": SERVICE,
             "id": the_id,
             "state": "any",
-            "uuid": "6a1253d2-1785-24fd-91c2-f8e78c745511",
+            # a session that exists: Consul's Session.Apply/Renew answer true/404 for an
+            # unknown id to any valid token (the anonymous one too) and check session:write
+            # only on a session they find
+            "uuid": ids["session_id"],
             "name": "default" if path.startswith("/v1/partition") else "global-management",
         }
         if path.startswith("/v1/peering/"):
@@ -169,8 +185,21 @@ def consul_body(method: str, path: str, ids: dict[str, Any]) -> dict[str, Any]:
         "/v1/peering/token": {"PeerName": "sweep-peer"},
         "/v1/peering/establish": {"PeerName": "sweep-peer", "PeeringToken": "e30="},
     }
+    # Consul checks these parameters and bodies before the token (agent/agent_endpoint.go
+    # AgentNodeMaintenance, txn_endpoint.go convertOps, coordinate_endpoint.go and
+    # operator_autopilot_endpoint.go decode first): send ones that would succeed.
     if path.startswith("/v1/kv/"):
         return {"data": b"overwritten"}
+    if path in ("/v1/agent/maintenance", "/v1/agent/service/maintenance/<service_id>"):
+        return {"params": {"enable": "true", "reason": "sweep"}}
+    if path == "/v1/txn":
+        value = base64.b64encode(b"overwritten").decode()
+        return {"json": [{"KV": {"Verb": "set", "Key": "_sandbox/mesh/admin", "Value": value}}]}
+    if path == "/v1/coordinate/update":
+        coord = {"Vec": [0.5] * 8, "Error": 1.5, "Adjustment": 0.0, "Height": 1e-5}
+        return {"json": {"Node": NODE, "Coord": coord}}
+    if path == "/v1/operator/autopilot/configuration":
+        return {"json": {"CleanupDeadServers": False, "MaxTrailingLogs": 1}}
     if path == "/v1/connect/intentions/exact":
         return {"params": {"source": "web", "destination": SERVICE}, "json": {"Action": "allow"}}
     if path in bodies:
@@ -257,6 +286,10 @@ def consul_state(lab: Any) -> dict[str, Any]:
     state["tokens"] = c.request("GET", "acl/tokens")
     state["policies"] = c.request("GET", "acl/policies")
     state["peerings"] = c.request("GET", "peerings")
+    state["sessions"] = c.request("GET", "session/list")
+    state["coordinates"] = c.request("GET", "coordinate/nodes")
+    state["autopilot"] = c.request("GET", "operator/autopilot/configuration")
+    state["events"] = c.request("GET", "event/list")
     return state
 
 
@@ -358,6 +391,14 @@ def test_anonymous_and_wrong_token_sweep(lab: Any, protected: dict[str, Any]) ->
                     expected += ("Permission denied",)
                 if not reply.text.startswith(expected):
                     leaks.append(f"consul {who} {method} {path}: 403 {reply.text[:120]!r}")
+                continue
+            if (method, route) == ("PUT", "/v1/txn") and reply.status_code == 409:
+                # Txn.Apply's preCheck refuses each operation: 409 with the ACL errors
+                whats = [e["What"] for e in reply.json()["Errors"]]
+                if who == "wrong token" or not all(
+                    w.startswith("Permission denied") for w in whats
+                ):
+                    leaks.append(f"consul {who} {method} {path}: 409 {whats}")
                 continue
             if method == "GET" and reply.status_code == 200 and reveals_nothing(reply):
                 if who == "wrong token":

@@ -553,7 +553,7 @@ catalog_connect = reader(
 def health_ingress(call: Call) -> Reply:
     return _read(
         call,
-        HEALTH_TABLES + ("config",),
+        (*HEALTH_TABLES, "config"),
         lambda: call.backend.health_ingress(
             call.params["service"],
             call.partition,
@@ -624,7 +624,12 @@ coordinate_update = writer("coordinate_update", BODY, PARTITION, AUTHZ, answer=T
 
 operator_raft_configuration = reader("raft_configuration", ("autopilot",), AUTHZ)
 operator_autopilot_get = reader("autopilot_get", ("autopilot",), AUTHZ)
-operator_autopilot_set = writer("autopilot_set", BODY, lambda call: call.int_arg("cas"), AUTHZ)
+operator_autopilot_set = writer(
+    "autopilot_set",
+    lambda call: call.json("Error parsing autopilot config"),
+    lambda call: call.int_arg("cas"),
+    AUTHZ,
+)
 operator_autopilot_health = reader("autopilot_health", None, AUTHZ)
 operator_autopilot_state = reader("autopilot_state", None, AUTHZ)
 operator_keyring_list = reader("keyring_list", None, AUTHZ)

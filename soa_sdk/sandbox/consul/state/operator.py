@@ -260,7 +260,11 @@ class OperatorState(Store):
     def coordinate_node(
         self, node: str, partition: str = "default", authz: Authz = None
     ) -> list[dict] | None:
-        """``GET /v1/coordinate/node/:node`` (None, a 404, when the node has none)."""
+        """``GET /v1/coordinate/node/:node`` (None, a 404, when the node has none).
+
+        Consul's ``Coordinate.Node`` checks ``node:read`` on the node before it looks the
+        coordinate up, so a token without it gets 403, not a 404."""
+        self._require(authz, "node", "read", node, partition)
         docs = self._docs(
             self._coordinates,
             partition=partition,
@@ -273,10 +277,12 @@ class OperatorState(Store):
         """``PUT /v1/coordinate/update``: a node's coordinate (the node must exist)."""
         node = (raw or {}).get("Node") or ""
         coord = (raw or {}).get("Coord")
-        self._require(authz, "node", "write", node, partition)
+        # Consul's Coordinate.Update validates the coordinate (an RPC error, 500) before it
+        # resolves the token and checks node:write.
         vec = (coord or {}).get("Vec")
         if not isinstance(vec, list) or len(vec) != 8:
-            raise BadRequest("invalid coordinate")
+            raise RPCError("invalid coordinate")
+        self._require(authz, "node", "write", node, partition)
         with self.write():
             if (partition, node) not in self._nodes:
                 raise RPCError(f"Node {node!r} is not registered")

@@ -20,7 +20,7 @@ import copy
 import time
 from typing import Any
 
-from ..exceptions import BadRequest, ConsulError
+from ..exceptions import BadRequest, ConsulError, PermissionDenied
 from .core import Authz, Store
 from .records import KVEntry
 
@@ -58,15 +58,20 @@ class TxnState(Store):
                     f"operation {i} ({kinds}): only KV operations are served by the sandbox"
                 )
             parsed.append(self._txn_kv_op(op["KV"], partition))
+        # Consul's Txn preCheck: every operation's ACL before any is applied, one error each.
         errors: list[dict] = []
+        for i, (verb, key, _entry, _index, _session) in enumerate(parsed):
+            level = "read" if verb in _READ_VERBS else "write"
+            if not self._allowed(authz, "key", level, key[1], key[0]):
+                assert authz is not None
+                denied = PermissionDenied(authz.accessor_id, "key", level, key[1])
+                errors.append({"OpIndex": i, "What": str(denied)})
+        if errors:
+            return 409, {"Results": None, "Errors": errors}
         results: list[dict] = []
         with self.write():
             overlay: dict[tuple[str, str], KVEntry | None] = {}
             for i, (verb, key, entry, index, session) in enumerate(parsed):
-                level = "read" if verb in _READ_VERBS else "write"
-                if not self._allowed(authz, "key", level, key[1], key[0]):
-                    errors.append({"OpIndex": i, "What": "Permission denied"})
-                    break
                 try:
                     results += self._txn_apply(overlay, verb, key, entry, index, session)
                 except _Abort as exc:
