@@ -127,17 +127,9 @@ class Task:
             self._show(f"failed ({kind.__name__})")
 
 
-def task(
-    description: str,
-    total: int | None = None,
-    *,
-    mode: Mode = "auto",
-    stream: TextIO | None = None,
-    interval: float = 2.0,
-    clock: Clock = time.monotonic,
-) -> Task:
-    """A :class:`Task` to use in a ``with`` block; ``mode`` forces terminal or notebook."""
-    return Task(description, total, mode=mode, stream=stream, interval=interval, clock=clock)
+#: A :class:`Task` to use in a ``with`` block (``progress.task(...)``); ``mode`` forces terminal
+#: or notebook. The class itself, so its arguments are written once.
+task = Task
 
 
 def stamped(stream: TextIO | None = None, clock: Clock = time.monotonic) -> Callable[[str], None]:

@@ -188,18 +188,7 @@ class DatabaseRole:
         max_ttl: _ttl.Duration = "1h",
     ) -> DatabaseRole:
         """A user that may read every table and sequence of ``schema`` and change nothing."""
-        s = _schema(schema)
-        return cls(
-            name=name,
-            creation_statements=(
-                _CREATE_USER,
-                f'GRANT USAGE ON SCHEMA {s} TO "{{{{name}}}}";',
-                f'GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO "{{{{name}}}}";',
-                f'GRANT SELECT ON ALL SEQUENCES IN SCHEMA {s} TO "{{{{name}}}}";',
-            ),
-            default_ttl=default_ttl,
-            max_ttl=max_ttl,
-        )
+        return cls._granting(name, schema, ("USAGE", "SELECT"), default_ttl, max_ttl)
 
     @classmethod
     def admin(
@@ -211,14 +200,28 @@ class DatabaseRole:
         max_ttl: _ttl.Duration = "1h",
     ) -> DatabaseRole:
         """A user with every privilege on ``schema`` and its objects (DDL too), not superuser."""
+        return cls._granting(name, schema, ("ALL", "ALL"), default_ttl, max_ttl)
+
+    @classmethod
+    def _granting(
+        cls,
+        name: str,
+        schema: str,
+        privileges: tuple[str, str],
+        default_ttl: _ttl.Duration,
+        max_ttl: _ttl.Duration,
+    ) -> DatabaseRole:
+        """A role whose user gets ``privileges`` = (on the schema, on its tables and
+        sequences)."""
         s = _schema(schema)
+        on_schema, on_objects = privileges
         return cls(
             name=name,
             creation_statements=(
                 _CREATE_USER,
-                f'GRANT ALL ON SCHEMA {s} TO "{{{{name}}}}";',
-                f'GRANT ALL ON ALL TABLES IN SCHEMA {s} TO "{{{{name}}}}";',
-                f'GRANT ALL ON ALL SEQUENCES IN SCHEMA {s} TO "{{{{name}}}}";',
+                f'GRANT {on_schema} ON SCHEMA {s} TO "{{{{name}}}}";',
+                f'GRANT {on_objects} ON ALL TABLES IN SCHEMA {s} TO "{{{{name}}}}";',
+                f'GRANT {on_objects} ON ALL SEQUENCES IN SCHEMA {s} TO "{{{{name}}}}";',
             ),
             default_ttl=default_ttl,
             max_ttl=max_ttl,

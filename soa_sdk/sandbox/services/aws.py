@@ -6,13 +6,12 @@ import secrets
 import string
 from typing import ClassVar
 
-from soa_sdk.sandbox.ports import LOOPBACK, free_port
 from soa_sdk.sandbox.services.base import (
     Launch,
     LaunchContext,
     Service,
     http_ok,
-    python_module,
+    loopback_server,
     random_secret,
 )
 from soa_sdk.sandbox.state import ServiceRecord
@@ -57,10 +56,8 @@ class AwsService(Service):
         }
 
     def launch(self, context: LaunchContext) -> Launch:
-        port = free_port()
-        return Launch(
-            command=python_module("soa_sdk.sandbox.aws", "--host", LOOPBACK, "--port", str(port)),
-            url=f"http://{LOOPBACK}:{port}",
+        return loopback_server(
+            "soa_sdk.sandbox.aws",
             # AWS managed policies (AmazonEKSClusterPolicy, ...) exist in every real account.
             env={
                 "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",

@@ -86,10 +86,12 @@ class Service:
     others hold refers to state it lost. Otherwise ``soa-lab up`` starts afresh."""
     restart_note: ClassVar[str] = ""
     """Why (not): what the others hold that refers to its state."""
+    secret_names: ClassVar[tuple[str, ...]] = ()
+    """The secrets :meth:`new_secrets` generates, each a :func:`random_secret`."""
 
     def new_secrets(self) -> dict[str, str]:
         """Secrets to generate for this service at start (a root token, a password)."""
-        return {}
+        return {name: random_secret() for name in self.secret_names}
 
     def launch(self, context: LaunchContext) -> Launch:
         """Prepare what the process needs (folders, files) and say how to run it."""
@@ -116,6 +118,24 @@ def random_secret(prefix: str = "") -> str:
 def python_module(module: str, *arguments: str) -> list[str]:
     """The command that runs ``python -m module`` with this interpreter."""
     return [sys.executable, "-m", module, *arguments]
+
+
+def loopback_server(
+    module: str,
+    *arguments: str,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    paths: list[str] | None = None,
+) -> Launch:
+    """How to run one of our servers, ``python -m module --host 127.0.0.1 --port N
+    arguments...``, on ``port`` (a free one by default), and the URL it answers on."""
+    port = free_port() if port is None else port
+    return Launch(
+        command=python_module(module, "--host", LOOPBACK, "--port", str(port), *arguments),
+        url=f"http://{LOOPBACK}:{port}",
+        env=env or {},
+        paths=paths or [],
+    )
 
 
 def http_ok(url: str, headers: dict[str, str] | None = None, timeout: float = 1.0) -> bool:

@@ -9,15 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from soa_sdk.sandbox.ports import LOOPBACK, free_port
-from soa_sdk.sandbox.services.base import (
-    Launch,
-    LaunchContext,
-    Service,
-    http_ok,
-    python_module,
-    random_secret,
-)
+from soa_sdk.sandbox.services.base import Launch, LaunchContext, Service, http_ok, loopback_server
 from soa_sdk.sandbox.state import ServiceRecord
 
 ADMIN_PASSWORD = "boundary_admin_password"
@@ -40,19 +32,13 @@ class BoundaryService(Service):
         "Vault still holds its users' passwords, the access grants and Boundary's Vault token"
     )
 
-    def new_secrets(self) -> dict[str, str]:
-        return {ADMIN_PASSWORD: random_secret()}
+    secret_names: ClassVar[tuple[str, ...]] = (ADMIN_PASSWORD,)
 
     def launch(self, context: LaunchContext) -> Launch:
-        port = free_port()
-        return Launch(
-            command=python_module(
-                "soa_sdk.sandbox.boundary",
-                *("--host", LOOPBACK, "--port", str(port)),
-                *("--admin-login-name", ADMIN_LOGIN),
-                *("--recording-s3-endpoint", context.urls["aws"]),
-            ),
-            url=f"http://{LOOPBACK}:{port}",
+        return loopback_server(
+            "soa_sdk.sandbox.boundary",
+            *("--admin-login-name", ADMIN_LOGIN),
+            *("--recording-s3-endpoint", context.urls["aws"]),
             env={
                 "BOUNDARY_ADMIN_PASSWORD": context.secrets[ADMIN_PASSWORD],
                 # Recordings are written to the sandbox's S3 as Boundary's writer, the IAM user

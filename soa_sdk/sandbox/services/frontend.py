@@ -12,14 +12,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from soa_sdk.sandbox.frontend import TOKEN_ENV
-from soa_sdk.sandbox.services.base import (
-    Launch,
-    LaunchContext,
-    Service,
-    http_ok,
-    python_module,
-    random_secret,
-)
+from soa_sdk.sandbox.services.base import Launch, LaunchContext, Service, http_ok, loopback_server
 from soa_sdk.sandbox.state import ServiceRecord
 
 API_TOKEN = "frontend_api_token"
@@ -33,24 +26,16 @@ class FrontendService(Service):
     restart_alone: ClassVar[bool] = True
     restart_note: ClassVar[str] = "the distribution it serves is kept on disk and read again"
 
-    def new_secrets(self) -> dict[str, str]:
-        return {API_TOKEN: random_secret()}
+    secret_names: ClassVar[tuple[str, ...]] = (API_TOKEN,)
 
     def launch(self, context: LaunchContext) -> Launch:
-        port = context.port_for(self.name)
         folder = context.home / "frontend"
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return Launch(
-            command=python_module(
-                "soa_sdk.sandbox.frontend",
-                "--port",
-                str(port),
-                "--aws-url",
-                context.urls["aws"],
-                "--state-file",
-                str(folder / "distribution.json"),
-            ),
-            url=f"http://127.0.0.1:{port}",
+        return loopback_server(
+            "soa_sdk.sandbox.frontend",
+            *("--aws-url", context.urls["aws"]),
+            *("--state-file", str(folder / "distribution.json")),
+            port=context.port_for(self.name),
             paths=[str(folder)],
             env={
                 TOKEN_ENV: context.secrets[API_TOKEN],

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from soa_sdk.sandbox import process
 from soa_sdk.sandbox.ports import LOOPBACK, free_port
-from soa_sdk.sandbox.services.base import Launch, LaunchContext, Service, http_ok, random_secret
+from soa_sdk.sandbox.services.base import Launch, LaunchContext, Service, http_ok
 from soa_sdk.sandbox.state import ServiceRecord
 
 ROOT_TOKEN = "vault_root_token"
@@ -46,9 +46,7 @@ class VaultService(Service):
     restart_note: ClassVar[str] = (
         "PostgreSQL keeps the database users its leases made and Boundary holds a Vault token"
     )
-
-    def new_secrets(self) -> dict[str, str]:
-        return {ROOT_TOKEN: random_secret()}
+    secret_names: ClassVar[tuple[str, ...]] = (ROOT_TOKEN,)
 
     def launch(self, context: LaunchContext) -> Launch:
         port = free_port()

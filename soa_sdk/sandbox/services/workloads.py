@@ -11,15 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from soa_sdk.sandbox.ports import LOOPBACK, free_port
-from soa_sdk.sandbox.services.base import (
-    Launch,
-    LaunchContext,
-    Service,
-    http_ok,
-    python_module,
-    random_secret,
-)
+from soa_sdk.sandbox.services.base import Launch, LaunchContext, Service, http_ok, loopback_server
 from soa_sdk.sandbox.state import ServiceRecord
 from soa_sdk.sandbox.workloads.api import TOKEN_ENV
 
@@ -35,22 +27,12 @@ class WorkloadsService(Service):
     )
     restart_note: ClassVar[str] = "Consul still lists them and the runtime registry says they run"
 
-    def new_secrets(self) -> dict[str, str]:
-        return {API_TOKEN: random_secret()}
+    secret_names: ClassVar[tuple[str, ...]] = (API_TOKEN,)
 
     def launch(self, context: LaunchContext) -> Launch:
-        port = free_port()
-        return Launch(
-            command=python_module(
-                "soa_sdk.sandbox.workloads",
-                "--host",
-                LOOPBACK,
-                "--port",
-                str(port),
-                "--consul-addr",
-                context.urls["consul"],
-            ),
-            url=f"http://{LOOPBACK}:{port}",
+        return loopback_server(
+            "soa_sdk.sandbox.workloads",
+            *("--consul-addr", context.urls["consul"]),
             env={TOKEN_ENV: context.secrets[API_TOKEN]},
         )
 

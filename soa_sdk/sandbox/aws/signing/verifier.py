@@ -191,17 +191,12 @@ def _from_header(environ: Environ, auth: str) -> Signed:
             Reason.INCOMPLETE,
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
         )
-    key, date, region, service = _scope(fields["Credential"])
-    return Signed(
-        access_key_id=key,
-        date=date,
-        region=region,
-        service=service,
-        signed_headers=tuple(fields["SignedHeaders"].split(";")),
-        signature=fields["Signature"],
-        timestamp=timestamp,
-        session_token=environ.get("HTTP_X_AMZ_SECURITY_TOKEN") or None,
-        presigned=False,
+    return _signed(
+        fields["Credential"],
+        fields["SignedHeaders"],
+        fields["Signature"],
+        timestamp,
+        environ.get("HTTP_X_AMZ_SECURITY_TOKEN"),
     )
 
 
@@ -225,29 +220,44 @@ def _from_query(query: dict[str, str]) -> Signed:
             Reason.INCOMPLETE,
             "X-Amz-Expires must be non-negative and less than a week (in seconds)",
         )
-    key, date, region, service = _scope(query["X-Amz-Credential"])
-    return Signed(
-        access_key_id=key,
-        date=date,
-        region=region,
-        service=service,
-        signed_headers=tuple(query["X-Amz-SignedHeaders"].split(";")),
-        signature=query["X-Amz-Signature"],
-        timestamp=query["X-Amz-Date"],
-        session_token=query.get("X-Amz-Security-Token") or None,
-        presigned=True,
+    return _signed(
+        query["X-Amz-Credential"],
+        query["X-Amz-SignedHeaders"],
+        query["X-Amz-Signature"],
+        query["X-Amz-Date"],
+        query.get("X-Amz-Security-Token"),
         expires=expires,
     )
 
 
-def _scope(credential: str) -> tuple[str, str, str, str]:
+def _signed(
+    credential: str,
+    signed_headers: str,
+    signature: str,
+    timestamp: str,
+    session_token: str | None,
+    expires: int | None = None,
+) -> Signed:
+    """The parts, from a header (``expires`` None) or a presigned query; the credential's
+    scope must be ``key/date/region/service/aws4_request``."""
     parts = credential.split("/")
     if len(parts) != 5 or parts[4] != "aws4_request" or not all(parts):
         raise AuthFailure(
             Reason.INCOMPLETE,
             f"Credential should be scoped to a valid region. Got '{credential}'.",
         )
-    return parts[0], parts[1], parts[2], parts[3]
+    return Signed(
+        access_key_id=parts[0],
+        date=parts[1],
+        region=parts[2],
+        service=parts[3],
+        signed_headers=tuple(signed_headers.split(";")),
+        signature=signature,
+        timestamp=timestamp,
+        session_token=session_token or None,
+        presigned=expires is not None,
+        expires=expires,
+    )
 
 
 def rebuild(environ: Environ, signed: Signed) -> AWSRequest:
