@@ -23,6 +23,7 @@ published as a CloudWatch metric and an EventBridge event in the runtime's accou
 from __future__ import annotations
 
 import json
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -46,11 +47,12 @@ from soa_sdk.release.lock import LOCK_PREFIX, CanaryLock
 from soa_sdk.release.plan import ReleasePlan, check_build, check_version, subset_name
 from soa_sdk.release.publish import LOG_GROUP, Publisher
 from soa_sdk.release.record import DECISION_EVENTS, WEIGHT_EVENTS, ReleaseEvent, ReleaseResult
-from soa_sdk.release.telemetry import TelemetryReader, Window
+from soa_sdk.release.telemetry import MeshTelemetryReader, TelemetryReader, Window
 from soa_sdk.release.traffic import TrafficDriver
 from soa_sdk.runtime import mesh as runtime_mesh
 from soa_sdk.runtime import workloads as runtime_workloads
 from soa_sdk.tables import Table
+from soa_sdk.telemetry import PROMETHEUS_URL_ENV, MeshMetrics
 from soa_sdk.tf.lab_spec import RuntimeSpec, ServiceSpec
 
 if TYPE_CHECKING:
@@ -88,21 +90,45 @@ class Release:
         self.runtime = runtime
         self.sandbox = sandbox
         self.progress = progress or (lambda message: None)
+        self._readers: dict[tuple[str, str], MeshTelemetryReader] = {}
 
-    def _telemetry(self, service: str, partition: str) -> TelemetryReader:
-        """A reader of the mesh's telemetry for ``service`` (the sandbox's data plane)."""
-        if self.sandbox is None:
+    def _telemetry(self, service: str, partition: str) -> TelemetryReader | MeshTelemetryReader:
+        """A reader of the mesh's telemetry for ``service``: Envoy's statistics (the
+        sandbox's Envoys, or on real endpoints ``SOA_LAB_PROMETHEUS_URL``), else the
+        sandbox's Python data plane. The Envoy reader is kept, as :meth:`shares` re-reads
+        the counters a release saw."""
+        kept = self._readers.get((service, partition))
+        if kept is not None:
+            return kept
+        if self.sandbox is not None and not self.sandbox.envoy_admin_urls:
+            return TelemetryReader(
+                self.sandbox.mesh_admin_url,
+                service,
+                partition,
+                headers=self.sandbox.mesh_admin_headers,
+            )
+        if self.sandbox is not None:
+            metrics = MeshMetrics.from_envoy_admins(self.sandbox.envoy_admin_urls)
+        elif os.environ.get(PROMETHEUS_URL_ENV, "").strip():
+            metrics = MeshMetrics.from_environment()
+        else:
             raise only_on_sandbox(
                 "The mesh telemetry a canary is judged on",
-                "on AWS the analysis reads Envoy's statistics (Prometheus or CloudWatch), "
-                "which this release of the lab does not read yet.",
+                f"on real endpoints set {PROMETHEUS_URL_ENV} to a Prometheus text endpoint "
+                "with the Envoy metrics (a Prometheus /federate URL).",
             )
-        return TelemetryReader(
-            self.sandbox.mesh_admin_url,
-            service,
-            partition,
-            headers=self.sandbox.mesh_admin_headers,
-        )
+        versions: dict[str, str] = {}
+
+        def version_of(subset: str) -> str:
+            if subset not in versions:
+                found = Entries(self.consul, service, partition).subset_versions()
+                versions.update(found)
+                versions.setdefault(subset, subset)
+            return versions[subset]
+
+        reader = MeshTelemetryReader(metrics, service, partition, version_of)
+        self._readers[(service, partition)] = reader
+        return reader
 
     # -- lookups -----------------------------------------------------------------------------
     def _where(self, service: str, runtime: str) -> tuple[RuntimeSpec, ServiceSpec]:
@@ -427,6 +453,7 @@ class Release:
         validate.whole(requests, "requests", 1, 10_000)
         spec, _ = self._where(service, runtime)
         reader = self._telemetry(service, spec.consul_partition)
+        reader.skip_to_now()
         self.traffic(runtime).send(requests)
         window = reader.window(requests, timeout=10.0)
         return {v: c.requests for v, c in sorted(window.by_version.items())}
@@ -579,7 +606,9 @@ class _CanaryRun:
         self.promote()
         return self.result
 
-    def _testers(self, reader: TelemetryReader, traffic: TrafficDriver) -> bool:
+    def _testers(
+        self, reader: TelemetryReader | MeshTelemetryReader, traffic: TrafficDriver
+    ) -> bool:
         header = self.plan.tester_header
         assert header is not None
         write = self.entries.put(router(self.service, header, self.canary))

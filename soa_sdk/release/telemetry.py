@@ -9,10 +9,23 @@ by subset) give a real team. :class:`TelemetryReader` keeps its place in the rec
 
 A request counts as an error when its status is 5xx (Flagger's and Argo Rollouts' usual
 "request success rate"); 4xx answers are the caller's business.
+
+:class:`MeshTelemetryReader` gives the same windows from Envoy's own statistics
+(:class:`soa_sdk.telemetry.MeshMetrics`: the sandbox's Envoy admins, or on real endpoints the
+Prometheus URL in ``SOA_LAB_PROMETHEUS_URL``): per upstream subset of the service, the
+requests and 5xx counters and the ``upstream_rq_time`` histogram. Its sequence numbers are the
+service's cumulative request count, and a window is the difference of two readings, so it
+holds at least what was asked for (never a request split in two); latencies are the
+histogram's bucket bounds (an upper bound per request, as coarse as the buckets), and a
+histogram that lags the counters (Prometheus' scrape interval, Envoy's stats flush) gives
+its latencies to the next window. What it leaves out: per-request records (the versions are
+the subsets the requests were routed to, not the instance that answered), and a reading
+lost when an Envoy restarts (its counters start again from zero: the reader starts over).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,8 +36,10 @@ import requests
 from soa_sdk.canary_analysis import VersionSample
 from soa_sdk.errors import ServiceUnavailable
 from soa_sdk.reachability import GuardedSession
+from soa_sdk.telemetry import ClusterStats, MeshMetrics
 
 _PAGE = 5000
+_HISTORY = 20_000  # readings kept for records_between (a release polls ~10 a second)
 
 
 @dataclass
@@ -185,4 +200,130 @@ class TelemetryReader:
             after = int(records[-1]["seq"])
             if len(records) < _PAGE:
                 break
+        return out
+
+
+def _sum(stats: dict[str, ClusterStats]) -> int:
+    return sum(s.requests for s in stats.values())
+
+
+def _latencies(stats: ClusterStats) -> list[float]:
+    """The latencies (ms) of a histogram's difference: each bucket's upper bound (the
+    ``+Inf`` bucket's requests at the largest finite bound)."""
+    out: list[float] = []
+    below = 0.0
+    finite = [le for le in sorted(stats.buckets) if not math.isinf(le)]
+    top = finite[-1] if finite else 0.0
+    for le in sorted(stats.buckets):
+        count = stats.buckets[le]
+        n = round(count - below)
+        out += [top if math.isinf(le) else le] * max(0, n)
+        below = max(below, count)
+    return out
+
+
+class MeshTelemetryReader:
+    """Windows of ``service`` in ``partition`` from Envoy's statistics (module docstring);
+    the interface of :class:`TelemetryReader`."""
+
+    def __init__(
+        self,
+        metrics: MeshMetrics,
+        service: str,
+        partition: str,
+        version_of_subset: Callable[[str], str] | None = None,
+    ) -> None:
+        """``version_of_subset`` names a subset's version (the release's
+        :func:`~soa_sdk.release.plan.subset_name` reversed); by default the subset's name."""
+        self.metrics = metrics
+        self.service = service
+        self.partition = partition
+        self.version_of_subset = version_of_subset or (lambda subset: subset)
+        self._history: list[tuple[int, dict[str, ClusterStats]]] = []
+        self._latency_base: dict[str, ClusterStats] = {}
+        self._latency_pending: dict[str, list[float]] = {}
+        self._restarts = 0
+        self.position = 0
+        self.skip_to_now()
+
+    def _read(self) -> tuple[int, dict[str, ClusterStats]]:
+        """(cumulative requests, subset -> statistics) now; starts over after a restart."""
+        by_subset = self.metrics.service(self.service, self.partition)
+        total = _sum(by_subset)
+        if self._history and total < self._history[-1][0]:
+            # An Envoy restarted: its counters start again from zero.
+            self._history, self._latency_base, self._latency_pending = [], {}, {}
+            self._restarts += 1
+        self._history.append((total, by_subset))
+        del self._history[:-_HISTORY]
+        return total, by_subset
+
+    def skip_to_now(self) -> None:
+        """Forget what was counted so far (e.g. requests from before a config change)."""
+        self.position, now = self._read()
+        self._latency_base, self._latency_pending = dict(now), {}
+
+    def _between(self, first: int, last: int) -> dict[str, ClusterStats]:
+        before = next((s for seq, s in reversed(self._history) if seq <= first), {})
+        after = next((s for seq, s in self._history if seq >= last), self._history[-1][1])
+        return {k: v.since(before.get(k, ClusterStats())) for k, v in after.items()}
+
+    def window(
+        self,
+        requests_wanted: int,
+        timeout: float,
+        enough: Callable[[dict[str, VersionCounts]], bool] | None = None,
+        poll: float = 0.1,
+        alive: Callable[[], object] | None = None,
+    ) -> Window:
+        """Read until the service served ``requests_wanted`` more requests (and ``enough``
+        holds), or until ``timeout`` seconds passed; see :meth:`TelemetryReader.window`."""
+        started = time.time()
+        checked = float("-inf")
+        first, restarts = self.position, self._restarts
+        deadline = time.monotonic() + timeout
+        while True:
+            if alive is not None and time.monotonic() - checked >= 1.0:
+                alive()
+                checked = time.monotonic()
+            total, now = self._read()
+            if self._restarts != restarts:  # the counters started again from zero
+                first, restarts = 0, self._restarts
+            by_version = self._counts(self._between(first, total), now, consume=False)
+            done = total - first >= requests_wanted and (enough is None or enough(by_version))
+            if done or time.monotonic() >= deadline:
+                break
+            time.sleep(poll)
+        by_version = self._counts(self._between(first, total), now, consume=True)
+        self.position = total
+        return Window(started, time.time(), first, total, by_version)
+
+    def _counts(
+        self, delta: dict[str, ClusterStats], now: dict[str, ClusterStats], consume: bool
+    ) -> dict[str, VersionCounts]:
+        out: dict[str, VersionCounts] = {}
+        for subset, stats in sorted(delta.items()):
+            if stats.requests <= 0:
+                continue
+            counts = out.setdefault(self.version_of_subset(subset), VersionCounts())
+            counts.requests += stats.requests
+            counts.errors += stats.errors_5xx
+            if not consume:
+                continue
+            # Latencies since the last window (the histogram may lag the counters: what
+            # came beyond this window's requests waits for the next one).
+            base = self._latency_base.get(subset, ClusterStats())
+            current = now.get(subset, ClusterStats())
+            pending = self._latency_pending.setdefault(subset, [])
+            pending += _latencies(current.since(base))
+            self._latency_base[subset] = current
+            counts.latencies_ms += pending[: stats.requests]
+            del pending[: stats.requests]
+        return out
+
+    def records_between(self, first_seq: int, last_seq: int) -> list[dict[str, Any]]:
+        """One record (``version``) per request between two readings of this reader."""
+        out: list[dict[str, Any]] = []
+        for subset, stats in sorted(self._between(first_seq, last_seq).items()):
+            out += [{"version": self.version_of_subset(subset)}] * max(0, stats.requests)
         return out

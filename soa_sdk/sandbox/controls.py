@@ -58,6 +58,12 @@ def endpoints_of(state: SandboxState, region: str) -> tuple[Endpoints, Credentia
             for key, value in {
                 "workloads_url": url("workloads"),
                 "frontend_url": url("frontend"),
+                # The Envoy data plane's admins (services/envoy.py), comma-separated.
+                "envoy_admin_urls": ",".join(
+                    record.url
+                    for name, record in sorted(state.services.items())
+                    if name.startswith("envoy-") and record.url
+                ),
                 **(state.services["consul"].extra if "consul" in state.services else {}),
             }.items()
             if value
@@ -120,6 +126,14 @@ class SandboxControls:
         endpoint wants read on every service and node, like Consul's UI metrics proxy)."""
         token = self._credentials.consul_token
         return {"X-Consul-Token": token} if token else {}
+
+    @property
+    def envoy_admin_urls(self) -> list[str]:
+        """The admin URLs of the sandbox's Envoys (none with the Python data plane); their
+        ``/stats/prometheus`` is the mesh's telemetry (:class:`soa_sdk.telemetry.MeshMetrics`).
+        Loopback only, as a real sidecar's admin."""
+        urls = self._endpoints.extra.get("envoy_admin_urls") or ""
+        return [u for u in urls.split(",") if u]
 
     @staticmethod
     def free_port() -> int:

@@ -430,3 +430,33 @@ def test_telemetry_reader_reads_the_envoys_per_subset(mesh: Mesh, topo: dict[str
     assert all(delta[k].requests > 0 and delta[k].errors_5xx == 0 for k in ("v1", "v2"))
     p99 = delta["v1"].quantile(0.99)
     assert p99 is not None and p99 >= 0
+
+
+def test_release_windows_from_the_envoys(mesh: Mesh, topo: dict[str, int]) -> None:
+    """The canary analysis' windows (MeshTelemetryReader) from the Envoy's admin: every
+    request counted once, per subset, with a latency each (the histogram flushes every
+    0.25 s in the sandbox's bootstrap)."""
+    from soa_sdk.release.telemetry import MeshTelemetryReader
+    from soa_sdk.telemetry import MeshMetrics
+
+    reader = MeshTelemetryReader(
+        MeshMetrics.from_envoy_admins([mesh.envoy.admin_url]), "inventory", "default"
+    )
+    s = requests.Session()
+    for _ in range(300):
+        get(f"http://127.0.0.1:{INV_PORT}/items", s)
+    window = reader.window(300, timeout=30.0)
+    assert window.total == 300 and {"v1", "v2"} == set(window.by_version)
+    assert all(c.errors == 0 for c in window.by_version.values())
+    assert len(reader.records_between(window.first_seq, window.last_seq)) == 300
+    latencies = [sum(len(c.latencies_ms) for c in window.by_version.values())]
+    assert latencies[0] <= 300
+
+    def caught_up() -> bool:
+        # A histogram that lagged gives its latencies to the next windows' requests.
+        get(f"http://127.0.0.1:{INV_PORT}/items", s)
+        later = reader.window(1, timeout=5.0)
+        latencies.append(sum(len(c.latencies_ms) for c in later.by_version.values()))
+        return sum(latencies) >= 300
+
+    eventually(caught_up)
