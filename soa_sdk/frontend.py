@@ -13,7 +13,11 @@ what Terraform and the site's CI do: the bucket (public access blocked, versione
 encrypted), the site's objects, an origin access control and the distribution; it adopts what
 exists, so it is safe to run again (the objects are uploaded again, as CI does). On the
 sandbox it then has the sandbox's CloudFront edge serve the distribution on a local URL
-(:mod:`soa_sdk.sandbox.frontend` says what of CloudFront that stand-in does not do).
+(:mod:`soa_sdk.sandbox.frontend` says what of CloudFront that stand-in does not do). The
+distribution's configuration is not written twice: it is read from the module's
+``aws_cloudfront_distribution`` (origins, default and ``/api/*`` behaviours, the managed
+policies its data sources name) with the module's ``api_origin`` variable set from the store's
+ingress URL (:func:`api_origin_value`).
 
 What it leaves out of the module, and why: the KMS key (the bucket uses SSE-S3 here), the WAF
 web ACL and its log group (moto serves WAFv2, but nothing would evaluate it), the bucket
@@ -47,12 +51,18 @@ if TYPE_CHECKING:
 REGION = "us-east-1"
 """CloudFront and what it uses are homed in us-east-1 (the module's provider is pinned there)."""
 
-#: AWS managed policies the ``/api/*`` behaviour names: Managed-CachingDisabled and
-#: Managed-AllViewerExceptHostHeader (their ids are the same in every account).
-CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
-ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
-ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+#: AWS managed cache and origin request policies by name, as the module's data sources name
+#: them (``aws_cloudfront_cache_policy``, ``aws_cloudfront_origin_request_policy``): their ids
+#: are the same in every account, and moto 5.2 has no API to look them up.
+MANAGED_POLICIES = {
+    "Managed-CachingDisabled": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+    "Managed-CachingOptimized": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+    "Managed-AllViewerExceptHostHeader": "b689b0a8-53d0-40ab-baf2-68738e2966ac",
+    "Managed-AllViewer": "216adef6-5c7f-47e4-b989-5492eafa07d3",
+}
+
+MODULE = ("modules", "static_site", "main.tf")
+"""The module that declares the distribution; :func:`_distribution_config` reads it."""
 
 
 @dataclass(frozen=True)
@@ -148,19 +158,8 @@ class Frontend:
     def response_headers_policy() -> dict[str, Any]:
         """The module's ``aws_cloudfront_response_headers_policy`` as CloudFront's API spells
         a ``ResponseHeadersPolicyConfig`` (its ``SecurityHeadersConfig``)."""
-        import hcl2  # python-hcl2
-
-        path = terraform_root() / "modules" / "static_site" / "main.tf"
-        with path.open() as handle:
-            document = hcl2.load(handle)
-        for entry in document.get("resource", []):
-            for kind, named in entry.items():
-                if kind.strip('"') != "aws_cloudfront_response_headers_policy":
-                    continue
-                for body in named.values():
-                    config = body["security_headers_config"][0]
-                    return {"SecurityHeadersConfig": _api_shape(config)}
-        raise NotFound(f"{path} declares no aws_cloudfront_response_headers_policy.")
+        config = _declared("resource", "aws_cloudfront_response_headers_policy")
+        return {"SecurityHeadersConfig": _api_shape(config["security_headers_config"])}
 
     # -- create ------------------------------------------------------------------------------
     def create(self, runtime: str = "runtime-ecs") -> FrontendReport:
@@ -301,74 +300,144 @@ class Frontend:
         )
 
 
-def _distribution_config(
-    spec: FrontendSpec, bucket: str, ingress: str, access_control: str
-) -> dict[str, Any]:
-    """The distribution ``terraform/modules/static_site`` declares, in CloudFront's API shape."""
+def _blocks(kind: str, type_: str) -> list[tuple[str, dict[str, Any]]]:
+    """The module's ``kind`` (resource or data) blocks of ``type_`` as (name, body), as
+    python-hcl2 reads them."""
+    import hcl2  # python-hcl2
+
+    with terraform_root().joinpath(*MODULE).open() as handle:
+        document = hcl2.load(handle)
+    return [
+        (name.strip('"'), dict(body))
+        for entry in document.get(kind, [])
+        for found, named in entry.items()
+        if found.strip('"') == type_
+        for name, body in named.items()
+    ]
+
+
+def _declared(kind: str, type_: str) -> dict[str, Any]:
+    """The body of the module's only ``kind`` block of ``type_``."""
+    found = _blocks(kind, type_)
+    if not found:
+        raise NotFound(f"{'/'.join(MODULE)} declares no {kind} {type_}.")
+    return found[0][1]
+
+
+def api_origin_value(ingress: str) -> dict[str, Any]:
+    """The module's ``api_origin`` variable for the store's ingress URL (``http://host:port``
+    on the sandbox, so ``http-only``; https on AWS)."""
     parts = urlsplit(ingress)
     secure = parts.scheme == "https"
     port = parts.port or (443 if secure else 80)
     return {
-        "CallerReference": f"soa-lab-{spec.site}",
-        "Comment": spec.site,
-        "Enabled": True,
-        "DefaultRootObject": "index.html",
-        "PriceClass": spec.price_class,
-        "HttpVersion": "http2and3",
-        "IsIPV6Enabled": True,
-        "Origins": {
-            "Quantity": 2,
-            "Items": [
-                {
-                    "Id": "site",
-                    "DomainName": f"{bucket}.s3.{REGION}.amazonaws.com",
-                    "OriginAccessControlId": access_control,
-                    "S3OriginConfig": {"OriginAccessIdentity": ""},
-                },
-                {
-                    "Id": "api",
-                    "DomainName": parts.hostname or "",
-                    "CustomOriginConfig": {
-                        "HTTPPort": port if not secure else 80,
-                        "HTTPSPort": port if secure else 443,
-                        "OriginProtocolPolicy": "https-only" if secure else "http-only",
-                        "OriginSslProtocols": {"Quantity": 1, "Items": ["TLSv1.2"]},
-                    },
-                },
-            ],
-        },
-        "DefaultCacheBehavior": {
-            "TargetOriginId": "site",
-            "ViewerProtocolPolicy": "redirect-to-https",
+        "domain_name": parts.hostname or "",
+        "protocol": "https-only" if secure else "http-only",
+        "http_port": 80 if secure else port,
+        "https_port": port if secure else 443,
+    }
+
+
+def _distribution_config(
+    spec: FrontendSpec, bucket: str, ingress: str, access_control: str
+) -> dict[str, Any]:
+    """The distribution ``terraform/modules/static_site`` declares, in CloudFront's API shape:
+    its origins (the bucket and ``api_origin``), default and ordered cache behaviours (managed
+    policies by the names its data sources give), root object, price class and HTTP versions.
+    Left out, as the module docstring says: the WAF web ACL, the response-headers policy id (the
+    sandbox's edge gets the policy itself) and the tags."""
+    declared = _declared("resource", "aws_cloudfront_distribution")
+    references: dict[str, Any] = {
+        "var.name": spec.site,
+        "var.price_class": spec.price_class,
+        "aws_s3_bucket.this.bucket_regional_domain_name": f"{bucket}.s3.{REGION}.amazonaws.com",
+        "aws_cloudfront_origin_access_control.this.id": access_control,
+        **{f"var.api_origin.{k}": v for k, v in api_origin_value(ingress).items()},
+    }
+    for kind in ("aws_cloudfront_cache_policy", "aws_cloudfront_origin_request_policy"):
+        for name, body in _blocks("data", kind):
+            policy = _unquote(body["name"])
+            if policy not in MANAGED_POLICIES:
+                raise NotFound(f"{policy} is not an AWS managed policy the SDK knows.")
+            references[f"data.{kind}.{name}.id"] = MANAGED_POLICIES[policy]
+
+    def value(raw: Any) -> Any:
+        if isinstance(raw, list):
+            return [value(item) for item in raw]
+        if isinstance(raw, str) and raw.startswith("${") and raw.endswith("}"):
+            reference = raw[2:-1]
+            if reference not in references:
+                raise NotFound(f"The SDK cannot resolve {reference} of {'/'.join(MODULE)}.")
+            return references[reference]
+        return _unquote(raw)
+
+    def block(raw: Any) -> dict[str, Any]:
+        return dict(raw[0] if isinstance(raw, list) else raw)
+
+    def listing(items: list[Any]) -> dict[str, Any]:
+        return {"Quantity": len(items), "Items": items}
+
+    def origin(raw: dict[str, Any]) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "Id": value(raw["origin_id"]),
+            "DomainName": value(raw["domain_name"]),
+        }
+        if "custom_origin_config" in raw:
+            custom = block(raw["custom_origin_config"])
+            item["CustomOriginConfig"] = {
+                "HTTPPort": int(value(custom["http_port"])),
+                "HTTPSPort": int(value(custom["https_port"])),
+                "OriginProtocolPolicy": value(custom["origin_protocol_policy"]),
+                "OriginSslProtocols": listing(value(custom["origin_ssl_protocols"])),
+            }
+        else:
+            item["OriginAccessControlId"] = value(raw["origin_access_control_id"])
+            item["S3OriginConfig"] = {"OriginAccessIdentity": ""}
+        return item
+
+    def behaviour(raw: dict[str, Any]) -> dict[str, Any]:
+        item: dict[str, Any] = {}
+        if "path_pattern" in raw:
+            item["PathPattern"] = value(raw["path_pattern"])
+        item |= {
+            "TargetOriginId": value(raw["target_origin_id"]),
+            "ViewerProtocolPolicy": value(raw["viewer_protocol_policy"]),
             "AllowedMethods": {
-                "Quantity": 3,
-                "Items": ["GET", "HEAD", "OPTIONS"],
-                "CachedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]},
+                **listing(value(raw["allowed_methods"])),
+                "CachedMethods": listing(value(raw["cached_methods"])),
             },
-            "Compress": True,
-            "CachePolicyId": CACHING_OPTIMIZED,
+            "Compress": bool(value(raw.get("compress", False))),
+            "CachePolicyId": value(raw["cache_policy_id"]),
+        }
+        if "origin_request_policy_id" in raw:
+            item["OriginRequestPolicyId"] = value(raw["origin_request_policy_id"])
+        return item
+
+    geo = block(block(declared["restrictions"])["geo_restriction"])
+    return {
+        "CallerReference": f"soa-lab-{spec.site}",
+        "Comment": value(declared["comment"]),
+        "Enabled": bool(value(declared["enabled"])),
+        "DefaultRootObject": value(declared["default_root_object"]),
+        "PriceClass": value(declared["price_class"]),
+        "HttpVersion": value(declared["http_version"]),
+        "IsIPV6Enabled": bool(value(declared["is_ipv6_enabled"])),
+        "Origins": listing([origin(o) for o in declared["origin"]]),
+        "DefaultCacheBehavior": behaviour(block(declared["default_cache_behavior"])),
+        "CacheBehaviors": listing(
+            [behaviour(b) for b in declared.get("ordered_cache_behavior", [])]
+        ),
+        "Restrictions": {
+            "GeoRestriction": {"RestrictionType": value(geo["restriction_type"]), "Quantity": 0}
         },
-        "CacheBehaviors": {
-            "Quantity": 1,
-            "Items": [
-                {
-                    "PathPattern": "/api/*",
-                    "TargetOriginId": "api",
-                    "ViewerProtocolPolicy": "https-only",
-                    "AllowedMethods": {
-                        "Quantity": len(ALL_METHODS),
-                        "Items": ALL_METHODS,
-                        "CachedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]},
-                    },
-                    "Compress": False,
-                    "CachePolicyId": CACHING_DISABLED,
-                    "OriginRequestPolicyId": ALL_VIEWER_EXCEPT_HOST,
-                }
-            ],
-        },
-        "Restrictions": {"GeoRestriction": {"RestrictionType": "none", "Quantity": 0}},
         "ViewerCertificate": {"CloudFrontDefaultCertificate": True},
     }
+
+
+def _unquote(raw: Any) -> Any:
+    if isinstance(raw, str) and len(raw) >= 2 and raw[0] == raw[-1] == '"':
+        return raw[1:-1]
+    return raw
 
 
 def _api_origin(config: dict[str, Any]) -> tuple[str, int] | None:
@@ -399,4 +468,4 @@ def _pascal(name: str) -> str:
     return "".join("XSS" if w == "xss" else w.capitalize() for w in re.split(r"_", name))
 
 
-__all__ = ["Frontend", "FrontendReport", "FrontendSpec", "Link"]
+__all__ = ["Frontend", "FrontendReport", "FrontendSpec", "Link", "api_origin_value"]

@@ -28,6 +28,26 @@ variable "frontend" {
   }
 }
 
+variable "api_origin" {
+  description = "The store's public API behind /api/*: the domain name of the store runtime's ingress gateway load balancer (for example runtime_ecs's), how CloudFront connects to it (https-only, http-only or match-viewer) and on which ports."
+  type = object({
+    domain_name = string
+    protocol    = optional(string, "https-only")
+    http_port   = optional(number, 80)
+    https_port  = optional(number, 443)
+  })
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$", var.api_origin.domain_name))
+    error_message = "api_origin.domain_name must be a DNS name without scheme, port or path (the ingress load balancer's)."
+  }
+
+  validation {
+    condition     = var.api_origin.protocol != "http-only"
+    error_message = "api_origin.protocol must be https-only or match-viewer: the store's API carries shoppers' orders, so CloudFront reaches it over TLS."
+  }
+}
+
 variable "account_id" {
   description = "The 12-digit id of the frontend's AWS account (output account_ids of terraform/org)."
   type        = string

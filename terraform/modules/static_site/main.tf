@@ -1,7 +1,7 @@
 # A static site: a private, versioned, KMS-encrypted S3 bucket that only the CloudFront
 # distribution may read (origin access control), HTTPS only, security headers on every
 # response, and a WAF web ACL (AWS managed rules plus a per-IP rate limit) whose logs go to
-# CloudWatch Logs. CloudFront's WAF and the resources it uses must live in us-east-1: give
+# CloudWatch Logs. Requests for /api/* go, uncached, to the site's API (var.api_origin). CloudFront's WAF and the resources it uses must live in us-east-1: give
 # this module a provider in that region.
 
 data "aws_caller_identity" "current" {}
@@ -352,11 +352,21 @@ data "aws_cloudfront_cache_policy" "optimized" {
   name = "Managed-CachingOptimized"
 }
 
+# The API's answers are per request: never cached, and every viewer header, cookie and query
+# string forwarded except Host (the origin answers for its own name, not the distribution's).
+data "aws_cloudfront_cache_policy" "disabled" {
+  name = "Managed-CachingDisabled"
+}
+
+data "aws_cloudfront_origin_request_policy" "all_viewer_except_host" {
+  name = "Managed-AllViewerExceptHostHeader"
+}
+
 resource "aws_cloudfront_distribution" "this" {
   #checkov:skip=CKV_AWS_174:The distribution uses the default *.cloudfront.net certificate, whose minimum TLS version CloudFront fixes; a custom domain with an ACM certificate sets TLSv1.2_2021.
   #checkov:skip=CKV2_AWS_42:No custom domain in this lab: the default *.cloudfront.net certificate serves HTTPS; a custom domain brings its ACM certificate.
   #checkov:skip=CKV_AWS_86:The WAF logs every request with more detail than standard logs; standard logs would need a bucket with ACLs enabled.
-  #checkov:skip=CKV_AWS_310:One origin: the bucket is regional and durable; a second origin is a second copy to keep in sync.
+  #checkov:skip=CKV_AWS_310:No origin group: the bucket is regional and durable (a second one is a copy to keep in sync), and the API origin's failover is the mesh's, behind its ingress.
   #checkov:skip=CKV_AWS_374:The store sells everywhere; there is no country to block.
 
   enabled             = true
@@ -374,6 +384,18 @@ resource "aws_cloudfront_distribution" "this" {
     origin_access_control_id = aws_cloudfront_origin_access_control.this.id
   }
 
+  origin {
+    origin_id   = "api"
+    domain_name = var.api_origin.domain_name
+
+    custom_origin_config {
+      http_port              = var.api_origin.http_port
+      https_port             = var.api_origin.https_port
+      origin_protocol_policy = var.api_origin.protocol
+      origin_ssl_protocols   = ["TLSv1.2"]
+    }
+  }
+
   default_cache_behavior {
     target_origin_id           = "site"
     viewer_protocol_policy     = "redirect-to-https"
@@ -381,6 +403,18 @@ resource "aws_cloudfront_distribution" "this" {
     cached_methods             = ["GET", "HEAD"]
     compress                   = true
     cache_policy_id            = data.aws_cloudfront_cache_policy.optimized.id
+    response_headers_policy_id = aws_cloudfront_response_headers_policy.this.id
+  }
+
+  ordered_cache_behavior {
+    path_pattern               = "/api/*"
+    target_origin_id           = "api"
+    viewer_protocol_policy     = "https-only"
+    allowed_methods            = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = false
+    cache_policy_id            = data.aws_cloudfront_cache_policy.disabled.id
+    origin_request_policy_id   = data.aws_cloudfront_origin_request_policy.all_viewer_except_host.id
     response_headers_policy_id = aws_cloudfront_response_headers_policy.this.id
   }
 

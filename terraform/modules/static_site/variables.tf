@@ -8,6 +8,31 @@ variable "name" {
   }
 }
 
+variable "api_origin" {
+  description = "The site's API, where CloudFront sends /api/* uncached: the domain name of the store runtime's ingress gateway (its load balancer), how CloudFront connects to it (origin_protocol_policy: https-only, http-only or match-viewer) and on which ports."
+  type = object({
+    domain_name = string
+    protocol    = optional(string, "https-only")
+    http_port   = optional(number, 80)
+    https_port  = optional(number, 443)
+  })
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$", var.api_origin.domain_name)) && length(var.api_origin.domain_name) <= 253
+    error_message = "api_origin.domain_name must be a DNS name (no scheme, port or path), such as the ingress load balancer's."
+  }
+
+  validation {
+    condition     = contains(["https-only", "http-only", "match-viewer"], var.api_origin.protocol)
+    error_message = "api_origin.protocol must be https-only, http-only or match-viewer."
+  }
+
+  validation {
+    condition     = alltrue([for port in [var.api_origin.http_port, var.api_origin.https_port] : port == 80 || port == 443 || (port >= 1024 && port <= 65535)])
+    error_message = "api_origin ports must be 80, 443 or 1024-65535 (the ports CloudFront connects to)."
+  }
+}
+
 variable "price_class" {
   description = "CloudFront price class: which edge locations serve the site."
   type        = string
