@@ -26,7 +26,7 @@ from soa_sdk.errors import SoaLabError
 from soa_sdk.observe import alarm as alarm_module
 from soa_sdk.observe import cursor, logs, manage, metrics, topology, trail
 from soa_sdk.observe.context import Context, Runtime, time_range
-from soa_sdk.observe.manage import TrafficReport
+from soa_sdk.observe.manage import CallAttempt, TrafficReport
 from soa_sdk.observe.metrics import ServiceMetrics
 from soa_sdk.observe.topology import Topology
 from soa_sdk.tables import Table
@@ -311,6 +311,21 @@ class Observe:
         """Undo :meth:`break_instance`: the health check passes again."""
         return manage.set_health(self.ctx, self.ctx.runtime(runtime), service, index, 200, wait)
 
+    def attempt_call(self, runtime: str, source: str, destination: str) -> CallAttempt:
+        """One request from ``source`` (a service of ``runtime``) to ``destination`` through
+        ``source``'s sidecar, allowed or not: the intentions decide (403 ``RBAC: access
+        denied`` when they deny). Sandbox only (on AWS: ECS Exec into a task of ``source``)."""
+        validate.text(source, "source (a service name)")
+        validate.text(destination, "destination (a service name)")
+        self.ctx.controls(
+            "A call from a chosen service",
+            f"on AWS, open a shell in a task of {source} (ECS Exec) and call {destination} there.",
+        )
+        where = self.ctx.runtime(runtime)
+        names = [s.name for s in where.spec.services]
+        validate.one_of_names(source, f"service of {runtime}", names)
+        return manage.attempt_call(self.ctx, where, source, destination)
+
     def drive_traffic(
         self, runtime: str, requests: int = 500, concurrency: int = 8, path: str = "/"
     ) -> TrafficReport:
@@ -340,4 +355,4 @@ class Observe:
         )
 
 
-__all__ = ["Observe", "PublishReport", "ServiceMetrics", "Topology", "TrafficReport"]
+__all__ = ["CallAttempt", "Observe", "PublishReport", "ServiceMetrics", "Topology", "TrafficReport"]

@@ -122,6 +122,79 @@ def _scale_workloads(
     return {"started": started, "stopped": stopped}
 
 
+# -- a call the intentions decide ---------------------------------------------------------
+@dataclass
+class CallAttempt:
+    """One request from ``source`` to ``destination`` through ``source``'s sidecar."""
+
+    source: str
+    destination: str
+    status: int
+    body: str
+
+    @property
+    def denied(self) -> bool:
+        """Envoy's answer to a request its RBAC filter (the intentions) refused."""
+        return self.status == 403 and self.body.strip() == "RBAC: access denied"
+
+    def __str__(self) -> str:
+        verdict = "denied by the intentions" if self.denied else "allowed"
+        answer = self.body.strip()[:60]
+        return f"{self.source} -> {self.destination}: {self.status} {answer!r} ({verdict})"
+
+
+def attempt_call(
+    ctx: Context, runtime: Runtime, source: str, destination: str, wait: float = 10.0
+) -> CallAttempt:
+    """Have an instance of ``source`` call ``destination`` through its sidecar, whatever the
+    intentions say (sandbox only). The workload host starts a short-lived instance of
+    ``source`` whose sidecar declares ``destination`` as an upstream (as a build that calls a
+    service it was never meant to would), sends one request to that upstream's local port,
+    then stops the instance. The request leaves with ``source``'s identity, so the mesh
+    decides it by ``destination``'s intentions (and records it in its telemetry). On AWS the
+    same test is a shell in one of ``source``'s tasks (ECS Exec), which the SDK leaves out."""
+    host = ctx.workloads
+    declared = runtime.spec.service(source)
+    where = {
+        s.name: r.consul_partition
+        for s, r in ctx.runtime_step.mesh_spec_with(runtime.spec).services().values()
+    }
+    if destination not in where:
+        raise ValidationError(
+            f"'{destination}' is not a service of the mesh (services: {', '.join(sorted(where))})."
+        )
+    (probe,) = host.start(
+        source,
+        declared.versions[0],
+        partition=runtime.partition,
+        runtime=runtime.name,
+        upstreams=[{"name": destination, "partition": where[destination]}],
+        count=1,
+        message=f"{source} {declared.versions[0]}",
+        tags=["probe"],
+    )
+    try:
+        port = probe["upstreams"][0]["local_bind_port"]
+        deadline = time.monotonic() + wait
+        while True:  # the data plane opens the listener once it sees the registration
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/")
+                reply = conn.getresponse()
+                body = reply.read().decode(errors="replace")
+                conn.close()
+                return CallAttempt(source, destination, reply.status, body)
+            except ConnectionRefusedError:
+                if time.monotonic() > deadline:
+                    raise ServiceUnavailable(
+                        f"The sidecar of {source}'s probe never listened for {destination} "
+                        f"(port {port}) within {wait:.0f} s; see `soa-lab status`."
+                    ) from None
+                time.sleep(0.1)
+    finally:
+        host.stop(probe["id"])
+
+
 # -- one instance ---------------------------------------------------------------------------
 def stop_instance(ctx: Context, runtime: Runtime, service: str, index: int) -> str:
     """Stop instance ``index`` of ``service``; returns its id (sandbox: the workload's id,

@@ -33,6 +33,9 @@ def test_notebook_02_observes_and_manages_the_runtime(sandbox, lab, run_folder, 
     assert outcome["alarm_evaluated_by"] == "soa-lab (sandbox)"
     declared = {f"{s.name}->{u}" for s in spec.services for u in s.upstreams}
     assert declared | {"runtime-ecs-ingress->store"} <= set(outcome["topology_edges"])
+    # Default deny at work: the call the intentions refuse is answered as Envoy does, and drawn.
+    assert outcome["denied_call"] == {"status": 403, "body": "RBAC: access denied"}
+    assert "inventory->store" in outcome["topology_edges"]
     assert outcome["healthy_instances"] == sum(s.replicas * len(s.versions) for s in spec.services)
     assert outcome["scaled_instance_served"] > 0
     assert outcome["requests_to_broken"] == 0
