@@ -56,6 +56,11 @@ CONSUL_OPEN = {
     # certificates: what every proxy needs to verify its peers.
     ("GET", "/v1/connect/ca/roots"),
     ("GET", "/v1/agent/connect/ca/roots"),
+    # api-docs/acl: bootstrap and login need no token (ACL Required: none); bootstrap is
+    # spent (403 "ACL bootstrap no longer allowed") and login needs a bearer token the
+    # auth method accepts; the state comparison shows neither made a token.
+    ("PUT", "/v1/acl/bootstrap"),
+    ("POST", "/v1/acl/login"),
 }
 # Open to the anonymous token: reading one's own token (the anonymous one), and the names of
 # the admin partitions (the emulator lets any token read them, as Consul Enterprise lets a
@@ -180,6 +185,20 @@ def consul_body(method: str, path: str, ids: dict[str, Any]) -> dict[str, Any]:
         "/v1/acl/policy/<id>": {"Name": "global-management", "Rules": ""},
         "/v1/acl/token": {"Policies": [{"ID": GLOBAL_MANAGEMENT_POLICY}]},
         "/v1/acl/token/<id>": {"Policies": [{"ID": GLOBAL_MANAGEMENT_POLICY}]},
+        "/v1/acl/role": {"Name": "sweep", "Policies": [{"ID": GLOBAL_MANAGEMENT_POLICY}]},
+        "/v1/acl/role/<id>": {"Name": "sweep", "Policies": [{"ID": GLOBAL_MANAGEMENT_POLICY}]},
+        "/v1/acl/auth-method": {
+            "Name": "sweep",
+            "Type": "jwt",
+            "Config": {"JWKSURL": "http://127.0.0.1:1/keys"},
+        },
+        "/v1/acl/auth-method/<name>": {"Type": "jwt", "Config": {"JWKSURL": "http://x/keys"}},
+        "/v1/acl/binding-rule": {"AuthMethod": "sweep", "BindType": "service", "BindName": "x"},
+        "/v1/acl/binding-rule/<id>": {
+            "AuthMethod": "sweep",
+            "BindType": "service",
+            "BindName": "x",
+        },
         "/v1/partition": {"Name": "sweep"},
         "/v1/partition/<name>": {"Description": "changed"},
         "/v1/peering/token": {"PeerName": "sweep-peer"},
@@ -285,6 +304,9 @@ def consul_state(lab: Any) -> dict[str, Any]:
     state["intentions"] = c.request("GET", "connect/intentions")
     state["tokens"] = c.request("GET", "acl/tokens")
     state["policies"] = c.request("GET", "acl/policies")
+    state["roles"] = c.request("GET", "acl/roles")
+    state["auth-methods"] = c.request("GET", "acl/auth-methods")
+    state["binding-rules"] = c.request("GET", "acl/binding-rules")
     state["peerings"] = c.request("GET", "peerings")
     state["sessions"] = c.request("GET", "session/list")
     state["coordinates"] = c.request("GET", "coordinate/nodes")

@@ -15,10 +15,9 @@ Not implemented: namespaces other than ``default``, refused as Consul CE refuses
 (``?ns=``, ``X-Consul-Namespace``, a config entry's or legacy intention's namespace fields;
 ACL rules' ``namespace`` blocks grant nothing, see :mod:`.acl`),
 prepared queries, ``near``/``node-meta`` sorting and filters, ``stale``/``consistent``
-(always leader reads); roles, templated policies, token expiration, auth methods, binding
-rules, login/logout and ``/v1/acl/bootstrap`` (so the sandbox's workloads get their
-service-identity tokens from the lab's management token, not by logging in with an auth
-method standing in for the talk's ``aws-iam``/``kubernetes`` methods).
+(always leader reads); auth method types other than ``jwt`` (see :mod:`.state.acl_auth`: the
+sandbox's workloads log in with OpenBao JWTs where the talk's tasks use ``aws-iam`` or
+``kubernetes``).
 """
 
 from __future__ import annotations
@@ -67,6 +66,7 @@ class ConsulBackend(
         initial_management_token: str | None = None,
         address: str = "127.0.0.1",
         default_intention_policy: str | None = None,
+        acl_bootstrap: bool = False,
     ) -> None:
         if default_intention_policy not in (None, "allow", "deny"):
             raise ValueError("default_intention_policy must be 'allow', 'deny' or None")
@@ -80,8 +80,9 @@ class ConsulBackend(
         self.acl_enabled = acl_enabled
         self.address = address
         self.node_id = str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{datacenter}.{node_name}"))
+        # ``acl_bootstrap``: start with no management token, for ``PUT /v1/acl/bootstrap``
         self.initial_management_token = initial_management_token or (
-            str(uuid.uuid4()) if acl_enabled else None
+            str(uuid.uuid4()) if acl_enabled and not acl_bootstrap else None
         )
         self.runner = CheckRunner(self._check_for_runner, self._runner_report, self._reap)
         with self.write(bootstrap=True):
@@ -98,6 +99,9 @@ class ConsulBackend(
         self._peerings = Table("peerings", self)
         self._policies = Table("acl", self)
         self._tokens = Table("acl", self)
+        self._roles = Table("acl", self)
+        self._auth_methods = Table("acl", self)
+        self._binding_rules = Table("acl", self)
         self._sessions = Table("sessions", self)
         self._coordinates = Table("coordinates", self)
         self._add_partition("default", "Builtin Default Partition")

@@ -494,6 +494,33 @@ acl_token_clone = writer("token_clone", param("id"), BODY_OR_EMPTY, AUTHZ)
 acl_token_delete = writer("token_delete", param("id"), AUTHZ)
 acl_tokens = reader("token_list", ("acl",), AUTHZ)
 
+# ACL bootstrap, roles, templated policies, auth methods, binding rules, login (state/acl_auth.py)
+_NONE: Arg = lambda call: None  # noqa: E731
+acl_bootstrap = writer("acl_bootstrap")
+acl_role_create = writer("role_upsert", BODY, _NONE, AUTHZ)
+acl_role_update = writer("role_upsert", BODY, param("id"), AUTHZ)
+acl_role_get = reader("role_get", ("acl",), role_id=param("id"), authz=AUTHZ)
+acl_role_get_by_name = reader("role_get", ("acl",), name=param("name"), authz=AUTHZ)
+acl_role_delete = writer("role_delete", param("id"), AUTHZ)
+acl_roles = reader("role_list", ("acl",), query("policy"), AUTHZ)
+acl_templated_policies = reader("templated_policy_list", None, AUTHZ)
+acl_templated_policy = reader("templated_policy_get", None, param("name"), AUTHZ)
+acl_templated_policy_preview = writer(
+    "templated_policy_preview", param("name"), BODY_OR_EMPTY, AUTHZ
+)
+acl_auth_method_create = writer("auth_method_upsert", BODY, _NONE, AUTHZ)
+acl_auth_method_update = writer("auth_method_upsert", BODY, param("name"), AUTHZ)
+acl_auth_method_get = reader("auth_method_get", ("acl",), param("name"), AUTHZ)
+acl_auth_method_delete = writer("auth_method_delete", param("name"), AUTHZ)
+acl_auth_methods = reader("auth_method_list", ("acl",), AUTHZ)
+acl_binding_rule_create = writer("binding_rule_upsert", BODY, _NONE, AUTHZ)
+acl_binding_rule_update = writer("binding_rule_upsert", BODY, param("id"), AUTHZ)
+acl_binding_rule_get = reader("binding_rule_get", ("acl",), param("id"), AUTHZ)
+acl_binding_rule_delete = writer("binding_rule_delete", param("id"), AUTHZ)
+acl_binding_rules = reader("binding_rule_list", ("acl",), query("authmethod"), AUTHZ)
+acl_login = writer("acl_login", BODY, lambda call: call.token)
+acl_logout = writer("acl_logout", lambda call: call.token)
+
 # ---------------------------------------------------------------- partitions and peering
 
 

@@ -115,18 +115,54 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/acl/policy/<id>", ("PUT",), r.acl_policy_update),
     Route("/v1/acl/policy/<id>", ("DELETE",), r.acl_policy_delete),
     Route("/v1/acl/policies", ("GET",), r.acl_policies),
-    Route(
-        "/v1/acl/token",
-        ("PUT",),
-        r.acl_token_create,
-        ("Roles", "ExpirationTTL", "TemplatedPolicies"),
-    ),
+    Route("/v1/acl/token", ("PUT",), r.acl_token_create, ("TemplatedPolicies' Datacenters",)),
     Route("/v1/acl/token/self", ("GET",), r.acl_token_self),
     Route("/v1/acl/token/<id>", ("GET",), r.acl_token_get),
     Route("/v1/acl/token/<id>/clone", ("PUT",), r.acl_token_clone),
     Route("/v1/acl/token/<id>", ("PUT",), r.acl_token_update),
     Route("/v1/acl/token/<id>", ("DELETE",), r.acl_token_delete),
     Route("/v1/acl/tokens", ("GET",), r.acl_tokens, ("policy", "role", "authmethod")),
+    Route("/v1/acl/bootstrap", ("PUT",), r.acl_bootstrap, ("BootstrapSecret",)),
+    Route("/v1/acl/role", ("PUT",), r.acl_role_create),
+    Route("/v1/acl/role/name/<name>", ("GET",), r.acl_role_get_by_name),
+    Route("/v1/acl/role/<id>", ("GET",), r.acl_role_get),
+    Route("/v1/acl/role/<id>", ("PUT",), r.acl_role_update),
+    Route("/v1/acl/role/<id>", ("DELETE",), r.acl_role_delete),
+    Route("/v1/acl/roles", ("GET",), r.acl_roles),
+    Route(
+        "/v1/acl/templated-policies",
+        ("GET",),
+        r.acl_templated_policies,
+        ("templates other than builtin/service, builtin/node, builtin/dns",),
+    ),
+    Route("/v1/acl/templated-policy/name/<path:name>", ("GET",), r.acl_templated_policy),
+    Route(
+        "/v1/acl/templated-policy/preview/<path:name>",
+        ("POST",),
+        r.acl_templated_policy_preview,
+    ),
+    Route(
+        "/v1/acl/auth-method",
+        ("PUT",),
+        r.acl_auth_method_create,
+        ("Type kubernetes/aws-iam/oidc (jwt only)", "OIDCDiscoveryURL", "NamespaceRules"),
+    ),
+    Route("/v1/acl/auth-method/<name>", ("GET",), r.acl_auth_method_get),
+    Route("/v1/acl/auth-method/<name>", ("PUT",), r.acl_auth_method_update),
+    Route("/v1/acl/auth-method/<name>", ("DELETE",), r.acl_auth_method_delete),
+    Route("/v1/acl/auth-methods", ("GET",), r.acl_auth_methods),
+    Route(
+        "/v1/acl/binding-rule",
+        ("PUT",),
+        r.acl_binding_rule_create,
+        ("BindType templated-policy", "BindVars"),
+    ),
+    Route("/v1/acl/binding-rule/<id>", ("GET",), r.acl_binding_rule_get),
+    Route("/v1/acl/binding-rule/<id>", ("PUT",), r.acl_binding_rule_update),
+    Route("/v1/acl/binding-rule/<id>", ("DELETE",), r.acl_binding_rule_delete),
+    Route("/v1/acl/binding-rules", ("GET",), r.acl_binding_rules),
+    Route("/v1/acl/login", ("POST",), r.acl_login),
+    Route("/v1/acl/logout", ("POST",), r.acl_logout),
     # admin partitions and cluster peering (data model only)
     Route("/v1/partition", ("PUT",), r.partition_create),
     Route("/v1/partition/<name>", ("PUT",), r.partition_update),
@@ -205,9 +241,8 @@ ROUTES: tuple[Route, ...] = (
 )
 
 UNROUTED: tuple[str, ...] = (
-    "/v1/acl/bootstrap, /v1/acl/role*, /v1/acl/auth-method*, /v1/acl/binding-rule*,"
-    " /v1/acl/login, /v1/acl/logout, /v1/acl/templated-polic*,"
-    " legacy /v1/acl/create|update|destroy|info|list",
+    "legacy /v1/acl/create|update|destroy|info|list, /v1/acl/replication,"
+    " /v1/acl/authorize, /v1/acl/oidc/* (no oidc auth method)",
     "/v1/agent/join (a single dev agent has no other agent to join),"
     " /v1/agent/host (the sandbox does not expose its host's details),"
     " /v1/agent/health/service/* (the agent-local health of a service)",

@@ -1,15 +1,33 @@
 """ACLs: policies, tokens, and resolving a request's token into an authorizer (the rules
-language is :mod:`..acl`; roles, auth methods and binding rules are not implemented).
+language is :mod:`..acl`; roles, templated policies, auth methods, binding rules, bootstrap
+and login are :mod:`.acl_auth`). A token's ``ExpirationTTL``/``ExpirationTime`` bound its
+life: an expired token no longer resolves (``ACL not found``) and no read shows it.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from .. import acl as aclmod
-from ..exceptions import ACLDisabled, ACLNotFound, BadRequest
-from .core import ANONYMOUS_ID, GLOBAL_MANAGEMENT_ID, Authz, Store, now_iso
+from ..checks import parse_duration
+from ..exceptions import ACLDisabled, ACLNotFound, BadRequest, RPCError
+from .acl_auth import (
+    ACLAuthState,
+    _node_identities,
+    _rfc3339,
+    _service_identities,
+    go_duration,
+    parse_rfc3339,
+)
+from .core import ANONYMOUS_ID, GLOBAL_MANAGEMENT_ID, Authz, now_iso
 from .records import Policy, Token
+
+
+def _expired(token: Token, now: float | None = None) -> bool:
+    return bool(token.expiration_time) and parse_rfc3339(token.expiration_time) <= (
+        time.time() if now is None else now
+    )
 
 
 def _is_uuid(value: str) -> bool:
@@ -20,7 +38,7 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-class ACLState(Store):
+class ACLState(ACLAuthState):
     """Policies by ID, tokens by AccessorID; parsed rules cached per policy."""
 
     initial_management_token: str | None
@@ -28,6 +46,8 @@ class ACLState(Store):
 
     def _init_acl(self) -> None:
         self._rules_cache = {}
+        # an agent started with an initial management token is bootstrapped already
+        self._acl_bootstrap_index = self.index if self.initial_management_token else 0
         self._policies.put(
             GLOBAL_MANAGEMENT_ID,
             Policy(
@@ -66,17 +86,21 @@ class ACLState(Store):
             return self._authorizer_for(token)
 
     def _token_by_secret(self, secret: str) -> Token | None:
-        return next((t for t in self._tokens.values() if t.secret_id == secret), None)
+        """The live token with this SecretID (an expired one is as good as none)."""
+        found = next((t for t in self._tokens.values() if t.secret_id == secret), None)
+        return None if found is None or _expired(found) else found
 
     def _authorizer_for(self, token: Token) -> aclmod.Authorizer:
         ids = [p["ID"] for p in token.policies]
-        parts = [self._policy_rules(pid) for pid in ids if pid in self._policies]
-        parts += [aclmod.service_identity_rules(i["ServiceName"]) for i in token.service_identities]
-        parts += [aclmod.node_identity_rules(i["NodeName"]) for i in token.node_identities]
+        parts = self._identity_rules(
+            token.policies, token.service_identities, token.node_identities,
+            token.templated_policies,
+        )  # fmt: skip
+        role_parts, role_management = self._role_rules(token)
         return aclmod.Authorizer(
             token.accessor_id,
-            aclmod.merge(parts),
-            management=GLOBAL_MANAGEMENT_ID in ids,
+            aclmod.merge(parts + role_parts),
+            management=GLOBAL_MANAGEMENT_ID in ids or role_management,
             home_partition=token.partition or "default",
         )
 
@@ -180,21 +204,17 @@ class ACLState(Store):
         self._acl_guard(authz, "write")
         with self.write():
             policies = self._resolve_policy_links(raw.get("Policies") or [])
-            services = [
-                {"ServiceName": s["ServiceName"]}
-                | ({"Datacenters": list(s["Datacenters"])} if s.get("Datacenters") else {})
-                for s in raw.get("ServiceIdentities") or []
-                if s.get("ServiceName")
-            ]
-            nodes = [
-                {"NodeName": n["NodeName"], "Datacenter": n.get("Datacenter", self.datacenter)}
-                for n in raw.get("NodeIdentities") or []
-                if n.get("NodeName")
-            ]
+            roles = self._resolve_links(self._roles, raw.get("Roles") or [], "role", _name)
+            templated = self._templated(raw.get("TemplatedPolicies"))
+            services = _service_identities(raw.get("ServiceIdentities"))
+            nodes = _node_identities(raw.get("NodeIdentities"), self.datacenter)
             acc = accessor_id or raw.get("AccessorID") or ""
             old = self._tokens.get(acc) if acc else None
+            if old is not None and _expired(old):
+                old = None
             if accessor_id and old is None:
                 raise BadRequest(f"Cannot find token {accessor_id!r}")
+            expiration = old.expiration_time if old else self._expiration(raw)
             if old is None and acc and not _is_uuid(acc):
                 raise BadRequest("Invalid Token: AccessorID must be a UUID")
             secret = (old.secret_id if old else "") or raw.get("SecretID") or str(uuid.uuid4())
@@ -213,6 +233,10 @@ class ACLState(Store):
                 local=bool(raw.get("Local", False)),
                 create_time=old.create_time if old else now_iso(),
                 partition=partition,
+                roles=roles,
+                templated_policies=templated,
+                expiration_time=expiration,
+                auth_method=old.auth_method if old else "",
             )
             self._tokens.put(token.accessor_id, token)
             return token.to_dict()
@@ -222,7 +246,7 @@ class ACLState(Store):
         self._acl_guard(authz, "read")
         with self._lock:
             token = self._tokens.get(accessor_id)
-            if token is None:
+            if token is None or _expired(token):
                 raise ACLNotFound()
             return token.to_dict(show_secret=self._allowed(authz, "acl", "write"))
 
@@ -232,10 +256,11 @@ class ACLState(Store):
         self._acl_guard(authz, "write")
         with self.write():
             token = self._tokens.get(accessor_id)
-            if token is None:
+            if token is None or _expired(token):
                 raise ACLNotFound()
             body = token.to_dict()
             body.pop("AccessorID"), body.pop("SecretID")
+            body.pop("ExpirationTime", None)  # a clone gets a TTL of its own, if any
             if raw.get("Description"):
                 body["Description"] = raw["Description"]
             return self.token_upsert(body, None, authz)
@@ -254,8 +279,43 @@ class ACLState(Store):
         """``GET /v1/acl/tokens`` (the list carries SecretIDs only for acl:write, as Consul)."""
         self._acl_guard(authz, "read")
         show = self._allowed(authz, "acl", "write")
-        docs = self._docs(self._tokens, doc=lambda t: t.to_dict(show_secret=show))
+        docs = self._docs(
+            self._tokens,
+            where=lambda t: not _expired(t),
+            doc=lambda t: t.to_dict(show_secret=show),
+        )
         return sorted(docs, key=lambda t: t["CreateIndex"])
+
+    def _expiration(self, raw: dict) -> str:
+        """A new token's ``ExpirationTime`` from ``ExpirationTTL`` or ``ExpirationTime``
+        (``agent/consul/acl_endpoint.go`` tokenSetInternal's checks and texts)."""
+        ttl_raw, when_raw = raw.get("ExpirationTTL"), raw.get("ExpirationTime")
+        now = time.time()
+        try:
+            ttl = parse_duration(ttl_raw) if ttl_raw else 0.0
+        except ValueError as exc:
+            raise BadRequest(f"Request decode failed: {exc}") from exc
+        if ttl < 0:
+            raise RPCError(f"Token Expiration TTL '{go_duration(-ttl)}' should be > 0")
+        if ttl and when_raw:
+            raise RPCError("Token Expiration TTL and Expiration Time cannot both be set")
+        if not ttl and not when_raw:
+            return ""
+        expires = now + ttl if ttl else parse_rfc3339(str(when_raw))
+        if expires < now:
+            raise RPCError("ExpirationTime cannot be before CreateTime")
+        expires_in = expires - now
+        if expires_in > self.acl_token_max_ttl + 0.001:
+            raise RPCError(
+                f"ExpirationTime cannot be more than {go_duration(self.acl_token_max_ttl)} in"
+                f" the future (was {go_duration(expires_in)})"
+            )
+        if expires_in < self.acl_token_min_ttl - 0.001:
+            raise RPCError(
+                f"ExpirationTime cannot be less than {go_duration(self.acl_token_min_ttl)} in"
+                f" the future (was {go_duration(expires_in)})"
+            )
+        return _rfc3339(expires)
 
     def token_delete(self, accessor_id: str, authz: Authz = None) -> bool:
         """``DELETE /v1/acl/token/:AccessorID``."""
@@ -265,3 +325,7 @@ class ACLState(Store):
         with self.write():
             self._tokens.pop(accessor_id, None)
         return True
+
+
+def _name(record: object) -> str:
+    return record.name  # type: ignore[attr-defined]

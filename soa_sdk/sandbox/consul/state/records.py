@@ -319,6 +319,15 @@ class Token(Indexed):
     local: bool = False
     create_time: str = ""
     partition: str = "default"
+    #: links to roles, ``{"ID": ..., "Name": ...}``
+    roles: list[dict[str, str]] = field(default_factory=list)
+    #: ``{"TemplateName": "builtin/service", "TemplateVariables": {"Name": ...}}``
+    templated_policies: list[dict[str, Any]] = field(default_factory=list)
+    #: RFC 3339 (empty: never expires); ``expiration_ttl`` as given (a Go duration)
+    expiration_time: str = ""
+    expiration_ttl: str = ""
+    #: the auth method a login created it with (empty for tokens made with PUT)
+    auth_method: str = ""
 
     def to_dict(self, show_secret: bool = True) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -332,14 +341,103 @@ class Token(Indexed):
             "Partition": self.partition,
             "Namespace": "default",
         }
+        if self.roles:
+            doc["Roles"] = copy.deepcopy(self.roles)
         if self.service_identities:
             doc["ServiceIdentities"] = copy.deepcopy(self.service_identities)
         if self.node_identities:
             doc["NodeIdentities"] = copy.deepcopy(self.node_identities)
+        if self.templated_policies:
+            doc["TemplatedPolicies"] = copy.deepcopy(self.templated_policies)
+        if self.auth_method:
+            doc["AuthMethod"] = self.auth_method
+        if self.expiration_time:
+            doc["ExpirationTime"] = self.expiration_time
+        if self.expiration_ttl:
+            doc["ExpirationTTL"] = self.expiration_ttl
         doc["Hash"] = content_hash(
             {"Policies": self.policies, "Description": self.description, "Local": self.local}
         )
         return doc
+
+
+@dataclass
+class Role(Indexed):
+    """An ACL role (``api/acl.go`` ``ACLRole``): named links tokens share."""
+
+    id: str
+    name: str
+    description: str = ""
+    policies: list[dict[str, str]] = field(default_factory=list)
+    service_identities: list[dict[str, Any]] = field(default_factory=list)
+    node_identities: list[dict[str, Any]] = field(default_factory=list)
+    templated_policies: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "ID": self.id,
+            "Name": self.name,
+            "Description": self.description,
+            "Policies": copy.deepcopy(self.policies),
+        }
+        if self.service_identities:
+            doc["ServiceIdentities"] = copy.deepcopy(self.service_identities)
+        if self.node_identities:
+            doc["NodeIdentities"] = copy.deepcopy(self.node_identities)
+        if self.templated_policies:
+            doc["TemplatedPolicies"] = copy.deepcopy(self.templated_policies)
+        doc["Hash"] = content_hash([self.name, self.policies, self.service_identities])
+        return {**doc, **self.indexes(), "Partition": "default", "Namespace": "default"}
+
+
+@dataclass
+class AuthMethod(Indexed):
+    """An ACL auth method (``api/acl.go`` ``ACLAuthMethod``)."""
+
+    name: str
+    type: str
+    display_name: str = ""
+    description: str = ""
+    max_token_ttl: str = ""
+    token_locality: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"Name": self.name, "Type": self.type}
+        if self.display_name:
+            doc["DisplayName"] = self.display_name
+        doc["Description"] = self.description
+        if self.max_token_ttl:
+            doc["MaxTokenTTL"] = self.max_token_ttl
+        if self.token_locality:
+            doc["TokenLocality"] = self.token_locality
+        doc["Config"] = copy.deepcopy(self.config)
+        return {**doc, **self.indexes(), "Partition": "default", "Namespace": "default"}
+
+
+@dataclass
+class BindingRule(Indexed):
+    """An ACL binding rule (``api/acl.go`` ``ACLBindingRule``)."""
+
+    id: str
+    auth_method: str
+    bind_type: str
+    bind_name: str
+    description: str = ""
+    selector: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ID": self.id,
+            "Description": self.description,
+            "AuthMethod": self.auth_method,
+            "Selector": self.selector,
+            "BindType": self.bind_type,
+            "BindName": self.bind_name,
+            **self.indexes(),
+            "Partition": "default",
+            "Namespace": "default",
+        }
 
 
 @dataclass

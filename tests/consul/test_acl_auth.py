@@ -1,0 +1,417 @@
+"""ACL bootstrap, roles, templated policies, token expiration, jwt auth methods, binding rules,
+login and logout (state/acl_auth.py), through python-consul2 where it has a method."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import consul
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from soa_sdk.sandbox.consul import ConsulBackend, create_server
+
+ROOT = "root-token-for-tests"  # tests/consul/conftest.py's management token
+Running = Any  # conftest's Running: backend, url, port, http()
+
+ISSUER = "https://openbao.example/v1/identity/oidc"
+AUDIENCE = "consul"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@pytest.fixture(scope="module")
+def key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def sign(key: rsa.RSAPrivateKey, claims: dict[str, Any], kid: str = "k1") -> str:
+    head = _b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": kid}).encode())
+    body = _b64(json.dumps(claims).encode())
+    sig = key.sign(f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{head}.{body}.{_b64(sig)}"
+
+
+def claims(service: str, **extra: Any) -> dict[str, Any]:
+    now = int(time.time())
+    return {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": f"entity-{service}",
+        "iat": now,
+        "exp": now + 300,
+        "service": service,
+        **extra,
+    }
+
+
+def pem(key: rsa.RSAPrivateKey) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def jwt_method(config: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "Name": "openbao",
+        "Type": "jwt",
+        "Config": {
+            "BoundIssuer": ISSUER,
+            "BoundAudiences": [AUDIENCE],
+            "ClaimMappings": {"service": "service", "sub": "entity"},
+            **config,
+        },
+        **extra,
+    }
+
+
+# -- bootstrap -----------------------------------------------------------------------------
+def test_bootstrap_once() -> None:
+    import requests
+
+    backend = ConsulBackend(acl_bootstrap=True)
+    server = create_server(backend, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        client = consul.Consul("127.0.0.1", server.server_port)
+        token = client.acl.bootstrap()
+        assert token["Description"] == "Bootstrap Token (Global Management)"
+        assert token["Policies"] == [
+            {"ID": "00000000-0000-0000-0000-000000000001", "Name": "global-management"}
+        ]
+        again = requests.put(f"{url}/v1/acl/bootstrap", timeout=10)
+        assert again.status_code == 403
+        assert again.text.startswith("Permission denied: ACL bootstrap no longer allowed (reset")
+        # the bootstrap token is a management token
+        headers = {"X-Consul-Token": token["SecretID"]}
+        assert requests.get(f"{url}/v1/acl/tokens", headers=headers, timeout=10).ok
+    finally:
+        server.shutdown()
+        backend.close()
+        thread.join(timeout=5)
+
+
+def test_bootstrap_refused_with_an_initial_management_token(cs: Running) -> None:
+    r = cs.http("PUT", "/v1/acl/bootstrap", token=None)
+    assert (r.status_code, r.text) == (
+        403,
+        "Permission denied: ACL bootstrap no longer allowed (reset index: 1)",
+    )
+
+
+# -- roles ---------------------------------------------------------------------------------
+def test_roles_crud_and_token_links(cs: Running, root: consul.Consul) -> None:
+    policy = cs.http(
+        "PUT",
+        "/v1/acl/policy",
+        json={"Name": "kv-app", "Rules": 'key_prefix "app/" { policy = "write" }'},
+    ).json()
+    r = cs.http(
+        "PUT",
+        "/v1/acl/role",
+        json={
+            "Name": "inventory-role",
+            "Description": "inventory",
+            "Policies": [{"Name": "kv-app"}],
+            "ServiceIdentities": [{"ServiceName": "inventory"}],
+        },
+    )
+    assert r.status_code == 200, r.text
+    role = r.json()
+    assert role["Policies"] == [{"ID": policy["ID"], "Name": "kv-app"}]
+    assert role["ServiceIdentities"] == [{"ServiceName": "inventory"}]
+    assert root.acl.roles.get_by_name("inventory-role")["ID"] == role["ID"]
+    assert cs.http("GET", f"/v1/acl/role/{role['ID']}").json()["Name"] == "inventory-role"
+    assert [x["Name"] for x in cs.http("GET", "/v1/acl/roles").json()] == ["inventory-role"]
+    assert cs.http("GET", "/v1/acl/roles", params={"policy": policy["ID"]}).json()
+    dup = cs.http("PUT", "/v1/acl/role", json={"Name": "inventory-role"})
+    assert dup.status_code == 400 and "already exists" in dup.text
+    missing = cs.http("PUT", "/v1/acl/role", json={"Name": "x", "Policies": [{"Name": "nope"}]})
+    assert missing.status_code == 400
+    assert cs.http("GET", "/v1/acl/role/name/ghost").status_code == 403  # ACL not found
+
+    token = cs.http("PUT", "/v1/acl/token", json={"Roles": [{"Name": "inventory-role"}]}).json()
+    assert token["Roles"] == [{"ID": role["ID"], "Name": "inventory-role"}]
+    secret = token["SecretID"]
+    reg = {"Name": "inventory", "Port": 80}
+    assert cs.http("PUT", "/v1/agent/service/register", token=secret, json=reg).status_code == 200
+    other = {"Name": "payments", "Port": 80}
+    assert cs.http("PUT", "/v1/agent/service/register", token=secret, json=other).status_code == 403
+    assert cs.http("PUT", "/v1/kv/app/x", token=secret, data=b"1").status_code == 200
+
+    # rename is reflected in the token's link; delete unlinks
+    r = cs.http("PUT", f"/v1/acl/role/{role['ID']}", json={**role, "Name": "inv"})
+    assert r.status_code == 200
+    assert (
+        cs.http("GET", f"/v1/acl/token/{token['AccessorID']}").json()["Roles"][0]["Name"] == "inv"
+    )
+    assert cs.http("DELETE", f"/v1/acl/role/{role['ID']}").json() is True
+    assert "Roles" not in cs.http("GET", f"/v1/acl/token/{token['AccessorID']}").json()
+    assert cs.http("PUT", "/v1/kv/app/x", token=secret, data=b"1").status_code == 403
+    assert cs.http("GET", "/v1/acl/roles", token=None).status_code == 403
+
+
+# -- templated policies ----------------------------------------------------------------------
+def test_templated_policies(cs: Running) -> None:
+    listing = cs.http("GET", "/v1/acl/templated-policies").json()
+    assert {"builtin/service", "builtin/node", "builtin/dns"} <= set(listing)
+    service = cs.http("GET", "/v1/acl/templated-policy/name/builtin/service").json()
+    assert service["TemplateName"] == "builtin/service" and '"name"' in service["Schema"]
+    preview = cs.http(
+        "POST", "/v1/acl/templated-policy/preview/builtin/service", json={"Name": "api"}
+    ).json()
+    assert 'service "api-sidecar-proxy"' in preview["Rules"]
+    assert (
+        preview["Description"]
+        == "synthetic policy generated from templated policy: builtin/service"
+    )
+    assert cs.http("GET", "/v1/acl/templated-policy/name/builtin/nope").status_code == 404
+
+    token = cs.http(
+        "PUT",
+        "/v1/acl/token",
+        json={
+            "TemplatedPolicies": [
+                {"TemplateName": "builtin/service", "TemplateVariables": {"Name": "api"}}
+            ]
+        },
+    ).json()
+    assert token["TemplatedPolicies"] == [
+        {"TemplateName": "builtin/service", "TemplateVariables": {"name": "api"}}
+    ]
+    secret = token["SecretID"]
+    assert (
+        cs.http("PUT", "/v1/agent/service/register", token=secret, json={"Name": "api"}).status_code
+        == 200
+    )
+    assert (
+        cs.http("PUT", "/v1/agent/service/register", token=secret, json={"Name": "web"}).status_code
+        == 403
+    )
+    bad = cs.http(
+        "PUT", "/v1/acl/token", json={"TemplatedPolicies": [{"TemplateName": "builtin/service"}]}
+    )
+    assert bad.status_code == 400 and "name is required" in bad.text
+    unknown = cs.http("PUT", "/v1/acl/token", json={"TemplatedPolicies": [{"TemplateName": "x"}]})
+    assert unknown.status_code == 400 and "does not exist" in unknown.text
+
+
+# -- expiration ----------------------------------------------------------------------------
+@pytest.fixture
+def short_ttls(cs: Running) -> Iterator[Running]:
+    """``acl.token_min_expiration_ttl`` lowered to 1s (Consul's default is 1m)."""
+    cs.backend.acl_token_min_ttl = 1.0
+    try:
+        yield cs
+    finally:
+        cs.backend.acl_token_min_ttl = 60.0
+
+
+def test_token_expiration(short_ttls: Running) -> None:
+    cs = short_ttls
+    short = cs.http("PUT", "/v1/acl/token", json={"ExpirationTTL": "500ms"})
+    assert (short.status_code, short.text) == (
+        500,
+        "ExpirationTime cannot be less than 1s in the future (was 0.5s)",
+    )
+    long = cs.http("PUT", "/v1/acl/token", json={"ExpirationTTL": "48h"})
+    assert long.status_code == 500 and "cannot be more than 24h0m0s" in long.text
+    both = cs.http(
+        "PUT",
+        "/v1/acl/token",
+        json={"ExpirationTTL": "1h", "ExpirationTime": "2099-01-01T00:00:00Z"},
+    )
+    assert both.text == "Token Expiration TTL and Expiration Time cannot both be set"
+    token = cs.http("PUT", "/v1/acl/token", json={"ExpirationTTL": "2s"}).json()
+    assert token["ExpirationTime"].endswith("Z") and "ExpirationTTL" not in token
+    secret = token["SecretID"]
+    assert cs.http("GET", "/v1/acl/token/self", token=secret).status_code == 200
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        r = cs.http("GET", "/v1/acl/token/self", token=secret)
+        if r.status_code == 403:
+            break
+        time.sleep(0.25)
+    assert (r.status_code, r.text) == (403, "ACL not found")
+    assert cs.http("GET", f"/v1/acl/token/{token['AccessorID']}").status_code == 403
+    listed = [t["AccessorID"] for t in cs.http("GET", "/v1/acl/tokens").json()]
+    assert token["AccessorID"] not in listed
+
+
+# -- auth methods, binding rules, login, logout ---------------------------------------------------
+def test_auth_method_and_binding_rule_crud(cs: Running, root: consul.Consul, key: Any) -> None:
+    method = root.acl.auth_method.create(jwt_method({"JWTValidationPubKeys": [pem(key)]}))
+    assert method["Type"] == "jwt" and method["Config"]["BoundAudiences"] == [AUDIENCE]
+    assert root.acl.auth_method.get("openbao")["Name"] == "openbao"
+    assert [m["Name"] for m in cs.http("GET", "/v1/acl/auth-methods").json()] == ["openbao"]
+    assert "Config" not in cs.http("GET", "/v1/acl/auth-methods").json()[0]
+    neither = cs.http("PUT", "/v1/acl/auth-method", json=jwt_method({}) | {"Name": "b"})
+    assert neither.status_code == 400 and "exactly one of 'JWTValidationPubKeys'" in neither.text
+    k8s = cs.http("PUT", "/v1/acl/auth-method", json={"Name": "k", "Type": "kubernetes"})
+    assert k8s.status_code == 400
+    rule = root.acl.binding_rule.create(
+        {
+            "AuthMethod": "openbao",
+            "BindType": "service",
+            "BindName": "${value.service}",
+            "Selector": 'value.entity matches "^entity-"',
+        }
+    )
+    assert rule["BindName"] == "${value.service}" and rule["ID"]
+    assert root.acl.binding_rule.get(rule["ID"])["AuthMethod"] == "openbao"
+    listed = cs.http("GET", "/v1/acl/binding-rules", params={"authmethod": "openbao"}).json()
+    assert [x["ID"] for x in listed] == [rule["ID"]]
+    unknown_var = cs.http(
+        "PUT",
+        "/v1/acl/binding-rule",
+        json={"AuthMethod": "openbao", "BindType": "service", "BindName": "${value.nope}"},
+    )
+    assert unknown_var.status_code == 400
+    no_method = cs.http(
+        "PUT",
+        "/v1/acl/binding-rule",
+        json={"AuthMethod": "ghost", "BindType": "service", "BindName": "x"},
+    )
+    assert no_method.status_code == 400
+    assert cs.http("DELETE", f"/v1/acl/binding-rule/{rule['ID']}").json() is True
+    assert cs.http("GET", f"/v1/acl/binding-rule/{rule['ID']}").status_code == 403
+    assert cs.http("DELETE", "/v1/acl/auth-method/openbao").json() is True
+    assert cs.http("GET", "/v1/acl/auth-method/openbao").status_code == 403
+    assert cs.http("GET", "/v1/acl/auth-methods", token=None).status_code == 403
+
+
+def _setup_login(cs: Running, config: dict[str, Any], **extra: Any) -> None:
+    r = cs.http("PUT", "/v1/acl/auth-method", json=jwt_method(config, **extra))
+    assert r.status_code == 200, r.text
+    r = cs.http(
+        "PUT",
+        "/v1/acl/binding-rule",
+        json={"AuthMethod": "openbao", "BindType": "service", "BindName": "${value.service}"},
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_login_gives_only_the_service_identity(cs: Running, key: Any) -> None:
+    _setup_login(cs, {"JWTValidationPubKeys": [pem(key)]}, MaxTokenTTL="1h")
+    client = consul.Consul("127.0.0.1", cs.port)
+    token = client.acl.login("openbao", sign(key, claims("inventory")), meta={"pod": "p1"})
+    assert token["AuthMethod"] == "openbao" and token["Local"] is True
+    assert token["ServiceIdentities"] == [{"ServiceName": "inventory"}]
+    assert token["Policies"] == [] and "ExpirationTime" in token
+    assert token["Description"] == 'token created via login: {"pod":"p1"}'
+    secret = token["SecretID"]
+    ok = cs.http("PUT", "/v1/agent/service/register", token=secret, json={"Name": "inventory"})
+    assert ok.status_code == 200
+    sidecar = {"Name": "inventory-sidecar-proxy", "Kind": "connect-proxy", "Port": 21000,
+               "Proxy": {"DestinationServiceName": "inventory"}}  # fmt: skip
+    assert (
+        cs.http("PUT", "/v1/agent/service/register", token=secret, json=sidecar).status_code == 200
+    )
+    denied = cs.http("PUT", "/v1/agent/service/register", token=secret, json={"Name": "payments"})
+    assert denied.status_code == 403 and "'service:write' on \"payments\"" in denied.text
+    assert cs.http("PUT", "/v1/kv/x", token=secret, data=b"1").status_code == 403
+    assert cs.http("GET", "/v1/acl/tokens", token=secret).status_code == 403
+
+    # logout deletes it; a second logout, or one with a token not made by login, is refused
+    assert client.acl.logout(token=secret) is True
+    assert cs.http("GET", "/v1/acl/token/self", token=secret).status_code == 403
+    again = cs.http("POST", "/v1/acl/logout", token=secret)
+    assert (again.status_code, again.text) == (403, "ACL not found")
+    mgmt = cs.http("POST", "/v1/acl/logout")
+    assert (mgmt.status_code, mgmt.text) == (403, "Permission denied")
+
+
+def test_login_errors(cs: Running, key: Any) -> None:
+    _setup_login(cs, {"JWTValidationPubKeys": [pem(key)]})
+    login = lambda bearer, **kw: cs.http(  # noqa: E731
+        "POST", "/v1/acl/login", token=kw.get("token"),
+        json={"AuthMethod": kw.get("method", "openbao"), "BearerToken": bearer},
+    )  # fmt: skip
+    assert login(sign(key, claims("inventory", aud="sts.amazonaws.com"))).status_code == 500
+    assert login(sign(key, claims("inventory", iss="https://elsewhere"))).status_code == 500
+    assert login(sign(key, claims("inventory", exp=int(time.time()) - 3600))).status_code == 500
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = login(sign(other, claims("inventory")))
+    assert forged.status_code == 500 and "validated the token signature" in forged.text
+    assert login("not-a-jwt").status_code == 500
+    assert login(sign(key, claims("inventory")), method="ghost").status_code == 403
+    assert login(sign(key, claims("inventory")), token=ROOT).status_code == 500
+    r = cs.http("POST", "/v1/acl/login", token=None, json={})
+    assert (r.status_code, r.text) == (500, "Invalid Login request: Missing auth parameters")
+    # no binding rule matches (an invalid service name binds nothing): Permission denied
+    assert login(sign(key, claims("Not A Name"))).text == "Permission denied"
+    # a Selector that does not match binds nothing either
+    rules = cs.http("GET", "/v1/acl/binding-rules").json()
+    cs.http(
+        "PUT",
+        f"/v1/acl/binding-rule/{rules[0]['ID']}",
+        json={**rules[0], "Selector": 'value.service == "web"'},
+    )
+    denied = login(sign(key, claims("inventory")))
+    assert (denied.status_code, denied.text) == (403, "Permission denied")
+    assert login(sign(key, claims("web"))).status_code == 200
+
+
+@pytest.fixture
+def jwks_url(key: Any) -> Iterator[str]:
+    numbers = key.public_key().public_numbers()
+    doc = {
+        "keys": [
+            {
+                "kty": "RSA",
+                "kid": "k1",
+                "alg": "RS256",
+                "use": "sig",
+                "n": _b64(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
+                "e": _b64(numbers.e.to_bytes(3, "big")),
+            }
+        ]
+    }
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(doc).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/v1/identity/oidc/.well-known/keys"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def test_login_with_jwks_url(cs: Running, key: Any, jwks_url: str) -> None:
+    _setup_login(cs, {"JWKSURL": jwks_url})
+    r = cs.http(
+        "POST",
+        "/v1/acl/login",
+        token=None,
+        json={"AuthMethod": "openbao", "BearerToken": sign(key, claims("inventory"))},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["ServiceIdentities"] == [{"ServiceName": "inventory"}]
+    # deleting the auth method deletes the tokens it issued
+    cs.http("DELETE", "/v1/acl/auth-method/openbao")
+    assert cs.http("GET", "/v1/acl/token/self", token=r.json()["SecretID"]).status_code == 403
