@@ -53,18 +53,84 @@ class MemoryHost(WorkloadHost):
             self.catalog.deregister(sid, partition)
 
 
-class MemoryEnv:
+class _Env:
+    """What the environments share: the config entries and ingress gateways a test adds,
+    undone by :meth:`reset` (workloads too). Subclasses say how to write them."""
+
+    host: Any
+
+    def __init__(self) -> None:
+        self._entries: set[tuple[str, str]] = set()
+        self._ingress: list[str] = []
+
+    def put_config(self, entry: dict[str, Any]) -> None:
+        self._entries.add((entry["Kind"], entry["Name"]))
+        self._put_config(entry)
+
+    def register_ingress(self, name: str, port: int) -> None:
+        self._ingress.append(name)
+        self._register_ingress(name, port)
+
+    def reset(self) -> None:
+        self.host.stop_all()
+        for sid in self._ingress:
+            self._deregister_ingress(sid)
+        for kind, name in sorted(self._entries, key=lambda e: _DELETE_ORDER.index(e[0])):
+            self.delete_config(kind, name)
+        self._entries.clear()
+        self._ingress.clear()
+
+    def delete_config(self, kind: str, name: str) -> None:
+        raise NotImplementedError
+
+    def _put_config(self, entry: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _register_ingress(self, name: str, port: int) -> None:
+        raise NotImplementedError
+
+    def _deregister_ingress(self, sid: str) -> None:
+        raise NotImplementedError
+
+
+# Gateways and routers first: Consul refuses to delete what others still use.
+_DELETE_ORDER = [
+    "ingress-gateway",
+    "service-intentions",
+    "service-router",
+    "service-splitter",
+    "service-resolver",
+    "service-defaults",
+    "proxy-defaults",
+]
+
+
+class _InProcessEnv(_Env):
+    """An environment whose workload host runs in this process (a :class:`WorkloadHost`)."""
+
+    host: WorkloadHost
+
+    def start(self, name: str, version: str = "v1", **spec: Any) -> list[dict[str, Any]]:
+        return [w.to_dict() for w in self.host.start({"name": name, "version": version, **spec})]
+
+    def update(self, workload_id: str, **changes: Any) -> None:
+        self.host.update(workload_id, changes)
+
+    def workloads(self) -> list[dict[str, Any]]:
+        return [w.to_dict() for w in self.host.list()]
+
+
+class MemoryEnv(_InProcessEnv):
     name = "memory"
     check_interval = CHECK_INTERVAL  # the stand-in check runner has no minimum
 
     def __init__(self) -> None:
+        super().__init__()
         self.catalog = MemoryCatalog()
         self.plane = MeshDataPlane(self.catalog).start()
         self.admin_url = self.plane.admin_url
         self.admin_headers: dict[str, str] = {}  # no ACLs
         self.host = MemoryHost(self.catalog)
-        self._entries: set[tuple[str, str]] = set()
-        self._ingress: list[str] = []
         self._stop = threading.Event()
         self._checker = threading.Thread(target=self._run_checks, daemon=True)
         self._checker.start()
@@ -83,24 +149,13 @@ class MemoryEnv:
                     status[sid] = new
                     self.catalog.set_status(sid, new, partition)
 
-    def start(self, name: str, version: str = "v1", **spec: Any) -> list[dict[str, Any]]:
-        return [w.to_dict() for w in self.host.start({"name": name, "version": version, **spec})]
-
-    def update(self, workload_id: str, **changes: Any) -> None:
-        self.host.update(workload_id, changes)
-
-    def workloads(self) -> list[dict[str, Any]]:
-        return [w.to_dict() for w in self.host.list()]
-
-    def put_config(self, entry: dict[str, Any]) -> None:
-        self._entries.add((entry["Kind"], entry["Name"]))
+    def _put_config(self, entry: dict[str, Any]) -> None:
         self.catalog.put_config_entry(entry)
 
     def delete_config(self, kind: str, name: str) -> None:
         self.catalog.delete_config_entry(kind, name)
 
-    def register_ingress(self, name: str, port: int) -> None:
-        self._ingress.append(name)
+    def _register_ingress(self, name: str, port: int) -> None:
         self.catalog.register(
             {
                 "ID": name,
@@ -111,14 +166,8 @@ class MemoryEnv:
             }
         )
 
-    def reset(self) -> None:
-        self.host.stop_all()
-        for sid in self._ingress:
-            self.catalog.deregister(sid)
-        for kind, name in self._entries:
-            self.catalog.delete_config_entry(kind, name)
-        self._entries.clear()
-        self._ingress.clear()
+    def _deregister_ingress(self, sid: str) -> None:
+        self.catalog.deregister(sid)
 
     def close(self) -> None:
         self._stop.set()
@@ -142,7 +191,7 @@ class BackendHost(WorkloadHost):
             self.backend.deregister_service(path.rsplit("/", 1)[1], partition)
 
 
-class BackendEnv:
+class BackendEnv(_InProcessEnv):
     """The real ConsulBackend (and its check runner) in-process, without its HTTP layer."""
 
     name = "backend"
@@ -151,61 +200,31 @@ class BackendEnv:
     def __init__(self) -> None:
         from soa_sdk.sandbox.consul import ConsulBackend
 
+        super().__init__()
         self.backend = ConsulBackend(acl_enabled=False)
         self.plane = MeshDataPlane(self.backend).start()
         self.admin_url = self.backend.kv_raw("_sandbox/mesh/admin").decode()
         self.admin_headers: dict[str, str] = {}  # no ACLs
         self.host = BackendHost(self.backend)
-        self._entries: set[tuple[str, str]] = set()
-        self._ingress: list[str] = []
 
-    def start(self, name: str, version: str = "v1", **spec: Any) -> list[dict[str, Any]]:
-        return [w.to_dict() for w in self.host.start({"name": name, "version": version, **spec})]
-
-    def update(self, workload_id: str, **changes: Any) -> None:
-        self.host.update(workload_id, changes)
-
-    def workloads(self) -> list[dict[str, Any]]:
-        return [w.to_dict() for w in self.host.list()]
-
-    def put_config(self, entry: dict[str, Any]) -> None:
-        self._entries.add((entry["Kind"], entry["Name"]))
+    def _put_config(self, entry: dict[str, Any]) -> None:
         assert self.backend.config_apply(entry) is True
 
     def delete_config(self, kind: str, name: str) -> None:
         self.backend.config_delete(kind, name)
 
-    def register_ingress(self, name: str, port: int) -> None:
-        self._ingress.append(name)
+    def _register_ingress(self, name: str, port: int) -> None:
         self.backend.register_service(
             {"ID": name, "Name": name, "Kind": "ingress-gateway", "Port": port}
         )
 
-    def reset(self) -> None:
-        self.host.stop_all()
-        for sid in self._ingress:
-            self.backend.deregister_service(sid)
-        for kind, name in sorted(self._entries, key=lambda e: _DELETE_ORDER.index(e[0])):
-            self.backend.config_delete(kind, name)
-        self._entries.clear()
-        self._ingress.clear()
+    def _deregister_ingress(self, sid: str) -> None:
+        self.backend.deregister_service(sid)
 
     def close(self) -> None:
         self.reset()
         self.plane.stop()
         self.backend.close()
-
-
-# Gateways and routers first: Consul refuses to delete what others still use.
-_DELETE_ORDER = [
-    "ingress-gateway",
-    "service-intentions",
-    "service-router",
-    "service-splitter",
-    "service-resolver",
-    "service-defaults",
-    "proxy-defaults",
-]
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
@@ -222,13 +241,14 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 15.0) -
     raise RuntimeError(f"{url} did not come up")
 
 
-class ConsulEnv:
+class ConsulEnv(_Env):
     name = "consul"
     check_interval = CONSUL_MIN_INTERVAL
 
     def __init__(self) -> None:
         import consul  # python-consul2
 
+        super().__init__()
         self.token = "mesh-test-root-token"
         self.port = free_port()
         self.addr = f"http://127.0.0.1:{self.port}"
@@ -288,8 +308,6 @@ class ConsulEnv:
         _wait_http(self.host.addr + "/v1/health", host_proc)
         self._http = requests.Session()
         self._http.headers["X-Consul-Token"] = self.token
-        self._entries: set[tuple[str, str]] = set()
-        self._ingress: list[str] = []
 
     def start(self, name: str, version: str = "v1", **spec: Any) -> list[dict[str, Any]]:
         return self.host.start(name, version, **spec)
@@ -300,15 +318,13 @@ class ConsulEnv:
     def workloads(self) -> list[dict[str, Any]]:
         return self.host.list()
 
-    def put_config(self, entry: dict[str, Any]) -> None:
-        self._entries.add((entry["Kind"], entry["Name"]))
+    def _put_config(self, entry: dict[str, Any]) -> None:
         assert self.consul.config.put(entry) is True
 
     def delete_config(self, kind: str, name: str) -> None:
         self.consul.config.delete(kind, name)
 
-    def register_ingress(self, name: str, port: int) -> None:
-        self._ingress.append(name)
+    def _register_ingress(self, name: str, port: int) -> None:
         resp = self._http.put(
             self.addr + "/v1/agent/service/register",
             json={
@@ -321,24 +337,8 @@ class ConsulEnv:
         )
         resp.raise_for_status()
 
-    def reset(self) -> None:
-        self.host.stop_all()
-        for sid in self._ingress:
-            self._http.put(f"{self.addr}/v1/agent/service/deregister/{sid}")
-        # Gateways and routers first: Consul refuses to delete what others still use.
-        order = [
-            "ingress-gateway",
-            "service-intentions",
-            "service-router",
-            "service-splitter",
-            "service-resolver",
-            "service-defaults",
-            "proxy-defaults",
-        ]
-        for kind, name in sorted(self._entries, key=lambda e: order.index(e[0])):
-            self.consul.config.delete(kind, name)
-        self._entries.clear()
-        self._ingress.clear()
+    def _deregister_ingress(self, sid: str) -> None:
+        self._http.put(f"{self.addr}/v1/agent/service/deregister/{sid}")
 
     def close(self) -> None:
         try:
