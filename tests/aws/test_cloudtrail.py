@@ -11,21 +11,9 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from trail_lookup import lookup_events
 
 SECRET = "correct-horse-battery-staple"
-
-
-def events(client: Any, key: str | None = None, value: str | None = None, **kw: Any) -> list:
-    """Every event matching one lookup attribute, following NextToken."""
-    if key is not None:
-        kw["LookupAttributes"] = [{"AttributeKey": key, "AttributeValue": value}]
-    out: list[dict[str, Any]] = []
-    while True:
-        page = client.lookup_events(**kw)
-        out.extend(page["Events"])
-        if "NextToken" not in page:
-            return out
-        kw["NextToken"] = page["NextToken"]
 
 
 def record(event: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +24,7 @@ def test_calls_land_in_the_account_that_made_them(aws: Any, member: Any) -> None
     aws.client("s3").create_bucket(Bucket="management-logs")
     aws.client("s3", **member.keys).create_bucket(Bucket="runtime-ecs-artifacts")
 
-    mgmt = events(aws.client("cloudtrail"), "EventName", "CreateBucket")
+    mgmt = lookup_events(aws.client("cloudtrail"), "EventName", "CreateBucket")
     assert [e["Resources"] for e in mgmt] == [
         [{"ResourceType": "AWS::S3::Bucket", "ResourceName": "management-logs"}]
     ]
@@ -45,7 +33,7 @@ def test_calls_land_in_the_account_that_made_them(aws: Any, member: Any) -> None
     assert record(mgmt[0])["recipientAccountId"] == aws.management_account
 
     ct = aws.client("cloudtrail", **member.keys)
-    theirs = events(ct, "EventName", "CreateBucket")
+    theirs = lookup_events(ct, "EventName", "CreateBucket")
     assert len(theirs) == 1
     event = theirs[0]
     assert event["Username"] == member.session_name
@@ -65,8 +53,8 @@ def test_calls_land_in_the_account_that_made_them(aws: Any, member: Any) -> None
     assert rec["eventType"] == "AwsApiCall" and rec["managementEvent"] is True
 
     # The cross-account AssumeRole shows in both accounts, as in AWS.
-    assumed_here = events(aws.client("cloudtrail"), "EventName", "AssumeRole")
-    assumed_there = events(ct, "EventName", "AssumeRole")
+    assumed_here = lookup_events(aws.client("cloudtrail"), "EventName", "AssumeRole")
+    assumed_there = lookup_events(ct, "EventName", "AssumeRole")
     assert [record(e)["userIdentity"]["type"] for e in assumed_here] == ["IAMUser"]
     assert [record(e)["userIdentity"]["type"] for e in assumed_there] == ["AWSAccount"]
     assert record(assumed_there[0])["userIdentity"]["accountId"] == aws.management_account
@@ -78,26 +66,26 @@ def test_lookup_attributes_filter(aws: Any, member: Any) -> None:
     logs.describe_log_groups()
     ct = aws.client("cloudtrail", "eu-central-1")
 
-    by_resource = events(ct, "ResourceName", "/soa/filter-test")
+    by_resource = lookup_events(ct, "ResourceName", "/soa/filter-test")
     assert [e["EventName"] for e in by_resource] == ["CreateLogGroup"]
     assert by_resource[0]["Resources"] == [
         {"ResourceType": "AWS::Logs::LogGroup", "ResourceName": "/soa/filter-test"}
     ]
-    by_source = events(ct, "EventSource", "logs.amazonaws.com")
+    by_source = lookup_events(ct, "EventSource", "logs.amazonaws.com")
     assert {e["EventName"] for e in by_source} == {"CreateLogGroup", "DescribeLogGroups"}
-    reads = events(ct, "ReadOnly", "true")
-    writes = events(ct, "ReadOnly", "false")
+    reads = lookup_events(ct, "ReadOnly", "true")
+    writes = lookup_events(ct, "ReadOnly", "false")
     assert "DescribeLogGroups" in {e["EventName"] for e in reads}
     assert {e["EventName"] for e in writes} == {"CreateLogGroup"}
     assert all(e["ReadOnly"] == "true" for e in reads)
-    assert [e["EventName"] for e in events(ct, "Username", "soa-lab-admin")].count(
+    assert [e["EventName"] for e in lookup_events(ct, "Username", "soa-lab-admin")].count(
         "CreateLogGroup"
     ) == 1
-    assert events(ct, "Username", member.session_name) == []
-    by_id = events(ct, "EventId", by_resource[0]["EventId"])
+    assert lookup_events(ct, "Username", member.session_name) == []
+    by_id = lookup_events(ct, "EventId", by_resource[0]["EventId"])
     assert [e["EventId"] for e in by_id] == [by_resource[0]["EventId"]]
     # Events are kept per Region: none of these calls shows in us-east-1.
-    assert events(aws.client("cloudtrail"), "ResourceName", "/soa/filter-test") == []
+    assert lookup_events(aws.client("cloudtrail"), "ResourceName", "/soa/filter-test") == []
 
 
 def test_time_range_and_newest_first(aws: Any) -> None:
@@ -108,14 +96,16 @@ def test_time_range_and_newest_first(aws: Any) -> None:
     boundary = datetime.now(UTC)  # a fraction: the window starts at its whole second
     ssm.put_parameter(Name="/soa/second", Value="2", Type="String")
 
-    both = events(ct, "EventName", "PutParameter")
+    both = lookup_events(ct, "EventName", "PutParameter")
     assert [e["Resources"][0]["ResourceName"] for e in both] == ["/soa/second", "/soa/first"]
     first_time = both[1]["EventTime"]
-    after = events(ct, "EventName", "PutParameter", StartTime=boundary)
+    after = lookup_events(ct, "EventName", "PutParameter", StartTime=boundary)
     assert [e["Resources"][0]["ResourceName"] for e in after] == ["/soa/second"]
-    before = events(ct, "EventName", "PutParameter", EndTime=first_time)
+    before = lookup_events(ct, "EventName", "PutParameter", EndTime=first_time)
     assert [e["Resources"][0]["ResourceName"] for e in before] == ["/soa/first"]
-    window = events(ct, "EventName", "PutParameter", StartTime=first_time, EndTime=first_time)
+    window = lookup_events(
+        ct, "EventName", "PutParameter", StartTime=first_time, EndTime=first_time
+    )
     assert [e["EventId"] for e in window] == [both[1]["EventId"]]  # both ends are inclusive
 
     with pytest.raises(ClientError) as err:
@@ -129,12 +119,12 @@ def test_a_fractional_window_is_compared_at_whole_seconds(aws: Any) -> None:
     ssm = aws.client("ssm", "ca-central-1")
     ct = aws.client("cloudtrail", "ca-central-1")
     ssm.put_parameter(Name="/soa/fraction", Value="1", Type="String")
-    [event] = events(ct, "ResourceName", "/soa/fraction")
+    [event] = lookup_events(ct, "ResourceName", "/soa/fraction")
     at = event["EventTime"]
     assert at.microsecond == 0
 
     def found(**window: Any) -> list[str]:
-        return [e["EventId"] for e in events(ct, "ResourceName", "/soa/fraction", **window)]
+        return [e["EventId"] for e in lookup_events(ct, "ResourceName", "/soa/fraction", **window)]
 
     late = at + timedelta(milliseconds=999)  # sent with its fraction by botocore
     assert found(StartTime=late) == [event["EventId"]]
@@ -212,16 +202,16 @@ def test_secrets_are_hidden(aws: Any, member: Any) -> None:
     )["Credentials"]
 
     ct = aws.client("cloudtrail")
-    created = record(events(ct, "EventName", "CreateSecret")[0])
+    created = record(lookup_events(ct, "EventName", "CreateSecret")[0])
     assert created["requestParameters"]["name"] == "prod/db"
     assert created["requestParameters"]["secretString"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
     assert created["responseElements"]["name"] == "prod/db"
-    assumed = [record(e) for e in events(ct, "EventName", "AssumeRole")]
+    assumed = [record(e) for e in lookup_events(ct, "EventName", "AssumeRole")]
     bob = next(r for r in assumed if r["requestParameters"]["roleSessionName"] == "bob")
     shown = bob["responseElements"]["credentials"]
     assert shown["accessKeyId"] == creds["AccessKeyId"]
     assert shown["secretAccessKey"] == shown["sessionToken"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
-    everything = json.dumps([e["CloudTrailEvent"] for e in events(ct)])
+    everything = json.dumps([e["CloudTrailEvent"] for e in lookup_events(ct)])
     assert SECRET not in everything
     assert creds["SecretAccessKey"] not in everything
     assert creds["SessionToken"] not in everything
@@ -232,7 +222,7 @@ def test_failures_reads_and_what_is_not_recorded(aws: Any) -> None:
     with pytest.raises(ClientError):
         eks.describe_cluster(name="no-such-cluster")
     ct = aws.client("cloudtrail")
-    failed = events(ct, "ResourceName", "no-such-cluster")
+    failed = lookup_events(ct, "ResourceName", "no-such-cluster")
     assert [e["EventName"] for e in failed] == ["DescribeCluster"]
     rec = record(failed[0])
     assert rec["errorCode"] == "ResourceNotFoundException"
@@ -241,19 +231,19 @@ def test_failures_reads_and_what_is_not_recorded(aws: Any) -> None:
 
     # Organizations is recorded in us-east-1 whatever Region the client names.
     aws.client("organizations", "eu-west-3").list_roots()
-    assert len(events(ct, "EventName", "ListRoots")) == 1
+    assert len(lookup_events(ct, "EventName", "ListRoots")) == 1
 
     # S3 object reads and writes are data events: not in the event history.
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="data-events")
     s3.put_object(Bucket="data-events", Key="k", Body=b"v")
-    assert events(ct, "EventName", "PutObject") == []
+    assert lookup_events(ct, "EventName", "PutObject") == []
 
     # LookupEvents itself is recorded as a read, after it answers; sandbox routes are not.
-    before = len(events(ct, "EventName", "LookupEvents"))
-    after = events(ct, "EventName", "LookupEvents")
+    before = len(lookup_events(ct, "EventName", "LookupEvents"))
+    after = lookup_events(ct, "EventName", "LookupEvents")
     assert len(after) == before + 1 and after[0]["ReadOnly"] == "true"
-    assert not any(e["EventSource"] == "moto-api" for e in events(ct))
+    assert not any(e["EventSource"] == "moto-api" for e in lookup_events(ct))
 
 
 def test_iam_user_keys_are_recorded_as_that_user(aws: Any) -> None:
@@ -271,13 +261,13 @@ def test_iam_user_keys_are_recorded_as_that_user(aws: Any) -> None:
     aws.client("ecs", "us-west-2", **keys).create_cluster(clusterName="runtime-ecs")
 
     ct = aws.client("cloudtrail", "us-west-2")
-    made = events(ct, "Username", "carol")
+    made = lookup_events(ct, "Username", "carol")
     assert [e["EventName"] for e in made] == ["CreateCluster"]
     assert made[0]["AccessKeyId"] == key["AccessKeyId"]
     ident = record(made[0])["userIdentity"]
     assert ident["type"] == "IAMUser" and ident["userName"] == "carol"
     assert ident["arn"] == f"arn:aws:iam::{aws.management_account}:user/carol"
     # IAM is global: its events are in us-east-1, with the new key hidden in the response.
-    created = record(events(aws.client("cloudtrail"), "EventName", "CreateAccessKey")[0])
+    created = record(lookup_events(aws.client("cloudtrail"), "EventName", "CreateAccessKey")[0])
     assert created["awsRegion"] == "us-east-1"
     assert key["SecretAccessKey"] not in json.dumps(created)

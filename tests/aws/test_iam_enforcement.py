@@ -14,6 +14,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from trail_lookup import lookup_events
 
 from soa_sdk.access import recordings_policy
 from soa_sdk.access.step import RECORDING_BUCKET
@@ -258,18 +259,6 @@ def test_the_policy_is_terraforms_template() -> None:
     ]
 
 
-def _trail(client: Any, key: str, value: str) -> list[dict[str, Any]]:
-    """Every event of one lookup attribute, following NextToken."""
-    kw: dict[str, Any] = {"LookupAttributes": [{"AttributeKey": key, "AttributeValue": value}]}
-    out: list[dict[str, Any]] = []
-    while True:
-        page = client.lookup_events(**kw)
-        out.extend(page["Events"])
-        if "NextToken" not in page:
-            return out
-        kw["NextToken"] = page["NextToken"]
-
-
 def test_lookup_events_needs_an_identity_policy_that_allows_it(
     aws: Any, nobody: dict[str, str], member: Any
 ) -> None:
@@ -287,7 +276,7 @@ def test_lookup_events_needs_an_identity_policy_that_allows_it(
         ),
     )
     admin = aws.client("cloudtrail")
-    created = [e["EventId"] for e in _trail(admin, "EventName", "CreateUser")]
+    created = [e["EventId"] for e in lookup_events(admin, "EventName", "CreateUser")]
     assert created, "the administrator reads the trail"
 
     refused = _refused(lambda: aws.client("cloudtrail", **nobody).lookup_events())
@@ -300,20 +289,22 @@ def test_lookup_events_needs_an_identity_policy_that_allows_it(
     )
     assert "Events" not in refused
     # The refusal disclosed and changed nothing; it is recorded as AWS records denied calls.
-    assert [e["EventId"] for e in _trail(admin, "EventName", "CreateUser")] == created
-    mine = [e for e in _trail(admin, "Username", "nobody") if e["EventName"] == "LookupEvents"]
+    assert [e["EventId"] for e in lookup_events(admin, "EventName", "CreateUser")] == created
+    mine = [
+        e for e in lookup_events(admin, "Username", "nobody") if e["EventName"] == "LookupEvents"
+    ]
     assert [json.loads(e["CloudTrailEvent"])["errorCode"] for e in mine] == [
         "AccessDeniedException"
     ]
 
     ct = aws.client("cloudtrail", **reader)
-    assert [e["EventId"] for e in _trail(ct, "EventName", "CreateUser")] == created
+    assert [e["EventId"] for e in lookup_events(ct, "EventName", "CreateUser")] == created
     # LookupEvents is all it may do in CloudTrail.
     _refused(lambda: ct.describe_trails())
 
     # A member account's administrator role reads its own account's trail only.
     theirs = aws.client("cloudtrail", **member.keys)
-    assert _trail(theirs, "EventName", "CreateUser") == []
+    assert lookup_events(theirs, "EventName", "CreateUser") == []
     assert {
         json.loads(e["CloudTrailEvent"])["recipientAccountId"]
         for e in theirs.lookup_events()["Events"]

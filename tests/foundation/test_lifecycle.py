@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import psutil
 import pytest
+from soa_lab_cli import cli
 
 from soa_sdk import Lab
 from soa_sdk.errors import SandboxNotRunning
 from soa_sdk.sandbox import lifecycle
 from soa_sdk.sandbox.doctor import examine
 from soa_sdk.sandbox.state import SECRETS_FILE, STATE_FILE, SandboxState
-
-
-def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "soa_sdk.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SOA_LAB_HOME": str(home)},
-        timeout=60,
-    )
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 import psycopg
 import pytest
+from soa_lab_cli import cli
 
 from soa_sdk.sandbox import lifecycle
 from soa_sdk.sandbox.process import wait_until
@@ -29,16 +30,6 @@ BAD_STATES = {
     "services a list": '{"version": 1, "services": []}',
     "a record wrongly typed": '{"version": 1, "services": {"aws": {"url": 1, "pid": "x"}}}',
 }
-
-
-def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "soa_sdk.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SOA_LAB_HOME": str(home)},
-        timeout=120,
-    )
 
 
 def sandbox_processes(home: Path) -> list[psutil.Process]:
