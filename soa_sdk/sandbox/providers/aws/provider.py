@@ -12,9 +12,15 @@ written when the API's is the same JSON, as the real provider does); ``role_name
 ``iam_user_access_to_billing`` of an account, and a key's ``deletion_window_in_days``,
 cannot be read back (AWS documents no API for them) and are kept from state.
 
-Left out: ``assume_role`` / ``assume_role_with_web_identity`` (declared in the schema, not
-yet acted on), ``ignore_tags``, retries and waits on eventual consistency (moto is
-consistent), GovCloud accounts.
+Credentials then go through ``assume_role_with_web_identity`` (STS
+``AssumeRoleWithWebIdentity``, unsigned, the token from the block or from
+``AWS_WEB_IDENTITY_TOKEN_FILE`` / ``AWS_ROLE_ARN`` as the real provider reads them) and each
+``assume_role`` block in turn (STS ``AssumeRole``, chained), so the accounts' aliased providers
+act inside their accounts.
+
+Left out: ``ignore_tags``, refreshing assumed credentials before they expire (a run is
+shorter than the session), retries and waits on eventual consistency (moto is consistent),
+GovCloud accounts.
 """
 
 from __future__ import annotations
@@ -23,12 +29,14 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import boto3
+from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -106,6 +114,23 @@ class AwsProvider(Provider):
         )
         for block in config.get("endpoints") or []:
             self._endpoints.update({k: v for k, v in block.items() if v})
+        webs = config.get("assume_role_with_web_identity") or []
+        from_environment = (
+            not webs
+            and not config.get("access_key")
+            and not config.get("profile")
+            and os.environ.get("AWS_ROLE_ARN")
+            and os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE")
+        )
+        if from_environment:
+            # The AWS SDKs' chain: a role and a token file in the environment come first.
+            webs = [{}]
+        for web in webs[:1]:
+            self._session = self._assume_with_web_identity(web or {})
+        for role in config.get("assume_role") or []:
+            if role and role.get("role_arn"):
+                self._session = self._assume(self._session, role)
+        self._clients.clear()
         tags_blocks = config.get("default_tags") or []
         self.default_tags = dict((tags_blocks[0] or {}).get("tags") or {}) if tags_blocks else {}
         allowed = config.get("allowed_account_ids") or []
@@ -120,6 +145,93 @@ class AwsProvider(Provider):
             )
         if self.account_id in forbidden:
             raise ProviderError(f"AWS account ID not allowed: {self.account_id}")
+
+    # --- credentials, as the real provider's assume_role blocks get them ----------------
+
+    def _sts(self, session: boto3.session.Session) -> Any:
+        return session.client(
+            "sts",
+            region_name=self.config.get("sts_region") or self.region,
+            endpoint_url=self._endpoints.get("sts"),
+        )
+
+    def _assume_with_web_identity(self, web: State) -> boto3.session.Session:
+        """``assume_role_with_web_identity``: each argument, else the environment variable the
+        real provider reads (``AWS_ROLE_ARN``, ``AWS_WEB_IDENTITY_TOKEN_FILE``,
+        ``AWS_ROLE_SESSION_NAME``). STS' call is unsigned: the token is the credential."""
+        role_arn = web.get("role_arn") or os.environ.get("AWS_ROLE_ARN")
+        token = web.get("web_identity_token")
+        token_file = web.get("web_identity_token_file") or os.environ.get(
+            "AWS_WEB_IDENTITY_TOKEN_FILE"
+        )
+        if not token and token_file:
+            try:
+                token = Path(token_file).read_text().strip()
+            except OSError as error:
+                raise ProviderError(
+                    "Cannot read the web identity token",
+                    f"web_identity_token_file {token_file}: {error.strerror}.",
+                ) from None
+        if not role_arn or not token:
+            raise ProviderError(
+                "Incomplete assume_role_with_web_identity",
+                "It needs role_arn (or AWS_ROLE_ARN) and web_identity_token or "
+                "web_identity_token_file (or AWS_WEB_IDENTITY_TOKEN_FILE).",
+            )
+        kwargs: dict[str, Any] = {
+            "RoleArn": role_arn,
+            "RoleSessionName": web.get("session_name")
+            or os.environ.get("AWS_ROLE_SESSION_NAME")
+            or "terraform",
+            "WebIdentityToken": token,
+        }
+        kwargs.update(_session_options(web))
+        sts = boto3.session.Session(region_name=self.region).client(
+            "sts",
+            region_name=self.config.get("sts_region") or self.region,
+            endpoint_url=self._endpoints.get("sts"),
+            config=Config(signature_version=UNSIGNED),
+        )
+        try:
+            reply = sts.assume_role_with_web_identity(**kwargs)
+        except ClientError as error:
+            raise ProviderError(
+                "Cannot assume IAM Role with web identity",
+                f"{role_arn}: {error.response.get('Error', {}).get('Message', error)}",
+            ) from None
+        return self._session_from(reply["Credentials"])
+
+    def _assume(self, session: boto3.session.Session, role: State) -> boto3.session.Session:
+        """One ``assume_role`` block (several chain, in order), from ``session``."""
+        kwargs: dict[str, Any] = {
+            "RoleArn": role["role_arn"],
+            "RoleSessionName": role.get("session_name") or "terraform",
+        }
+        if role.get("external_id"):
+            kwargs["ExternalId"] = role["external_id"]
+        if role.get("source_identity"):
+            kwargs["SourceIdentity"] = role["source_identity"]
+        if role.get("tags"):
+            kwargs["Tags"] = _tag_list(role["tags"])
+        if role.get("transitive_tag_keys"):
+            kwargs["TransitiveTagKeys"] = sorted(role["transitive_tag_keys"])
+        kwargs.update(_session_options(role))
+        try:
+            reply = self._sts(session).assume_role(**kwargs)
+        except ClientError as error:
+            raise ProviderError(
+                "Cannot assume IAM Role",
+                f"{role['role_arn']}: {error.response.get('Error', {}).get('Message', error)}",
+            ) from None
+        return self._session_from(reply["Credentials"])
+
+    def _session_from(self, credentials: dict[str, Any]) -> boto3.session.Session:
+        return boto3.session.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=self.region,
+        )
 
     def client(self, service: str) -> Any:
         with self._lock:
@@ -169,6 +281,31 @@ class AwsResource(Resource):
     @property
     def arn_prefix(self) -> str:
         return f"arn:aws:{{}}:{self.provider.region}:{self.provider.account_id}"
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|m|s)")
+
+
+def _duration_seconds(text: str) -> int:
+    """A Go duration (``"1h"``, ``"15m"``, ``"1h30m"``) in whole seconds."""
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text.strip():
+        raise ProviderError(
+            "Invalid duration", f"{text!r} is not a duration such as 15m, 1h or 1h30m."
+        )
+    return int(sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts))
+
+
+def _session_options(block: State) -> dict[str, Any]:
+    """What ``assume_role`` and ``assume_role_with_web_identity`` share."""
+    options: dict[str, Any] = {}
+    if block.get("duration"):
+        options["DurationSeconds"] = _duration_seconds(block["duration"])
+    if block.get("policy"):
+        options["Policy"] = block["policy"]
+    if block.get("policy_arns"):
+        options["PolicyArns"] = [{"arn": arn} for arn in sorted(block["policy_arns"])]
+    return options
 
 
 def _tag_list(tags: dict[str, str], key: str = "Key", value: str = "Value") -> list[dict]:
