@@ -10,7 +10,7 @@ import time
 
 from soa_sdk.sandbox import lifecycle
 from soa_sdk.sandbox.state import sandbox_home
-from soa_sdk.tf.run import Terraform
+from soa_sdk.sandbox.terraform.run import Terraform
 
 
 def main() -> None:

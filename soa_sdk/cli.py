@@ -183,7 +183,7 @@ def cmd_tools(args: argparse.Namespace) -> int:
 
 def cmd_tf(args: argparse.Namespace) -> int:
     from soa_sdk.sandbox.state import SandboxState
-    from soa_sdk.tf.run import Terraform
+    from soa_sdk.sandbox.terraform.run import Terraform
 
     with Terraform(args.folder, SandboxState.load(), progress=_say) as terraform:
         if args.action != "init":

@@ -14,11 +14,12 @@ import hcl2
 import pytest
 
 from soa_sdk.paths import terraform_root
+from soa_sdk.sandbox import lifecycle
 from soa_sdk.sandbox.providers.aws.provider import SCHEMA_FILE, AwsProvider
 from soa_sdk.sandbox.providers.framework import ProviderError
 from soa_sdk.sandbox.providers.schema import Block, ProviderSchema
 from soa_sdk.sandbox.state import SandboxState
-from soa_sdk.tf.run import Terraform
+from soa_sdk.sandbox.terraform.run import Terraform
 
 META = {"provider", "alias", "for_each", "count", "depends_on", "lifecycle"}
 
@@ -73,6 +74,18 @@ def test_every_argument_org_uses_is_in_the_schema() -> None:
             for _, body in entry.items():
                 problems += _check_block(schema.provider.block, body, f"{path.name}: provider")
     assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxState]:
+    """A sandbox of this module's own: terraform/org creates the organization, which the
+    session's sandbox already has once other tests (step 0, the notebooks) have run."""
+    home = tmp_path_factory.mktemp("tf-org-home")
+    state, _ = lifecycle.up(home)
+    try:
+        yield state
+    finally:
+        lifecycle.down(home)
 
 
 @pytest.fixture(scope="module")

