@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import requests
@@ -174,7 +174,7 @@ class MeshMetrics:
         """The sandbox: its Envoys' admin endpoints."""
         # Only the upstream request statistics, and only those used: an Envoy holding many
         # sidecars has thousands of others.
-        query = "?usedonly&filter=upstream_rq_(total|xx|time)"
+        query = "?usedonly&filter=upstream_rq_(total|time|[1-5]xx)$"
         return cls([u.rstrip("/") + "/stats/prometheus" + query for u in admin_urls])
 
     @classmethod
@@ -210,3 +210,102 @@ class MeshMetrics:
             for le, n in stats.buckets.items():
                 into.buckets[le] = into.buckets.get(le, 0.0) + n
         return out
+
+
+# --- access logs: one record per request -----------------------------------------------------
+_SPIFFE_SVC = re.compile(
+    r"^spiffe://[^/]+(?:/ap/(?P<partition>[^/]+))?/ns/[^/]+/dc/[^/]+/svc/(?P<svc>[^/]+)$"
+)
+
+
+def _unix(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def access_record(line: dict[str, object]) -> dict[str, object] | None:
+    """The observation's record of one access-log line of a sidecar's public listener (the
+    destination's side: who called, by its certificate's SPIFFE ID, which instance answered,
+    the code and the duration), in the sandbox's JSON format
+    (:func:`soa_sdk.sandbox.connect.snapshot` ``_access_log``); None for other lines."""
+    if line.get("listener") != "public":
+        return None
+    peer = _SPIFFE_SVC.match(str(line.get("peer") or ""))
+    try:
+        when = _unix(str(line["start_time"]))
+        code = int(str(line["status"]))
+    except (KeyError, ValueError):
+        return None
+    destination = str(line.get("identity") or "")
+    return {
+        "time": when,
+        "source": peer["svc"] if peer else "",
+        "source_partition": (peer["partition"] or "default") if peer else "",
+        "destination": destination,
+        "upstream": destination,
+        "partition": str(line.get("partition") or "default"),
+        "instance": str(line.get("instance") or ""),
+        "code": code,
+        "latency_ms": float(str(line.get("duration_ms") or 0)),
+        "method": str(line.get("method") or ""),
+        "path": str(line.get("path") or ""),
+        "request_id": str(line.get("request_id") or ""),
+    }
+
+
+class AccessLog:
+    """The requests of an Envoy access log (JSON lines, the sandbox's format), numbered from
+    1 in file order (``seq``), read incrementally. ``version_of(partition, service,
+    instance)`` names the version of the instance that answered (Consul's
+    ``Service.Meta.version``).
+
+    Not implemented: requests refused before the destination's sidecar (no healthy
+    upstream: only the caller's side logs them), a log rotated under the reader (it starts
+    over), Envoy's gRPC access-log service."""
+
+    def __init__(self, path: str, version_of: Callable[[str, str, str], str]) -> None:
+        self.path = path
+        self.version_of = version_of
+        self._records: list[dict[str, object]] = []
+        self._offset = 0
+
+    def _refresh(self) -> None:
+        import json
+
+        try:
+            size = os.path.getsize(self.path)
+        except OSError:
+            return
+        if size < self._offset:  # rotated or truncated: start over
+            self._records, self._offset = [], 0
+        with open(self.path, "rb") as file:
+            file.seek(self._offset)
+            data = file.read()
+        end = data.rfind(b"\n") + 1  # a line Envoy is still writing waits
+        self._offset += end
+        for raw in data[:end].splitlines():
+            try:
+                record = access_record(json.loads(raw))
+            except ValueError:
+                continue
+            if record is None:
+                continue
+            record["seq"] = len(self._records) + 1
+            record["version"] = self.version_of(
+                str(record["partition"]), str(record["destination"]), str(record["instance"])
+            )
+            self._records.append(record)
+
+    def query(
+        self, after: int = 0, since: float | None = None, limit: int | None = None
+    ) -> tuple[list[dict[str, object]], int]:
+        """Records with ``seq > after`` (and ``time >= since``), oldest first, at most
+        ``limit``; and the last sequence number."""
+        self._refresh()
+        found = [
+            r
+            for r in self._records[max(0, after) :]
+            if since is None or float(r["time"]) >= since  # type: ignore[arg-type]
+        ]
+        return (found if limit is None else found[:limit]), len(self._records)

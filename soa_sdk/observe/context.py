@@ -19,6 +19,7 @@ import requests
 
 from soa_sdk.errors import NotFound, ServiceUnavailable, ValidationError, only_on_sandbox
 from soa_sdk.runtime.mesh import ingress_name
+from soa_sdk.telemetry import AccessLog
 
 if TYPE_CHECKING:
     from soa_sdk.awsclient import EndpointSession
@@ -114,6 +115,7 @@ class Context:
         self.region = region
         self.sandbox = sandbox
         self._http = requests.Session()
+        self._log: AccessLog | None = None
 
     def controls(self, what: str, instead: str) -> SandboxControls:
         """The sandbox's controls; a clear error saying ``what`` is sandbox-only otherwise."""
@@ -202,6 +204,33 @@ class Context:
         )
 
     # -- telemetry ---------------------------------------------------------------------------
+    def _access_log(self, path: str) -> AccessLog:
+        """The Envoys' access log, kept (it is read incrementally); versions from Consul."""
+        if self._log is None or self._log.path != path:
+            versions: dict[tuple[str, str], dict[str, str]] = {}
+
+            def version_of(partition: str, service: str, instance: str) -> str:
+                known = versions.get((partition, service), {})
+                if instance not in known:
+                    entries = self.consul.request(
+                        "GET",
+                        f"catalog/service/{service}",
+                        params={"partition": partition},
+                        doing=f"read the instances of {service}",
+                    )
+                    known = {
+                        str(e.get("ServiceID")): str(
+                            (e.get("ServiceMeta") or {}).get("version", "")
+                        )
+                        for e in entries or []
+                    }
+                    known.setdefault(instance, "")  # retired: not asked again
+                    versions[(partition, service)] = known
+                return known.get(instance, "")
+
+            self._log = AccessLog(path, version_of)
+        return self._log
+
     def telemetry(
         self, after: int = 0, since: float | None = None, limit: int | None = None
     ) -> tuple[list[dict[str, Any]], int]:
@@ -212,6 +241,8 @@ class Context:
             "on AWS read Envoy's statistics from CloudWatch (the CloudWatch agent publishes "
             "them) with metrics().",
         )
+        if controls.envoy_access_log:
+            return self._access_log(controls.envoy_access_log).query(after, since, limit)
         url = controls.mesh_admin_url + "/telemetry"
         records: list[dict[str, Any]] = []
         last_seq = 0

@@ -167,8 +167,14 @@ def ensure_ingress(consul: ConsulApi, runtime: RuntimeSpec, port: int) -> str:
         {
             "Kind": "ingress-gateway",
             "Name": name,
+            # Hosts "*": any Host header matches (Consul's default is only
+            # "<service>.ingress.*"); Consul allows it with one service on the listener.
             "Listeners": [
-                {"Port": port, "Protocol": "http", "Services": [{"Name": entry_point(runtime)}]}
+                {
+                    "Port": port,
+                    "Protocol": "http",
+                    "Services": [{"Name": entry_point(runtime), "Hosts": ["*"]}],
+                }
             ],
         },
         partition,

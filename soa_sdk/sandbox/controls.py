@@ -135,6 +135,15 @@ class SandboxControls:
         urls = self._endpoints.extra.get("envoy_admin_urls") or ""
         return [u for u in urls.split(",") if u]
 
+    @property
+    def envoy_access_log(self) -> str | None:
+        """The Envoys' access log (JSON lines, one per request and hop), with the Envoy data
+        plane; the call chains of step 2 are read from it (:class:`soa_sdk.telemetry.
+        AccessLog`). On AWS the sidecars' access logs go to CloudWatch Logs."""
+        if not self.envoy_admin_urls:
+            return None
+        return self._endpoints.extra.get("envoy_access_log") or None
+
     @staticmethod
     def free_port() -> int:
         """A free loopback port (for a runtime's ingress gateway)."""

@@ -460,3 +460,29 @@ def test_release_windows_from_the_envoys(mesh: Mesh, topo: dict[str, int]) -> No
         return sum(latencies) >= 300
 
     eventually(caught_up)
+
+
+def test_access_log_gives_the_call_chain(mesh: Mesh, topo: dict[str, int]) -> None:
+    """Step 2's records from Envoy's access log: the destination sidecar's line names the
+    caller by its certificate (SPIFFE ID), the instance that answered, code and duration."""
+    from soa_sdk.telemetry import AccessLog
+
+    assert mesh.controller.access_log
+    log = AccessLog(mesh.controller.access_log, lambda p, s, i: i.rsplit("-", 1)[-1])
+    _, before = log.query(after=1 << 62)
+    s = requests.Session()
+    for _ in range(20):
+        get(f"http://127.0.0.1:{INV_PORT}/chain", s)
+
+    def logged() -> list[dict[str, Any]]:
+        records = [r for r in log.query(after=before)[0] if r["path"] == "/chain"]
+        return records if len(records) >= 20 else []
+
+    records = eventually(logged)
+    assert len(records) == 20
+    assert {r["source"] for r in records} == {"store"}
+    assert {r["destination"] for r in records} == {"inventory"}
+    assert {r["instance"] for r in records} <= {"inventory-v1", "inventory-v2"}
+    assert {r["version"] for r in records} <= {"v1", "v2"}
+    assert all(r["code"] == 200 and r["partition"] == "default" for r in records)
+    assert [r["seq"] for r in records] == sorted(r["seq"] for r in records)

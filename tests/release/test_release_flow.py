@@ -12,11 +12,22 @@ from soa_sdk.errors import Conflict, NotFound, ValidationError
 from soa_sdk.release import ReleaseEvent, ReleasePlan, subset_name
 from soa_sdk.release.entries import splitter
 from soa_sdk.release.publish import NAMESPACE
-from soa_sdk.release.telemetry import TelemetryReader
+from soa_sdk.release.telemetry import MeshTelemetryReader, TelemetryReader
+from soa_sdk.telemetry import MeshMetrics
 
 from .conftest import RUNTIME, SERVICE
 
 FAST = {"window_requests": 100, "tester_requests": 10, "deadline_windows": 20}
+
+
+def _reader(lab: Any) -> TelemetryReader | MeshTelemetryReader:
+    """A reader of its own (the release keeps its Envoy reader): Envoy's statistics with the
+    Envoy data plane, else the Python plane's records."""
+    sandbox = lab.release.sandbox
+    if sandbox.envoy_admin_urls:
+        metrics = MeshMetrics.from_envoy_admins(sandbox.envoy_admin_urls)
+        return MeshTelemetryReader(metrics, SERVICE, "ecs")
+    return TelemetryReader(lab.mesh_admin_url, SERVICE, "ecs", headers=lab.mesh_admin_headers)
 
 
 def _entries(lab: Any) -> dict[str, int]:
@@ -88,9 +99,7 @@ def test_broken_canary_is_rolled_back_and_retired(ecs: Any) -> None:
         if event.kind == "decision" and event.step == "testers" and "route" not in seen:
             # The router is in place and the splitter at 0: only tagged requests reach v2,
             # while the users (background traffic) all stay on v1.
-            reader = TelemetryReader(
-                ecs.mesh_admin_url, SERVICE, "ecs", headers=ecs.mesh_admin_headers
-            )
+            reader = _reader(ecs)
             testers = ecs.release.traffic(RUNTIME)
             testers.send(20, {"x-canary": "true"})
             window = reader.window(

@@ -105,6 +105,7 @@ class _Stream:
     acked: dict[str, str] = field(default_factory=dict)
     snapshot: Snapshot | None = None
     gate_since: float | None = None
+    built: int = -1  # the server's generation when the snapshot was last built
     queue: queue.Queue[Any] = field(default_factory=queue.Queue)
 
 
@@ -126,6 +127,8 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         self._nonces = itertools.count(1)
         self._lock = threading.Lock()
         self._streams: list[_Stream] = []
+        #: how many refreshes were asked for (each catalog write is one).
+        self.generation = 0
         #: every NACK seen: node, type_url, version, message, at (epoch seconds).
         self.nacks: list[dict[str, Any]] = []
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=64))
@@ -146,8 +149,31 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
     def refresh(self) -> None:
         """Rebuild every connected node's snapshot (call on each catalog write)."""
         with self._lock:
+            self.generation += 1
             for st in self._streams:
                 st.queue.put("refresh")
+
+    def converged(self, generation: int) -> bool:
+        """Whether every connected Envoy has a snapshot built at ``generation`` or later,
+        sent and answered (ACKed, or NACKed: then it keeps its previous config)."""
+        with self._lock:
+            streams = [st for st in self._streams if st.node_id]
+        for st in streams:
+            if st.built < generation or st.outstanding or st.snapshot is None:
+                return False
+            if any(self._wanted(st, t) is not None for t in list(st.subs)):
+                return False
+        return True
+
+    def wait_converged(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` seconds) until the Envoys have the current config."""
+        generation = self.generation
+        deadline = time.monotonic() + timeout
+        while not self.converged(generation):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
+        return True
 
     # -- what a learner and a test can ask ---------------------------------------------------
     def status(self) -> dict[str, dict[str, Any]]:
@@ -215,7 +241,9 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
                 ):
                     dirty = True
                 if st.node_id and (st.snapshot is None or dirty):
+                    generation = self.generation
                     self._rebuild(st)
+                    st.built = generation
                     last_build = time.monotonic()
                 if st.snapshot is not None:
                     yield from self._responses(st)

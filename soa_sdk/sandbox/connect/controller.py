@@ -30,12 +30,25 @@ class Controller:
         host: str = "127.0.0.1",
         port: int = 0,
         access_log: str | None = None,
+        write_wait: float = 2.0,
     ) -> None:
+        """``write_wait``: how long a catalog write waits (in the subscriber, so before its
+        HTTP answer) for the connected Envoys to have the config it changes; 0 not at all."""
         self.view = view
         self.certs = certs
         self.access_log = access_log
         self.ads = AdsServer(self.build, host=host, port=port)
-        view.subscribe(lambda _index: self.ads.refresh())
+        self.write_wait = write_wait
+        view.subscribe(self._written)
+
+    def _written(self, _index: int) -> None:
+        # Consul answers a write before its proxies have the change (they get it within
+        # milliseconds); the sandbox waits, bounded, so a config entry written holds for the
+        # very next request, as the Python data plane's did (the release's testers count on
+        # it). A write that changes no Envoy's config waits only for the rebuild.
+        self.ads.refresh()
+        if self.write_wait > 0:
+            self.ads.wait_converged(self.write_wait)
 
     def held(self, metadata: dict[str, Any]) -> list[dict[str, Any]]:
         partition = str(metadata.get("partition") or "default")

@@ -253,7 +253,8 @@ def build(
             if multi and partition == "default"
             else (f"~{partition}/{service}" if multi else "")
         )
-        ctx = _Ctx(r, snap, td, service, partition, suffix, access_log, len(held) == 1)
+        instance = (proxy.get("Proxy") or {}).get("DestinationServiceID") or proxy.get("ID", "")
+        ctx = _Ctx(r, snap, td, service, partition, suffix, access_log, len(held) == 1, instance)
         if proxy.get("Kind") == "ingress-gateway":
             _ingress(ctx, proxy)
         else:
@@ -277,6 +278,7 @@ class _Ctx:
     suffix: str  # tells apart the resources of several identities in one Envoy
     access_log: str | None
     single: bool = True  # the Envoy holds this proxy only
+    instance: str = ""  # the service instance a sidecar fronts (its ID), or the gateway's
 
     def tls(self) -> dict[str, Any]:
         return {
@@ -306,6 +308,8 @@ def _access_log(ctx: _Ctx, kind: str) -> list[dict[str, Any]]:
         "start_time": "%START_TIME%",
         "listener": kind,
         "identity": ctx.service,
+        "partition": ctx.partition,
+        "instance": ctx.instance,
         "method": "%REQ(:METHOD)%",
         "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
         "status": "%RESPONSE_CODE%",

@@ -47,7 +47,8 @@ class ConsulService(Service):
         port, grpc_port = free_port(), free_port()
         arguments = ["--host", LOOPBACK, "--port", str(port)]
         arguments += ["--vault-addr", context.urls["vault"], "--grpc-port", str(grpc_port)]
-        arguments += ["--access-log", str(context.logs / "envoy-access.log")]
+        access_log = str(context.logs / "envoy-access.log")
+        arguments += ["--access-log", access_log]
         if data_plane() == "python":
             arguments.append("--mesh")
         return Launch(
@@ -57,7 +58,11 @@ class ConsulService(Service):
                 "CONSUL_ACL_INITIAL_MANAGEMENT": context.secrets[MANAGEMENT_TOKEN],
                 "VAULT_TOKEN": context.secrets[VAULT_TOKEN],
             },
-            extra={"grpc_port": grpc_port, "data_plane": data_plane()},
+            extra={
+                "grpc_port": grpc_port,
+                "data_plane": data_plane(),
+                "envoy_access_log": access_log,
+            },
         )
 
     def is_healthy(self, record: ServiceRecord, secrets: dict[str, str]) -> bool:
