@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -254,6 +255,32 @@ def access_record(line: dict[str, object]) -> dict[str, object] | None:
     }
 
 
+def wait_flushed(admin_urls: Sequence[str], timeout: float = 2.0) -> bool:
+    """Wait (at most ``timeout`` seconds) until no Envoy holds access-log lines in its file
+    buffer (the ``filesystem.write_total_buffered`` gauge at 0 on each admin)."""
+    deadline = time.monotonic() + timeout
+    pending = list(admin_urls)
+    while pending:
+        still = []
+        for url in pending:
+            try:
+                text = requests.get(
+                    f"{url.rstrip('/')}/stats",
+                    params={"filter": "^filesystem\\.write_total_buffered$"},
+                    timeout=2,
+                ).text
+            except requests.RequestException:
+                continue  # an Envoy that does not answer holds nothing we could wait for
+            if not re.search(r"write_total_buffered: 0\b", text):
+                still.append(url)
+        pending = still
+        if pending and time.monotonic() >= deadline:
+            return False
+        if pending:
+            time.sleep(0.02)
+    return True
+
+
 class AccessLog:
     """The requests of an Envoy access log (JSON lines, the sandbox's format), numbered from
     1 in file order (``seq``), read incrementally. ``version_of(partition, service,
@@ -264,15 +291,25 @@ class AccessLog:
     upstream: only the caller's side logs them), a log rotated under the reader (it starts
     over), Envoy's gRPC access-log service."""
 
-    def __init__(self, path: str, version_of: Callable[[str, str, str], str]) -> None:
+    def __init__(
+        self,
+        path: str,
+        version_of: Callable[[str, str, str], str],
+        admin_urls: Sequence[str] = (),
+    ) -> None:
+        """``admin_urls``: the Envoys writing the log, whose buffers are waited for
+        (:func:`wait_flushed`) before each read."""
         self.path = path
         self.version_of = version_of
+        self.admin_urls = list(admin_urls)
         self._records: list[dict[str, object]] = []
         self._offset = 0
 
     def _refresh(self) -> None:
         import json
 
+        if self.admin_urls:
+            wait_flushed(self.admin_urls)
         try:
             size = os.path.getsize(self.path)
         except OSError:

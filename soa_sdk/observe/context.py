@@ -204,7 +204,7 @@ class Context:
         )
 
     # -- telemetry ---------------------------------------------------------------------------
-    def _access_log(self, path: str) -> AccessLog:
+    def _access_log(self, path: str, admin_urls: list[str]) -> AccessLog:
         """The Envoys' access log, kept (it is read incrementally); versions from Consul."""
         if self._log is None or self._log.path != path:
             versions: dict[tuple[str, str], dict[str, str]] = {}
@@ -228,7 +228,7 @@ class Context:
                     versions[(partition, service)] = known
                 return known.get(instance, "")
 
-            self._log = AccessLog(path, version_of)
+            self._log = AccessLog(path, version_of, admin_urls)
         return self._log
 
     def telemetry(
@@ -242,7 +242,8 @@ class Context:
             "them) with metrics().",
         )
         if controls.envoy_access_log:
-            return self._access_log(controls.envoy_access_log).query(after, since, limit)
+            log = self._access_log(controls.envoy_access_log, controls.envoy_admin_urls)
+            return log.query(after, since, limit)
         url = controls.mesh_admin_url + "/telemetry"
         records: list[dict[str, Any]] = []
         last_seq = 0

@@ -468,7 +468,8 @@ def test_access_log_gives_the_call_chain(mesh: Mesh, topo: dict[str, int]) -> No
     from soa_sdk.telemetry import AccessLog
 
     assert mesh.controller.access_log
-    log = AccessLog(mesh.controller.access_log, lambda p, s, i: i.rsplit("-", 1)[-1])
+    version = lambda p, s, i: i.rsplit("-", 1)[-1]  # noqa: E731
+    log = AccessLog(mesh.controller.access_log, version, [mesh.envoy.admin_url])
     _, before = log.query(after=1 << 62)
     s = requests.Session()
     for _ in range(20):

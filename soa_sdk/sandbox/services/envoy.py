@@ -57,7 +57,7 @@ class EnvoyService(Service):
         )
 
     def launch(self, context: LaunchContext) -> Launch:
-        from soa_sdk.sandbox.envoy import bootstrap, envoy_binary
+        from soa_sdk.sandbox.envoy import FLUSH_FLAGS, bootstrap, envoy_binary
 
         grpc_port = int(context.extras.get("consul", {}).get("grpc_port") or 0)
         if not grpc_port:
@@ -83,6 +83,7 @@ class EnvoyService(Service):
             "immediate",
             "--concurrency",
             "1",
+            *FLUSH_FLAGS,
             "--log-level",
             "warn",
         ]
