@@ -62,7 +62,7 @@ def endpoints_of(state: SandboxState, region: str) -> tuple[Endpoints, Credentia
                 "envoy_admin_urls": ",".join(
                     record.url
                     for name, record in sorted(state.services.items())
-                    if name.startswith("envoy-") and record.url
+                    if (name == "envoy" or name.startswith("envoy-")) and record.url
                 ),
                 **(state.services["consul"].extra if "consul" in state.services else {}),
             }.items()

