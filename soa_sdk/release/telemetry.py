@@ -19,8 +19,9 @@ holds at least what was asked for (never a request split in two); latencies are 
 histogram's bucket bounds (an upper bound per request, as coarse as the buckets), and a
 histogram that lags the counters (Prometheus' scrape interval, Envoy's stats flush) gives
 its latencies to the next window. What it leaves out: per-request records (the versions are
-the subsets the requests were routed to, not the instance that answered), and a reading
-lost when an Envoy restarts (its counters start again from zero: the reader starts over).
+the subsets the requests were routed to, not the instance that answered), and the
+requests an Envoy served between the last reading and its restart (its counters start
+again from zero; the reader adds up from there).
 """
 
 from __future__ import annotations
@@ -242,21 +243,35 @@ class MeshTelemetryReader:
         self._history: list[tuple[int, dict[str, ClusterStats]]] = []
         self._latency_base: dict[str, ClusterStats] = {}
         self._latency_pending: dict[str, list[float]] = {}
-        self._restarts = 0
+        self._seen: dict[str, ClusterStats] = {}  # the last reading, as Envoy reported it
+        self._acc: dict[str, ClusterStats] = {}  # added up over the readings
         self.position = 0
         self.skip_to_now()
 
     def _read(self) -> tuple[int, dict[str, ClusterStats]]:
-        """(cumulative requests, subset -> statistics) now; starts over after a restart."""
-        by_subset = self.metrics.service(self.service, self.partition)
-        total = _sum(by_subset)
-        if self._history and total < self._history[-1][0]:
-            # An Envoy restarted: its counters start again from zero.
-            self._history, self._latency_base, self._latency_pending = [], {}, {}
-            self._restarts += 1
-        self._history.append((total, by_subset))
+        """(requests so far, subset -> statistics so far), both only ever growing: each
+        subset's counters are added up reading by reading, so a cluster that Envoy drops (a
+        subset the resolver no longer has) or whose counters restart from zero (re-created,
+        or its Envoy restarted) takes nothing back."""
+        for subset, now in self.metrics.service(self.service, self.partition).items():
+            last = self._seen.get(subset)
+            fresh = last is None or now.requests < last.requests
+            delta = now if fresh or last is None else now.since(last)
+            into = self._acc.setdefault(subset, ClusterStats())
+            into.requests += max(0, delta.requests)
+            into.errors_5xx += max(0, delta.errors_5xx)
+            into.latency_sum_ms += max(0.0, delta.latency_sum_ms)
+            for le, n in delta.buckets.items():
+                into.buckets[le] = into.buckets.get(le, 0.0) + max(0.0, n)
+            self._seen[subset] = now
+        copied = {
+            k: ClusterStats(v.requests, v.errors_5xx, dict(v.buckets), v.latency_sum_ms)
+            for k, v in self._acc.items()
+        }
+        total = _sum(copied)
+        self._history.append((total, copied))
         del self._history[:-_HISTORY]
-        return total, by_subset
+        return total, copied
 
     def skip_to_now(self) -> None:
         """Forget what was counted so far (e.g. requests from before a config change)."""
@@ -280,15 +295,13 @@ class MeshTelemetryReader:
         holds), or until ``timeout`` seconds passed; see :meth:`TelemetryReader.window`."""
         started = time.time()
         checked = float("-inf")
-        first, restarts = self.position, self._restarts
+        first = self.position
         deadline = time.monotonic() + timeout
         while True:
             if alive is not None and time.monotonic() - checked >= 1.0:
                 alive()
                 checked = time.monotonic()
             total, now = self._read()
-            if self._restarts != restarts:  # the counters started again from zero
-                first, restarts = 0, self._restarts
             by_version = self._counts(self._between(first, total), now, consume=False)
             done = total - first >= requests_wanted and (enough is None or enough(by_version))
             if done or time.monotonic() >= deadline:

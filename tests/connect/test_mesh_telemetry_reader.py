@@ -85,3 +85,18 @@ def test_skip_to_now_and_an_envoy_restart() -> None:
     metrics.now = {}  # the Envoy restarted: its counters start from zero
     metrics.serve("v1", 3)
     assert reader.window(3, timeout=1.0, poll=0.01).counts("v1").requests == 3
+
+
+def test_a_dropped_subset_takes_nothing_back() -> None:
+    """A subset the resolver no longer has leaves Envoy's statistics: the count goes on."""
+    metrics = _Metrics()
+    reader = MeshTelemetryReader(metrics, "inventory", "ecs")
+    metrics.serve("v1", 30)
+    metrics.serve("v2", 20)
+    first = reader.window(50, timeout=1.0, poll=0.01)
+    del metrics.now["v2"]  # the canary retired: its cluster is gone
+    metrics.serve("v1", 10)
+    second = reader.window(10, timeout=1.0, poll=0.01)
+    assert second.counts("v1").requests == 10 and second.first_seq == first.last_seq
+    assert len(reader.records_between(first.first_seq, first.last_seq)) == 50
+    assert len(reader.records_between(second.first_seq, second.last_seq)) == 10
