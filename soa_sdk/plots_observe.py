@@ -46,11 +46,17 @@ def traffic(metrics: list[ServiceMetrics], title: str = "") -> Figure:
     req.legend(loc="upper left", fontsize=8, ncol=2)
     for axes in (req, err, lat):
         axes.grid(alpha=0.3)
-    # Readable times: HH:MM:SS ticks on whole seconds (never two alike), about six of them.
+    # Readable times: HH:MM:SS ticks on whole seconds (never two alike), about six of them,
+    # over the data's own range (padded by a period): a locator over an unbounded view would
+    # enumerate every second of it.
     stamps = [t for item in metrics for s in item.versions.values() for t in s.timestamps]
-    span = (max(stamps) - min(stamps)).total_seconds() if stamps else 0.0
-    lat.xaxis.set_major_locator(mdates.SecondLocator(interval=max(1, math.ceil(span / 6))))
-    lat.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
+    if stamps:
+        pad = timedelta(seconds=max(1, metrics[0].period))
+        first, last = min(stamps) - pad, max(stamps) + pad
+        lat.set_xlim(first, last)  # shared by the three axes
+        span = (last - first).total_seconds()
+        lat.xaxis.set_major_locator(mdates.SecondLocator(interval=max(1, math.ceil(span / 6))))
+        lat.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
     period = metrics[0].period if metrics else 0
     figure.suptitle(title or f"Mesh traffic from CloudWatch ({period} s periods)")
     figure.autofmt_xdate()
