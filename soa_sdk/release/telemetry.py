@@ -16,7 +16,7 @@ Prometheus URL in ``SOA_LAB_PROMETHEUS_URL``): per upstream subset of the servic
 requests and 5xx counters and the ``upstream_rq_time`` histogram. Its sequence numbers are the
 service's cumulative request count, and a window is the difference of two readings, so it
 holds at least what was asked for (never a request split in two); latencies are the
-histogram's bucket bounds (an upper bound per request, as coarse as the buckets), and a
+histogram's (each bucket's requests spread evenly over it: as fine as the buckets), and a
 histogram that lags the counters (Prometheus' scrape interval, Envoy's stats flush) gives
 its latencies to the next window. What it leaves out: per-request records (the versions are
 the subsets the requests were routed to, not the instance that answered), and the
@@ -209,16 +209,21 @@ def _sum(stats: dict[str, ClusterStats]) -> int:
 
 
 def _latencies(stats: ClusterStats) -> list[float]:
-    """The latencies (ms) of a histogram's difference: each bucket's upper bound (the
-    ``+Inf`` bucket's requests at the largest finite bound)."""
+    """The latencies (ms) of a histogram's difference: a bucket's requests spread evenly
+    over it, as PromQL's ``histogram_quantile`` interpolates (those of the ``+Inf`` bucket at
+    the largest finite bound)."""
     out: list[float] = []
-    below = 0.0
+    lower, below = 0.0, 0.0
     finite = [le for le in sorted(stats.buckets) if not math.isinf(le)]
     top = finite[-1] if finite else 0.0
     for le in sorted(stats.buckets):
         count = stats.buckets[le]
-        n = round(count - below)
-        out += [top if math.isinf(le) else le] * max(0, n)
+        n = max(0, round(count - below))
+        if math.isinf(le):
+            out += [top] * n
+        else:
+            out += [lower + (le - lower) * (i + 0.5) / n for i in range(n)]
+            lower = le
         below = max(below, count)
     return out
 

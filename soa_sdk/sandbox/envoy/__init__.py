@@ -32,6 +32,15 @@ STATS_TAG = {
 }
 
 
+RQ_TIME_BUCKETS_MS = (
+    *(0.1 * i for i in range(1, 10)),
+    *(1.0 + 0.25 * i for i in range(12)),
+    *(4.0 + 0.5 * i for i in range(12)),
+    *(10.0, 12.5, 15.0, 17.5, 20.0, 25.0, 30.0, 35.0, 40.0, 50.0, 60.0, 75.0, 100.0),
+    *(150.0, 200.0, 300.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 30000.0, 60000.0),
+)
+"""``upstream_rq_time`` histogram bounds (ms)."""
+
 FLUSH_FLAGS = ("--file-flush-interval-msec", "100")
 """Access-log lines reach the file within 0.1 s (Envoy's default: 1 s), as step 2 reads the
 call chains from it right after its traffic (with :func:`soa_sdk.telemetry.wait_flushed`)."""
@@ -75,7 +84,14 @@ def bootstrap(
         # several identities), which Envoy's default tag extractor cuts at the first dot; as
         # Consul's bootstrap does, a tag keeps the whole target, so the statistics read per
         # upstream cluster and subset (soa_sdk.telemetry).
-        "stats_config": {"stats_tags": [STATS_TAG]},
+        "stats_config": {
+            "stats_tags": [STATS_TAG],
+            # Finer request-time buckets than Envoy's default (0.5, 1, 5, 10, 25 ms...): the
+            # canary analysis compares latencies read from them (sub-millisecond here).
+            "histogram_bucket_settings": [
+                {"match": {"suffix": "upstream_rq_time"}, "buckets": list(RQ_TIME_BUCKETS_MS)}
+            ],
+        },
         # Histograms reach the admin's /stats when Envoy merges them, every flush (5 s by
         # default); the canary analysis reads latencies in windows of about a second.
         "stats_flush_interval": "0.25s",
