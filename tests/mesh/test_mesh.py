@@ -44,7 +44,9 @@ def upstream_url(workload: dict[str, Any], name: str) -> str:
 
 
 def telemetry(env: Any, **params: Any) -> list[dict[str, Any]]:
-    resp = HTTP.get(env.admin_url + "/telemetry", params=params, timeout=5, headers=env.admin_headers)
+    resp = HTTP.get(
+        env.admin_url + "/telemetry", params=params, timeout=5, headers=env.admin_headers
+    )
     resp.raise_for_status()
     return resp.json()["records"]
 
@@ -166,7 +168,9 @@ def _served_by(env: Any, url: str, n: int) -> Counter[str]:
 
 
 def _last_seq(env: Any) -> int:
-    return HTTP.get(env.admin_url + "/telemetry", params={"limit": 0}, headers=env.admin_headers).json()["last_seq"]
+    return HTTP.get(
+        env.admin_url + "/telemetry", params={"limit": 0}, headers=env.admin_headers
+    ).json()["last_seq"]
 
 
 def test_failing_check_leaves_routing_and_returns(env: Any) -> None:
