@@ -124,7 +124,11 @@ def test_store_page_shows_the_canary(lab, store, shots):
         assert not isinstance(buggy, BaseException), buggy
         assert buggy.rolled_back, buggy.reason
         wait_for(page, lambda p: inventory_versions(p) == ["v1"], "v2 gone after the rollback")
-        assert seen(page).get("v2", 0) > 0 and seen(page).get("failed", 0) > 0, seen(page)
+        # v2 answered on the page, then went. Its failures are random (10 % of requests): over
+        # the dozen answers a page polling every 150 ms sees in a step, none failing happens
+        # about one run in four (CI saw it), so finding them is the canary's job, asserted
+        # above by the rollback; the page's failure count shows in the screenshot.
+        assert seen(page).get("v2", 0) > 0, seen(page)
         page.screenshot(path=str(shots / "04-v2-rolled-back.png"), full_page=True)
 
         worker = threading.Thread(target=release, args=("v2.1", 0.0))
