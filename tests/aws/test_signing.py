@@ -28,7 +28,7 @@ from soa_sdk.sandbox.aws.signing import RootKeys
 from soa_sdk.sandbox.aws.signing.credentials import ROOT_KEY_ENV
 from soa_sdk.sandbox.services import aws as aws_service
 
-MADE_UP = {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key": "x" * 40}
+MADE_UP = {"aws_access_key_id": "MADEUPACCESSKEY00001", "aws_secret_access_key": "x" * 40}
 RECORDING = b"SELECT * FROM customers; -- alice"
 
 

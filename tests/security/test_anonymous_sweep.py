@@ -519,7 +519,7 @@ def test_aws_refuses_unsigned_requests_and_made_up_keys(lab: Any) -> None:
         (
             "made-up keys",
             boto3.Session(
-                aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+                aws_access_key_id="MADEUPACCESSKEY00001",
                 aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
                 region_name="us-east-1",
             ),
