@@ -61,11 +61,11 @@ from typing import Any, Protocol
 
 from soa_sdk.sandbox.consul.bexpr import compile_filter
 from soa_sdk.sandbox.mesh.intentions import _PRECEDENCE
+from soa_sdk.sandbox.mesh.resolver import MAX_DEPTH, failover_targets, follow_redirects
 from soa_sdk.sandbox.mesh.view import CatalogView, partitions_of
 
 L7 = ("http", "http2", "grpc")
 DC = "dc1"
-MAX_DEPTH = 8
 
 T_LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener"
 T_ROUTE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
@@ -674,48 +674,12 @@ def _subset_target(
 
 def _resolve(r: _Reader, service: str, partition: str, subset: str) -> ClusterPlan:
     """Redirects, the subset, and the failover targets of the resolver."""
-    peer = None
-    resolver: dict[str, Any] = {}
-    for _ in range(MAX_DEPTH):
-        resolver = r.entry("service-resolver", service, partition) or {}
-        redirect = resolver.get("Redirect")
-        if not redirect:
-            break
-        new_service = redirect.get("Service") or service
-        subset = redirect.get("ServiceSubset") or ("" if new_service != service else subset)
-        partition = redirect.get("Partition") or partition
-        service = new_service
-        peer = redirect.get("Peer") or None
-        if peer:
-            return ClusterPlan((Target(service, partition, subset, peer=peer),))
-    primary = _subset_target(r, service, partition, subset, None)
-    targets = [primary]
-    fo_map = resolver.get("Failover") or {}
-    failover = fo_map.get(primary.subset) or fo_map.get("*")
-    if failover:
-        for t in failover.get("Targets") or ():
-            if t.get("Datacenter"):
-                continue  # one datacenter in the sandbox
-            targets.append(
-                _subset_target(
-                    r,
-                    t.get("Service") or service,
-                    t.get("Partition") or partition,
-                    t.get("ServiceSubset") or "",
-                    t.get("Peer") or None,
-                )
-            )
-        if failover.get("Service") or failover.get("ServiceSubset"):
-            targets.append(
-                _subset_target(
-                    r,
-                    failover.get("Service") or service,
-                    partition,
-                    failover.get("ServiceSubset") or "",
-                    None,
-                )
-            )
-    return ClusterPlan(tuple(targets))
+    to = follow_redirects(r.entry, service, partition, subset)
+    if to.peer:
+        return ClusterPlan((Target(to.service, to.partition, to.subset, peer=to.peer),))
+    primary = _subset_target(r, to.service, to.partition, to.subset, None)
+    failover = failover_targets(to.resolver, primary.subset, to.service, to.partition)
+    return ClusterPlan((primary, *(_subset_target(r, *key) for key in failover)))
 
 
 def _cluster(ctx: _Ctx, plan: ClusterPlan) -> str:

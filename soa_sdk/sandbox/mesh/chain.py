@@ -29,10 +29,10 @@ from typing import Any
 
 from soa_sdk.sandbox.mesh.http1 import Request
 from soa_sdk.sandbox.mesh.matching import match_http, parse_duration
+from soa_sdk.sandbox.mesh.resolver import MAX_DEPTH, failover_targets, follow_redirects
 from soa_sdk.sandbox.mesh.view import CachedView
 
 DEFAULT_TIMEOUT = 15.0  # Envoy's default route timeout, which Consul keeps
-_MAX_DEPTH = 8
 
 
 class ChainError(Exception):
@@ -131,7 +131,7 @@ def _split(
     view: CachedView, decision: Decision, service: str, partition: str
 ) -> tuple[str, str, str]:
     seen: set[tuple[str, str]] = set()
-    while (service, partition) not in seen and len(seen) < _MAX_DEPTH:
+    while (service, partition) not in seen and len(seen) < MAX_DEPTH:
         seen.add((service, partition))
         splitter = view.config("service-splitter", service, partition)
         splits = (splitter or {}).get("Splits") or ()
@@ -180,48 +180,10 @@ def _subset_target(
 def _resolve(
     view: CachedView, service: str, partition: str, subset: str
 ) -> tuple[float | None, list[Target]]:
-    peer = None
-    resolver: dict[str, Any] = {}
-    for _ in range(_MAX_DEPTH):
-        resolver = view.config("service-resolver", service, partition) or {}
-        redirect = resolver.get("Redirect")
-        if not redirect:
-            break
-        new_service = redirect.get("Service") or service
-        subset = redirect.get("ServiceSubset") or ("" if new_service != service else subset)
-        partition = redirect.get("Partition") or partition
-        service = new_service
-        peer = redirect.get("Peer") or None
-        if peer or redirect.get("Datacenter"):
-            resolver = {}
-            break
-    timeout = parse_duration(resolver.get("RequestTimeout"), 0.0) or None
-    if peer:
-        return timeout, [Target(service, partition, subset, peer)]
-    primary = _subset_target(view, service, partition, subset)
-    targets = [primary]
-    failover_map = resolver.get("Failover") or {}
-    failover = failover_map.get(primary.subset) or failover_map.get("*")
-    if failover:
-        for t in failover.get("Targets") or ():
-            if t.get("Datacenter"):
-                continue  # one datacenter in the sandbox
-            targets.append(
-                _subset_target(
-                    view,
-                    t.get("Service") or service,
-                    t.get("Partition") or partition,
-                    t.get("ServiceSubset") or "",
-                    t.get("Peer") or None,
-                )
-            )
-        if failover.get("Service") or failover.get("ServiceSubset"):
-            targets.append(
-                _subset_target(
-                    view,
-                    failover.get("Service") or service,
-                    partition,
-                    failover.get("ServiceSubset") or "",
-                )
-            )
-    return timeout, targets
+    to = follow_redirects(view.config, service, partition, subset)
+    timeout = parse_duration(to.resolver.get("RequestTimeout"), 0.0) or None
+    if to.peer:
+        return timeout, [Target(to.service, to.partition, to.subset, to.peer)]
+    primary = _subset_target(view, to.service, to.partition, to.subset)
+    failover = failover_targets(to.resolver, primary.subset, to.service, to.partition)
+    return timeout, [primary, *(_subset_target(view, *key) for key in failover)]
