@@ -309,6 +309,30 @@ def conservative_upper_quantile(
     return sorted_values[n - 1 - lo]
 
 
+def binomial_upper(n: int, p: float, alpha: float) -> int:
+    """The smallest count k with P(X > k) < ``alpha`` for X ~ binomial(n, p): the most
+    successes a correct rate ``p`` gives in ``n`` trials but with probability below alpha.
+    Exact (the tail summed from the top in log space), for the n of a canary's step."""
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    log_p, log_q = math.log(p), math.log1p(-p)
+    tail = 0.0
+    for k in range(n, -1, -1):
+        log_pmf = (
+            math.lgamma(n + 1)
+            - math.lgamma(k + 1)
+            - math.lgamma(n - k + 1)
+            + k * log_p
+            + (n - k) * log_q
+        )
+        if tail + math.exp(log_pmf) >= alpha:
+            return k  # P(X > k) = tail < alpha, and P(X > k - 1) >= alpha
+        tail += math.exp(log_pmf)
+    return 0
+
+
 # --- the analyzer -------------------------------------------------------------------------
 
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from soa_sdk import progress, validate
 from soa_sdk.awsclient import translate_client_error
-from soa_sdk.canary_analysis import CanaryAnalyzer
+from soa_sdk.canary_analysis import CanaryAnalyzer, binomial_upper
 from soa_sdk.errors import (
     Conflict,
     NotFound,
@@ -410,12 +410,18 @@ class Release:
         return changed
 
     # -- checks from telemetry ---------------------------------------------------------------
-    def shares(self, result: ReleaseResult, tolerance: float = 0.05) -> Table:
+    def shares(self, result: ReleaseResult, tolerance: float = 0.05, alpha: float = 1e-6) -> Table:
         """Per step, the canary's share of the service's requests, re-read from telemetry,
-        with the bound it must respect: the step's weight + max(tolerance, 3 binomial sd).
-        The testers' step counts requests instead: at most the testers' own."""
+        with the bound it must respect. The splitter picks each request's version at random
+        (as Envoy's ``weighted_clusters`` does), so the canary's count in a step of ``n``
+        requests at weight ``w`` is binomial(n, w); the bound is ``w + tolerance`` or the
+        exact binomial count that a correct split exceeds with probability below ``alpha``,
+        whichever is higher (a normal approximation with a few standard deviations is too
+        tight for the small windows and small weights of the first steps). The testers' step
+        counts requests instead: at most the testers' own."""
         validate.instance(result, ReleaseResult, "the ReleaseResult that canary() returned")
         validate.number(tolerance, "tolerance", 0, 1)
+        validate.number(alpha, "alpha", 1e-12, 0.5)
         spec, _ = self._where(result.service, result.runtime)
         reader = self._telemetry(result.service, spec.consul_partition)
         rows = []
@@ -428,8 +434,8 @@ class Release:
             if step["step"] == "testers":
                 bound, ok = None, canary <= result.tester_requests
             else:
-                sd = (w * (1 - w) / total) ** 0.5 if total else 1.0
-                bound = min(1.0, w + max(tolerance, 3 * sd))
+                exact = binomial_upper(total, w, alpha) / total if total else 1.0
+                bound = min(1.0, max(w + tolerance, exact))
                 ok = share <= bound
             rows.append(
                 {

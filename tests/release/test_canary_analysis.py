@@ -12,6 +12,7 @@ from soa_sdk.canary_analysis import (
     CanaryAnalyzer,
     Decision,
     VersionSample,
+    binomial_upper,
     conservative_upper_quantile,
     log_evalue_difference,
 )
@@ -197,3 +198,20 @@ def test_bad_observation_changes_nothing() -> None:
         analyzer.observe(VersionSample(100, 1), {"requests": 10})  # type: ignore[arg-type]
     d = analyzer.observe(VersionSample(0, 0), VersionSample(0, 0))
     assert d.evidence["canary_requests"] == 10 and d.evidence["baseline_requests"] == 100
+
+
+@pytest.mark.parametrize(("n", "p"), [(200, 0.5), (400, 0.25), (200, 0.05), (37, 0.9), (1, 0.5)])
+def test_binomial_upper_is_the_exact_tail_quantile(n: int, p: float) -> None:
+    def above(k: int) -> float:  # P(X > k), summed with exact integers' binomial coefficients
+        return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1, n + 1))
+
+    alpha = 1e-6
+    k = binomial_upper(n, p, alpha)
+    assert above(k) < alpha
+    assert k == 0 or above(k - 1) >= alpha
+
+
+def test_binomial_upper_at_the_edges() -> None:
+    assert binomial_upper(0, 0.5, 1e-6) == 0
+    assert binomial_upper(100, 0.0, 1e-6) == 0
+    assert binomial_upper(100, 1.0, 1e-6) == 100
