@@ -1,6 +1,7 @@
 // The store's page: buy things, and watch which version of each service answers.
 // Everything it asks goes to /api/ on this page's own origin: CloudFront's /api/* cache
-// behaviour forwards it to the store runtime's ingress gateway.
+// behaviour forwards it to the store runtime's ingress gateway. The paths are relative
+// ("api/...") so that the page also works under a path prefix (a notebook server's proxy).
 "use strict";
 
 const PRODUCTS = [
@@ -123,7 +124,7 @@ async function buy(product) {
   const result = document.querySelector("#order-result");
   result.textContent = `Ordering ${product.name}...`;
   result.className = "";
-  const entry = await callApi(`/api/purchase?item=${encodeURIComponent(product.id)}`, "POST");
+  const entry = await callApi(`api/purchase?item=${encodeURIComponent(product.id)}`, "POST");
   const chain = SERVICES.map((s) => `${s} ${entry.found[s] || "-"}`).join(", ");
   if (entry.status === 200) {
     result.textContent = `Ordered ${product.name} (served by ${chain}).`;
@@ -149,7 +150,7 @@ function start() {
     pause.textContent = paused ? "resume" : "pause";
   });
   (async function poll() {
-    if (!paused) await callApi("/api/");
+    if (!paused) await callApi("api/");
     setTimeout(poll, POLL_MS);
   })();
 }

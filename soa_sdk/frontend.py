@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -105,24 +106,54 @@ class FrontendReport:
 
 
 class Link:
-    """A link that a notebook shows as a link, and a terminal as its URL."""
+    """A link that a notebook shows as a link, and a terminal as its URL.
+
+    In a notebook served by JupyterHub (Binder's too) the attendee's browser is not on the
+    machine that runs the sandbox, so a loopback URL would not open: the notebook's link then
+    goes through the Jupyter server's own ``/proxy/<port>/`` (jupyter-server-proxy, installed
+    with the lab), under the user's prefix (``JUPYTERHUB_SERVICE_PREFIX``). :attr:`url`
+    stays the URL on the sandbox's machine, for scripts and tests.
+    """
 
     def __init__(self, url: str, text: str) -> None:
         self.url = url
         self.text = text
 
+    @property
+    def viewer_url(self) -> str:
+        """Where the attendee's browser opens it (see the class docstring)."""
+        return through_jupyter_proxy(self.url, os.environ.get(HUB_PREFIX_ENV))
+
     def __str__(self) -> str:
         return self.url
 
     def __repr__(self) -> str:
-        return f"{self.text}: {self.url}"
+        return f"{self.text}: {self.viewer_url}"
 
     def _repr_html_(self) -> str:
-        url = escape(self.url, quote=True)
+        url = escape(self.viewer_url, quote=True)
         return f'<a href="{url}" target="_blank" rel="noopener">{escape(self.text)}</a>: {url}'
 
     def _repr_markdown_(self) -> str:
-        return f"[{self.text}]({self.url})"
+        return f"[{self.text}]({self.viewer_url})"
+
+
+HUB_PREFIX_ENV = "JUPYTERHUB_SERVICE_PREFIX"
+"""Set by JupyterHub (and so by Binder) for a single-user server: its URL prefix."""
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def through_jupyter_proxy(url: str, hub_prefix: str | None) -> str:
+    """``url`` as a browser elsewhere reaches it through jupyter-server-proxy: a loopback
+    ``http://127.0.0.1:<port>/path`` becomes ``<prefix>proxy/<port>/path`` when the notebook
+    is served under a hub prefix; any other URL, or no prefix, is returned unchanged."""
+    parts = urlsplit(url)
+    if not hub_prefix or parts.hostname not in _LOOPBACK or parts.port is None:
+        return url
+    prefix = hub_prefix if hub_prefix.endswith("/") else hub_prefix + "/"
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{prefix}proxy/{parts.port}{parts.path or '/'}{query}"
 
 
 class Frontend:
