@@ -11,7 +11,9 @@ commits. When it ends, if any table changed, the raft-like index moves to ``tx.i
 changed table's index with it, blocked readers wake (the condition), and then, outside the
 lock, every subscriber is told once. A write that changes nothing commits nothing. A write
 that fails half-way keeps (and commits) what it already changed: there is no rollback,
-so family code validates before it mutates.
+so family code validates before it mutates. Before the outermost write commits,
+:meth:`Store._settle` applies what follows from its changes in the same write (one index),
+as Consul's state store does inside one transaction.
 
 Locking is public API only: one ``threading.RLock`` and a ``Condition`` over it, held with
 ``with``; the write depth is our own counter.
@@ -202,6 +204,8 @@ class Store:
                 try:
                     yield tx
                 finally:
+                    if self._depth == 1:
+                        self._settle(tx)
                     self._depth -= 1
                     if self._depth == 0:
                         self._tx = None
@@ -209,6 +213,11 @@ class Store:
         finally:
             if committed and tx is not None:
                 self._publish(tx.index)
+
+    def _settle(self, tx: Tx) -> None:
+        """What follows from the write's changes, inside it, before it commits: the families
+        override it to keep their invariants (a session ends when one of its checks turns
+        critical or goes, :meth:`.sessions.SessionState._settle`). Default: nothing."""
 
     def _commit(self, tx: Tx) -> bool:
         if not tx.tables:

@@ -9,9 +9,11 @@ acquired again for ``LockDelay`` (default 15s, at most 60s). ``acquire`` of a ke
 another session answers ``false``; by the same session it updates the value; ``LockIndex``
 counts acquisitions.
 
-Not implemented: a session does not end when one of its checks turns critical (it ends by
-destroy, TTL, or when its node is deregistered through ``/v1/catalog/deregister``); the checks
-must exist and not be critical when the session is created, as Consul requires.
+A session ends (is invalidated, its locks released or deleted per ``Behavior``) by destroy,
+by TTL, when its node leaves the catalog, and when one of its checks (``NodeChecks`` on its
+node, ``ServiceChecks``) turns critical or is deregistered, as Consul's state store
+(``ensureCheckTxn`` / ``deleteCheckTxn``) does in the same write; the checks must exist and
+not be critical when the session is created.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import uuid
 
 from ..checks import parse_duration
 from ..exceptions import BadRequest, NotFound, RPCError
-from .core import Authz, Store
+from .core import Authz, Store, Tx
 from .records import KVEntry, Session
 
 TTL_MIN, TTL_MAX = 10.0, 86400.0
@@ -164,6 +166,19 @@ class SessionState(Store):
                 self._kv.touch(kv_key)
                 if session.lock_delay_ns:
                     self._lock_delays[kv_key] = until
+
+    def _settle(self, tx: Tx) -> None:
+        """A write that changed checks ends the sessions tied to a check now critical or gone."""
+        super()._settle(tx)
+        if "checks" not in tx.tables:
+            return
+        for key, session in list(self._sessions.items()):  # type: ignore[attr-defined]
+            ids = [*session.node_checks, *(c["ID"] for c in session.service_checks)]
+            for check_id in ids:
+                chk = self._checks.get((key[0], session.node, check_id))
+                if chk is None or chk.status == "critical":
+                    self._end_session(key)
+                    break
 
     def _end_node_sessions(self, partition: str, node: str) -> None:
         """A node left the catalog: its sessions end (inside a write)."""
