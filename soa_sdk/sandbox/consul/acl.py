@@ -22,8 +22,11 @@ Namespaces as in Consul Community Edition: ``namespace``/``namespace_prefix`` bl
 accepted and grant nothing (CE's policy decoder has no such fields), so
 ``namespace "team-a" { service_prefix "" { policy = "write" } }`` grants no service at all.
 
-Not implemented: ``query`` rules are parsed but never consulted (no prepared queries);
-roles, auth methods and binding rules.
+A token's authorizer merges its policies with those of its roles and with the rules of its
+service, node and templated identities (:meth:`.state.acl.ACLState._authorizer_for`; roles,
+auth methods and binding rules live in :mod:`.state.acl_auth`).
+
+Not implemented: ``query`` rules are parsed but never consulted (no prepared queries).
 """
 
 from __future__ import annotations
