@@ -4,6 +4,7 @@ Consul's HTTP layer (``agent/http.go``) answers errors as ``text/plain``:
 
 * ACL errors (``acl.PermissionDeniedError``, "ACL not found") -> 403 with ``err.Error()``;
 * ``BadRequestError`` -> 400 ``"Bad request: <reason>"``;
+* ``HTTPError{StatusCode, Reason}`` -> that status with the reason alone (no prefix);
 * ``NotFoundError`` / ``HTTPError{404}`` -> 404 with the reason;
 * ``MethodNotAllowedError`` -> 405 ``"method GET not allowed"`` plus an ``Allow`` header;
 * anything an RPC returns (config entry validation, discovery chain compile errors) -> 500 with
@@ -39,6 +40,18 @@ class BadRequest(ConsulError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"Bad request: {reason}")
         self.reason = reason
+
+
+class HTTPError(ConsulError):
+    """``HTTPError{StatusCode, Reason}`` of ``agent/http.go``: the status, the reason alone.
+
+    Consul's handlers use it where ``BadRequestError`` would add ``Bad request:``, e.g.
+    400 ``Target service must be specified`` from ``/v1/agent/connect/authorize``.
+    """
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
 
 
 class RequestDecodeFailed(BadRequest):

@@ -28,9 +28,13 @@ from . import acl as aclmod
 from .checks import CheckRunner
 from .exceptions import ConsulError
 from .state.acl import ACLState
+from .state.agent_health import AgentHealthState
 from .state.config import check_namespace
 from .state.connect import ConnectState
+from .state.connect_authorize import ConnectAuthorizeState
 from .state.core import ALL_TABLES, ANONYMOUS_ID, GLOBAL_MANAGEMENT_ID, Table
+from .state.exports import ExportsState
+from .state.gateways import GatewayServicesState
 from .state.intentions import IntentionState, check_intention_namespaces
 from .state.kv import KV_MAX, KVState
 from .state.operator import OperatorState
@@ -49,6 +53,10 @@ class ConsulBackend(
     SnapshotState,
     ACLState,
     IntentionState,
+    AgentHealthState,
+    GatewayServicesState,
+    ExportsState,
+    ConnectAuthorizeState,
     ConnectState,
 ):
     """The whole emulated cluster. Thread-safe: every public method takes one ``RLock``.

@@ -283,6 +283,34 @@ agent_checks = reader("agent_checks", ("checks",), PARTITION, AUTHZ, FILTER)
 agent_self = reader("agent_self", None, AUTHZ)
 agent_members = reader("agent_members", None, AUTHZ)
 
+
+def _text_wanted(call: Call) -> bool:
+    """``returnTextPlain``: ``Accept: text/plain``, else ``?format=text``."""
+    if str(call.headers.get("Accept", "")).startswith("text/plain"):
+        return True
+    return call.args.get("format", "") == "text"
+
+
+def _agent_health(method: str, name: str) -> Callable[[Call], Reply]:
+    """``/v1/agent/health/service/{id,name}/:x``: the status code carries the health."""
+
+    def handler(call: Call) -> Reply:
+        code, status, body = getattr(call.backend, method)(
+            call.params[name], call.partition, call.authz
+        )
+        if _text_wanted(call):
+            return Reply(raw=status.encode(), status=code, content_type="text/plain")
+        return Reply(body, status=code)
+
+    handler.__name__ = handler.__qualname__ = method
+    handler.__doc__ = f"Serves ``ConsulBackend.{method}``."
+    return handler
+
+
+agent_health_by_id = _agent_health("agent_health_by_id", "service_id")
+agent_health_by_name = _agent_health("agent_health_by_name", "name")
+agent_connect_authorize = writer("agent_connect_authorize", BODY, PARTITION, AUTHZ)
+
 # ---------------------------------------------------------------- catalog
 
 catalog_register = writer("catalog_register", BODY, PARTITION, AUTHZ, answer=TRUE)
@@ -301,6 +329,17 @@ catalog_service = reader(
 )
 catalog_node = reader(
     "catalog_node", ("nodes", "services"), param("node"), PARTITION, AUTHZ, FILTER
+)
+
+catalog_node_services = reader(
+    "catalog_node_services", ("nodes", "services"), param("node"), PARTITION, AUTHZ, FILTER
+)
+catalog_gateway_services = reader(
+    "catalog_gateway_services", ("config", "services"), param("gateway"), PARTITION, AUTHZ
+)
+exported_services = reader("exported_services", ("config", "services"), PARTITION, AUTHZ)
+imported_services = reader(
+    "imported_services", ("config", "services", "peerings", "partitions"), PARTITION, AUTHZ
 )
 
 # ---------------------------------------------------------------- health

@@ -57,6 +57,9 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/agent/checks", ("GET",), r.agent_checks),
     Route("/v1/agent/self", ("GET",), r.agent_self),
     Route("/v1/agent/members", ("GET",), r.agent_members, ("wan", "segment")),
+    Route("/v1/agent/health/service/id/<service_id>", ("GET",), r.agent_health_by_id),
+    Route("/v1/agent/health/service/name/<name>", ("GET",), r.agent_health_by_name),
+    Route("/v1/agent/connect/authorize", ("POST",), r.agent_connect_authorize),
     # catalog
     Route(
         "/v1/catalog/register", ("PUT",), r.catalog_register, ("Service.Connect.SidecarService",)
@@ -67,6 +70,10 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/catalog/services", ("GET",), r.catalog_services, _READ),
     Route("/v1/catalog/service/<service>", ("GET",), r.catalog_service, _READ),
     Route("/v1/catalog/node/<node>", ("GET",), r.catalog_node, _READ),
+    Route("/v1/catalog/node-services/<node>", ("GET",), r.catalog_node_services, _READ),
+    Route("/v1/catalog/gateway-services/<gateway>", ("GET",), r.catalog_gateway_services, _READ),
+    Route("/v1/exported-services", ("GET",), r.exported_services),
+    Route("/v1/imported-services", ("GET",), r.imported_services),
     # health
     Route(
         "/v1/health/service/<service>",
@@ -244,13 +251,10 @@ UNROUTED: tuple[str, ...] = (
     "legacy /v1/acl/create|update|destroy|info|list, /v1/acl/replication,"
     " /v1/acl/authorize, /v1/acl/oidc/* (no oidc auth method)",
     "/v1/agent/join (a single dev agent has no other agent to join),"
-    " /v1/agent/host (the sandbox does not expose its host's details),"
-    " /v1/agent/health/service/* (the agent-local health of a service)",
-    "/v1/agent/connect/authorize, PUT /v1/connect/ca/configuration",
-    "/v1/catalog/gateway-services/:gateway, /v1/catalog/node-services/:node",
-    "/v1/exported-services, /v1/imported-services",
+    " /v1/agent/host (the sandbox does not expose its host's details)",
+    "PUT /v1/connect/ca/configuration (the CA provider, OpenBao, is fixed at start)",
     "/v1/namespace*, /v1/namespaces (namespaces are always 'default')",
-    "/v1/query* (prepared queries), /v1/internal/* (the UI's private API), /v1/lock*",
+    "/v1/query* (prepared queries), /v1/internal/* (the UI's private API)",
     "DELETE /v1/operator/raft/peer, POST /v1/operator/raft/transfer-leader"
     " (one server: no other peer to remove or to lead)",
     "/v1/operator/area*, /v1/operator/segment, /v1/operator/license (Enterprise: network"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ..exceptions import BadRequest, NotFound
+from ..exceptions import BadRequest, HTTPError, NotFound
 from .core import CONSUL_VERSION, Authz, compile_filter
 from .health import HealthState, agent_check_def, catalog_check_def
 from .records import CheckDef, Node, Service, content_hash
@@ -27,7 +27,7 @@ _UPSTREAM_OPTIONAL = (
 )
 
 
-def _ce_shape(doc: dict[str, Any]) -> dict[str, Any]:
+def ce_shape(doc: dict[str, Any]) -> dict[str, Any]:
     """An agent service as Community Edition shows it: no ``Partition``/``Namespace`` in
     the default partition (CE's ``omitempty`` Enterprise fields); other partitions keep them."""
     if doc.get("Partition", "default") == "default":
@@ -216,7 +216,7 @@ class CatalogState(HealthState):
             partition=partition,
             where=lambda s: s.node == self.node_name,
             visible=lambda s: self._can_read_service(authz, s.service, s.partition),
-            doc=lambda s: _ce_shape(s.to_dict(with_index=False)),
+            doc=lambda s: ce_shape(s.to_dict(with_index=False)),
             filter_expr=filter_expr,
             schema="agent_service",
         )
@@ -231,7 +231,7 @@ class CatalogState(HealthState):
             if svc is None:
                 raise NotFound(f"unknown service ID: {service_id}")
             self._require(authz, "service", "read", svc.service, partition)
-            doc = _ce_shape(svc.to_dict(with_index=False))
+            doc = ce_shape(svc.to_dict(with_index=False))
         doc["ContentHash"] = content_hash(doc)[:16]
         return doc
 
@@ -512,3 +512,20 @@ class CatalogState(HealthState):
                 if pred is None or pred(doc):
                     rows.insert(0, (("default", node, "consul"), doc))
             return {"Node": found.to_dict(), "Services": {key[2]: doc for key, doc in rows}}
+
+    def catalog_node_services(
+        self,
+        node: str,
+        partition: str = "default",
+        authz: Authz = None,
+        filter_expr: str | None = None,
+    ) -> dict[str, Any]:
+        """``GET /v1/catalog/node-services/:node``: :meth:`catalog_node` with the services
+        as a list; an unknown or unreadable node is ``{"Node": null, "Services": null}``
+        (Consul's empty ``NodeServiceList``), not a 404."""
+        if not node:
+            raise HTTPError(400, "Missing node name")
+        found = self.catalog_node(node, partition, authz, filter_expr)
+        if found is None:
+            return {"Node": None, "Services": None}
+        return {"Node": found["Node"], "Services": list(found["Services"].values())}

@@ -308,6 +308,13 @@ class Store:
                         peers.add(consumer["Peer"])
         return partitions, peers
 
+    def _typical_names(self, partition: str) -> set[str]:
+        """Names of ``partition``'s typical services (no proxies, no gateways): what a
+        ``*`` in an exported-services or ingress-gateway entry stands for."""
+        return {
+            s.service for (p, _n, _i), s in self._services.items() if p == partition and not s.kind
+        }
+
     def _can_read_service(self, authz: Authz, name: str, partition: str) -> bool:
         """``service:read`` in ``partition``, or in the token's home partition when
         ``partition`` exports ``name`` there (Consul's cross-partition discovery)."""
