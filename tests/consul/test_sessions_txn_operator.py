@@ -131,7 +131,9 @@ def test_txn_limits_and_errors(cs: Running) -> None:
     r = cs.http("PUT", "/v1/txn", json=[{"KV": {"Verb": "explode", "Key": "k"}}])
     assert r.status_code == 409 and r.json()["Errors"][0]["What"] == 'unknown KV verb "explode"'
     r = cs.http("PUT", "/v1/txn", json=[{"Node": {"Verb": "get"}}])
-    assert r.status_code == 400
+    assert r.status_code == 409 and r.json()["Errors"][0]["What"] == 'node "" doesn\'t exist'
+    r = cs.http("PUT", "/v1/txn", json=[{"KV": {"Verb": "get", "Key": "k"}, "Node": {}}])
+    assert r.status_code == 400 and "must be exactly one of" in r.text
     denied = cs.http(
         "PUT", "/v1/txn", token=None, json=[{"KV": {"Verb": "set", "Key": "k", "Value": ""}}]
     )

@@ -657,7 +657,8 @@ def txn(call: Call) -> Reply:
     status, body = call.backend.txn(call.json("Failed to parse body"), call.partition, call.authz)
     reply = Reply(body, status=status)
     if status == 200:
-        reply.headers = _meta(call, call.backend.table_index("kvs"))
+        tables = ("kvs", "nodes", "services", "checks", "sessions")
+        reply.headers = _meta(call, call.backend.table_index(*tables))
     return reply
 
 

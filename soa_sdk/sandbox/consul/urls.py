@@ -195,7 +195,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/session/info/<uuid>", ("GET",), r.session_info),
     Route("/v1/session/node/<node>", ("GET",), r.session_node),
     Route("/v1/session/list", ("GET",), r.session_list),
-    Route("/v1/txn", ("PUT",), r.txn, ("Node, Service, Check and Session operations",)),
+    Route("/v1/txn", ("PUT",), r.txn),
     # events, coordinates
     Route("/v1/event/fire/<name>", ("PUT",), r.event_fire),
     Route("/v1/event/list", ("GET",), r.event_list),

@@ -385,12 +385,16 @@ class CatalogState(HealthState):
                 if ckey in self._checks:
                     self._drop_check(ckey)
             else:
-                self._nodes.pop((partition, node), None)
-                self._end_node_sessions(partition, node)  # type: ignore[attr-defined]
-                for key in [k for k in self._services if k[:2] == (partition, node)]:
-                    self._drop_service(key)
-                for key in [k for k in self._checks if k[:2] == (partition, node)]:
-                    self._drop_check(key)
+                self._delete_node(partition, node)
+
+    def _delete_node(self, partition: str, node: str) -> None:
+        """A node leaves the catalog with its sessions, services and checks (inside a write)."""
+        self._nodes.pop((partition, node), None)
+        self._end_node_sessions(partition, node)  # type: ignore[attr-defined]
+        for key in [k for k in self._services if k[:2] == (partition, node)]:
+            self._drop_service(key)
+        for key in [k for k in self._checks if k[:2] == (partition, node)]:
+            self._drop_check(key)
 
     def catalog_datacenters(self) -> list[str]:
         """``GET /v1/catalog/datacenters``."""

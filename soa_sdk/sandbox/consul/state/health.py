@@ -141,11 +141,16 @@ class HealthState(Store):
             critical_since=time.monotonic() if spec.status == "critical" else None,
         )
         self._checks.put(key, chk)
-        if spec.kind in ("http", "tcp"):
-            self.runner.schedule(key, 0.0)
-        elif spec.kind == "ttl":
+        if spec.kind == "ttl":
             chk.ttl_deadline = time.monotonic() + spec.ttl_s
-            self.runner.schedule(key, spec.ttl_s)
+        self._schedule_check(key, chk)
+
+    def _schedule_check(self, key: CheckKey, chk: Check) -> None:
+        """Hand a check the agent runs to the check runner (now, or at its TTL deadline)."""
+        if chk.spec.kind in ("http", "tcp"):
+            self.runner.schedule(key, 0.0)
+        elif chk.spec.kind == "ttl":
+            self.runner.schedule(key, max(0.0, chk.ttl_deadline - time.monotonic()))
 
     def _drop_check(self, key: CheckKey) -> None:
         self.runner.cancel(key)

@@ -1,15 +1,16 @@
-"""``PUT /v1/txn``: KV operations applied all or none (``agent/txn_endpoint.go``,
+"""``PUT /v1/txn``: operations applied all or none (``agent/txn_endpoint.go``,
 ``state/txn.go``, ``state/kvs.go``).
 
-At most 128 operations (413 ``Transaction contains too many operations (129 > 128)``); the
-verbs ``set``, ``cas``, ``lock``, ``unlock``, ``get``, ``get-tree``, ``check-index``,
-``check-session``, ``check-not-exists``, ``delete``, ``delete-tree``, ``delete-cas``; results
-in order (``get`` with the value, writes without); the first failing operation rolls all of
-them back and answers 409 with ``Errors: [{"OpIndex", "What"}]``. The operations run on a copy
-of the keys they touch, which replaces the store's keys only when all of them succeed.
-
-Not implemented: ``Node``, ``Service``, ``Check`` and ``Session`` operations (answered 400,
-the sandbox's catalog is written through the agent and catalog endpoints).
+At most 128 operations (413 ``Transaction contains too many operations (129 > 128)``), each
+one of ``KV``, ``Node``, ``Service``, ``Check``, ``Session`` (the catalog ones are
+:mod:`.txn_catalog`'s). KV verbs ``set``, ``cas``, ``lock``, ``unlock``, ``get``,
+``get-tree``, ``check-index``, ``check-session``, ``check-not-exists``, ``delete``,
+``delete-tree``, ``delete-cas``; results in order (``get`` with the value, writes without).
+Every operation's ACL is checked before any runs (Consul's ``preCheck``); then every
+operation runs and each failing one is reported: any failure rolls all of them back and
+answers 409 with ``Errors: [{"OpIndex", "What"}]``. KV operations run on a copy of the keys
+they touch, which replaces the store's keys only when all of them succeed; catalog
+operations write the tables, which are restored when one fails.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import time
 from typing import Any
 
 from ..exceptions import BadRequest, ConsulError, PermissionDenied
-from .core import Authz, Store
+from .core import Authz
 from .records import KVEntry
+from .txn_catalog import CATALOG_OPS, TxnCatalogState, TxnOpFailed
 
 MAX_TXN_OPS = 128
 _READ_VERBS = ("get", "get-tree", "check-index", "check-session", "check-not-exists")
@@ -34,13 +36,12 @@ class TxnTooLarge(ConsulError):
     code = 413
 
 
-class _Abort(Exception):
-    def __init__(self, what: str) -> None:
-        self.what = what
+_Abort = TxnOpFailed
 
 
-class TxnState(Store):
-    """The KV part of ``/v1/txn`` (over :mod:`.kv` and the sessions' locks)."""
+class TxnState(TxnCatalogState):
+    """``/v1/txn``: KV operations (over :mod:`.kv` and the sessions' locks) and the
+    catalog's (:class:`.txn_catalog.TxnCatalogState`)."""
 
     def txn(self, ops: Any, partition: str = "default", authz: Authz = None) -> tuple[int, dict]:
         """Run ``ops``; (status, body): 200 with ``Results``, or 409 with ``Errors``."""
@@ -50,34 +51,46 @@ class TxnState(Store):
             raise TxnTooLarge(
                 f"Transaction contains too many operations ({len(ops)} > {MAX_TXN_OPS})"
             )
-        parsed = []
+        parsed: list[tuple[str, Any]] = []
         for i, op in enumerate(ops):
-            if not isinstance(op, dict) or set(op) - {"KV"} or "KV" not in op:
-                kinds = ", ".join(sorted(op)) if isinstance(op, dict) else type(op).__name__
+            kinds = [k for k in ("KV", *CATALOG_OPS) if isinstance(op, dict) and k in op]
+            if len(kinds) != 1 or not isinstance(op[kinds[0]], dict):
+                shown = ", ".join(sorted(op)) if isinstance(op, dict) else type(op).__name__
                 raise BadRequest(
-                    f"operation {i} ({kinds}): only KV operations are served by the sandbox"
+                    f"Failed to parse body: operation {i} ({shown}) must be exactly one of"
+                    " KV, Node, Service, Check, Session"
                 )
-            parsed.append(self._txn_kv_op(op["KV"], partition))
+            kind = kinds[0]
+            parsed.append(
+                (kind, self._txn_kv_op(op["KV"], partition) if kind == "KV" else op[kind])
+            )
         # Consul's Txn preCheck: every operation's ACL before any is applied, one error each.
         errors: list[dict] = []
-        for i, (verb, key, _entry, _index, _session) in enumerate(parsed):
-            level = "read" if verb in _READ_VERBS else "write"
-            if not self._allowed(authz, "key", level, key[1], key[0]):
-                assert authz is not None
-                denied = PermissionDenied(authz.accessor_id, "key", level, key[1])
-                errors.append({"OpIndex": i, "What": str(denied)})
+        with self._lock:
+            for i, (kind, op) in enumerate(parsed):
+                what = self._txn_precheck(kind, op, partition, authz)
+                if what:
+                    errors.append({"OpIndex": i, "What": what})
         if errors:
             return 409, {"Results": None, "Errors": errors}
         results: list[dict] = []
-        with self.write():
+        with self.write() as tx:
+            tables_before = set(tx.tables)
+            saved = self._txn_saved() if any(k != "KV" for k, _ in parsed) else None
             overlay: dict[tuple[str, str], KVEntry | None] = {}
-            for i, (verb, key, entry, index, session) in enumerate(parsed):
+            for i, (kind, op) in enumerate(parsed):
                 try:
-                    results += self._txn_apply(overlay, verb, key, entry, index, session)
+                    if kind == "KV":
+                        results += self._txn_apply(overlay, *op)
+                    else:
+                        done = self._txn_catalog_apply(kind, op, partition)
+                        results += [{"_catalog": r} for r in done]
                 except _Abort as exc:
                     errors.append({"OpIndex": i, "What": exc.what})
-                    break
             if errors:
+                if saved is not None:
+                    self._txn_rollback(saved)
+                    tx.tables = tables_before
                 return 409, {"Results": None, "Errors": errors}
             for key, new in overlay.items():
                 old = self._kv.get(key)
@@ -88,6 +101,10 @@ class TxnState(Store):
                     self._kv.put(key, new)
             stamped = []
             for doc in results:
+                if "_catalog" in doc:
+                    if self._txn_result_visible(doc["_catalog"], partition, authz):
+                        stamped.append(doc["_catalog"])
+                    continue
                 live = self._kv.get((partition, doc["Key"]))
                 touched = doc.pop("_written", False) or (partition, doc["Key"]) in overlay
                 if live is not None and touched:
@@ -95,6 +112,16 @@ class TxnState(Store):
                 doc.pop("_written", None)
                 stamped.append({"KV": doc})
         return 200, {"Results": stamped, "Errors": None}
+
+    def _txn_precheck(self, kind: str, op: Any, partition: str, authz: Authz) -> str | None:
+        if kind != "KV":
+            return self._txn_catalog_precheck(kind, op, partition, authz)
+        verb, key = op[0], op[1]
+        level = "read" if verb in _READ_VERBS else "write"
+        if self._allowed(authz, "key", level, key[1], key[0]):
+            return None
+        assert authz is not None
+        return str(PermissionDenied(authz.accessor_id, "key", level, key[1]))
 
     @staticmethod
     def _txn_kv_op(op: dict, partition: str) -> tuple:
