@@ -310,6 +310,10 @@ def test_exported_and_imported_services(cs: Running, root: consul.Consul) -> Non
         {"Service": "payments", "SourcePartition": "default"},
     ]
     assert cs.http("GET", "/v1/imported-services").json() == []
+    # the peering's counts agree (the wildcard's sidecars and "consul" are not counted)
+    assert cs.http("GET", "/v1/peering/west-peer").json()["ExportedServiceCount"] == 1
+    east = cs.http("GET", "/v1/peering/east", params={"partition": "west"}).json()
+    assert east["ImportedServiceCount"] == 1
 
 
 def test_exported_services_need_mesh_read(cs: Running, root: consul.Consul) -> None:

@@ -308,6 +308,20 @@ class Store:
                         peers.add(consumer["Peer"])
         return partitions, peers
 
+    def _resolved_exports(self, partition: str) -> dict[str, list[dict[str, Any]]]:
+        """Service name -> its consumers (``Partition`` / ``Peer`` dicts) of ``partition``'s
+        exported-services entry: ``*`` expanded to the typical services, ``consul`` never
+        exported (Consul's ``ResolvedExportedServices``)."""
+        entry = self._config.get((partition, "exported-services", partition))
+        typical = sorted(self._typical_names(partition))
+        out: dict[str, list[dict[str, Any]]] = {}
+        for svc in (entry.body if entry else {}).get("Services") or []:
+            names = typical if svc.get("Name") == "*" else [svc.get("Name", "")]
+            for name in names:
+                if name and name != "consul":
+                    out.setdefault(name, []).extend(svc.get("Consumers") or [])
+        return out
+
     def _typical_names(self, partition: str) -> set[str]:
         """Names of ``partition``'s typical services (no proxies, no gateways): what a
         ``*`` in an exported-services or ingress-gateway entry stands for."""

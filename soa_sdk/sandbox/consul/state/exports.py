@@ -26,18 +26,6 @@ from .core import Authz, Store
 class ExportsState(Store):
     """Exported and imported services of a partition."""
 
-    def _resolved_exports(self, partition: str) -> dict[str, list[dict[str, Any]]]:
-        """Service name -> its consumers (``Partition`` / ``Peer`` dicts), wildcard expanded."""
-        entry = self._config.get((partition, "exported-services", partition))
-        typical = sorted(self._typical_names(partition))
-        out: dict[str, list[dict[str, Any]]] = {}
-        for svc in (entry.body if entry else {}).get("Services") or []:
-            names = typical if svc.get("Name") == "*" else [svc.get("Name", "")]
-            for name in names:
-                if name and name != "consul":
-                    out.setdefault(name, []).extend(svc.get("Consumers") or [])
-        return out
-
     def exported_services(self, partition: str = "default", authz: Authz = None) -> list[dict]:
         """``GET /v1/exported-services``."""
         partition = self.check_partition(partition)

@@ -69,27 +69,17 @@ class TenancyState(CatalogState):
 
     # ------------------------------------------------------------------ peering
 
-    def _exported_names(self, partition: str) -> list[str]:
-        entry = self._config.get((partition, "exported-services", partition))
-        names = {s["Name"] for s in (entry.body if entry else {}).get("Services") or []}
-        if "*" in names:
-            names |= {svc.service for (p, _n, _s), svc in self._services.items() if p == partition}
-            names.discard("*")
-        return sorted(names)
-
     def _peering_doc(self, peering: Peering) -> dict:
         imported = exported = 0
         remote = peering.remote_partition
         if remote:
-            here = peering.partition
-            exported = sum(
-                1 for s in self._exported_names(here) if peering.name in self._exports(here, s)[1]
-            )
-            imported = sum(
-                1
-                for s in self._exported_names(remote)
-                if peering.remote_peer_name in self._exports(remote, s)[1]
-            )
+
+            def count(partition: str, peer: str) -> int:
+                exports = self._resolved_exports(partition).values()
+                return sum(1 for cons in exports if any(c.get("Peer") == peer for c in cons))
+
+            exported = count(peering.partition, peering.name)
+            imported = count(remote, peering.remote_peer_name)
         return peering.to_dict(imported, exported, now_iso() if remote else None)
 
     def _peering_request(self, raw: dict, partition: str, authz: Authz) -> tuple[str, str]:
