@@ -219,9 +219,14 @@ def test_list_unimplemented() -> None:
         check=True,
         timeout=30,
     ).stdout
-    assert "/v1/query*" in out and "PUT /v1/_sandbox/reset" in out
+    assert "/v1/internal/*" in out and "PUT /v1/_sandbox/reset" in out
     assert "/v1/session/*" not in out and "Enterprise" in out
     assert "state.sessions" not in out  # sessions end with their checks now
-    for served in ("/v1/lock", "/v1/agent/health/service", "/v1/agent/connect/authorize"):
+    for served in (
+        "/v1/lock",
+        "/v1/query*",
+        "/v1/agent/health/service",
+        "/v1/agent/connect/authorize",
+    ):
         assert served not in out
     assert "/v1/catalog/gateway-services" not in out.split("Parameters and fields")[0]

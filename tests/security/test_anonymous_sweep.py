@@ -39,6 +39,7 @@ from soa_sdk.sandbox.workloads import api as workloads_api
 WRONG = "00000000-dead-beef-0000-000000000000"
 ANONYMOUS = "00000000-0000-0000-0000-000000000002"
 SERVICE = "sweep-target"
+QUERY = "sweep-query"  # a prepared query on SERVICE
 NODE = "sandbox"  # the emulator's node name (``consul agent -dev`` names it after the host)
 GLOBAL_MANAGEMENT_POLICY = "00000000-0000-0000-0000-000000000001"
 
@@ -98,6 +99,7 @@ def protected(lab: Any) -> Iterator[dict[str, Any]]:
         json={"SourceName": "web", "DestinationName": SERVICE, "Action": "deny"},
     )
     session = consul.request("PUT", "session/create", json={"Name": "sweep-lock", "Node": NODE})
+    query = consul.request("POST", "query", json={"Name": QUERY, "Service": {"Service": SERVICE}})
     (management,) = [
         t
         for t in consul.request("GET", "acl/tokens")
@@ -109,8 +111,10 @@ def protected(lab: Any) -> Iterator[dict[str, Any]]:
             "intention_id": intention["ID"],
             "token_accessor": management["AccessorID"],
             "session_id": session["ID"],
+            "query_id": query["ID"],
         }
     finally:
+        consul.request("DELETE", f"query/{query['ID']}")
         consul.request("PUT", f"session/destroy/{session['ID']}")
         lab.workloads.stop(workload["id"])
         consul.request("DELETE", f"connect/intentions/{intention['ID']}")
@@ -149,6 +153,10 @@ def consul_calls(ids: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], st
         }
         if path.startswith("/v1/peering/"):
             values["name"] = "sweep-peer"
+        if path.startswith("/v1/query/"):
+            values["uuid"] = ids["query_id"]
+        values["query"] = QUERY
+        values["gateway"] = SERVICE
         concrete = re.sub(r"<([^>]+)>", lambda m, v=values: str(v[m.group(1)]), path)
         for method in route.methods:
             calls.append((method, concrete, consul_body(method, path, ids), path))
@@ -203,6 +211,12 @@ def consul_body(method: str, path: str, ids: dict[str, Any]) -> dict[str, Any]:
         "/v1/partition/<name>": {"Description": "changed"},
         "/v1/peering/token": {"PeerName": "sweep-peer"},
         "/v1/peering/establish": {"PeerName": "sweep-peer", "PeeringToken": "e30="},
+        "/v1/agent/connect/authorize": {
+            "Target": SERVICE,
+            "ClientCertURI": "spiffe://sweep.consul/ns/default/dc/dc1/svc/impostor",
+        },
+        "/v1/query": {"Name": "sweep-new", "Service": {"Service": SERVICE}},
+        "/v1/query/<uuid>": {"Name": QUERY, "Service": {"Service": "elsewhere"}},
     }
     # Consul checks these parameters and bodies before the token (agent/agent_endpoint.go
     # AgentNodeMaintenance, txn_endpoint.go convertOps, coordinate_endpoint.go and
@@ -312,6 +326,7 @@ def consul_state(lab: Any) -> dict[str, Any]:
     state["coordinates"] = c.request("GET", "coordinate/nodes")
     state["autopilot"] = c.request("GET", "operator/autopilot/configuration")
     state["events"] = c.request("GET", "event/list")
+    state["queries"] = c.request("GET", "query")
     return state
 
 
@@ -421,6 +436,15 @@ def test_anonymous_and_wrong_token_sweep(lab: Any, protected: dict[str, Any]) ->
                     w.startswith("Permission denied") for w in whats
                 ):
                     leaks.append(f"consul {who} {method} {path}: 409 {whats}")
+                continue
+            if (
+                route == "/v1/query/<query>/execute"
+                and who == "anonymous"
+                and reply.status_code == 200
+                and reply.json()["Nodes"] == []
+            ):
+                # PreparedQuery.Execute asks no ACL of the query (its name is the caller's
+                # to know); the instances are read with the caller's token: none
                 continue
             if method == "GET" and reply.status_code == 200 and reveals_nothing(reply):
                 if who == "wrong token":

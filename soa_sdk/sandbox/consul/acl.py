@@ -25,8 +25,6 @@ accepted and grant nothing (CE's policy decoder has no such fields), so
 A token's authorizer merges its policies with those of its roles and with the rules of its
 service, node and templated identities (:meth:`.state.acl.ACLState._authorizer_for`; roles,
 auth methods and binding rules live in :mod:`.state.acl_auth`).
-
-Not implemented: ``query`` rules are parsed but never consulted (no prepared queries).
 """
 
 from __future__ import annotations

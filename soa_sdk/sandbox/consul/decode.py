@@ -50,6 +50,7 @@ LockDelay Behavior NodeChecks ServiceChecks KV Index Coord Vec Error Adjustment 
 CleanupDeadServers LastContactThreshold MaxTrailingLogs MinQuorum ServerStabilizationTime
 RedundancyZoneTag DisableUpgradeMigration UpgradeVersionTag AuthMethod BearerToken BindType
 BindName BindVars Selector DisplayName MaxTokenTTL TokenLocality TemplateName TemplateVariables
+Template Regexp RemoveEmptyTags NearestN IgnoreCheckIDs Near DNS ServiceMeta
 """
 
 CANONICAL: dict[str, str] = {}

@@ -14,7 +14,7 @@ not see, writes refuse with :class:`~.exceptions.PermissionDenied` before changi
 Not implemented: namespaces other than ``default``, refused as Consul CE refuses them
 (``?ns=``, ``X-Consul-Namespace``, a config entry's or legacy intention's namespace fields;
 ACL rules' ``namespace`` blocks grant nothing, see :mod:`.acl`),
-prepared queries, ``near``/``node-meta`` sorting and filters, ``stale``/``consistent``
+``near``/``node-meta`` sorting and filters, ``stale``/``consistent``
 (always leader reads); auth method types other than ``jwt`` (see :mod:`.state.acl_auth`: the
 sandbox's workloads log in with OpenBao JWTs where the talk's tasks use ``aws-iam`` or
 ``kubernetes``).
@@ -38,6 +38,7 @@ from .state.gateways import GatewayServicesState
 from .state.intentions import IntentionState, check_intention_namespaces
 from .state.kv import KV_MAX, KVState
 from .state.operator import OperatorState
+from .state.queries import PreparedQueryState
 from .state.sessions import SessionState
 from .state.snapshot import SnapshotState
 from .state.tenancy import TenancyState
@@ -57,6 +58,7 @@ class ConsulBackend(
     GatewayServicesState,
     ExportsState,
     ConnectAuthorizeState,
+    PreparedQueryState,
     ConnectState,
 ):
     """The whole emulated cluster. Thread-safe: every public method takes one ``RLock``.
@@ -112,6 +114,7 @@ class ConsulBackend(
         self._binding_rules = Table("acl", self)
         self._sessions = Table("sessions", self)
         self._coordinates = Table("coordinates", self)
+        self._queries = Table("prepared-queries", self)
         self._add_partition("default", "Builtin Default Partition")
         self._init_acl()
         self._init_sessions()

@@ -630,6 +630,24 @@ def health_ingress(call: Call) -> Reply:
     )
 
 
+# ---------------------------------------------------------------- prepared queries
+
+_QUERY_TABLES = ("prepared-queries",)
+query_create = writer("query_create", BODY, AUTHZ, answer=lambda i: Reply({"ID": i}))
+query_update = writer("query_update", param("uuid"), BODY, AUTHZ, answer=EMPTY)
+query_delete = writer("query_delete", param("uuid"), AUTHZ, answer=EMPTY)
+query_list = reader("query_list", _QUERY_TABLES, AUTHZ)
+query_get = reader("query_get", _QUERY_TABLES, param("uuid"), AUTHZ)
+query_explain = reader("query_explain", _QUERY_TABLES, param("query"), AUTHZ)
+query_execute = reader(
+    "query_execute",
+    (*_QUERY_TABLES, *HEALTH_TABLES),
+    param("query"),
+    AUTHZ,
+    limit=lambda call: call.int_arg("limit"),
+    connect=lambda call: call.flag("connect"),
+)
+
 # ---------------------------------------------------------------- sessions, txn
 
 session_create = writer(

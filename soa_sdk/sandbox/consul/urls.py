@@ -188,6 +188,14 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/peering/<name>", ("GET",), r.peering_get),
     Route("/v1/peering/<name>", ("DELETE",), r.peering_delete),
     Route("/v1/peerings", ("GET",), r.peering_list),
+    # prepared queries
+    Route("/v1/query", ("POST",), r.query_create),
+    Route("/v1/query", ("GET",), r.query_list),
+    Route("/v1/query/<uuid>", ("GET",), r.query_get),
+    Route("/v1/query/<uuid>", ("PUT",), r.query_update),
+    Route("/v1/query/<uuid>", ("DELETE",), r.query_delete),
+    Route("/v1/query/<query>/execute", ("GET",), r.query_execute, ("near",)),
+    Route("/v1/query/<query>/explain", ("GET",), r.query_explain),
     # sessions, txn
     Route("/v1/session/create", ("PUT",), r.session_create),
     Route("/v1/session/destroy/<uuid>", ("PUT",), r.session_destroy),
@@ -254,7 +262,7 @@ UNROUTED: tuple[str, ...] = (
     " /v1/agent/host (the sandbox does not expose its host's details)",
     "PUT /v1/connect/ca/configuration (the CA provider, OpenBao, is fixed at start)",
     "/v1/namespace*, /v1/namespaces (namespaces are always 'default')",
-    "/v1/query* (prepared queries), /v1/internal/* (the UI's private API)",
+    "/v1/internal/* (the UI's private API)",
     "DELETE /v1/operator/raft/peer, POST /v1/operator/raft/transfer-leader"
     " (one server: no other peer to remove or to lead)",
     "/v1/operator/area*, /v1/operator/segment, /v1/operator/license (Enterprise: network"

@@ -64,6 +64,7 @@ ALL_TABLES = (
     "coordinates",
     "events",
     "autopilot",
+    "prepared-queries",
 )
 
 Authz = aclmod.Authorizer | None

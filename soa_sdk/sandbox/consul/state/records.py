@@ -273,6 +273,28 @@ class Session(Indexed):
 
 
 @dataclass
+class PreparedQuery(Indexed):
+    """A prepared query (``/v1/query``): ``body`` is its normalized definition (with ``ID``)."""
+
+    body: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return self.body["ID"]
+
+    @property
+    def name(self) -> str:
+        return self.body["Name"]
+
+    @property
+    def template(self) -> bool:
+        return bool(self.body["Template"]["Type"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**copy.deepcopy(self.body), **self.indexes()}
+
+
+@dataclass
 class Coordinate(Indexed):
     """A node's network coordinate (Vivaldi), as ``/v1/coordinate/*`` shows it."""
 

@@ -13,7 +13,8 @@ A session ends (is invalidated, its locks released or deleted per ``Behavior``) 
 by TTL, when its node leaves the catalog, and when one of its checks (``NodeChecks`` on its
 node, ``ServiceChecks``) turns critical or is deregistered, as Consul's state store
 (``ensureCheckTxn`` / ``deleteCheckTxn``) does in the same write; the checks must exist and
-not be critical when the session is created.
+not be critical when the session is created. Prepared queries bound to a session are deleted
+when it ends.
 """
 
 from __future__ import annotations
@@ -155,6 +156,9 @@ class SessionState(Store):
         self._session_deadlines.pop(key, None)
         if session is None:
             return
+        queries = getattr(self, "_queries", {})  # prepared queries bound to it go with it
+        for query_id in [q for q, query in queries.items() if query.body["Session"] == session.id]:
+            del queries[query_id]
         until = time.monotonic() + session.lock_delay_ns / 1e9
         for kv_key, entry in list(self._kv.items()):
             if kv_key[0] != key[0] or entry.session != session.id:
