@@ -198,9 +198,9 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
     # -- what a learner and a test can ask ---------------------------------------------------
     def status(self) -> dict[str, dict[str, Any]]:
         """Per connected node: ``acked`` (type URL -> the last version it accepted),
-        ``acked_at`` (type URL -> when, epoch seconds), ``pending`` (types sent and not yet
-        answered), ``nacks`` (how many it sent), ``last_nack`` (node, type_url, version,
-        message, at) and ``problems`` (what its snapshot could not build)."""
+        ``acked_at`` (type URL -> when it last ACKed a push, epoch seconds), ``pending``
+        (types sent and not yet answered), ``nacks`` (how many it sent), ``last_nack`` (node,
+        type_url, version, message, at) and ``problems`` (what its snapshot could not build)."""
         out: dict[str, dict[str, Any]] = {}
         with self._lock:
             streams = [st for st in self._streams if st.node_id]
@@ -324,7 +324,7 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
                     nack["version"],
                     nack["message"],
                 )
-            elif st.acked.get(t) != req.version_info:
+            else:  # an answer to a push of ours: at most one per push, so cheap to record
                 st.acked[t] = req.version_info
                 st.acked_at[t] = time.time()
                 self._changed()
