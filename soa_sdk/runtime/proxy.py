@@ -22,6 +22,7 @@ of gateways (only sidecars: ``Kind: connect-proxy``).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -168,7 +169,10 @@ def proxy_config(
     d = _Dump.parse(dump)
     service = sidecars[0]["ServiceProxy"]["DestinationServiceName"]
     partition = sidecars[0].get("Partition") or "default"
-    listener_rows, routes, clusters, secrets = [], [], [], []
+    listener_rows: list[dict[str, Any]] = []
+    routes: list[str] = []
+    clusters: list[str] = []
+    certs: list[tuple[str, dict[str, Any] | None]] = []  # (where, Secret-shaped or None)
     for sidecar in sidecars:
         ports = {int(sidecar["ServicePort"]): "public (inbound, mTLS)"}
         for up in (sidecar.get("ServiceProxy") or {}).get("Upstreams") or ():
@@ -177,11 +181,11 @@ def proxy_config(
             port = (listener.get("address") or {}).get("socket_address", {}).get("port_value")
             if port not in ports:
                 continue
-            row, refers = _listener(listener, ports[port], sidecar["ServiceID"])
+            row, refers, tls = _listener(listener, ports[port], sidecar["ServiceID"])
             listener_rows.append(row)
             routes += [r for r in refers["routes"] if r not in routes]
             clusters += [c for c in refers["clusters"] if c not in clusters]
-            secrets += [s for s in refers["secrets"] if s not in secrets]
+            certs += tls
     route_rows = []
     for name in routes:
         config = d.routes.get(name)
@@ -199,9 +203,15 @@ def proxy_config(
     cluster_rows = []
     for name in clusters:
         cluster = d.clusters.get(name, {})
-        secrets += [s for s in _tls_secrets(cluster.get("transport_socket")) if s not in secrets]
+        certs += _tls_certs(cluster.get("transport_socket"), name)
         cluster_rows.append(_cluster(name, cluster, d.endpoints.get(name)))
-    cert_rows = [row for name in secrets for row in _certificates(name, d.secrets.get(name))]
+    cert_rows: list[dict[str, Any]] = []
+    for where, secret in certs:
+        if secret is None:  # an SDS secret: by name, among the dump's secrets
+            where, secret = f"secret {where}", d.secrets.get(where)
+        for row in _certificates(where, secret):
+            if all((r["holds"], r["serial"]) != (row["holds"], row["serial"]) for r in cert_rows):
+                cert_rows.append(row)
     where = f"{service} in partition {partition}"
     return ProxyConfig(
         service,
@@ -219,11 +229,12 @@ def proxy_config(
 
 def _listener(
     listener: dict[str, Any], role: str, sidecar: str
-) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    refers: dict[str, list[str]] = {"routes": [], "clusters": [], "secrets": []}
+) -> tuple[dict[str, Any], dict[str, list[str]], list[tuple[str, dict[str, Any] | None]]]:
+    refers: dict[str, list[str]] = {"routes": [], "clusters": []}
+    tls: list[tuple[str, dict[str, Any] | None]] = []
     protocol, authz = "tcp", ""
     for chain in listener.get("filter_chains") or ():
-        refers["secrets"] += _tls_secrets(chain.get("transport_socket"))
+        tls += _tls_certs(chain.get("transport_socket"), str(listener.get("name", "")))
         for filt in chain.get("filters") or ():
             config = filt.get("typed_config") or {}
             if filt.get("name") == _HCM:
@@ -248,7 +259,7 @@ def _listener(
         "protocol": protocol,
         "intentions (RBAC)": authz or "-",
     }
-    return row, refers
+    return row, refers, tls
 
 
 def _rbac(config: dict[str, Any]) -> str:
@@ -353,23 +364,38 @@ _SANS = "match_typed_subject_alt_names"
 # -- certificates --------------------------------------------------------------------------
 
 
-def _tls_secrets(socket: dict[str, Any] | None) -> list[str]:
-    """The SDS secrets a TLS transport socket names (its certificate, then its roots)."""
+def _tls_certs(
+    socket: dict[str, Any] | None, owner: str
+) -> list[tuple[str, dict[str, Any] | None]]:
+    """The certificates of a TLS transport socket, its own then the roots it trusts: an SDS
+    secret's name with None (the sandbox's Envoy gets them over SDS), or where it is inline
+    with a Secret-shaped dict (Consul inlines them: ``makeCommonTLSContext``)."""
     context = ((socket or {}).get("typed_config") or {}).get("common_tls_context") or {}
-    names = [s["name"] for s in context.get("tls_certificate_sds_secret_configs") or ()]
-    roots = context.get("validation_context_sds_secret_config") or (
-        context.get("combined_validation_context") or {}
-    ).get("validation_context_sds_secret_config")
+    found: list[tuple[str, dict[str, Any] | None]] = [
+        (s["name"], None) for s in context.get("tls_certificate_sds_secret_configs") or ()
+    ]
+    found += [
+        (f"inline in {owner}", {"tls_certificate": cert})
+        for cert in context.get("tls_certificates") or ()
+    ]
+    combined = context.get("combined_validation_context") or {}
+    roots = context.get("validation_context_sds_secret_config") or combined.get(
+        "validation_context_sds_secret_config"
+    )
     if roots:
-        names.append(roots["name"])
-    return names
+        found.append((roots["name"], None))
+    inline = context.get("validation_context") or combined.get("default_validation_context")
+    if (inline or {}).get("trusted_ca"):
+        found.append((f"inline in {owner}", {"validation_context": inline}))
+    return found
 
 
-def _certificates(name: str, secret: dict[str, Any] | None) -> list[dict[str, Any]]:
+def _certificates(where: str, secret: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A row per certificate of a Secret (``tls_certificate`` or ``validation_context``)."""
     if secret is None:
         return [
             {
-                "secret": name,
+                "where": where,
                 "holds": "(not received yet)",
                 "spiffe id": "",
                 "serial": "",
@@ -380,7 +406,7 @@ def _certificates(name: str, secret: dict[str, Any] | None) -> list[dict[str, An
         pem, holds = secret["tls_certificate"].get("certificate_chain", {}), "leaf (presents)"
     else:
         pem, holds = secret.get("validation_context", {}).get("trusted_ca", {}), "root (trusts)"
-    text = pem.get("inline_string") or ""
+    text = pem.get("inline_string") or base64.b64decode(pem.get("inline_bytes") or "").decode()
     rows = []
     for cert in x509.load_pem_x509_certificates(text.encode()) if text else ():
         try:
@@ -390,7 +416,7 @@ def _certificates(name: str, secret: dict[str, Any] | None) -> list[dict[str, An
             uris = []
         rows.append(
             {
-                "secret": name,
+                "where": where,
                 "holds": holds,
                 "spiffe id": ", ".join(uris) or "-",
                 "serial": format(cert.serial_number, "x"),

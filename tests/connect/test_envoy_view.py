@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from soa_sdk.lab import Lab
+from soa_sdk.runtime import proxy
 from soa_sdk.sandbox.ports import free_port
 from soa_sdk.sandbox.state import SandboxState
 
@@ -263,8 +264,38 @@ def test_proxy_config_of_a_sidecar_from_envoy(sandbox: Sandbox) -> None:
     held = {c["serial_number"] for entry in certs for c in entry.get("cert_chain", ())}
     assert leaf["serial"] in held
 
+    # Real Consul inlines the certificates in each TLS context rather than over SDS
+    # (agent/xds makeCommonTLSContext): the same dump in that shape shows the same ones.
+    dump = proxy.fetch_config_dump(sandbox.admin)
+    secrets = next(c for c in dump["configs"] if c["@type"].endswith("SecretsConfigDump"))
+    by_name = {s["name"]: s["secret"] for s in secrets.pop("dynamic_active_secrets")}
+    sidecars = proxy.sidecars_of(lab.consul, "store", PARTITION)
+    inline = proxy.proxy_config(_inline_like_consul(dump, by_name), sidecars)
+    assert [(r["holds"], r["spiffe id"], r["serial"]) for r in inline.certificates.rows] == [
+        (r["holds"], r["spiffe id"], r["serial"]) for r in view.certificates.rows
+    ]
+    assert all(r["where"].startswith("inline in ") for r in inline.certificates.rows)
+
     inventory = lab.runtime.proxy_config("runtime-ecs", "inventory")
     public = {row["sidecar"]: row for row in inventory.listeners.rows}
     assert set(public) == {"inventory-v1-sidecar-proxy", "inventory-v2-sidecar-proxy"}
     assert all(row["intentions (RBAC)"] == f"ALLOW {store_id}" for row in public.values())
     assert "<table>" in inventory._repr_html_() and "Listeners of inventory" in str(inventory)
+
+
+def _inline_like_consul(node: Any, secrets: dict[str, Any]) -> Any:
+    """``node`` with each SDS reference of a TLS context replaced by the secret, inline."""
+    if isinstance(node, list):
+        return [_inline_like_consul(item, secrets) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _inline_like_consul(v, secrets) for k, v in node.items()}
+    for ref in out.pop("tls_certificate_sds_secret_configs", ()):
+        out.setdefault("tls_certificates", []).append(secrets[ref["name"]]["tls_certificate"])
+    roots = out.pop("validation_context_sds_secret_config", None)
+    if roots:
+        trusted = secrets[roots["name"]]["validation_context"]
+        key = "default_validation_context" if "default_validation_context" in out else None
+        target = out.setdefault(key or "validation_context", {})
+        target.update(trusted)
+    return out
