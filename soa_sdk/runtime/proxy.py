@@ -186,6 +186,8 @@ def proxy_config(
             routes += [r for r in refers["routes"] if r not in routes]
             clusters += [c for c in refers["clusters"] if c not in clusters]
             certs += tls
+    # Per sidecar, its public listener first, then its upstreams by name.
+    listener_rows.sort(key=lambda r: (r["sidecar"], not r["role"].startswith("public"), r["role"]))
     route_rows = []
     for name in routes:
         config = d.routes.get(name)
@@ -419,12 +421,18 @@ def _certificates(where: str, secret: dict[str, Any] | None) -> list[dict[str, A
                 "where": where,
                 "holds": holds,
                 "spiffe id": ", ".join(uris) or "-",
-                "serial": format(cert.serial_number, "x"),
+                "serial": _serial(cert.serial_number),
                 "expires": cert.not_valid_after_utc.strftime("%Y-%m-%d %H:%M UTC"),
             }
         )
         holds = "intermediate" if holds.startswith("leaf") else holds
     return rows
+
+
+def _serial(number: int) -> str:
+    """Hex, a whole number of bytes: as Envoy's ``/certs`` writes it (``0b14...``)."""
+    text = format(number, "x")
+    return "0" * (len(text) % 2) + text
 
 
 __all__ = ["ProxyConfig", "fetch_config_dump", "proxy_config", "sidecars_of"]

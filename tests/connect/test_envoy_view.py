@@ -259,10 +259,11 @@ def test_proxy_config_of_a_sidecar_from_envoy(sandbox: Sandbox) -> None:
     assert leaf["spiffe id"] == store_id
     root = next(row for row in view.certificates.rows if row["holds"] == "root (trusts)")
     assert root["spiffe id"] == f"spiffe://{td}"
-    # The same certificate as Envoy's /certs says it holds.
+    # The same certificates as Envoy's /certs lists (a chain's leaf, and the roots).
     certs = requests.get(f"{sandbox.admin}/certs", timeout=10).json()["certificates"]
-    held = {c["serial_number"] for entry in certs for c in entry.get("cert_chain", ())}
-    assert leaf["serial"] in held
+    chains = {c["serial_number"] for entry in certs for c in entry.get("cert_chain", ())}
+    cas = {c["serial_number"] for entry in certs for c in entry.get("ca_cert", ())}
+    assert leaf["serial"] in chains and root["serial"] in cas
 
     # Real Consul inlines the certificates in each TLS context rather than over SDS
     # (agent/xds makeCommonTLSContext): the same dump in that shape shows the same ones.
