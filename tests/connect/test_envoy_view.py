@@ -210,6 +210,9 @@ def test_status_shows_accepted_versions_then_a_nack_and_the_old_config_serves(
     assert "(?=" in nack["message"]
     assert nack["version"] != envoy["xds"]["acked"][nack["type_url"]]  # not what it holds
 
+    status_file = sandbox.home / "consul" / "xds-status.json"
+    assert status_file.stat().st_mode & 0o077 == 0  # the sandbox's user's only
+
     log = sandbox.consul_log.read_text()
     lines = [line for line in log.splitlines() if "xDS NACK from envoy" in line]
     assert len(lines) == 1 and nack["version"] in lines[0] and "(?=" in lines[0]
