@@ -51,7 +51,8 @@ class StatusWriter:
 
     def mark(self) -> None:
         """Something in ``snapshot()`` changed (called on the stream threads: cheap)."""
-        self._dirty.set()
+        if not self._dirty.is_set():  # a flag read; set() takes the event's lock
+            self._dirty.set()
 
     def stop(self) -> None:
         self._stopping = True
