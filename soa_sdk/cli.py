@@ -91,7 +91,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         state = SandboxState.load(home)
     except SandboxStateInvalid as error:
         return fail(str(error), 2)
-    statuses = lifecycle.status(state)
+    statuses = lifecycle.status(state, observe=True)
     healthy = all(s.healthy for s in statuses)
     if args.json:
         document = {
@@ -113,6 +113,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             for s in statuses
         ]
         _say(str(Table(rows)))
+        for s in statuses:
+            for line in s.notes:
+                _say(f"{s.name}: {line}")
     return 0 if healthy else 1
 
 

@@ -25,7 +25,7 @@ import requests
 from soa_sdk import validate
 from soa_sdk.awsclient import translate_client_error
 from soa_sdk.errors import Conflict, NotFound, ServiceUnavailable, SoaLabError, ValidationError
-from soa_sdk.runtime import compute, mesh, network, workloads
+from soa_sdk.runtime import compute, mesh, network, proxy, workloads
 from soa_sdk.tables import Table
 from soa_sdk.tf.lab_spec import MeshSpec, RuntimeSpec, load_mesh, validate_runtime
 
@@ -229,6 +229,34 @@ class Runtimes:
         if record is None:
             raise NotFound(f"The runtime '{name}' does not exist yet: create it first (step 1).")
         return str(record["ingress_url"])
+
+    def proxy_config(
+        self, name: str, service: str, admin_url: str | None = None
+    ) -> proxy.ProxyConfig:
+        """What the sidecar of ``service`` (in runtime ``name``) holds in its Envoy: its
+        listeners (with the intentions each enforces), routes, clusters (per subset, with
+        their healthy endpoints and the identity each accepts) and the SPIFFE identities of
+        its certificates, read from Envoy's admin ``/config_dump`` (:mod:`.proxy`).
+
+        ``admin_url``: the sidecar's Envoy admin, e.g. ``http://localhost:19000`` through
+        ``kubectl port-forward`` or ECS Exec on AWS; on the sandbox, its Envoy by default."""
+        runtime = self.spec(name)
+        validate.one_of_names(service, f"service of {name}", [s.name for s in runtime.services])
+        if admin_url is None:
+            if self.sandbox is None:
+                raise ValidationError(
+                    "Give the admin_url of the sidecar's Envoy (Consul's `consul connect envoy` "
+                    "binds it to localhost:19000 in the task or pod: port-forward to it)."
+                )
+            urls = self.sandbox.envoy_admin_urls
+            if not urls:
+                raise ServiceUnavailable(
+                    "The sandbox runs no Envoy (SOA_LAB_DATA_PLANE is not envoy): "
+                    "run `soa-lab down`, then `SOA_LAB_DATA_PLANE=envoy soa-lab up`."
+                )
+            admin_url = urls[0]
+        sidecars = proxy.sidecars_of(self.consul, service, runtime.consul_partition)
+        return proxy.proxy_config(proxy.fetch_config_dump(admin_url), sidecars, admin_url)
 
     def call(
         self, name: str = "runtime-ecs", path: str = "/", headers: dict[str, str] | None = None

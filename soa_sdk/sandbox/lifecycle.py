@@ -37,8 +37,9 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from soa_sdk.errors import SandboxError, SandboxNotRunning
 from soa_sdk.sandbox import process
@@ -77,9 +78,14 @@ class ServiceStatus:
     """``healthy``, ``stopped``, ``not answering`` or ``degraded: consul is down``."""
     answers: bool = False
     """Its own health request succeeds (whatever its dependencies do)."""
+    facts: dict[str, Any] = field(default_factory=dict)
+    """What it says of itself beyond its health (``Service.observe``; asked for only)."""
+    notes: list[str] = field(default_factory=list)
+    """The same, as lines of text."""
 
     def as_dict(self) -> dict[str, object]:
         return {
+            **self.facts,
             "name": self.name,
             "summary": self.summary,
             "url": self.url,
@@ -181,9 +187,11 @@ def busy(home: Path | str | None = None) -> int | None:
         os.close(descriptor)
 
 
-def status(state: SandboxState | None = None) -> list[ServiceStatus]:
+def status(state: SandboxState | None = None, observe: bool = False) -> list[ServiceStatus]:
     """The health of every service the state file names (a real health request each); a
-    service that answers while one it depends on does not is ``degraded``."""
+    service that answers while one it depends on does not is ``degraded``. With ``observe``,
+    also what each service that answers says of itself (``Service.observe``: for an Envoy,
+    the config it accepted over xDS and its NACKs)."""
     state = state or SandboxState.load()
     services = by_name()
     own: dict[str, tuple[bool, bool]] = {}
@@ -208,9 +216,19 @@ def status(state: SandboxState | None = None) -> list[ServiceStatus]:
         else:
             health = "healthy"
         summary = service.summary if service else "(unknown service)"
+        seen = service.observe(record, state.home) if observe and service and answers else None
         result.append(
             ServiceStatus(
-                name, summary, record.url, record.pid, alive, health == "healthy", health, answers
+                name,
+                summary,
+                record.url,
+                record.pid,
+                alive,
+                health == "healthy",
+                health,
+                answers,
+                seen.facts if seen else {},
+                seen.lines if seen else [],
             )
         )
     return result

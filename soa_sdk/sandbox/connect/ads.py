@@ -14,9 +14,13 @@ metadata)`` and answers:
   the previous one (Envoy ACKs clusters only once they have warmed, and a cluster removed
   meanwhile would never warm);
 - **ACK/NACK**: a request carrying the last nonce with ``error_detail`` is a NACK: Envoy keeps
-  its previous config; the server logs it, keeps it in :attr:`AdsServer.nacks` (and per node
-  in :meth:`AdsServer.status`) and does not resend the rejected version. A request with a
-  stale nonce is ignored, as the xDS protocol says.
+  its previous config; the server logs it (a warning: one line per NACK in the Consul
+  emulator's log), keeps it in :attr:`AdsServer.nacks` (the last :data:`MAX_NACKS`; per node
+  in :meth:`AdsServer.status`, with the last accepted version of each type) and does not
+  resend the rejected version. A request with a stale nonce is ignored, as the xDS protocol
+  says. With ``status_path`` the server also keeps :meth:`AdsServer.status` in that JSON file
+  (:mod:`.xds_status`), which ``soa-lab status`` reads: written off the stream's thread, at
+  most every few tens of milliseconds, only when an ACK, a NACK or a stream changed it.
 
 Not implemented: incremental (delta) xDS, per-type (non-aggregated) streams, on-demand
 (VHDS/ODCDS), resource TTLs, the xDS federation (``xdstp://``) names.
@@ -63,6 +67,7 @@ from soa_sdk.sandbox.connect.snapshot import (
     TYPES,
     Snapshot,
 )
+from soa_sdk.sandbox.connect.xds_status import StatusWriter
 
 log = logging.getLogger("soa_lab.connect.ads")
 
@@ -77,6 +82,8 @@ _WILDCARD_TYPES = (T_CLUSTER, T_LISTENER)
 _BEFORE_LISTENERS = (T_SECRET, T_CLUSTER, T_ENDPOINT)
 
 Build = Callable[[str, dict[str, Any]], Snapshot]
+MAX_NACKS = 100
+"""How many NACKs :attr:`AdsServer.nacks` keeps (the oldest go first)."""
 
 
 def to_any(type_url: str, resource: dict[str, Any]) -> any_pb2.Any:
@@ -103,6 +110,7 @@ class _Stream:
     sent: dict[str, _Sent] = field(default_factory=dict)
     outstanding: dict[str, str] = field(default_factory=dict)  # type -> nonce awaiting reply
     acked: dict[str, str] = field(default_factory=dict)
+    acked_at: dict[str, float] = field(default_factory=dict)  # type -> epoch seconds
     snapshot: Snapshot | None = None
     gate_since: float | None = None
     built: int = -1  # the server's generation when the snapshot was last built
@@ -119,7 +127,9 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         port: int = 0,
         gate_timeout: float = 2.0,
         resync: float = 2.0,
+        status_path: str | None = None,
     ) -> None:
+        """``status_path``: a JSON file to keep :meth:`status` in (see the module docstring)."""
         self.build = build
         self.host = host
         self.gate_timeout = gate_timeout
@@ -129,8 +139,9 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         self._streams: list[_Stream] = []
         #: how many refreshes were asked for (each catalog write is one).
         self.generation = 0
-        #: every NACK seen: node, type_url, version, message, at (epoch seconds).
+        #: the NACKs seen (the last MAX_NACKS): node, type_url, version, message, at (epoch s).
         self.nacks: list[dict[str, Any]] = []
+        self._status = StatusWriter(status_path, self.status) if status_path else None
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=64))
         ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(self, self._server)
         self.port = self._server.add_insecure_port(f"{host}:{port}")
@@ -138,6 +149,8 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> int:
         self._server.start()
+        if self._status is not None:
+            self._status.start()
         return self.port
 
     def stop(self, grace: float = 0.5) -> None:
@@ -145,6 +158,13 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
             for st in self._streams:
                 st.queue.put(None)
         self._server.stop(grace).wait(5)
+        if self._status is not None:
+            self._status.stop()
+
+    def _changed(self) -> None:
+        """What :meth:`status` reports changed: have the status file written (cheap)."""
+        if self._status is not None:
+            self._status.mark()
 
     def refresh(self) -> None:
         """Rebuild every connected node's snapshot (call on each catalog write)."""
@@ -177,17 +197,22 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
 
     # -- what a learner and a test can ask ---------------------------------------------------
     def status(self) -> dict[str, dict[str, Any]]:
-        """Per node: ACKed versions per type, the last NACK, the snapshot's problems."""
+        """Per connected node: ``acked`` (type URL -> the last version it accepted),
+        ``acked_at`` (type URL -> when it last ACKed a push, epoch seconds), ``pending``
+        (types sent and not yet answered), ``nacks`` (how many it sent), ``last_nack`` (node,
+        type_url, version, message, at) and ``problems`` (what its snapshot could not build)."""
         out: dict[str, dict[str, Any]] = {}
         with self._lock:
-            streams = list(self._streams)
+            streams = [st for st in self._streams if st.node_id]
             nacks = list(self.nacks)
         for st in streams:
-            last = [n for n in nacks if n["node"] == st.node_id]
+            mine = [n for n in nacks if n["node"] == st.node_id]
             out[st.node_id] = {
                 "acked": dict(st.acked),
+                "acked_at": dict(st.acked_at),
                 "pending": sorted(st.outstanding),
-                "last_nack": last[-1] if last else None,
+                "nacks": len(mine),
+                "last_nack": mine[-1] if mine else None,
                 "problems": list(st.snapshot.problems) if st.snapshot else [],
             }
         return out
@@ -250,6 +275,7 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         finally:
             with self._lock:
                 self._streams.remove(st)
+            self._changed()
 
     def _rebuild(self, st: _Stream) -> None:
         try:
@@ -261,6 +287,7 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         if not st.node_id and req.node.id:
             st.node_id = req.node.id
             st.metadata = json_format.MessageToDict(req.node.metadata)
+            self._changed()
         t = req.type_url
         log.debug(
             "xDS <- %s %s version=%s nonce=%s names=%d nack=%s",
@@ -288,6 +315,8 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
                 }
                 with self._lock:
                     self.nacks.append(nack)
+                    del self.nacks[:-MAX_NACKS]
+                self._changed()
                 log.warning(
                     "xDS NACK from %s for %s version %s: %s (Envoy keeps its previous config)",
                     st.node_id,
@@ -295,8 +324,10 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
                     nack["version"],
                     nack["message"],
                 )
-            else:
+            else:  # an answer to a push of ours: at most one per push, so cheap to record
                 st.acked[t] = req.version_info
+                st.acked_at[t] = time.time()
+                self._changed()
         names = None if t in _WILDCARD_TYPES else frozenset(req.resource_names)
         st.subs[t] = names
 

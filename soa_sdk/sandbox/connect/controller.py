@@ -31,13 +31,16 @@ class Controller:
         port: int = 0,
         access_log: str | None = None,
         write_wait: float = 2.0,
+        status_path: str | None = None,
     ) -> None:
         """``write_wait``: how long a catalog write waits (in the subscriber, so before its
-        HTTP answer) for the connected Envoys to have the config it changes; 0 not at all."""
+        HTTP answer) for the connected Envoys to have the config it changes; 0 not at all.
+        ``status_path``: where the ADS server keeps what the Envoys accepted and rejected
+        (:mod:`soa_sdk.sandbox.connect.xds_status`)."""
         self.view = view
         self.certs = certs
         self.access_log = access_log
-        self.ads = AdsServer(self.build, host=host, port=port)
+        self.ads = AdsServer(self.build, host=host, port=port, status_path=status_path)
         self.write_wait = write_wait
         view.subscribe(self._written)
 

@@ -2,18 +2,21 @@
 
 ``python -m soa_sdk.sandbox.consul --host 127.0.0.1 --port 8500
 [--acl-initial-management TOKEN | --acl-disabled] [--datacenter dc1] [--node-name NAME] [--mesh]
-[--vault-addr URL --grpc-port PORT [--access-log PATH]]``
+[--vault-addr URL --grpc-port PORT [--access-log PATH] [--xds-status PATH]]``
 
 With ``--vault-addr`` (the token in ``$VAULT_TOKEN``) the Connect CA runs on that Vault's PKI
 engine (Consul's Vault CA provider) and, with ``--grpc-port``, the xDS server (ADS) for
 Envoy on that port, as Consul's agent serves it on its gRPC port
-(:class:`soa_sdk.sandbox.connect.controller.Controller`).
+(:class:`soa_sdk.sandbox.connect.controller.Controller`); with ``--xds-status`` it keeps what
+the Envoys accepted and rejected in that JSON file (:mod:`soa_sdk.sandbox.connect.xds_status`).
+Warnings (an Envoy's NACK among them) go to stderr, one line each, with the time.
 ``python -m soa_sdk.sandbox.consul --list-unimplemented`` prints what is left out.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -42,6 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--vault-addr", help="the Vault (OpenBao) of the Connect CA; $VAULT_TOKEN")
     p.add_argument("--grpc-port", type=int, help="serve xDS (ADS) to Envoy on this port")
     p.add_argument("--access-log", help="where the Envoys write their access log (JSON lines)")
+    p.add_argument("--xds-status", help="a JSON file for what the Envoys accepted and rejected")
     p.add_argument("--list-unimplemented", action="store_true", help="print what is left out")
     return p.parse_args(argv)
 
@@ -53,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
         report()
         return 0
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     backend = ConsulBackend(
         datacenter=args.datacenter,
         node_name=args.node_name,
@@ -116,7 +123,14 @@ def _connect(backend: ConsulBackend, args: argparse.Namespace) -> Any:
     backend.connect_ca = ca
     if not args.grpc_port:
         return None
-    controller = Controller(backend, ca, args.host, args.grpc_port, access_log=args.access_log)
+    controller = Controller(
+        backend,
+        ca,
+        args.host,
+        args.grpc_port,
+        access_log=args.access_log,
+        status_path=args.xds_status,
+    )
     port = controller.start()
     print(f"consul sandbox: xDS (ADS) on {args.host}:{port}", flush=True)
     return controller

@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlparse
 
 from soa_sdk.errors import SandboxError
@@ -71,6 +71,15 @@ class Launch:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class Observed(NamedTuple):
+    """What ``soa-lab status`` shows of a running service beyond its health."""
+
+    facts: dict[str, Any]
+    """For ``soa-lab status --json`` (no secrets)."""
+    lines: list[str]
+    """For the text output, under the table."""
+
+
 class Service:
     """One service of the sandbox. Subclasses fill in the class attributes and methods."""
 
@@ -104,6 +113,10 @@ class Service:
     def details(self, record: ServiceRecord, secrets: dict[str, str]) -> dict[str, Any]:
         """Facts learned once the service is healthy (no secrets), kept in the state file."""
         return {}
+
+    def observe(self, record: ServiceRecord, home: Path) -> Observed:
+        """What it says of itself now, beyond its health (read at each ``soa-lab status``)."""
+        return Observed({}, [])
 
     def problems(self) -> list[str]:
         """What is missing on this machine for the service to start (for `soa-lab doctor`)."""

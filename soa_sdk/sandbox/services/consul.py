@@ -20,7 +20,7 @@ from soa_sdk.sandbox.services.base import (
     python_module,
     random_secret,
 )
-from soa_sdk.sandbox.services.envoy import data_plane
+from soa_sdk.sandbox.services.envoy import XDS_STATUS_FILE, data_plane
 from soa_sdk.sandbox.services.vault import ROOT_TOKEN as VAULT_TOKEN
 from soa_sdk.sandbox.state import ServiceRecord
 
@@ -49,11 +49,13 @@ class ConsulService(Service):
         arguments += ["--vault-addr", context.urls["vault"], "--grpc-port", str(grpc_port)]
         access_log = str(context.logs / "envoy-access.log")
         arguments += ["--access-log", access_log]
+        arguments += ["--xds-status", str(context.home / XDS_STATUS_FILE)]
         if data_plane() == "python":
             arguments.append("--mesh")
         return Launch(
             command=python_module("soa_sdk.sandbox.consul", *arguments),
             url=f"http://{LOOPBACK}:{port}",
+            paths=[str(context.home / XDS_STATUS_FILE.parent)],
             env={
                 "CONSUL_ACL_INITIAL_MANAGEMENT": context.secrets[MANAGEMENT_TOKEN],
                 "VAULT_TOKEN": context.secrets[VAULT_TOKEN],

@@ -25,16 +25,19 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any, ClassVar
 
 from soa_sdk.errors import SandboxError
 from soa_sdk.sandbox.ports import LOOPBACK
-from soa_sdk.sandbox.services.base import Launch, LaunchContext, Service, http_ok
+from soa_sdk.sandbox.services.base import Launch, LaunchContext, Observed, Service, http_ok
 from soa_sdk.sandbox.state import ServiceRecord
 
 DATA_PLANE_ENV = "SOA_LAB_DATA_PLANE"
 ALL_PARTITIONS = "*"
 """The partitions the sandbox's Envoy holds: every one (see the module docstring)."""
+XDS_STATUS_FILE = Path("consul") / "xds-status.json"
+"""Under the sandbox's home: what Consul's xDS server says each Envoy accepted and rejected."""
 
 
 def data_plane() -> str:
@@ -99,6 +102,17 @@ class EnvoyService(Service):
     def details(self, record: ServiceRecord, secrets: dict[str, str]) -> dict[str, Any]:
         return {"admin_url": record.url, "partition": self.partition}
 
+    def observe(self, record: ServiceRecord, home: Path) -> Observed:
+        """The config versions it accepted over xDS and its last NACK, with Envoy's own
+        message, for ``soa-lab status``: from :data:`XDS_STATUS_FILE`, which Consul's xDS
+        server keeps (:mod:`soa_sdk.sandbox.connect.xds_status`; the node id is the service's
+        name). The Consul emulator's log also has a line per NACK."""
+        from soa_sdk.sandbox.connect import xds_status
+
+        document = xds_status.read(home / XDS_STATUS_FILE)
+        node = ((document or {}).get("nodes") or {}).get(self.name)
+        return Observed({"xds": node}, xds_status.describe(document, self.name))
+
     def problems(self) -> list[str]:
         from soa_sdk.sandbox.envoy import EnvoyError, envoy_binary
 
@@ -116,4 +130,11 @@ def envoy_services() -> tuple[EnvoyService, ...]:
     return (EnvoyService(ALL_PARTITIONS),)
 
 
-__all__ = ["ALL_PARTITIONS", "DATA_PLANE_ENV", "EnvoyService", "data_plane", "envoy_services"]
+__all__ = [
+    "ALL_PARTITIONS",
+    "DATA_PLANE_ENV",
+    "XDS_STATUS_FILE",
+    "EnvoyService",
+    "data_plane",
+    "envoy_services",
+]
