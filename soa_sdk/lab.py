@@ -6,7 +6,8 @@ step imports this module or reaches through ``Lab``.
 
 >>> lab = Lab.connect()            # the local sandbox (started if none runs)
 >>> lab = Lab.connect("aws")       # real AWS / Vault / Consul / Boundary from the environment
->>> lab.org.ensure()               # step 0
+>>> lab.org.ensure()               # step 0: terraform apply of terraform/org, read back
+>>> lab.tf.apply("org")            # real Terraform on a folder of terraform/
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from soa_sdk.sandbox.state import SandboxState
     from soa_sdk.sandbox.workloads import WorkloadHostClient
     from soa_sdk.tf.lab_spec import AccessSpec
+    from soa_sdk.tf.runner import FolderRunner, Progress
+    from soa_sdk.tf.workspace import LabTerraform
 
 
 class Lab:
@@ -47,11 +50,13 @@ class Lab:
         endpoints: Endpoints,
         credentials: Credentials,
         progress: Callable[[str], None] | None = None,
+        sandbox_home: Path | None = None,
     ) -> None:
         self.endpoints = endpoints
         self._credentials = credentials
         self.progress = progress or (lambda message: None)
         self.clients = Clients(endpoints, credentials)
+        self._sandbox_home = sandbox_home
 
     @classmethod
     def connect(
@@ -84,7 +89,7 @@ class Lab:
                     f"The sandbox's {', '.join(dead)} service(s) are not answering. "
                     "Run `soa-lab up` to restart it (or `soa-lab doctor` to see why)."
                 )
-        return cls(*endpoints_of(state, region), progress=progress)
+        return cls(*endpoints_of(state, region), progress=progress, sandbox_home=state.home)
 
     @staticmethod
     def _start_sandbox(home: Path | None, say: Callable[[str], None] | None) -> SandboxState:
@@ -177,13 +182,39 @@ class Lab:
             "The mesh's admin endpoint", "on AWS read Envoy's statistics from CloudWatch."
         ).mesh_admin_headers
 
+    # -- Terraform ---------------------------------------------------------------------------
+    @cached_property
+    def tf(self) -> LabTerraform:
+        """Real Terraform on the folders of ``terraform/`` (``lab.tf.apply("org")``): on the
+        sandbox with its local providers, dynamic credentials and state in its S3; on real
+        endpoints with the registry's providers, your AWS credentials and state in the bucket
+        ``$SOA_LAB_TF_STATE_BUCKET``."""
+        from soa_sdk.tf.workspace import LabTerraform
+
+        return LabTerraform(self._terraform_runner, self.target, self.progress)
+
+    def _terraform_runner(self, folder: str, progress: Progress) -> FolderRunner:
+        if self.target == "sandbox":
+            from soa_sdk.sandbox.state import SandboxState
+            from soa_sdk.sandbox.terraform.run import Terraform
+
+            return Terraform(folder, SandboxState.load(self._sandbox_home), progress)
+        from soa_sdk.sandbox.state import sandbox_home
+        from soa_sdk.tf.runner import RegistryRunner
+
+        account = self.aws.client("sts").get_caller_identity()["Account"]
+        variables = {"management_account_id": account, "region": self.endpoints.region}
+        work = sandbox_home() / "terraform-aws" / "work"
+        return RegistryRunner(folder, work, self.endpoints.region, variables, progress)
+
     # -- steps -------------------------------------------------------------------------------
     @cached_property
     def org(self) -> Organization:
-        """Step 0: the organization, its accounts and a session per account."""
+        """Step 0: the organization (applied by Terraform from ``terraform/org``), its
+        accounts and a session per account."""
         from soa_sdk.org import Organization
 
-        return Organization(self.aws, progress=self.progress)
+        return Organization(self.aws, self.tf, progress=self.progress)
 
     @cached_property
     def runtime(self) -> Runtimes:

@@ -1,23 +1,27 @@
 """Step 0, the foundation: the AWS Organization, its OUs and accounts, a session per account.
 
-The organization is declared once, in ``terraform/org/organization.auto.tfvars.json`` (see
-:mod:`soa_sdk.org_spec`). :meth:`Organization.ensure` makes AWS match it: it adopts what exists
-(the organization, OUs and accounts found by name) and creates only what is missing, so
-running it twice changes nothing. Member accounts are entered through STS ``AssumeRole`` into
-``OrganizationAccountAccessRole`` with short-lived credentials: no static key is stored.
+The organization is declared once, in ``terraform/org`` (its specification is
+``organization.auto.tfvars.json``, read by :mod:`soa_sdk.org_spec` too). :meth:`Organization.
+ensure` applies that folder, unchanged, with real Terraform (``lab.tf.apply("org")``,
+:mod:`soa_sdk.tf.workspace`): the organization, OUs, accounts, guardrail SCPs and the
+organization trail with its bucket and key. It then reads the result back through the
+Organizations API. Terraform's state makes a second run a no-op ("No changes"), and a change
+made outside Terraform (an account moved by hand) is drift that the next apply puts back.
 
-Real AWS: ``CreateAccount`` is asynchronous; we poll ``DescribeCreateAccountStatus``.
-Not supported: closing or removing accounts (AWS keeps closed accounts for 90 days, so a lab
-should not churn them), SCPs, delegated administrators.
+What Terraform does not do stays here: member accounts are entered through STS ``AssumeRole``
+into ``OrganizationAccountAccessRole`` with short-lived credentials (no static key is stored).
+
+Not supported: adopting an organization that Terraform did not create (on AWS, import it
+first: ``terraform import aws_organizations_organization.this o-...``); closing accounts (the
+folder detaches a removed account, as ``close_on_deletion = false`` says).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -27,7 +31,12 @@ from soa_sdk.awsclient import EndpointSession, translate_client_error
 from soa_sdk.errors import NotFound, SoaLabError
 from soa_sdk.org_spec import ROOT, AccountSpec, OrganizationSpec
 from soa_sdk.tables import Table
+from soa_sdk.tf.result import PlanSummary
 
+if TYPE_CHECKING:
+    from soa_sdk.tf.workspace import LabTerraform
+
+FOLDER = "org"
 ACCESS_ROLE = "OrganizationAccountAccessRole"
 REUSE_MARGIN = timedelta(minutes=1)
 MIN_SESSION_SECONDS, MAX_SESSION_SECONDS = 900, 3600
@@ -46,22 +55,42 @@ class Account:
 
 @dataclass
 class EnsureResult:
-    """What :meth:`Organization.ensure` found and did."""
+    """The organization after :meth:`Organization.ensure`, and what Terraform did."""
 
     organization_id: str
     root_id: str
     ou_ids: dict[str, str]
     accounts: list[Account]
-    created: list[str] = field(default_factory=list)
-    """``"ou:NAME"`` and ``"account:NAME"`` for everything this run created."""
-    adopted: list[str] = field(default_factory=list)
-    moved: list[str] = field(default_factory=list)
+    terraform: PlanSummary | None = None
+    """Terraform's counts and the addresses it created, changed and destroyed."""
+
+    @property
+    def created(self) -> list[str]:
+        """The addresses this run created (``aws_organizations_account.this["frontend"]``)."""
+        return list(self.terraform.created) if self.terraform else []
+
+    @property
+    def changed(self) -> list[str]:
+        """The resource addresses this run updated in place (drift put back)."""
+        return list(self.terraform.changed) if self.terraform else []
 
     def account(self, name: str) -> Account:
         for account in self.accounts:
             if account.name == name:
                 return account
         raise NotFound(f"The organization has no account named '{name}'.")
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    """What ``terraform/org`` applies around the accounts, as the APIs show it."""
+
+    trail: str
+    organization_trail: bool
+    logging: bool
+    trail_bucket: str
+    policies_by_ou: dict[str, list[str]]
+    """The service control policies attached to each top-level OU, by name."""
 
 
 @dataclass
@@ -90,62 +119,105 @@ class Organization:
     def __init__(
         self,
         management: EndpointSession,
+        terraform: LabTerraform,
         spec: OrganizationSpec | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self.management = management
+        self.terraform = terraform
         self.spec = spec or spec_module.load()
         self._progress = progress or (lambda message: None)
         self._client = management.client("organizations")
         self._sessions: dict[tuple[str, int], AccountSession] = {}
 
     # -- building ----------------------------------------------------------------------------
-    def ensure(self, account_timeout: float = 600.0) -> EnsureResult:
-        """Make the organization match the specification; safe to run again."""
-        validate.number(account_timeout, "account_timeout", unit=" seconds", above=0)
-        created: list[str] = []
-        adopted: list[str] = []
-        moved: list[str] = []
-        organization_id = self._ensure_organization(created, adopted)
-        root_id = self._root_id()
-        ou_ids = {ROOT: root_id}
-        for unit in self.spec.organizational_units:
-            ou_ids[unit.name] = self._ensure_ou(unit.name, ou_ids[unit.parent], created, adopted)
-        existing = {account["Name"]: account for account in self._list_accounts()}
-        for wanted in self.spec.accounts:
-            found = existing.get(wanted.name)
-            if found is None:
-                self._create_account(wanted, account_timeout)
-                created.append(f"account:{wanted.name}")
-            else:
-                adopted.append(f"account:{wanted.name}")
-        accounts = self._accounts_by_ou(ou_ids)
-        by_name = {account.name: account for account in accounts}
-        for wanted in self.spec.accounts:
-            account = by_name[wanted.name]
-            if account.ou != wanted.ou:
-                self._move(account, ou_ids, wanted.ou)
-                moved.append(f"account:{wanted.name}")
-        if moved:
-            accounts = self._accounts_by_ou(ou_ids)
-        return EnsureResult(organization_id, root_id, ou_ids, accounts, created, adopted, moved)
+    def ensure(self) -> EnsureResult:
+        """``terraform apply`` of ``terraform/org``, then the organization as the API shows it;
+        safe to run again (the second apply has no changes)."""
+        applied = self.terraform.apply(FOLDER, self._variables())
+        self._progress(f"terraform/{FOLDER}: {applied.counts()}")
+        return self._read_back(applied)
 
-    def add_account(self, account: AccountSpec, account_timeout: float = 600.0) -> Account:
-        """Create (or adopt) one more account, validated before any call (used by step 5)."""
-        validate.number(account_timeout, "account_timeout", unit=" seconds", above=0)
+    def add_account(self, account: AccountSpec) -> Account:
+        """Create (or keep) one more account, validated before any call (used by step 5): the
+        folder applied with the specification plus ``account``. It is then in the folder's
+        state: applying the folder from its file alone would detach it again."""
         spec_module.validate_account(account, self.spec.ou_names())
         self.spec = self.spec.with_account(account)
-        return self.ensure(account_timeout).account(account.name)
+        return self.ensure().account(account.name)
+
+    def _variables(self) -> dict[str, Any] | None:
+        """``var.organization`` when this object's specification is not the folder's file's
+        (an account added by step 5); None to apply the folder as it is."""
+        if self.spec == spec_module.load():
+            return None
+        return {"organization": self.spec.document()}
+
+    def _read_back(self, applied: PlanSummary) -> EnsureResult:
+        organization = self._call("read the organization", "describe_organization")["Organization"]
+        ou_ids = self.ou_ids()
+        missing_ous = [ou for ou in self.spec.ou_names() if ou not in ou_ids]
+        if missing_ous:
+            missing_text = ", ".join(missing_ous)
+            raise NotFound(
+                f"terraform/{FOLDER} was applied but these OUs are missing: {missing_text}"
+            )
+        accounts = self._accounts_by_ou(ou_ids)
+        missing = {a.name for a in self.spec.accounts} - {a.name for a in accounts}
+        if missing:
+            raise NotFound(
+                f"terraform/{FOLDER} was applied but these accounts are not in their OU: "
+                + ", ".join(sorted(missing))
+            )
+        return EnsureResult(str(organization["Id"]), ou_ids[ROOT], ou_ids, accounts, applied)
 
     # -- reading -----------------------------------------------------------------------------
     def accounts(self) -> list[Account]:
         """The member accounts with the OU each sits in (the management account excluded)."""
+        return self._accounts_by_ou(self.ou_ids())
+
+    def ou_ids(self) -> dict[str, str]:
+        """The ids of the root and of the declared OUs that exist, by name."""
         ou_ids = {ROOT: self._root_id()}
         for unit in self.spec.organizational_units:
             ou_id = self._find_ou(unit.name, ou_ids.get(unit.parent, ""))
             if ou_id:
                 ou_ids[unit.name] = ou_id
-        return self._accounts_by_ou(ou_ids)
+        return ou_ids
+
+    def guardrails(self, region: str | None = None) -> Guardrails:
+        """The organization trail (CloudTrail ``GetTrail``, ``GetTrailStatus``) and the SCPs
+        on each top-level OU (Organizations ``ListPoliciesForTarget``), read from the APIs."""
+        name = f"{self.spec.name}-organization-trail"
+        cloudtrail = self.management.client(
+            "cloudtrail", region_name=region or self.management.region_name
+        )
+        try:
+            trail = cloudtrail.get_trail(Name=name)["Trail"]
+            status = cloudtrail.get_trail_status(Name=name)
+        except Exception as error:
+            raise translate_client_error(error, f"read the trail '{name}'") from None
+        top = {ou.name for ou in self.spec.organizational_units if ou.parent == ROOT}
+        policies = {}
+        for ou_name, ou_id in self.ou_ids().items():
+            if ou_name in top:
+                policies[ou_name] = [
+                    policy["Name"]
+                    for policy in self._pages(
+                        f"list the policies of {ou_name}",
+                        "list_policies_for_target",
+                        "Policies",
+                        TargetId=ou_id,
+                        Filter="SERVICE_CONTROL_POLICY",
+                    )
+                ]
+        return Guardrails(
+            name,
+            bool(trail.get("IsOrganizationTrail")),
+            bool(status.get("IsLogging")),
+            str(trail.get("S3BucketName", "")),
+            policies,
+        )
 
     def session(self, name: str, duration_seconds: int = MIN_SESSION_SECONDS) -> AccountSession:
         """A session inside account ``name`` through STS ``AssumeRole`` (no static keys).
@@ -243,22 +315,6 @@ class Organization:
         except Exception as error:
             raise translate_client_error(error, doing) from None
 
-    def _ensure_organization(self, created: list[str], adopted: list[str]) -> str:
-        try:
-            organization = self._client.describe_organization()["Organization"]
-            adopted.append("organization")
-            return str(organization["Id"])
-        except self._client.exceptions.AWSOrganizationsNotInUseException:
-            pass
-        except Exception as error:
-            raise translate_client_error(error, "read the organization") from None
-        reply = self._call(
-            "create the organization", "create_organization", FeatureSet=self.spec.feature_set
-        )
-        created.append("organization")
-        self._progress("created the organization")
-        return str(reply["Organization"]["Id"])
-
     def _root_id(self) -> str:
         roots = list(self._pages("list the organization's roots", "list_roots", "Roots"))
         if not roots:
@@ -278,51 +334,6 @@ class Organization:
                 return str(unit["Id"])
         return None
 
-    def _ensure_ou(self, name: str, parent_id: str, created: list[str], adopted: list[str]) -> str:
-        found = self._find_ou(name, parent_id)
-        if found:
-            adopted.append(f"ou:{name}")
-            return found
-        reply = self._call(
-            f"create the OU '{name}'",
-            "create_organizational_unit",
-            ParentId=parent_id,
-            Name=name,
-            Tags=[{"Key": "managed-by", "Value": "soa-lab"}],
-        )
-        created.append(f"ou:{name}")
-        self._progress(f"created OU {name}")
-        return str(reply["OrganizationalUnit"]["Id"])
-
-    def _list_accounts(self) -> list[dict[str, Any]]:
-        return list(self._pages("list the accounts", "list_accounts", "Accounts"))
-
-    def _create_account(self, wanted: AccountSpec, timeout: float) -> None:
-        reply = self._call(
-            f"create the account '{wanted.name}'",
-            "create_account",
-            AccountName=wanted.name,
-            Email=wanted.email,
-            RoleName=ACCESS_ROLE,
-            Tags=[{"Key": "managed-by", "Value": "soa-lab"}],
-        )
-        request_id = reply["CreateAccountStatus"]["Id"]
-        deadline = time.monotonic() + timeout
-        status = reply["CreateAccountStatus"]
-        pause = 0.05  # moto finishes at once; AWS takes a minute or two: back off up to 5 s
-        while status["State"] == "IN_PROGRESS" and time.monotonic() < deadline:
-            time.sleep(pause)
-            pause = min(pause * 2, 5.0)
-            status = self._call(
-                f"follow the creation of '{wanted.name}'",
-                "describe_create_account_status",
-                CreateAccountRequestId=request_id,
-            )["CreateAccountStatus"]
-        if status["State"] != "SUCCEEDED":
-            reason = status.get("FailureReason", "still in progress after the timeout")
-            raise SoaLabError(f"AWS could not create the account '{wanted.name}': {reason}.")
-        self._progress(f"created account {wanted.name} ({status['AccountId']})")
-
     def _accounts_by_ou(self, ou_ids: dict[str, str]) -> list[Account]:
         declared = {a.name for a in self.spec.accounts}
         result = []
@@ -341,16 +352,6 @@ class Organization:
                     )
         order = [a.name for a in self.spec.accounts]
         return sorted(result, key=lambda a: order.index(a.name))
-
-    def _move(self, account: Account, ou_ids: dict[str, str], target_ou: str) -> None:
-        self._call(
-            f"move '{account.name}' to the OU '{target_ou}'",
-            "move_account",
-            AccountId=account.id,
-            SourceParentId=ou_ids[account.ou],
-            DestinationParentId=ou_ids[target_ou],
-        )
-        self._progress(f"moved account {account.name} to {target_ou}")
 
 
 def _now(session: AccountSession) -> datetime:

@@ -53,6 +53,17 @@ class OrganizationSpec:
     def ou_names(self) -> list[str]:
         return [ou.name for ou in self.organizational_units]
 
+    def document(self) -> dict[str, Any]:
+        """The value of ``var.organization``, as ``organization.auto.tfvars.json`` holds it."""
+        return {
+            "name": self.name,
+            "feature_set": self.feature_set,
+            "organizational_units": [
+                {"name": ou.name, "parent": ou.parent} for ou in self.organizational_units
+            ],
+            "accounts": [{"name": a.name, "email": a.email, "ou": a.ou} for a in self.accounts],
+        }
+
     def with_account(self, account: AccountSpec) -> OrganizationSpec:
         """A copy with one more account, validated like the file."""
         return _validated(

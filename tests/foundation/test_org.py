@@ -1,4 +1,5 @@
-"""Step 0 against the sandbox's moto server, through boto3 over HTTP."""
+"""Step 0 against the sandbox: terraform/org applied by real Terraform (through the local
+provider, to moto), read back and entered through boto3 over HTTP."""
 
 from __future__ import annotations
 
@@ -21,11 +22,28 @@ def test_ensure_builds_every_declared_account_in_its_ou(lab, built):
 
 def test_ensure_twice_creates_nothing_and_duplicates_nothing(lab, built):
     again = lab.org.ensure()
-    assert again.created == []
+    assert again.terraform.no_changes, again.terraform.output[-2000:]
+    assert again.created == [] and again.changed == []
     assert [(a.name, a.id) for a in again.accounts] == [(a.name, a.id) for a in built.accounts]
     listed = lab.aws.client("organizations").list_accounts()["Accounts"]
     names = [a["Name"] for a in listed]
     assert len(names) == len(set(names)), "no account name appears twice"
+
+
+def test_what_terraform_declares_around_the_accounts_is_applied(lab, built):
+    guardrails = lab.org.guardrails()
+    assert guardrails.organization_trail and guardrails.logging
+    assert guardrails.policies_by_ou == {
+        ou: ["soa-lab-guardrails"] for ou in ("shared", "runtimes", "frontend")
+    }
+    s3 = lab.aws.client("s3")
+    encryption = s3.get_bucket_encryption(Bucket=guardrails.trail_bucket)
+    rule = encryption["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    # The state is in the sandbox's S3, one key per folder (not in the checkout).
+    bucket = "soa-lab-terraform-state-123456789012"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert "org/terraform.tfstate" in keys
 
 
 def test_an_account_moved_by_hand_is_put_back_in_its_ou(lab, built):
@@ -37,8 +55,25 @@ def test_an_account_moved_by_hand_is_put_back_in_its_ou(lab, built):
         DestinationParentId=built.root_id,
     )
     repaired = lab.org.ensure()
-    assert repaired.moved == ["account:runtime-ec2"]
+    assert repaired.changed == ['aws_organizations_account.this["runtime-ec2"]']
+    assert repaired.terraform.counts() == "0 to add, 1 to change, 0 to destroy"
     assert repaired.account("runtime-ec2").ou == "runtimes"
+
+
+def test_an_added_account_is_applied_and_the_file_alone_detaches_it(lab, built):
+    from soa_sdk.org import Organization
+
+    extra = AccountSpec("team-t", "aws+team-t@soa-lab.example.com", "runtimes")
+    other = Organization(lab.aws, lab.tf)
+    added = other.add_account(extra)
+    assert added.ou == "runtimes" and added.status == "ACTIVE"
+    names = [a["Name"] for a in lab.aws.client("organizations").list_accounts()["Accounts"]]
+    assert "team-t" in names
+
+    back = lab.org.ensure()  # the folder's own file: team-t is not declared there
+    assert back.terraform.destroyed == ('aws_organizations_account.this["team-t"]',)
+    assert "team-t" not in [a.name for a in lab.org.accounts()]
+    assert lab.org.ensure().terraform.no_changes
 
 
 def test_each_session_is_short_lived_and_inside_its_own_account(lab, built):
@@ -90,7 +125,7 @@ def test_an_undeclared_but_missing_account_says_to_run_step_0(lab):
 
     spec = lab.org.spec.with_account(AccountSpec("team-z", "z@soa-lab.example.com", "runtimes"))
     with pytest.raises(NotFound, match="run step 0"):
-        Organization(lab.aws, spec).session("team-z")
+        Organization(lab.aws, lab.tf, spec).session("team-z")
 
 
 def test_nothing_shows_a_secret(lab, sandbox, built):

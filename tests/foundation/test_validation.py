@@ -101,6 +101,13 @@ def test_a_runtime_name_with_a_trailing_newline(built: Any, tmp_path: Path) -> N
     assert sorted(p.name for p in root.iterdir()) == folders
 
 
+def test_terraform_on_a_folder_outside_the_monorepo(built: Any) -> None:
+    for folder in ("../notebooks", "no-such-folder", ""):
+        refused(
+            built, lambda f=folder: built.tf.apply(f), ValidationError, "Terraform folder|empty"
+        )
+
+
 def test_an_error_code_that_is_not_a_status(built: Any) -> None:
     refused(
         built,
@@ -145,7 +152,7 @@ def test_is_allowed_with_an_unknown_service(
 MISUSES: list[tuple[str, Callable[[Any, Path], Any], str]] = [
     # a wrong type
     ("org.sessions", lambda lab, _: lab.org.sessions(duration_seconds=900.5), "whole number"),
-    ("org.ensure", lambda lab, _: lab.org.ensure(account_timeout="600"), "number"),
+    ("tf.apply", lambda lab, _: lab.tf.apply(3), "folder .* must be a string"),
     ("runtime.spec", lambda lab, _: lab.runtime.spec(None), "must be a string"),
     ("runtime.create", lambda lab, _: lab.runtime.create(spec="runtime-ecs"), "RuntimeSpec"),
     ("runtime.call", lambda lab, _: lab.runtime.call(RUNTIME, path=3), "path"),

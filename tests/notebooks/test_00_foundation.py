@@ -13,7 +13,7 @@ from .secrets_scan import assert_no_secret_in_outputs
 pytestmark = pytest.mark.slow
 
 
-def test_notebook_00_builds_the_organization(sandbox, run_folder):
+def test_notebook_00_applies_the_organizations_terraform(sandbox, run_folder):
     result = run_notebook(
         notebooks_root() / "00_foundation.ipynb", run_folder / "00_foundation.ipynb"
     )
@@ -28,6 +28,20 @@ def test_notebook_00_builds_the_organization(sandbox, run_folder):
     }
     assert outcome["account_ids_unique"] is True
     assert outcome["created_on_second_run"] == []
+    # terraform/org applied by real Terraform: 23 resources on the session's sandbox when the
+    # notebook ran first, nothing when another test had applied the folder before it.
+    first = outcome["terraform_first"]
+    assert (first["change"], first["destroy"]) == (0, 0)
+    assert first["add"] in (0, 23)
+    assert len(outcome["terraform_created"]) == first["add"]
+    if first["add"]:
+        assert 'aws_organizations_account.this["runtime-ecs"]' in outcome["terraform_created"]
+        assert "aws_cloudtrail.this" in outcome["terraform_created"]
+    assert outcome["terraform_second_no_changes"] is True
+    assert outcome["organization_trail"] is True
+    assert outcome["policies_by_ou"] == {
+        ou: ["soa-lab-guardrails"] for ou in ("shared", "runtimes", "frontend")
+    }
     assert outcome["sessions_verified"] is True
     assert outcome["session_source"] == ["sts:AssumeRole OrganizationAccountAccessRole"]
     assert_no_secret_in_outputs(result.output, sandbox)

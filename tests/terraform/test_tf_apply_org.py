@@ -108,6 +108,8 @@ def _client(sandbox: SandboxState, service: str) -> Any:
 def test_org_round_trip(org: Terraform, sandbox: SandboxState) -> None:
     applied = org.apply()
     assert applied.add == 23, applied.output[-2000:]
+    assert len(applied.created) == 23 and not applied.changed and not applied.destroyed
+    assert 'aws_organizations_account.this["runtime-ecs"]' in applied.created
     organizations = _client(sandbox, "organizations")
     accounts = {a["Name"] for a in organizations.list_accounts()["Accounts"]}
     assert {"shared-services", "runtime-ec2", "frontend"} <= accounts
@@ -124,9 +126,10 @@ def test_org_round_trip(org: Terraform, sandbox: SandboxState) -> None:
     )
     drifted = org.plan()
     assert drifted.change == 1, drifted.output[-2000:]
-    assert "aws_s3_bucket_versioning.trail" in drifted.output
+    assert drifted.changed == ("aws_s3_bucket_versioning.trail",)
 
-    org.destroy()
+    destroyed = org.destroy()
+    assert destroyed.destroy == 23 and set(destroyed.destroyed) == set(applied.created)
     assert org.state_list() == []
     assert _client(sandbox, "organizations").list_roots  # client still usable
     with pytest.raises(Exception, match="AWSOrganizationsNotInUse"):

@@ -245,12 +245,15 @@ def serve_launched(factory: Callable[[], Any]) -> int:
 def serve_reattach(factory: Callable[[], Any], ready_file: str | None = None) -> int:
     """Serve on ``127.0.0.1:<port>`` until SIGTERM (or a ``Shutdown`` call); write the port
     to ``ready_file`` once it accepts connections. TCP, not a Unix socket: gRPC tells
-    connections apart by their peer address, and each provider configuration is one."""
+    connections apart by their peer address, and each provider configuration is one.
+    It also stops when the process that started it is gone (a notebook kernel that was
+    killed cannot stop it), as go-plugin's servers do when their client exits."""
     stopped = threading.Event()
     server = _server(factory, stopped)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    threading.Thread(target=_stop_with_parent, args=(stopped,), daemon=True).start()
     if ready_file:
         partial = ready_file + ".partial"
         with open(partial, "w") as handle:
@@ -259,6 +262,14 @@ def serve_reattach(factory: Callable[[], Any], ready_file: str | None = None) ->
     stopped.wait()
     server.stop(grace=0.5)
     return 0
+
+
+def _stop_with_parent(stopped: threading.Event, every: float = 1.0) -> None:
+    """Set ``stopped`` once this process's parent has exited (it is then re-parented)."""
+    parent = os.getppid()
+    while not stopped.wait(every):
+        if os.getppid() != parent:
+            stopped.set()
 
 
 def reattach_config(provider_address: str, port: int, pid: int) -> dict[str, Any]:

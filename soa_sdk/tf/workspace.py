@@ -1,0 +1,86 @@
+"""``lab.tf``: real Terraform on the monorepo's folders, from Python.
+
+>>> lab.tf.apply("org")            # terraform init (once), then terraform apply
+PlanSummary(add=23, change=0, destroy=0, no_changes=False, created=(...), ...)
+>>> lab.tf.plan("org").no_changes
+True
+
+One :class:`LabTerraform` per lab (the composition root builds it): it keeps one runner per
+folder, initialised on first use, so a step that applies twice pays for ``init`` and for
+starting the sandbox's provider once. The runner is the target's
+(:class:`soa_sdk.tf.runner.FolderRunner`): the sandbox's local providers with dynamic
+credentials and state in its S3, or the registry's real providers on real endpoints.
+Terraform's own output goes line by line to ``progress``; the returned
+:class:`~soa_sdk.tf.result.PlanSummary` has the counts and resource addresses.
+
+Left out: ``import``, ``output`` and ``state`` subcommands (a step reads what was applied
+through the services' APIs instead), workspaces other than ``default``.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from soa_sdk import validate
+from soa_sdk.tf.result import PlanSummary
+from soa_sdk.tf.runner import FolderRunner, Progress
+
+RunnerFactory = Callable[[str, Progress], FolderRunner]
+
+
+class LabTerraform:
+    """Terraform on the lab's folders (``"org"``, ``"shared_services/vault"`` ...)."""
+
+    def __init__(self, make_runner: RunnerFactory, target: str, progress: Progress) -> None:
+        self._make_runner = make_runner
+        self.target = target
+        self._progress = progress
+        self._runners: dict[str, FolderRunner] = {}
+        self._lock = threading.Lock()
+        # The sandbox's runner holds a provider process: stop it with the lab.
+        self._finalizer = weakref.finalize(self, _close_all, self._runners)
+
+    def __repr__(self) -> str:
+        return f"LabTerraform(target={self.target!r}, folders={sorted(self._runners)!r})"
+
+    def runner(self, folder: str) -> FolderRunner:
+        """The folder's runner, made and ``terraform init``-ed on first use."""
+        validate.text(folder, "folder (a folder of terraform/, e.g. 'org')")
+        with self._lock:
+            found = self._runners.get(folder)
+            if found is None:
+                found = self._make_runner(folder, self._progress)
+                found.init()
+                self._runners[folder] = found
+            return found
+
+    def init(self, folder: str) -> str:
+        """``terraform init`` again (providers and backend), e.g. after the sandbox restarted."""
+        return self.runner(folder).init()
+
+    def plan(self, folder: str, variables: Mapping[str, Any] | None = None) -> PlanSummary:
+        """``terraform plan``; ``variables`` win over the folder's ``*.auto.tfvars.json``."""
+        return self.runner(folder).plan(variables=variables)
+
+    def apply(self, folder: str, variables: Mapping[str, Any] | None = None) -> PlanSummary:
+        """``terraform apply -auto-approve``: the folder as declared, or with ``variables``."""
+        return self.runner(folder).apply(variables=variables)
+
+    def destroy(self, folder: str, variables: Mapping[str, Any] | None = None) -> PlanSummary:
+        """``terraform destroy -auto-approve``: everything the folder's state holds."""
+        return self.runner(folder).destroy(variables=variables)
+
+    def close(self) -> None:
+        """Stop what the runners hold (the sandbox's provider process); safe to call twice,
+        and the next command starts afresh (the finalizer still closes it at exit)."""
+        with self._lock:
+            _close_all(self._runners)
+
+
+def _close_all(runners: dict[str, FolderRunner]) -> None:
+    for runner in runners.values():
+        runner.close()
+    runners.clear()
