@@ -90,7 +90,8 @@ class Guardrails:
     logging: bool
     trail_bucket: str
     policies_by_ou: dict[str, list[str]]
-    """The service control policies attached to each top-level OU, by name."""
+    """The organization's own service control policies on each top-level OU, by name (the
+    AWS-managed ``FullAWSAccess``, attached everywhere by AWS, left out)."""
 
 
 @dataclass
@@ -210,6 +211,7 @@ class Organization:
                         TargetId=ou_id,
                         Filter="SERVICE_CONTROL_POLICY",
                     )
+                    if not policy.get("AwsManaged")
                 ]
         return Guardrails(
             name,
