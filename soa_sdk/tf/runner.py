@@ -32,6 +32,7 @@ Progress = Callable[[str], None]
 
 LOCK_FILE = ".terraform.lock.hcl"
 VARIABLES_FILE = "soa-lab.tfvars.json"
+PLAN_FILE = "soa-lab.tfplan"
 STATE_BUCKET_VARIABLE = "SOA_LAB_TF_STATE_BUCKET"
 
 
@@ -126,6 +127,19 @@ class FolderRunner:
             lock_file.replace(self.data_dir / LOCK_FILE)
         return self._check("init", code, output)
 
+    def initialised(self) -> bool:
+        """Whether ``init`` already ran in the working data with this backend (Terraform keeps
+        the backend's configuration in ``<TF_DATA_DIR>/terraform.tfstate``) and installed the
+        providers: a new process need not run it again."""
+        try:
+            backend = json.loads((self.data_dir / "terraform.tfstate").read_text())["backend"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        wanted = {k: v for k, v in self.backend_config().items() if k in ("bucket", "key")}
+        config = backend.get("config") or {}
+        same = all(config.get(k) == v for k, v in wanted.items())
+        return same and (self.data_dir / "providers").is_dir()
+
     def variable_arguments(self, variables: Mapping[str, Any] | None) -> list[str]:
         """``-var-file`` for ``variables`` (written to the working data, as JSON): on the
         command line it wins over the folder's ``*.auto.tfvars.json``, as Terraform orders
@@ -143,10 +157,21 @@ class FolderRunner:
         return PlanSummary.parse(output)
 
     def apply(self, *extra: str, variables: Mapping[str, Any] | None = None) -> PlanSummary:
-        args = ["apply", "-no-color", "-input=false", "-auto-approve"]
-        code, output = self.run(*args, *self.variable_arguments(variables), *extra)
-        self._check("apply", code, output)
-        return PlanSummary.parse(output)
+        """``terraform plan -out``, then, only if it has changes, ``terraform apply`` of that
+        saved plan (as a pipeline applies what it planned): an up-to-date folder costs one
+        refresh, and the apply does not refresh a second time."""
+        plan_file = self.data_dir / PLAN_FILE
+        args = ["plan", "-no-color", "-input=false", "-detailed-exitcode", f"-out={plan_file}"]
+        try:
+            code, planned = self.run(*args, *self.variable_arguments(variables), *extra)
+            self._check("plan", code, planned, ok=(0, 2))
+            if code == 0:
+                return PlanSummary.parse(planned)
+            code, applied = self.run("apply", "-no-color", "-input=false", str(plan_file))
+            self._check("apply", code, applied)
+        finally:
+            plan_file.unlink(missing_ok=True)
+        return PlanSummary.parse(planned + "\n" + applied)
 
     def destroy(self, *extra: str, variables: Mapping[str, Any] | None = None) -> PlanSummary:
         args = ["destroy", "-no-color", "-input=false", "-auto-approve"]

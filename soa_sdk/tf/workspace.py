@@ -1,13 +1,13 @@
 """``lab.tf``: real Terraform on the monorepo's folders, from Python.
 
->>> lab.tf.apply("org")            # terraform init (once), then terraform apply
+>>> lab.tf.apply("org")            # terraform init (once), plan, apply of that plan
 PlanSummary(add=23, change=0, destroy=0, no_changes=False, created=(...), ...)
 >>> lab.tf.plan("org").no_changes
 True
 
 One :class:`LabTerraform` per lab (the composition root builds it): it keeps one runner per
-folder, initialised on first use, so a step that applies twice pays for ``init`` and for
-starting the sandbox's provider once. The runner is the target's
+folder, initialised on first use (unless an earlier process did), so a step that applies
+twice pays for ``init`` and for starting the sandbox's provider once. The runner is the target's
 (:class:`soa_sdk.tf.runner.FolderRunner`): the sandbox's local providers with dynamic
 credentials and state in its S3, or the registry's real providers on real endpoints.
 Terraform's own output goes line by line to ``progress``; the returned
@@ -47,13 +47,15 @@ class LabTerraform:
         return f"LabTerraform(target={self.target!r}, folders={sorted(self._runners)!r})"
 
     def runner(self, folder: str) -> FolderRunner:
-        """The folder's runner, made and ``terraform init``-ed on first use."""
+        """The folder's runner, made on first use and ``terraform init``-ed unless its working
+        data already is (by an earlier process: each notebook's kernel is one)."""
         validate.text(folder, "folder (a folder of terraform/, e.g. 'org')")
         with self._lock:
             found = self._runners.get(folder)
             if found is None:
                 found = self._make_runner(folder, self._progress)
-                found.init()
+                if not found.initialised():
+                    found.init()
                 self._runners[folder] = found
             return found
 
@@ -66,7 +68,8 @@ class LabTerraform:
         return self.runner(folder).plan(variables=variables)
 
     def apply(self, folder: str, variables: Mapping[str, Any] | None = None) -> PlanSummary:
-        """``terraform apply -auto-approve``: the folder as declared, or with ``variables``."""
+        """``terraform plan -out`` and, if it has changes, ``terraform apply`` of that plan:
+        the folder as declared, or with ``variables``."""
         return self.runner(folder).apply(variables=variables)
 
     def destroy(self, folder: str, variables: Mapping[str, Any] | None = None) -> PlanSummary:

@@ -3,6 +3,7 @@ for real endpoints says what it needs before Terraform runs."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,22 @@ def test_real_endpoints_need_a_state_bucket(
     assert "TF_CLI_CONFIG_FILE" not in environment, (
         "the registry (or the caller's own configuration), not the sandbox's mirror"
     )
+
+
+def test_init_is_skipped_only_for_the_same_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(STATE_BUCKET_VARIABLE, "my-state")
+    runner = RegistryRunner("org", tmp_path, "us-east-1", {})
+    assert not runner.initialised(), "never initialised"
+    backend_file = runner.data_dir / "terraform.tfstate"
+    # What `terraform init` leaves in TF_DATA_DIR: the backend's configuration and providers.
+    backend = {"type": "s3", "config": {"bucket": "my-state", "key": "org/terraform.tfstate"}}
+    backend_file.write_text(json.dumps({"version": 3, "backend": backend}))
+    assert not runner.initialised(), "no providers installed yet"
+    (runner.data_dir / "providers").mkdir()
+    assert runner.initialised()
+    monkeypatch.setenv(STATE_BUCKET_VARIABLE, "another-bucket")
+    assert not RegistryRunner("org", tmp_path, "us-east-1", {}).initialised()
+    backend_file.write_text("{not json")
+    assert not runner.initialised()

@@ -205,3 +205,9 @@ class Terraform(FolderRunner):
     def init(self) -> str:
         self.ensure_state_bucket()
         return super().init()
+
+    def initialised(self) -> bool:
+        # A restarted sandbox has a new, empty S3: the bucket is made again (the working
+        # data, under the sandbox's home, stays valid).
+        self.ensure_state_bucket()
+        return super().initialised()
