@@ -221,17 +221,23 @@ class Organization:
             policies,
         )
 
-    def session(self, name: str, duration_seconds: int = MIN_SESSION_SECONDS) -> AccountSession:
+    def session(
+        self,
+        name: str,
+        duration_seconds: int = MIN_SESSION_SECONDS,
+        accounts: list[Account] | None = None,
+    ) -> AccountSession:
         """A session inside account ``name`` through STS ``AssumeRole`` (no static keys).
 
         Sessions are reused until a minute before they expire, so a step does not assume a
-        role for every call.
+        role for every call. ``accounts``: the organization's accounts if already read
+        (:meth:`sessions` reads them once for all), else they are read here.
         """
         self._check_session(name, duration_seconds)
         cached = self._sessions.get((name, duration_seconds))
         if cached and cached.expires_at and cached.expires_at - REUSE_MARGIN > _now(cached):
             return cached
-        fresh = self._assume(name, duration_seconds)
+        fresh = self._assume(name, duration_seconds, accounts)
         self._sessions[(name, duration_seconds)] = fresh
         return fresh
 
@@ -246,8 +252,10 @@ class Organization:
             " seconds",
         )
 
-    def _assume(self, name: str, duration_seconds: int) -> AccountSession:
-        account = next((a for a in self.accounts() if a.name == name), None)
+    def _assume(
+        self, name: str, duration_seconds: int, accounts: list[Account] | None
+    ) -> AccountSession:
+        account = next((a for a in accounts or self.accounts() if a.name == name), None)
         if account is None:
             raise NotFound(
                 f"The account '{name}' is declared but does not exist yet: run step 0 "
@@ -279,8 +287,13 @@ class Organization:
         )
 
     def sessions(self, duration_seconds: int = MIN_SESSION_SECONDS) -> dict[str, AccountSession]:
-        """A session for every declared account."""
-        return {a.name: self.session(a.name, duration_seconds) for a in self.spec.accounts}
+        """A session for every declared account (the organization's accounts read once)."""
+        for a in self.spec.accounts:
+            self._check_session(a.name, duration_seconds)
+        existing = self.accounts()
+        return {
+            a.name: self.session(a.name, duration_seconds, existing) for a in self.spec.accounts
+        }
 
     @staticmethod
     def table(sessions: dict[str, AccountSession]) -> Table:
