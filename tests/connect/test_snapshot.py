@@ -1,5 +1,6 @@
 """The snapshot builder without Envoy: names, the compiled chain, endpoint health, and RBAC
-that decides as ``soa_sdk.sandbox.mesh.intentions`` does."""
+that decides as the Consul emulator's intention check
+(``soa_sdk.sandbox.consul.state.precedence``) does."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from soa_sdk.sandbox.connect import ads, snapshot
 from soa_sdk.sandbox.consul import ConsulBackend
-from soa_sdk.sandbox.mesh import intentions
+from soa_sdk.sandbox.consul.state import precedence
 
 TD = "11111111-2222-3333-4444-555555555555.consul"
 
@@ -148,7 +149,7 @@ def test_chain_compiles_to_weighted_clusters_header_routes_and_failover(
             ads.to_any(type_url, resource)
 
 
-# --- RBAC decides as intentions.decide --------------------------------------------------------
+# --- RBAC decides as precedence.decide --------------------------------------------------------
 
 
 def _str_match(m: dict[str, Any], value: str) -> bool:
@@ -186,7 +187,7 @@ SOURCES = [
 @pytest.mark.parametrize("sources", SOURCES)
 @pytest.mark.parametrize("wildcard", [None, "allow", "deny"])
 @pytest.mark.parametrize("default_allow", [False, True])
-def test_l4_rbac_agrees_with_intentions_decide(
+def test_l4_rbac_agrees_with_the_intention_check(
     backend: ConsulBackend, sources: list[dict[str, Any]], wildcard: str | None, default_allow: bool
 ) -> None:
     b = backend
@@ -207,8 +208,8 @@ def test_l4_rbac_agrees_with_intentions_decide(
 
     for caller in ("store", "web", "admin"):
         for part in ("default", "west"):
-            want = intentions.decide(
-                lookup, intentions.Caller(caller, part), "inventory", "default", None, default_allow
+            want = precedence.decide(
+                lookup, precedence.Caller(caller, part), "inventory", "default", default_allow
             )
             got = _rbac_allows(rules, snapshot.spiffe_id(TD, caller, part))
             assert got == want, (caller, part, rules)

@@ -1,7 +1,7 @@
 """Envoy resources for each proxy, from the Consul emulator's state: what Consul's xDS builds.
 
 :func:`build` is a pure function: it reads the catalog and config entries only through the
-:class:`~soa_sdk.sandbox.mesh.view.CatalogView` protocol (HTTP-API-shaped dicts) and the
+:class:`~soa_sdk.sandbox.connect.view.CatalogView` protocol (HTTP-API-shaped dicts) and the
 certificates through :class:`Certs`, and returns a :class:`Snapshot`: Envoy v3 resources in
 their proto3 JSON form, per type (``ads`` turns them into protobufs), for the proxies one
 Envoy process holds.
@@ -33,8 +33,9 @@ What Consul does (``agent/xds``) and we do:
   ``agent/xds/rbac.go``; L7 permissions become RBAC permissions, first match wins. The
   default (no source matches) is :meth:`CatalogView.intention_default_allow` (deny in the
   sandbox): RBAC ``ALLOW`` with the allowing policies, else ``DENY`` with the denying ones.
-  Denied requests get 403 ``RBAC: access denied``. The decision is the one
-  :mod:`soa_sdk.sandbox.mesh.intentions` makes (a test holds them together).
+  Denied requests get 403 ``RBAC: access denied``. At L4 the decision is the one the
+  emulator's ``/v1/connect/intentions/check`` makes
+  (:mod:`soa_sdk.sandbox.consul.state.precedence`; a test holds them together).
 - an **ingress gateway** (``Kind: ingress-gateway`` plus its config entry) gets one listener
   per entry listener, a route ``<port>`` with a virtual host per service (``Hosts``, else
   ``<svc>.ingress.*``), and upstream clusters under its own identity.
@@ -59,10 +60,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from soa_sdk.sandbox.connect.resolver import MAX_DEPTH, failover_targets, follow_redirects
+from soa_sdk.sandbox.connect.view import CatalogView, partitions_of
 from soa_sdk.sandbox.consul.bexpr import compile_filter
-from soa_sdk.sandbox.mesh.intentions import _PRECEDENCE
-from soa_sdk.sandbox.mesh.resolver import MAX_DEPTH, failover_targets, follow_redirects
-from soa_sdk.sandbox.mesh.view import CatalogView, partitions_of
+from soa_sdk.sandbox.consul.checks import parse_duration
+from soa_sdk.sandbox.consul.state.precedence import PRECEDENCE
 
 L7 = ("http", "http2", "grpc")
 DC = "dc1"
@@ -888,10 +890,12 @@ def _header_ops(target: dict[str, Any], block: dict[str, Any]) -> None:
             target[f"{prefix}_headers_to_remove"] = list(ops["Remove"])
 
 
-def _duration(value: Any) -> str:
-    from soa_sdk.sandbox.mesh.matching import parse_duration
-
-    seconds = parse_duration(value, 15.0)
+def _duration(value: Any, default: float = 15.0) -> str:
+    """An Envoy duration from a Go one (``"15s"``, nanoseconds); unreadable or 0: ``default``."""
+    try:
+        seconds = parse_duration(value) or default
+    except ValueError:
+        seconds = default
     return f"{seconds:.3f}s"
 
 
@@ -951,7 +955,7 @@ def intention_sources(
         entry = reader.entry("service-intentions", entry_name, partition)
         for src in (entry or {}).get("Sources") or ():
             exact_src = src.get("Name") != "*"
-            found.append((_PRECEDENCE[(entry_name != "*", exact_src)], src))
+            found.append((PRECEDENCE[(entry_name != "*", exact_src)], src))
     found.sort(key=lambda item: -item[0])
     return found
 

@@ -16,9 +16,9 @@ import os
 import signal
 import threading
 
-from soa_sdk.sandbox.mesh.http1 import HTTPServer
 from soa_sdk.sandbox.workloads.api import TOKEN_ENV, ControlAPI, loopback_hosts
 from soa_sdk.sandbox.workloads.host import WorkloadHost
+from soa_sdk.sandbox.workloads.http1 import HTTPServer
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ Consul's agent API (``PUT /v1/agent/service/register``) the way a runtime's agen
 - its sidecar: ``Kind: connect-proxy``, ``Proxy.DestinationServiceName/ID``,
   ``Proxy.LocalServiceAddress/Port`` and one ``Proxy.Upstreams`` entry per upstream
   (``DestinationName``, ``LocalBindPort``, ``DestinationPartition``/``DestinationPeer`` when
-  given). The mesh data plane opens those local ports; the workload calls its upstreams at
+  given). The sandbox's Envoy opens those local ports; the workload calls its upstreams at
   ``http://127.0.0.1:<LocalBindPort>`` as fake-service's ``UPSTREAM_URIS`` would.
 
 Stopping an instance deregisters both services (``PUT /v1/agent/service/deregister/:id``)
@@ -235,8 +235,8 @@ class WorkloadHost:
             "Name": f"{wl.name}-sidecar-proxy",
             "Kind": "connect-proxy",
             "Address": svc.host,
-            # The sidecar's public port: registered as Consul requires one; the sandbox's
-            # data plane collapses the inbound hop and never listens there.
+            # The sidecar's public port: the sandbox's Envoy listens there (mTLS, the
+            # intentions' RBAC) and forwards to the workload's local address.
             "Port": free_port(self.host),
             "Meta": meta,
             "Proxy": {

@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from soa_sdk.sandbox.mesh.http1 import (
+from soa_sdk.sandbox.workloads.http1 import (
     HOP_BY_HOP,
     ConnectionPool,
     HTTPServer,

@@ -1,27 +1,29 @@
-"""Workloads (fake-service replies) and the workload host's control API over real sockets."""
+"""Workloads (fake-service replies) and the workload host's control API over real sockets;
+the host registers its workloads and their sidecars with a real (in-process) Consul emulator."""
 
 from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 import requests
-from mesh_envs import MemoryHost
 
-from soa_sdk.sandbox.mesh.http1 import ConnectionPool, HTTPServer, Response
-from soa_sdk.sandbox.mesh.view import MemoryCatalog
+from soa_sdk.sandbox.consul import ConsulBackend, create_server
 from soa_sdk.sandbox.workloads import (
     FakeService,
     Timing,
     WorkloadConfig,
+    WorkloadHost,
     WorkloadHostClient,
     WorkloadHostError,
 )
 from soa_sdk.sandbox.workloads.api import ControlAPI
+from soa_sdk.sandbox.workloads.http1 import ConnectionPool, HTTPServer, Response
 from soa_sdk.sandbox.workloads.service import go_duration
 
 
@@ -124,15 +126,21 @@ def test_http1_keep_alive_chunked_and_close():
 
 
 @pytest.fixture
-def host_client() -> Iterator[tuple[WorkloadHostClient, MemoryCatalog]]:
-    catalog = MemoryCatalog()
-    host = MemoryHost(catalog)
+def host_client() -> Iterator[tuple[WorkloadHostClient, ConsulBackend]]:
+    """A workload host whose registrations land in a Consul emulator (ACLs off: the host's
+    own tokens are the security tests' business, tests/security/test_workload_host.py)."""
+    catalog = ConsulBackend(acl_enabled=False)
+    consul = create_server(catalog, "127.0.0.1", 0)
+    threading.Thread(target=consul.serve_forever, daemon=True).start()
+    host = WorkloadHost(f"http://127.0.0.1:{consul.server_port}", check_interval="200ms")
     server = HTTPServer("127.0.0.1", 0, ControlAPI(host, "test-api-token").handle).start()
     try:
         yield WorkloadHostClient(f"http://127.0.0.1:{server.port}", "test-api-token"), catalog
     finally:
         host.stop_all()
         server.close()
+        consul.shutdown()
+        catalog.close()
 
 
 def test_control_api_registers_workloads_and_sidecars(host_client):
