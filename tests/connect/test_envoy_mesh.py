@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import json
 import socket
+import socketserver
 import ssl
 import threading
 from typing import Any
@@ -16,7 +17,7 @@ import requests
 from soa_sdk.sandbox.connect import snapshot
 from soa_sdk.sandbox.ports import free_port
 
-from .conftest import Mesh, eventually, get
+from .conftest import Mesh, _Handler, eventually, get
 
 INV_PORT = free_port()
 PAY_PORT = free_port()
@@ -576,3 +577,50 @@ def test_a_caller_from_another_partition_is_checked_with_its_partition(mesh: Mes
         assert (r.status_code, r.text) == (403, "RBAC: access denied")
     finally:
         mesh.apply({"Kind": "service-intentions", "Name": "inventory", "Sources": [original]})
+
+
+class _UnixHandler(_Handler):
+    disable_nagle_algorithm = False  # no TCP here
+
+
+class _UnixWorkload(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    name = "basket"
+    version = "v1"
+
+
+def test_a_workload_on_a_unix_socket_is_reached_through_its_sidecar(mesh: Mesh, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Consul's ``SocketPath``: the workload listens on a Unix socket only, which its
+    sidecar's ``local_app`` cluster dials; callers reach it through the mesh as any other."""
+    path = str(tmp_path / "basket.sock")
+    server = _UnixWorkload(path, _UnixHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    up = free_port()
+    try:
+        mesh.register(
+            "buyer", "buyer-1", upstreams=[{"DestinationName": "basket", "LocalBindPort": up}]
+        )
+        mesh.backend.register_service(
+            {
+                "Name": "basket",
+                "ID": "basket-1",
+                "SocketPath": path,
+                "Check": {"CheckID": "basket-1-ttl", "TTL": "1h", "Status": "passing"},
+                "Connect": {"SidecarService": {"Port": free_port()}},
+            }
+        )
+        mesh.apply({"Kind": "service-defaults", "Name": "basket", "Protocol": "http"})
+        mesh.apply(
+            {
+                "Kind": "service-intentions",
+                "Name": "basket",
+                "Sources": [{"Name": "buyer", "Action": "allow"}],
+            }
+        )
+        reply = eventually(lambda: [r for r in [get(f"http://127.0.0.1:{up}/b")] if r.ok])[0]
+        body = reply.json()
+        assert (body["name"], body["path"]) == ("basket", "/b")
+        assert f"URI={snapshot.spiffe_id(mesh.ca.trust_domain, 'buyer')}" in body["xfcc"]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -61,6 +61,37 @@ def _build(b: ConsulBackend, proxy_id: str) -> snapshot.Snapshot:
     return snapshot.build(b, FakeCerts(), held)
 
 
+def test_local_app_dials_the_workloads_socket(backend: ConsulBackend) -> None:
+    """``LocalServiceSocketPath`` becomes an Envoy pipe address, as Consul's
+    ``makePipeEndpoint``; without one, the local address and port."""
+    backend.register_service(
+        {"Name": "cart", "ID": "cart-1", "Port": 9001, "SocketPath": "/run/cart-1.sock"}
+    )
+    backend.register_service(
+        {
+            "Name": "cart-sidecar-proxy",
+            "ID": "cart-1-sidecar-proxy",
+            "Kind": "connect-proxy",
+            "Port": 21001,
+            "Proxy": {
+                "DestinationServiceName": "cart",
+                "DestinationServiceID": "cart-1",
+                "LocalServiceSocketPath": "/run/cart-1.sock",
+            },
+        }
+    )
+    _register(backend, "web", "web-1", "v1")
+
+    def local_app(proxy_id: str) -> dict[str, Any]:
+        cluster = _build(backend, proxy_id).resources[snapshot.T_CLUSTER]["local_app"]
+        (endpoint,) = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+        return endpoint["endpoint"]["address"]
+
+    assert local_app("cart-1-sidecar-proxy") == {"pipe": {"path": "/run/cart-1.sock"}}
+    address = local_app("web-1-sidecar-proxy")["socket_address"]
+    assert (address["address"], address["port_value"]) == ("127.0.0.1", 9000)
+
+
 def test_chain_compiles_to_weighted_clusters_header_routes_and_failover(
     backend: ConsulBackend,
 ) -> None:

@@ -12,8 +12,10 @@ What Consul does (``agent/xds``) and we do:
   that requires a client certificate from the Connect CA (mTLS), then, by the destination's
   protocol (``service-defaults`` ``Protocol``, else ``proxy-defaults`` ``global``
   ``Config.protocol``, else ``tcp``): ``http``/``http2``/``grpc`` an HTTP connection manager
-  with the **HTTP RBAC filter** built from intentions and a route to ``local_app``; ``tcp`` the
-  network RBAC filter and a TCP proxy. The caller's identity is its certificate's URI SAN.
+  with the **HTTP RBAC filter** built from intentions and a route to ``local_app`` (the
+  workload's ``LocalServiceAddress``/``Port``, or its Unix socket ``LocalServiceSocketPath``
+  as an Envoy pipe address); ``tcp`` the network RBAC filter and a TCP proxy. The caller's
+  identity is its certificate's URI SAN.
 - each upstream gets a listener ``<name>:127.0.0.1:<port>``; for L7 an RDS route named after
   the upstream, compiled from the **discovery chain**: ``service-router`` routes (path exact /
   prefix / regex, headers, methods; prefix rewrite, timeout, retries, header changes) ->
@@ -351,6 +353,14 @@ def _hcm(ctx: _Ctx, stat_prefix: str, kind: str, **route: Any) -> dict[str, Any]
 # --- sidecars -------------------------------------------------------------------------------
 
 
+def _local_app_address(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Where the sidecar reaches its workload: ``LocalServiceSocketPath`` as a pipe (Consul's
+    ``makePipeEndpoint``), else ``LocalServiceAddress:LocalServicePort``."""
+    if cfg.get("LocalServiceSocketPath"):
+        return {"pipe": {"path": cfg["LocalServiceSocketPath"]}}
+    return _address(cfg.get("LocalServiceAddress") or "127.0.0.1", cfg.get("LocalServicePort") or 0)
+
+
 def _sidecar(ctx: _Ctx, proxy: dict[str, Any], default_allow: bool) -> None:
     cfg = proxy.get("Proxy") or {}
     ip = _proxy_ip(proxy)
@@ -365,18 +375,7 @@ def _sidecar(ctx: _Ctx, proxy: dict[str, Any], default_allow: bool) -> None:
             "load_assignment": {
                 "cluster_name": local,
                 "endpoints": [
-                    {
-                        "lb_endpoints": [
-                            {
-                                "endpoint": {
-                                    "address": _address(
-                                        cfg.get("LocalServiceAddress") or "127.0.0.1",
-                                        cfg.get("LocalServicePort") or 0,
-                                    )
-                                }
-                            }
-                        ]
-                    }
+                    {"lb_endpoints": [{"endpoint": {"address": _local_app_address(cfg)}}]}
                 ],
             },
         },
