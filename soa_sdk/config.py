@@ -50,7 +50,8 @@ class Endpoints:
     boundary_url: str | None = None
     postgres_url: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
-    """Sandbox-only endpoints: ``workloads_url``, ``mesh_admin_url``."""
+    """Sandbox-only endpoints: ``workloads_url``, ``frontend_url``, ``envoy_admin_urls``,
+    ``envoy_access_log``."""
 
     @classmethod
     def from_environment(

@@ -147,7 +147,7 @@ class Lab:
 
     @cached_property
     def sandbox(self) -> SandboxControls | None:
-        """What only the sandbox can do (the workload host, the mesh's admin endpoint...);
+        """What only the sandbox can do (the workload host, the Envoys' admins and log...);
         None on real endpoints."""
         if self.target != "sandbox":
             return None
@@ -167,20 +167,6 @@ class Lab:
         return self._sandbox(
             "The workload host", "on AWS the services run as ECS tasks, EKS pods or EC2 instances."
         ).workloads
-
-    @property
-    def mesh_admin_url(self) -> str:
-        """The sandbox mesh's admin endpoint (telemetry), published by the data plane."""
-        return self._sandbox(
-            "The mesh's admin endpoint", "on AWS read Envoy's statistics from CloudWatch."
-        ).mesh_admin_url
-
-    @property
-    def mesh_admin_headers(self) -> dict[str, str]:
-        """What a request to :attr:`mesh_admin_url` carries (the lab's Consul token)."""
-        return self._sandbox(
-            "The mesh's admin endpoint", "on AWS read Envoy's statistics from CloudWatch."
-        ).mesh_admin_headers
 
     # -- Terraform ---------------------------------------------------------------------------
     @cached_property

@@ -21,7 +21,8 @@ SERVICES = {
     "aws": "AWS emulator (moto)",
     "vault": "Vault",
     "postgres": "PostgreSQL",
-    "consul": "Consul (and the mesh data plane it runs)",
+    "consul": "Consul (and the xDS server of the Envoys)",
+    "envoy": "Envoy (the mesh's data plane)",
     "workloads": "workload host",
     "boundary": "Boundary",
 }

@@ -350,8 +350,8 @@ class Observe:
     def _sandbox_only(self, what: str) -> None:
         self.ctx.controls(
             what,
-            "it is the sandbox's data plane; on AWS read Envoy's statistics from CloudWatch "
-            "(the CloudWatch agent publishes them) with metrics().",
+            "it reads the sandbox's Envoy access log; on AWS read Envoy's statistics from "
+            "CloudWatch (the CloudWatch agent publishes them) with metrics().",
         )
 
 

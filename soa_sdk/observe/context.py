@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from soa_sdk.errors import NotFound, ServiceUnavailable, ValidationError, only_on_sandbox
 from soa_sdk.runtime.mesh import ingress_name
 from soa_sdk.telemetry import AccessLog
@@ -31,7 +29,6 @@ if TYPE_CHECKING:
 
 MANAGEMENT = "management"
 CLOCK_SKEW = timedelta(minutes=5)  # CloudTrail and CloudWatch accept a little skew too
-TELEMETRY_PAGE = 5000
 
 
 @dataclass(frozen=True)
@@ -114,7 +111,6 @@ class Context:
         self.consul = consul
         self.region = region
         self.sandbox = sandbox
-        self._http = requests.Session()
         self._log: AccessLog | None = None
 
     def controls(self, what: str, instead: str) -> SandboxControls:
@@ -234,36 +230,17 @@ class Context:
     def telemetry(
         self, after: int = 0, since: float | None = None, limit: int | None = None
     ) -> tuple[list[dict[str, Any]], int]:
-        """Records of the mesh data plane after sequence number ``after`` (and starting at or
-        after ``since``), oldest first, with the plane's last sequence number."""
+        """Records of the Envoys' access log (one per request and hop) after sequence number
+        ``after`` (and starting at or after ``since``), oldest first, with the log's last
+        sequence number."""
         controls = self.controls(
             "The mesh telemetry",
             "on AWS read Envoy's statistics from CloudWatch (the CloudWatch agent publishes "
             "them) with metrics().",
         )
-        if controls.envoy_access_log:
-            log = self._access_log(controls.envoy_access_log, controls.envoy_admin_urls)
-            return log.query(after, since, limit)
-        url = controls.mesh_admin_url + "/telemetry"
-        records: list[dict[str, Any]] = []
-        last_seq = 0
-        while True:
-            page = TELEMETRY_PAGE if limit is None else min(TELEMETRY_PAGE, limit - len(records))
-            params: dict[str, Any] = {"after": after, "limit": page}
-            if since is not None:
-                params["since"] = since
-            try:
-                reply = self._http.get(
-                    url, params=params, headers=controls.mesh_admin_headers, timeout=10
-                )
-                reply.raise_for_status()
-            except requests.RequestException as error:
-                raise ServiceUnavailable(
-                    f"The mesh's admin endpoint did not answer ({error})."
-                ) from None
-            doc = reply.json()
-            last_seq = doc["last_seq"]
-            records += doc["records"]
-            if len(doc["records"]) < page or (limit is not None and len(records) >= limit):
-                return records, last_seq
-            after = doc["records"][-1]["seq"]
+        if not controls.envoy_access_log:
+            raise ServiceUnavailable(
+                "The sandbox records no Envoy access log: run `soa-lab down`, then `soa-lab up`."
+            )
+        log = self._access_log(controls.envoy_access_log, controls.envoy_admin_urls)
+        return log.query(after, since, limit)

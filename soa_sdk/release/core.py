@@ -47,7 +47,7 @@ from soa_sdk.release.lock import LOCK_PREFIX, CanaryLock
 from soa_sdk.release.plan import ReleasePlan, check_build, check_version, subset_name
 from soa_sdk.release.publish import LOG_GROUP, Publisher
 from soa_sdk.release.record import DECISION_EVENTS, WEIGHT_EVENTS, ReleaseEvent, ReleaseResult
-from soa_sdk.release.telemetry import MeshTelemetryReader, TelemetryReader, Window
+from soa_sdk.release.telemetry import MeshTelemetryReader, Window
 from soa_sdk.release.traffic import TrafficDriver
 from soa_sdk.runtime import mesh as runtime_mesh
 from soa_sdk.runtime import workloads as runtime_workloads
@@ -92,21 +92,13 @@ class Release:
         self.progress = progress or (lambda message: None)
         self._readers: dict[tuple[str, str], MeshTelemetryReader] = {}
 
-    def _telemetry(self, service: str, partition: str) -> TelemetryReader | MeshTelemetryReader:
+    def _telemetry(self, service: str, partition: str) -> MeshTelemetryReader:
         """A reader of the mesh's telemetry for ``service``: Envoy's statistics (the
-        sandbox's Envoys, or on real endpoints ``SOA_LAB_PROMETHEUS_URL``), else the
-        sandbox's Python data plane. The Envoy reader is kept, as :meth:`shares` re-reads
-        the counters a release saw."""
+        sandbox's Envoys, or on real endpoints ``SOA_LAB_PROMETHEUS_URL``). The reader is
+        kept, as :meth:`shares` re-reads the counters a release saw."""
         kept = self._readers.get((service, partition))
         if kept is not None:
             return kept
-        if self.sandbox is not None and not self.sandbox.envoy_admin_urls:
-            return TelemetryReader(
-                self.sandbox.mesh_admin_url,
-                service,
-                partition,
-                headers=self.sandbox.mesh_admin_headers,
-            )
         if self.sandbox is not None:
             metrics = MeshMetrics.from_envoy_admins(self.sandbox.envoy_admin_urls)
         elif os.environ.get(PROMETHEUS_URL_ENV, "").strip():
@@ -529,7 +521,7 @@ class _CanaryRun:
         self.weight = 0.0
         # Polled while windows fill: a dead workload host stops the release at once (its
         # client raises ServiceUnavailable) instead of holding until the progress deadline.
-        # Consul's death shows in the telemetry reads (the data plane runs in Consul).
+        # Consul's death shows in the config entry writes, Envoy's in the statistics reads.
         self.alive = self.sandbox.workloads.health if self.sandbox is not None else None
 
     # -- recording ---------------------------------------------------------------------------
@@ -612,9 +604,7 @@ class _CanaryRun:
         self.promote()
         return self.result
 
-    def _testers(
-        self, reader: TelemetryReader | MeshTelemetryReader, traffic: TrafficDriver
-    ) -> bool:
+    def _testers(self, reader: MeshTelemetryReader, traffic: TrafficDriver) -> bool:
         header = self.plan.tester_header
         assert header is not None
         write = self.entries.put(router(self.service, header, self.canary))

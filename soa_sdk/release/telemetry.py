@@ -1,27 +1,23 @@
 """Live mesh telemetry of one service, read in windows for the canary analysis.
 
-The sandbox's data plane records every request it routes (its admin endpoint
-``GET /telemetry?after=<seq>&service=<name>``, see :mod:`soa_sdk.sandbox.mesh.admin`): the
-destination, the version of the instance that answered, the status code and the latency.
-That stands in for what Envoy's access logs or Consul's L7 metrics (``envoy_cluster_upstream_rq``
-by subset) give a real team. :class:`TelemetryReader` keeps its place in the record stream
-(``seq``), so each window counts every request exactly once.
+:class:`MeshTelemetryReader` reads Envoy's own statistics
+(:class:`soa_sdk.telemetry.MeshMetrics`: the sandbox's Envoy admins, or on real endpoints the
+Prometheus URL in ``SOA_LAB_PROMETHEUS_URL``, as real Consul deployments export them): per
+upstream subset of the service, the requests and 5xx counters and the ``upstream_rq_time``
+histogram (Consul's L7 metrics, ``envoy_cluster_upstream_rq`` by subset). Its sequence
+numbers are the service's cumulative request count, and a window is the difference of two
+readings, so it holds at least what was asked for (never a request split in two); latencies
+are the histogram's (each bucket's requests spread evenly over it: as fine as the buckets),
+and a histogram that lags the counters (Prometheus' scrape interval, Envoy's stats flush)
+gives its latencies to the next window.
 
 A request counts as an error when its status is 5xx (Flagger's and Argo Rollouts' usual
 "request success rate"); 4xx answers are the caller's business.
 
-:class:`MeshTelemetryReader` gives the same windows from Envoy's own statistics
-(:class:`soa_sdk.telemetry.MeshMetrics`: the sandbox's Envoy admins, or on real endpoints the
-Prometheus URL in ``SOA_LAB_PROMETHEUS_URL``): per upstream subset of the service, the
-requests and 5xx counters and the ``upstream_rq_time`` histogram. Its sequence numbers are the
-service's cumulative request count, and a window is the difference of two readings, so it
-holds at least what was asked for (never a request split in two); latencies are the
-histogram's (each bucket's requests spread evenly over it: as fine as the buckets), and a
-histogram that lags the counters (Prometheus' scrape interval, Envoy's stats flush) gives
-its latencies to the next window. What it leaves out: per-request records (the versions are
-the subsets the requests were routed to, not the instance that answered), and the
-requests an Envoy served between the last reading and its restart (its counters start
-again from zero; the reader adds up from there).
+What it leaves out: per-request records (the versions are the subsets the requests were
+routed to, not the instance that answered), and the requests an Envoy served between the
+last reading and its restart (its counters start again from zero; the reader adds up from
+there).
 """
 
 from __future__ import annotations
@@ -32,14 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-
 from soa_sdk.canary_analysis import VersionSample
-from soa_sdk.errors import ServiceUnavailable
-from soa_sdk.reachability import GuardedSession
 from soa_sdk.telemetry import ClusterStats, MeshMetrics
 
-_PAGE = 5000
 _HISTORY = 20_000  # readings kept for records_between (a release polls ~10 a second)
 
 
@@ -50,11 +41,6 @@ class VersionCounts:
     requests: int = 0
     errors: int = 0
     latencies_ms: list[float] = field(default_factory=list)
-
-    def add(self, record: dict[str, Any]) -> None:
-        self.requests += 1
-        self.errors += int(record["code"]) >= 500
-        self.latencies_ms.append(float(record["latency_ms"]))
 
     def sample(self) -> VersionSample:
         return VersionSample(self.requests, self.errors, tuple(self.latencies_ms))
@@ -82,128 +68,6 @@ class Window:
         return sum(c.requests for c in self.by_version.values())
 
 
-class TelemetryReader:
-    """Reads the data plane's records of ``service`` in ``partition``, in stream order."""
-
-    def __init__(
-        self,
-        admin_url: str,
-        service: str,
-        partition: str,
-        timeout: float = 10.0,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        """``headers`` go with every request: the admin endpoint wants a Consul token
-        (:attr:`soa_sdk.sandbox.controls.SandboxControls.mesh_admin_headers`)."""
-        self.admin_url = admin_url.rstrip("/")
-        self.service = service
-        self.partition = partition
-        self.timeout = timeout
-        self._http = GuardedSession("consul", self.admin_url)  # the data plane runs in Consul
-        self._http.headers.update(headers or {})
-        self._pending: list[dict[str, Any]] = []  # read but not yet given to a window
-        self.position = self._last_seq()
-
-    def _get(self, **params: Any) -> dict[str, Any]:
-        try:
-            response = self._http.get(
-                f"{self.admin_url}/telemetry", params=params, timeout=self.timeout
-            )
-            response.raise_for_status()
-            return response.json()
-        except (requests.RequestException, ValueError) as error:
-            raise ServiceUnavailable(f"The mesh telemetry did not answer ({error}).") from None
-
-    def _last_seq(self) -> int:
-        # A `since` in the future matches nothing and still reports the stream's position.
-        return int(self._get(since=time.time() + 86_400)["last_seq"])
-
-    def skip_to_now(self) -> None:
-        """Forget what was recorded so far (e.g. requests from before a config change)."""
-        self._pending = []
-        self.position = self._last_seq()
-
-    def read(self) -> list[dict[str, Any]]:
-        """The service's records since the last read, oldest first."""
-        out: list[dict[str, Any]] = []
-        while True:
-            doc = self._get(after=self.position, service=self.service, limit=_PAGE)
-            records = doc["records"]
-            if len(records) == _PAGE:
-                self.position = int(records[-1]["seq"])
-            else:
-                # Every record up to last_seq was in the server's snapshot: none is missed.
-                self.position = max([int(doc["last_seq"])] + [int(r["seq"]) for r in records])
-            out += [
-                r
-                for r in records
-                if r.get("destination") == self.service and r.get("partition") == self.partition
-            ]
-            if len(records) < _PAGE:
-                return out
-
-    def window(
-        self,
-        requests_wanted: int,
-        timeout: float,
-        enough: Callable[[dict[str, VersionCounts]], bool] | None = None,
-        poll: float = 0.05,
-        alive: Callable[[], object] | None = None,
-    ) -> Window:
-        """Collect records until ``requests_wanted`` arrived (and ``enough`` holds), or until
-        ``timeout`` seconds passed; whatever came is the window. ``alive`` is called about
-        once a second while waiting and raises (ServiceUnavailable) to stop the wait."""
-        started = time.time()
-        checked = float("-inf")
-        first = int(self._pending[0]["seq"]) - 1 if self._pending else self.position
-        last, ended, total = first, 0.0, 0
-        by_version: dict[str, VersionCounts] = {}
-        deadline = time.monotonic() + timeout
-        while True:
-            if alive is not None and time.monotonic() - checked >= 1.0:
-                alive()  # also while records flow: errors from a dead upstream arrive fast
-                checked = time.monotonic()
-            self._pending += self.read()
-            # Take records one by one, so that a window holds what was asked for and the rest
-            # (requests that came while the release was busy) opens the next window.
-            while self._pending and (
-                total < requests_wanted or (enough is not None and not enough(by_version))
-            ):
-                record = self._pending.pop(0)
-                by_version.setdefault(str(record.get("version") or ""), VersionCounts()).add(record)
-                last = int(record["seq"])
-                ended = max(ended, float(record.get("time") or 0.0))
-                total += 1
-            if total >= requests_wanted and (enough is None or enough(by_version)):
-                break
-            if time.monotonic() >= deadline:
-                if not self._pending:
-                    last, ended = max(last, self.position), time.time()
-                break
-            time.sleep(poll)
-        return Window(started, ended or time.time(), first, last, by_version)
-
-    def records_between(self, first_seq: int, last_seq: int) -> list[dict[str, Any]]:
-        """The service's records with first_seq < seq <= last_seq (for checks after the fact)."""
-        out: list[dict[str, Any]] = []
-        after = first_seq
-        while after < last_seq:
-            records = self._get(after=after, service=self.service, limit=_PAGE)["records"]
-            if not records:
-                break
-            out += [
-                r
-                for r in records
-                if int(r["seq"]) <= last_seq
-                and r.get("destination") == self.service
-                and r.get("partition") == self.partition
-            ]
-            after = int(records[-1]["seq"])
-            if len(records) < _PAGE:
-                break
-        return out
-
-
 def _sum(stats: dict[str, ClusterStats]) -> int:
     return sum(s.requests for s in stats.values())
 
@@ -229,8 +93,7 @@ def _latencies(stats: ClusterStats) -> list[float]:
 
 
 class MeshTelemetryReader:
-    """Windows of ``service`` in ``partition`` from Envoy's statistics (module docstring);
-    the interface of :class:`TelemetryReader`."""
+    """Windows of ``service`` in ``partition`` from Envoy's statistics (module docstring)."""
 
     def __init__(
         self,
@@ -297,7 +160,9 @@ class MeshTelemetryReader:
         alive: Callable[[], object] | None = None,
     ) -> Window:
         """Read until the service served ``requests_wanted`` more requests (and ``enough``
-        holds), or until ``timeout`` seconds passed; see :meth:`TelemetryReader.window`."""
+        holds), or until ``timeout`` seconds passed; whatever came is the window. ``alive``
+        is called about once a second while waiting and raises (ServiceUnavailable) to stop
+        the wait."""
         started = time.time()
         checked = float("-inf")
         first = self.position

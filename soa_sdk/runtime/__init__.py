@@ -251,8 +251,7 @@ class Runtimes:
             urls = self.sandbox.envoy_admin_urls
             if not urls:
                 raise ServiceUnavailable(
-                    "The sandbox runs no Envoy (SOA_LAB_DATA_PLANE is not envoy): "
-                    "run `soa-lab down`, then `SOA_LAB_DATA_PLANE=envoy soa-lab up`."
+                    "The sandbox records no Envoy: run `soa-lab down`, then `soa-lab up`."
                 )
             admin_url = urls[0]
         sidecars = proxy.sidecars_of(self.consul, service, runtime.consul_partition)

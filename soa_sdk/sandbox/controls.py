@@ -5,8 +5,8 @@ The steps talk to AWS, Vault, Consul and Boundary through their real APIs, the s
 sandbox and on real endpoints. A few things have no counterpart on real endpoints, and sit
 here: the workload host that runs the demo services (on AWS they run as ECS tasks, EKS pods
 or EC2 instances, scaled and stopped through those APIs), breaking an instance's health check,
-the mesh data plane's admin endpoint (its telemetry records), ports for gateways on the
-loopback, ``boundary dev``'s admin login, the local listener real Boundary's
+the Envoys' admin URLs and access log (on AWS: Prometheus and CloudWatch Logs), ports for
+gateways on the loopback, ``boundary dev``'s admin login, the local listener real Boundary's
 ``boundary connect`` opens on the user's machine, and parsing the sandbox's own JSON-lines
 session recordings.
 
@@ -111,25 +111,10 @@ class SandboxControls:
             url, c.workloads_token, self._endpoints.consul_url, c.consul_token
         )
 
-    # -- the mesh data plane -----------------------------------------------------------------
-    @property
-    def mesh_admin_url(self) -> str:
-        """The sandbox mesh's admin endpoint (telemetry), published by the data plane."""
-        url = self._endpoints.extra.get("mesh_admin_url")
-        if not url:
-            raise ServiceUnavailable("The sandbox's mesh publishes no admin endpoint.")
-        return str(url)
-
-    @property
-    def mesh_admin_headers(self) -> dict[str, str]:
-        """What a request to :attr:`mesh_admin_url` carries: the lab's Consul token (the
-        endpoint wants read on every service and node, like Consul's UI metrics proxy)."""
-        token = self._credentials.consul_token
-        return {"X-Consul-Token": token} if token else {}
-
+    # -- the mesh data plane (Envoy) --------------------------------------------------------
     @property
     def envoy_admin_urls(self) -> list[str]:
-        """The admin URLs of the sandbox's Envoys (none with the Python data plane); their
+        """The admin URLs of the sandbox's Envoys, the mesh's data plane; their
         ``/stats/prometheus`` is the mesh's telemetry (:class:`soa_sdk.telemetry.MeshMetrics`).
         Loopback only, as a real sidecar's admin."""
         urls = self._endpoints.extra.get("envoy_admin_urls") or ""
@@ -137,9 +122,10 @@ class SandboxControls:
 
     @property
     def envoy_access_log(self) -> str | None:
-        """The Envoys' access log (JSON lines, one per request and hop), with the Envoy data
-        plane; the call chains of step 2 are read from it (:class:`soa_sdk.telemetry.
-        AccessLog`). On AWS the sidecars' access logs go to CloudWatch Logs."""
+        """The Envoys' access log (JSON lines, one per request and hop), None when the
+        sandbox records no Envoy; the call chains of step 2 are read from it
+        (:class:`soa_sdk.telemetry.AccessLog`). On AWS the sidecars' access logs go to
+        CloudWatch Logs."""
         if not self.envoy_admin_urls:
             return None
         return self._endpoints.extra.get("envoy_access_log") or None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import json
 import socket
+import socketserver
 import ssl
 import threading
 from typing import Any
@@ -16,7 +17,7 @@ import requests
 from soa_sdk.sandbox.connect import snapshot
 from soa_sdk.sandbox.ports import free_port
 
-from .conftest import Mesh, eventually, get
+from .conftest import Mesh, _Handler, eventually, get
 
 INV_PORT = free_port()
 PAY_PORT = free_port()
@@ -490,3 +491,136 @@ def test_access_log_gives_the_call_chain(mesh: Mesh, topo: dict[str, int]) -> No
     assert {r["version"] for r in records} <= {"v1", "v2"}
     assert all(r["code"] == 200 and r["partition"] == "default" for r in records)
     assert [r["seq"] for r in records] == sorted(r["seq"] for r in records)
+
+
+# --- ported from the former Python data plane's tests (tests/mesh/) -----------------------
+
+
+def test_a_critical_instance_leaves_routing_and_returns(mesh: Mesh) -> None:
+    """Health reaches Envoy as endpoint health (EDS): of two instances, the critical one
+    gets no request until its check passes again."""
+    cart_port = free_port()
+    mesh.register(
+        "shop", "shop-1", upstreams=[{"DestinationName": "cart", "LocalBindPort": cart_port}]
+    )
+    mesh.register("cart", "cart-a", "a")
+    mesh.register("cart", "cart-b", "b")
+    mesh.apply({"Kind": "service-defaults", "Name": "cart", "Protocol": "http"})
+    mesh.apply(
+        {
+            "Kind": "service-intentions",
+            "Name": "cart",
+            "Sources": [{"Name": "shop", "Action": "allow"}],
+        }
+    )
+    s = requests.Session()
+
+    def versions(n: int = 40) -> set[str]:
+        return {get(f"http://127.0.0.1:{cart_port}/", s).json()["version"] for _ in range(n)}
+
+    eventually(lambda: versions() == {"a", "b"})
+    mesh.backend.update_ttl("cart-a-ttl", "critical")
+    try:
+        eventually(lambda: versions() == {"b"})
+        assert versions(100) == {"b"}
+    finally:
+        mesh.backend.update_ttl("cart-a-ttl", "passing")
+    eventually(lambda: versions() == {"a", "b"})
+
+
+def test_a_caller_from_another_partition_is_checked_with_its_partition(mesh: Mesh) -> None:
+    """Partition west's ``web`` calls default's ``inventory`` (exported to west): an intention
+    naming ``web`` means default's web only; the caller's certificate says west, so only a
+    source with ``Partition: west`` lets it in, and that source names west's web only."""
+    mesh.backend.partition_upsert("west")
+    port = free_port()
+    upstream = {"DestinationName": "inventory", "DestinationPartition": "default"}
+    mesh.register(
+        "web", "web-w1", upstreams=[{**upstream, "LocalBindPort": port}], partition="west"
+    )
+    other_port = free_port()
+    mesh.register(
+        "store", "store-w1", upstreams=[{**upstream, "LocalBindPort": other_port}], partition="west"
+    )
+    mesh.apply(
+        {
+            "Kind": "exported-services",
+            "Name": "default",
+            "Services": [{"Name": "inventory", "Consumers": [{"Partition": "west"}]}],
+        }
+    )
+    original = {"Name": "store", "Action": "allow"}
+    mesh.apply(
+        {
+            "Kind": "service-intentions",
+            "Name": "inventory",
+            "Sources": [original, {"Name": "web", "Action": "allow"}],
+        }
+    )
+    try:
+        denied = eventually(
+            lambda: [r for r in [get(f"http://127.0.0.1:{port}/")] if r.status_code == 403]
+        )
+        assert denied[0].text == "RBAC: access denied"
+        mesh.apply(
+            {
+                "Kind": "service-intentions",
+                "Name": "inventory",
+                "Sources": [original, {"Name": "web", "Partition": "west", "Action": "allow"}],
+            }
+        )
+        eventually(lambda: get(f"http://127.0.0.1:{port}/").status_code == 200)
+        body = get(f"http://127.0.0.1:{port}/").json()
+        assert f"URI={snapshot.spiffe_id(mesh.ca.trust_domain, 'web', 'west')}" in body["xfcc"]
+        # West's store is not default's store, and the source names west's web only.
+        r = get(f"http://127.0.0.1:{other_port}/")
+        assert (r.status_code, r.text) == (403, "RBAC: access denied")
+    finally:
+        mesh.apply({"Kind": "service-intentions", "Name": "inventory", "Sources": [original]})
+
+
+class _UnixHandler(_Handler):
+    disable_nagle_algorithm = False  # no TCP here
+
+
+class _UnixWorkload(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    name = "basket"
+    version = "v1"
+
+
+def test_a_workload_on_a_unix_socket_is_reached_through_its_sidecar(mesh: Mesh, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Consul's ``SocketPath``: the workload listens on a Unix socket only, which its
+    sidecar's ``local_app`` cluster dials; callers reach it through the mesh as any other."""
+    path = str(tmp_path / "basket.sock")
+    server = _UnixWorkload(path, _UnixHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    up = free_port()
+    try:
+        mesh.register(
+            "buyer", "buyer-1", upstreams=[{"DestinationName": "basket", "LocalBindPort": up}]
+        )
+        mesh.backend.register_service(
+            {
+                "Name": "basket",
+                "ID": "basket-1",
+                "SocketPath": path,
+                "Check": {"CheckID": "basket-1-ttl", "TTL": "1h", "Status": "passing"},
+                "Connect": {"SidecarService": {"Port": free_port()}},
+            }
+        )
+        mesh.apply({"Kind": "service-defaults", "Name": "basket", "Protocol": "http"})
+        mesh.apply(
+            {
+                "Kind": "service-intentions",
+                "Name": "basket",
+                "Sources": [{"Name": "buyer", "Action": "allow"}],
+            }
+        )
+        reply = eventually(lambda: [r for r in [get(f"http://127.0.0.1:{up}/b")] if r.ok])[0]
+        body = reply.json()
+        assert (body["name"], body["path"]) == ("basket", "/b")
+        assert f"URI={snapshot.spiffe_id(mesh.ca.trust_domain, 'buyer')}" in body["xfcc"]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -34,7 +34,7 @@ BAD_REGEX = "/(?=look)ahead"  # RE2, Envoy's regex engine, has no lookahead
 
 
 def _lab(home: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SOA_LAB_HOME": str(home), "SOA_LAB_DATA_PLANE": "envoy"}
+    env = {**os.environ, "SOA_LAB_HOME": str(home)}
     return subprocess.run(
         [sys.executable, "-m", "soa_sdk.cli", *arguments],
         env=env,

@@ -14,7 +14,7 @@ import requests
 
 
 def _lab(home: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SOA_LAB_HOME": str(home), "SOA_LAB_DATA_PLANE": "envoy"}
+    env = {**os.environ, "SOA_LAB_HOME": str(home)}
     return subprocess.run(
         [sys.executable, "-m", "soa_sdk.cli", *arguments],
         env=env,

@@ -1,5 +1,6 @@
 """The snapshot builder without Envoy: names, the compiled chain, endpoint health, and RBAC
-that decides as ``soa_sdk.sandbox.mesh.intentions`` does."""
+that decides as the Consul emulator's intention check
+(``soa_sdk.sandbox.consul.state.precedence``) does."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from soa_sdk.sandbox.connect import ads, snapshot
 from soa_sdk.sandbox.consul import ConsulBackend
-from soa_sdk.sandbox.mesh import intentions
+from soa_sdk.sandbox.consul.state import precedence
 
 TD = "11111111-2222-3333-4444-555555555555.consul"
 
@@ -58,6 +59,37 @@ def test_names_are_consuls() -> None:
 def _build(b: ConsulBackend, proxy_id: str) -> snapshot.Snapshot:
     held = [p for p in snapshot.proxies(b) if p["ID"] == proxy_id]
     return snapshot.build(b, FakeCerts(), held)
+
+
+def test_local_app_dials_the_workloads_socket(backend: ConsulBackend) -> None:
+    """``LocalServiceSocketPath`` becomes an Envoy pipe address, as Consul's
+    ``makePipeEndpoint``; without one, the local address and port."""
+    backend.register_service(
+        {"Name": "cart", "ID": "cart-1", "Port": 9001, "SocketPath": "/run/cart-1.sock"}
+    )
+    backend.register_service(
+        {
+            "Name": "cart-sidecar-proxy",
+            "ID": "cart-1-sidecar-proxy",
+            "Kind": "connect-proxy",
+            "Port": 21001,
+            "Proxy": {
+                "DestinationServiceName": "cart",
+                "DestinationServiceID": "cart-1",
+                "LocalServiceSocketPath": "/run/cart-1.sock",
+            },
+        }
+    )
+    _register(backend, "web", "web-1", "v1")
+
+    def local_app(proxy_id: str) -> dict[str, Any]:
+        cluster = _build(backend, proxy_id).resources[snapshot.T_CLUSTER]["local_app"]
+        (endpoint,) = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+        return endpoint["endpoint"]["address"]
+
+    assert local_app("cart-1-sidecar-proxy") == {"pipe": {"path": "/run/cart-1.sock"}}
+    address = local_app("web-1-sidecar-proxy")["socket_address"]
+    assert (address["address"], address["port_value"]) == ("127.0.0.1", 9000)
 
 
 def test_chain_compiles_to_weighted_clusters_header_routes_and_failover(
@@ -148,7 +180,7 @@ def test_chain_compiles_to_weighted_clusters_header_routes_and_failover(
             ads.to_any(type_url, resource)
 
 
-# --- RBAC decides as intentions.decide --------------------------------------------------------
+# --- RBAC decides as precedence.decide --------------------------------------------------------
 
 
 def _str_match(m: dict[str, Any], value: str) -> bool:
@@ -186,7 +218,7 @@ SOURCES = [
 @pytest.mark.parametrize("sources", SOURCES)
 @pytest.mark.parametrize("wildcard", [None, "allow", "deny"])
 @pytest.mark.parametrize("default_allow", [False, True])
-def test_l4_rbac_agrees_with_intentions_decide(
+def test_l4_rbac_agrees_with_the_intention_check(
     backend: ConsulBackend, sources: list[dict[str, Any]], wildcard: str | None, default_allow: bool
 ) -> None:
     b = backend
@@ -207,8 +239,8 @@ def test_l4_rbac_agrees_with_intentions_decide(
 
     for caller in ("store", "web", "admin"):
         for part in ("default", "west"):
-            want = intentions.decide(
-                lookup, intentions.Caller(caller, part), "inventory", "default", None, default_allow
+            want = precedence.decide(
+                lookup, precedence.Caller(caller, part), "inventory", "default", default_allow
             )
             got = _rbac_allows(rules, snapshot.spiffe_id(TD, caller, part))
             assert got == want, (caller, part, rules)

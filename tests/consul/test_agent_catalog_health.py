@@ -97,6 +97,28 @@ def test_sidecar_and_upstreams(cs: Running) -> None:
     assert cs.http("GET", "/v1/agent/services").json() == {}
 
 
+def test_socket_path_and_the_sidecar_that_dials_it(cs: Running) -> None:
+    """A service on a Unix socket (``SocketPath``): its sidecar's local service is that
+    socket (Consul's sidecarServiceFromNodeService), and the catalog shows it."""
+    body = {
+        "Name": "inventory",
+        "ID": "inventory-1",
+        "Port": 9091,
+        "SocketPath": "/run/inventory.sock",
+        "Connect": {"SidecarService": {}},
+    }
+    assert cs.http("PUT", "/v1/agent/service/register", json=body).status_code == 200
+    services = cs.http("GET", "/v1/agent/services").json()
+    assert services["inventory-1"]["SocketPath"] == "/run/inventory.sock"
+    proxy = services["inventory-1-sidecar-proxy"]["Proxy"]
+    assert proxy["LocalServiceSocketPath"] == "/run/inventory.sock"
+    assert not proxy.get("LocalServicePort")
+    (entry,) = cs.http("GET", "/v1/catalog/service/inventory").json()
+    assert entry["ServiceSocketPath"] == "/run/inventory.sock"
+    # The sidecar itself listens on its port (Envoy's public listener), not on a socket.
+    assert "SocketPath" not in cs.http("GET", "/v1/agent/service/inventory-1-sidecar-proxy").json()
+
+
 def test_check_register_ttl_states(cs: Running, root: consul.Consul) -> None:
     assert root.agent.check.register("beat", check=consul.Check.ttl("10s"), check_id="beat")
     assert root.agent.check.ttl_warn("beat", "slow")

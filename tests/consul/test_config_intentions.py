@@ -201,6 +201,39 @@ def test_exact_match_check_precedence(cs: Running, root: consul.Consul) -> None:
     assert root.connect.intentions.check("store", "payments")["Allowed"] is False
 
 
+def test_check_precedence_across_entries_and_l7_counts_as_deny(
+    cs: Running, root: consul.Consul
+) -> None:
+    """Exact destination with a wildcard source (8) beats a wildcard destination with an
+    exact source (6); an L7 source, having no request to match, counts as deny (Consul's
+    ``Intention.Check``). Moved here from the former Python data plane's tests."""
+    root.config.put(
+        {
+            "Kind": "service-intentions",
+            "Name": "*",
+            "Sources": [{"Name": "*", "Action": "deny"}, {"Name": "web", "Action": "allow"}],
+        }
+    )
+    assert root.connect.intentions.check("web", "inventory")["Allowed"] is True
+    assert root.connect.intentions.check("anyone", "inventory")["Allowed"] is False
+    root.config.put(
+        {
+            "Kind": "service-intentions",
+            "Name": "inventory",
+            "Sources": [
+                {"Name": "*", "Action": "deny"},
+                {
+                    "Name": "store",
+                    "Permissions": [{"Action": "allow", "HTTP": {"PathPrefix": "/"}}],
+                },
+            ],
+        }
+    )
+    assert root.connect.intentions.check("web", "inventory")["Allowed"] is False
+    assert root.connect.intentions.check("store", "inventory")["Allowed"] is False
+    assert root.connect.intentions.check("web", "payments")["Allowed"] is True
+
+
 def test_default_allow_when_acls_disabled(open_consul: Running) -> None:
     c = open_consul.client()
     assert c.connect.intentions.check("a", "b")["Allowed"] is True

@@ -37,7 +37,7 @@ def test_health_lists_every_instance_of_every_service(lab: Any, ecs: Any) -> Non
 
 
 def test_drive_traffic_and_the_topology_matches_the_mesh(lab: Any, ecs: Any) -> None:
-    # How fast: benchmarks/mesh_throughput.py and benchmarks/health_reaction.py.
+    # How fast: benchmarks/envoy_mesh.py and benchmarks/health_reaction.py.
     started = datetime.now(UTC)
     report = lab.observe.drive_traffic("runtime-ecs", requests=500, concurrency=8)
     assert sum(report.by_status.values()) == 500

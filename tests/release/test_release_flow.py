@@ -12,7 +12,7 @@ from soa_sdk.errors import Conflict, NotFound, ValidationError
 from soa_sdk.release import ReleaseEvent, ReleasePlan, subset_name
 from soa_sdk.release.entries import splitter
 from soa_sdk.release.publish import NAMESPACE
-from soa_sdk.release.telemetry import MeshTelemetryReader, TelemetryReader
+from soa_sdk.release.telemetry import MeshTelemetryReader
 from soa_sdk.telemetry import MeshMetrics
 
 from .conftest import RUNTIME, SERVICE
@@ -20,14 +20,10 @@ from .conftest import RUNTIME, SERVICE
 FAST = {"window_requests": 100, "tester_requests": 10, "deadline_windows": 20}
 
 
-def _reader(lab: Any) -> TelemetryReader | MeshTelemetryReader:
-    """A reader of its own (the release keeps its Envoy reader): Envoy's statistics with the
-    Envoy data plane, else the Python plane's records."""
-    sandbox = lab.release.sandbox
-    if sandbox.envoy_admin_urls:
-        metrics = MeshMetrics.from_envoy_admins(sandbox.envoy_admin_urls)
-        return MeshTelemetryReader(metrics, SERVICE, "ecs")
-    return TelemetryReader(lab.mesh_admin_url, SERVICE, "ecs", headers=lab.mesh_admin_headers)
+def _reader(lab: Any) -> MeshTelemetryReader:
+    """A reader of its own (the release keeps its own): the Envoys' statistics."""
+    metrics = MeshMetrics.from_envoy_admins(lab.release.sandbox.envoy_admin_urls)
+    return MeshTelemetryReader(metrics, SERVICE, "ecs")
 
 
 def _entries(lab: Any) -> dict[str, int]:

@@ -2,9 +2,8 @@
 would: without credentials, and with a made-up token (issue 12).
 
 The routes come from the services' own route tables (Consul's ``urls.ROUTES``, Boundary's
-``urls.OPERATIONS`` and sandbox routes, the workload host's ``api.ROUTES``, the mesh admin's
-``admin.ROUTES``), so a route added later is swept too. Only what the real product leaves
-open may answer with data:
+``urls.OPERATIONS`` and sandbox routes, the workload host's ``api.ROUTES``), so a route added
+later is swept too. Only what the real product leaves open may answer with data:
 
 - Consul with ACLs on and default deny: ``/v1/status/leader``, ``/v1/status/peers`` and
   ``/v1/catalog/datacenters`` need no token; reads that Consul filters by ACL answer 200
@@ -12,8 +11,10 @@ open may answer with data:
   (``Permission denied`` for the anonymous token, ``ACL not found`` for a made-up one);
 - Boundary: the anonymous user of ``boundary dev`` may list scopes and auth methods and
   authenticate (with real credentials), nothing else (401);
-- the workload host: nothing (401 without a token, 403 with a wrong one);
-- the mesh admin port: ``/ready`` only (Envoy's readiness), 403 otherwise.
+- the workload host: nothing (401 without a token, 403 with a wrong one).
+
+Not swept: the Envoy's admin port, which like a real sidecar's (``consul connect envoy``
+binds it to 127.0.0.1:19000) listens on loopback only and has no authentication of its own.
 
 And nothing changes: the state read with the administrators' credentials before the sweep
 equals the state after it.
@@ -33,7 +34,6 @@ import requests
 from soa_sdk.errors import NotFound
 from soa_sdk.sandbox.boundary import urls as boundary_urls
 from soa_sdk.sandbox.consul import urls as consul_urls
-from soa_sdk.sandbox.mesh import admin as mesh_admin
 from soa_sdk.sandbox.workloads import api as workloads_api
 
 WRONG = "00000000-dead-beef-0000-000000000000"
@@ -42,6 +42,7 @@ SERVICE = "sweep-target"
 QUERY = "sweep-query"  # a prepared query on SERVICE
 NODE = "sandbox"  # the emulator's node name (``consul agent -dev`` names it after the host)
 GLOBAL_MANAGEMENT_POLICY = "00000000-0000-0000-0000-000000000001"
+KV_KEY = "sweep/protected"
 
 # Consul endpoints that need no ACL token at all (Consul's API docs: "ACL Required: none";
 # their handlers resolve no token, so a made-up one is not refused either).
@@ -86,8 +87,10 @@ BOUNDARY_SANDBOX_OPEN = {("GET", "/sandbox/unimplemented")}
 @pytest.fixture(scope="module")
 def protected(lab: Any) -> Iterator[dict[str, Any]]:
     """Something worth protecting in every service: a workload (with its service-identity
-    token), a config entry, an intention; yields the names and ids the routes need."""
+    token), a config entry, an intention, a KV key; yields the names and ids the routes
+    need."""
     consul = lab.consul
+    consul.client.kv.put(KV_KEY, "protected")
     consul.request(
         "PUT", "config", json={"Kind": "service-defaults", "Name": SERVICE, "Protocol": "http"}
     )
@@ -119,6 +122,7 @@ def protected(lab: Any) -> Iterator[dict[str, Any]]:
         lab.workloads.stop(workload["id"])
         consul.request("DELETE", f"connect/intentions/{intention['ID']}")
         consul.request("DELETE", f"config/service-defaults/{SERVICE}")
+        consul.client.kv.delete(KV_KEY)
 
 
 # -- the routes ------------------------------------------------------------------------------
@@ -140,7 +144,7 @@ def consul_calls(ids: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], st
             "service_id": wid,
             "check_id": f"service:{wid}",
             "node": NODE,
-            "path:key": "_sandbox/mesh/admin",  # a real key
+            "path:key": KV_KEY,  # a real key
             "kind": "service-defaults",
             "path:name": SERVICE,
             "id": the_id,
@@ -227,7 +231,7 @@ def consul_body(method: str, path: str, ids: dict[str, Any]) -> dict[str, Any]:
         return {"params": {"enable": "true", "reason": "sweep"}}
     if path == "/v1/txn":
         value = base64.b64encode(b"overwritten").decode()
-        return {"json": [{"KV": {"Verb": "set", "Key": "_sandbox/mesh/admin", "Value": value}}]}
+        return {"json": [{"KV": {"Verb": "set", "Key": KV_KEY, "Value": value}}]}
     if path == "/v1/coordinate/update":
         coord = {"Vec": [0.5] * 8, "Error": 1.5, "Adjustment": 0.0, "Height": 1e-5}
         return {"json": {"Node": NODE, "Coord": coord}}
@@ -369,19 +373,12 @@ def boundary_admin_token(lab: Any) -> str:
 
 
 def everything(lab: Any, boundary_token: str) -> dict[str, Any]:
-    admin = requests.get(
-        lab.mesh_admin_url + "/telemetry",
-        params={"limit": 0},
-        headers=lab.mesh_admin_headers,
-        timeout=10,
-    )
     return {
         "consul": consul_state(lab),
         "boundary": boundary_state(lab, boundary_token),
         "workloads": sorted(
             (w["id"], w["health_code"], w["error_rate"]) for w in lab.workloads.list()
         ),
-        "mesh_last_seq": admin.json()["last_seq"],
     }
 
 
@@ -496,19 +493,6 @@ def test_anonymous_and_wrong_token_sweep(lab: Any, protected: dict[str, Any]) ->
             reply = call(host, method, path, headers, **body)
             if reply.status_code != status or "error" not in reply.json():
                 leaks.append(f"workloads {who} {method} {path}: {reply.status_code}")
-
-    for path in mesh_admin.ROUTES:
-        for who, headers, text in (
-            ("anonymous", {}, "Permission denied: anonymous token lacks permission"),
-            ("wrong token", {"X-Consul-Token": WRONG}, "ACL not found"),
-        ):
-            reply = call(lab.mesh_admin_url, "GET", path, headers)
-            if path in mesh_admin.OPEN_ROUTES:
-                if reply.status_code != 200 or reply.text.strip() != "LIVE":
-                    leaks.append(f"mesh {who} GET {path}: {reply.status_code}")
-                continue
-            if reply.status_code != 403 or not reply.text.startswith(text):
-                leaks.append(f"mesh {who} GET {path}: {reply.status_code} {reply.text[:120]!r}")
 
     after = everything(lab, boundary_token)
     assert leaks == [], "\n".join(leaks)

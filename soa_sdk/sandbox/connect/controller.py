@@ -1,7 +1,7 @@
 """The control plane of the mesh: the catalog, the CA and the ADS server, put together.
 
 :class:`Controller` builds each Envoy node's snapshot from a
-:class:`~soa_sdk.sandbox.mesh.view.CatalogView` (the Consul emulator's backend) and a
+:class:`~soa_sdk.sandbox.connect.view.CatalogView` (the Consul emulator's backend) and a
 :class:`~soa_sdk.sandbox.connect.ca.ConnectCA`, and tells the ADS server to rebuild on every
 catalog write (``CatalogView.subscribe``), as Consul's agents watch the state store.
 
@@ -17,7 +17,7 @@ from typing import Any
 
 from soa_sdk.sandbox.connect import snapshot
 from soa_sdk.sandbox.connect.ads import AdsServer
-from soa_sdk.sandbox.mesh.view import CatalogView
+from soa_sdk.sandbox.connect.view import CatalogView
 
 
 class Controller:
@@ -47,7 +47,7 @@ class Controller:
     def _written(self, _index: int) -> None:
         # Consul answers a write before its proxies have the change (they get it within
         # milliseconds); the sandbox waits, bounded, so a config entry written holds for the
-        # very next request, as the Python data plane's did (the release's testers count on
+        # very next request (the release's testers and the notebooks' next cell count on
         # it). A write that changes no Envoy's config waits only for the rebuild.
         self.ads.refresh()
         if self.write_wait > 0:

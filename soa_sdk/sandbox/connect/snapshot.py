@@ -1,7 +1,7 @@
 """Envoy resources for each proxy, from the Consul emulator's state: what Consul's xDS builds.
 
 :func:`build` is a pure function: it reads the catalog and config entries only through the
-:class:`~soa_sdk.sandbox.mesh.view.CatalogView` protocol (HTTP-API-shaped dicts) and the
+:class:`~soa_sdk.sandbox.connect.view.CatalogView` protocol (HTTP-API-shaped dicts) and the
 certificates through :class:`Certs`, and returns a :class:`Snapshot`: Envoy v3 resources in
 their proto3 JSON form, per type (``ads`` turns them into protobufs), for the proxies one
 Envoy process holds.
@@ -12,8 +12,10 @@ What Consul does (``agent/xds``) and we do:
   that requires a client certificate from the Connect CA (mTLS), then, by the destination's
   protocol (``service-defaults`` ``Protocol``, else ``proxy-defaults`` ``global``
   ``Config.protocol``, else ``tcp``): ``http``/``http2``/``grpc`` an HTTP connection manager
-  with the **HTTP RBAC filter** built from intentions and a route to ``local_app``; ``tcp`` the
-  network RBAC filter and a TCP proxy. The caller's identity is its certificate's URI SAN.
+  with the **HTTP RBAC filter** built from intentions and a route to ``local_app`` (the
+  workload's ``LocalServiceAddress``/``Port``, or its Unix socket ``LocalServiceSocketPath``
+  as an Envoy pipe address); ``tcp`` the network RBAC filter and a TCP proxy. The caller's
+  identity is its certificate's URI SAN.
 - each upstream gets a listener ``<name>:127.0.0.1:<port>``; for L7 an RDS route named after
   the upstream, compiled from the **discovery chain**: ``service-router`` routes (path exact /
   prefix / regex, headers, methods; prefix rewrite, timeout, retries, header changes) ->
@@ -33,8 +35,9 @@ What Consul does (``agent/xds``) and we do:
   ``agent/xds/rbac.go``; L7 permissions become RBAC permissions, first match wins. The
   default (no source matches) is :meth:`CatalogView.intention_default_allow` (deny in the
   sandbox): RBAC ``ALLOW`` with the allowing policies, else ``DENY`` with the denying ones.
-  Denied requests get 403 ``RBAC: access denied``. The decision is the one
-  :mod:`soa_sdk.sandbox.mesh.intentions` makes (a test holds them together).
+  Denied requests get 403 ``RBAC: access denied``. At L4 the decision is the one the
+  emulator's ``/v1/connect/intentions/check`` makes
+  (:mod:`soa_sdk.sandbox.consul.state.precedence`; a test holds them together).
 - an **ingress gateway** (``Kind: ingress-gateway`` plus its config entry) gets one listener
   per entry listener, a route ``<port>`` with a virtual host per service (``Hosts``, else
   ``<svc>.ingress.*``), and upstream clusters under its own identity.
@@ -59,10 +62,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from soa_sdk.sandbox.connect.resolver import MAX_DEPTH, failover_targets, follow_redirects
+from soa_sdk.sandbox.connect.view import CatalogView, partitions_of
 from soa_sdk.sandbox.consul.bexpr import compile_filter
-from soa_sdk.sandbox.mesh.intentions import _PRECEDENCE
-from soa_sdk.sandbox.mesh.resolver import MAX_DEPTH, failover_targets, follow_redirects
-from soa_sdk.sandbox.mesh.view import CatalogView, partitions_of
+from soa_sdk.sandbox.consul.checks import parse_duration
+from soa_sdk.sandbox.consul.state.precedence import PRECEDENCE
 
 L7 = ("http", "http2", "grpc")
 DC = "dc1"
@@ -349,6 +353,14 @@ def _hcm(ctx: _Ctx, stat_prefix: str, kind: str, **route: Any) -> dict[str, Any]
 # --- sidecars -------------------------------------------------------------------------------
 
 
+def _local_app_address(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Where the sidecar reaches its workload: ``LocalServiceSocketPath`` as a pipe (Consul's
+    ``makePipeEndpoint``), else ``LocalServiceAddress:LocalServicePort``."""
+    if cfg.get("LocalServiceSocketPath"):
+        return {"pipe": {"path": cfg["LocalServiceSocketPath"]}}
+    return _address(cfg.get("LocalServiceAddress") or "127.0.0.1", cfg.get("LocalServicePort") or 0)
+
+
 def _sidecar(ctx: _Ctx, proxy: dict[str, Any], default_allow: bool) -> None:
     cfg = proxy.get("Proxy") or {}
     ip = _proxy_ip(proxy)
@@ -363,18 +375,7 @@ def _sidecar(ctx: _Ctx, proxy: dict[str, Any], default_allow: bool) -> None:
             "load_assignment": {
                 "cluster_name": local,
                 "endpoints": [
-                    {
-                        "lb_endpoints": [
-                            {
-                                "endpoint": {
-                                    "address": _address(
-                                        cfg.get("LocalServiceAddress") or "127.0.0.1",
-                                        cfg.get("LocalServicePort") or 0,
-                                    )
-                                }
-                            }
-                        ]
-                    }
+                    {"lb_endpoints": [{"endpoint": {"address": _local_app_address(cfg)}}]}
                 ],
             },
         },
@@ -888,10 +889,12 @@ def _header_ops(target: dict[str, Any], block: dict[str, Any]) -> None:
             target[f"{prefix}_headers_to_remove"] = list(ops["Remove"])
 
 
-def _duration(value: Any) -> str:
-    from soa_sdk.sandbox.mesh.matching import parse_duration
-
-    seconds = parse_duration(value, 15.0)
+def _duration(value: Any, default: float = 15.0) -> str:
+    """An Envoy duration from a Go one (``"15s"``, nanoseconds); unreadable or 0: ``default``."""
+    try:
+        seconds = parse_duration(value) or default
+    except ValueError:
+        seconds = default
     return f"{seconds:.3f}s"
 
 
@@ -951,7 +954,7 @@ def intention_sources(
         entry = reader.entry("service-intentions", entry_name, partition)
         for src in (entry or {}).get("Sources") or ():
             exact_src = src.get("Name") != "*"
-            found.append((_PRECEDENCE[(entry_name != "*", exact_src)], src))
+            found.append((PRECEDENCE[(entry_name != "*", exact_src)], src))
     found.sort(key=lambda item: -item[0])
     return found
 

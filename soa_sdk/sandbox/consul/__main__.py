@@ -1,7 +1,7 @@
 """Run the emulator like ``consul agent -dev``.
 
 ``python -m soa_sdk.sandbox.consul --host 127.0.0.1 --port 8500
-[--acl-initial-management TOKEN | --acl-disabled] [--datacenter dc1] [--node-name NAME] [--mesh]
+[--acl-initial-management TOKEN | --acl-disabled] [--datacenter dc1] [--node-name NAME]
 [--vault-addr URL --grpc-port PORT [--access-log PATH] [--xds-status PATH]]``
 
 With ``--vault-addr`` (the token in ``$VAULT_TOKEN``) the Connect CA runs on that Vault's PKI
@@ -41,7 +41,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     acl.add_argument("--acl-disabled", action="store_true", help="run with ACLs off")
     p.add_argument("--datacenter", default="dc1")
     p.add_argument("--node-name", default="sandbox")
-    p.add_argument("--mesh", action="store_true", help="also run the mesh data plane")
     p.add_argument("--vault-addr", help="the Vault (OpenBao) of the Connect CA; $VAULT_TOKEN")
     p.add_argument("--grpc-port", type=int, help="serve xDS (ADS) to Envoy on this port")
     p.add_argument("--access-log", help="where the Envoys write their access log (JSON lines)")
@@ -68,19 +67,6 @@ def main(argv: list[str] | None = None) -> int:
         address=args.host,
     )
     server = create_server(backend, args.host, args.port)
-    plane: Any = None
-    if args.mesh:
-        # Imported only when asked: the data plane is another package and may be absent.
-        try:
-            from soa_sdk.sandbox.mesh import MeshDataPlane
-        except ImportError as exc:
-            print(f"--mesh: the mesh data plane is not available: {exc}", file=sys.stderr)
-            server.shutdown()
-            backend.close()
-            return 2
-        plane = MeshDataPlane(backend, args.host)
-        plane.start()
-
     controller: Any = None
     if args.vault_addr:
         controller = _connect(backend, args)
@@ -101,8 +87,6 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     stop.wait()
-    if plane is not None:
-        plane.stop()
     if controller is not None:
         controller.stop()
     server.shutdown()

@@ -8,7 +8,7 @@ every write goes through :meth:`~.state.core.Store.write`, which bumps a raft-li
 (monotonic, never reset) and the index of the tables it changed; blocking reads wait on those.
 
 Methods take ``authz`` (an :class:`~.acl.Authorizer`); ``None`` means "trusted in-process
-caller" (the mesh data plane, tests), which may do anything. Reads filter what the token may
+caller" (the xDS controller, tests), which may do anything. Reads filter what the token may
 not see, writes refuse with :class:`~.exceptions.PermissionDenied` before changing anything.
 
 Not implemented: namespaces other than ``default``, refused as Consul CE refuses them

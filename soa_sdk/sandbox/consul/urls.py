@@ -33,7 +33,7 @@ ROUTES: tuple[Route, ...] = (
         "/v1/agent/service/register",
         ("PUT",),
         r.agent_service_register,
-        ("SocketPath", "Locality", "Connect.SidecarService default checks"),
+        ("Locality", "Connect.SidecarService default checks"),
     ),
     Route("/v1/agent/service/deregister/<service_id>", ("PUT",), r.agent_service_deregister),
     Route("/v1/agent/services", ("GET",), r.agent_services),

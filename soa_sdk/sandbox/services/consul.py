@@ -1,15 +1,13 @@
 """Consul: our emulator of Consul's HTTP API (:mod:`soa_sdk.sandbox.consul`), like
 ``consul agent -dev``, with the Connect CA on the sandbox's Vault (Consul's Vault CA provider
 on OpenBao's PKI engine, hence the dependency) and the xDS server for the Envoys on its gRPC
-port (:mod:`soa_sdk.sandbox.connect`). With the Python data plane (``SOA_LAB_DATA_PLANE``, see
-:mod:`.envoy`) the sandbox's own proxy (:mod:`soa_sdk.sandbox.mesh`) runs in the same process.
+port (:mod:`soa_sdk.sandbox.connect`), for the sandbox's Envoy (:mod:`.envoy`).
 ACLs are on; the initial management token is generated per sandbox and passed in the
 environment, and so is Vault's token."""
 
 from __future__ import annotations
 
-import urllib.request
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from soa_sdk.sandbox.ports import LOOPBACK, free_port
 from soa_sdk.sandbox.services.base import (
@@ -20,12 +18,11 @@ from soa_sdk.sandbox.services.base import (
     python_module,
     random_secret,
 )
-from soa_sdk.sandbox.services.envoy import XDS_STATUS_FILE, data_plane
+from soa_sdk.sandbox.services.envoy import XDS_STATUS_FILE
 from soa_sdk.sandbox.services.vault import ROOT_TOKEN as VAULT_TOKEN
 from soa_sdk.sandbox.state import ServiceRecord
 
 MANAGEMENT_TOKEN = "consul_management_token"
-MESH_ADMIN_KEY = "_sandbox/mesh/admin"
 
 
 class ConsulService(Service):
@@ -50,8 +47,6 @@ class ConsulService(Service):
         access_log = str(context.logs / "envoy-access.log")
         arguments += ["--access-log", access_log]
         arguments += ["--xds-status", str(context.home / XDS_STATUS_FILE)]
-        if data_plane() == "python":
-            arguments.append("--mesh")
         return Launch(
             command=python_module("soa_sdk.sandbox.consul", *arguments),
             url=f"http://{LOOPBACK}:{port}",
@@ -62,28 +57,10 @@ class ConsulService(Service):
             },
             extra={
                 "grpc_port": grpc_port,
-                "data_plane": data_plane(),
                 "envoy_access_log": access_log,
             },
         )
 
     def is_healthy(self, record: ServiceRecord, secrets: dict[str, str]) -> bool:
-        # Consul answers the leader's address once it can serve; the mesh publishes its
-        # admin address in the KV store once its listeners run.
-        if not http_ok(f"{record.url}/v1/status/leader"):
-            return False
-        return record.extra.get("data_plane") == "envoy" or bool(self._mesh_admin(record, secrets))
-
-    def details(self, record: ServiceRecord, secrets: dict[str, str]) -> dict[str, Any]:
-        return self._mesh_admin(record, secrets)
-
-    def _mesh_admin(self, record: ServiceRecord, secrets: dict[str, str]) -> dict[str, Any]:
-        request = urllib.request.Request(
-            f"{record.url}/v1/kv/{MESH_ADMIN_KEY}?raw",
-            headers={"X-Consul-Token": secrets.get(MANAGEMENT_TOKEN, "")},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=1.0) as response:
-                return {"mesh_admin_url": response.read().decode().strip()}
-        except (OSError, ValueError):
-            return {}
+        # Consul answers the leader's address once it can serve.
+        return http_ok(f"{record.url}/v1/status/leader")

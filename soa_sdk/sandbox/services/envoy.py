@@ -10,10 +10,9 @@ clusters, routes and the certificates' SPIFFE identities), ``/clusters``, ``/sta
 ``consul connect envoy -bootstrap`` writes it; the node's metadata says which partitions it
 holds (``*``: all). The admin listens on loopback only, as a real sidecar's does.
 
-The data plane is chosen with ``SOA_LAB_DATA_PLANE``: ``python`` (the default, for now: the
-sandbox's own proxy in the Consul emulator's process) or ``envoy`` (this Envoy instead; the
-two cannot run side by side, as both listen on the ports the sidecars and gateways register).
-Steps 2 and 3 read either: the release Envoy's statistics, the observation its access log.
+This Envoy is the sandbox's only data plane: the sidecars and gateways the workloads register
+listen in it. Steps 2 and 3 read it: the release its statistics, the observation its access
+log.
 
 Why one process and not one per runtime, as a real deployment has one per task or pod: the
 memory (DESIGN.md: one Envoy per runtime, three, took about 200 MB; one holding fifteen
@@ -24,7 +23,6 @@ restart.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,17 +31,10 @@ from soa_sdk.sandbox.ports import LOOPBACK
 from soa_sdk.sandbox.services.base import Launch, LaunchContext, Observed, Service, http_ok
 from soa_sdk.sandbox.state import ServiceRecord
 
-DATA_PLANE_ENV = "SOA_LAB_DATA_PLANE"
 ALL_PARTITIONS = "*"
 """The partitions the sandbox's Envoy holds: every one (see the module docstring)."""
 XDS_STATUS_FILE = Path("consul") / "xds-status.json"
 """Under the sandbox's home: what Consul's xDS server says each Envoy accepted and rejected."""
-
-
-def data_plane() -> str:
-    """``envoy`` or ``python`` (see the module docstring)."""
-    chosen = os.environ.get(DATA_PLANE_ENV, "python").strip().lower() or "python"
-    return "envoy" if chosen == "envoy" else "python"
 
 
 class EnvoyService(Service):
@@ -124,17 +115,8 @@ class EnvoyService(Service):
 
 
 def envoy_services() -> tuple[EnvoyService, ...]:
-    """The Envoys to start: one for every partition with the Envoy data plane, else none."""
-    if data_plane() != "envoy":
-        return ()
+    """The Envoys to start: one for every partition (see the module docstring)."""
     return (EnvoyService(ALL_PARTITIONS),)
 
 
-__all__ = [
-    "ALL_PARTITIONS",
-    "DATA_PLANE_ENV",
-    "XDS_STATUS_FILE",
-    "EnvoyService",
-    "data_plane",
-    "envoy_services",
-]
+__all__ = ["ALL_PARTITIONS", "XDS_STATUS_FILE", "EnvoyService", "envoy_services"]

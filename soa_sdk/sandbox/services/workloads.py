@@ -1,6 +1,8 @@
 """Workloads: the host process that runs the demo services (fake-service style) for every
 runtime, registers them in Consul and puts them behind mesh sidecars
 (:mod:`soa_sdk.sandbox.workloads`). It stands in for ECS tasks, EKS pods and EC2 instances.
+Each workload's application listens on a Unix socket in ``<home>/workloads`` that only its
+sidecar dials (Consul's ``SocketPath``).
 
 Its control API needs the sandbox secret ``workloads_api_token`` (passed in the environment,
 never on the command line). It holds no Consul token: each workload registers with a token of
@@ -33,6 +35,8 @@ class WorkloadsService(Service):
         return loopback_server(
             "soa_sdk.sandbox.workloads",
             *("--consul-addr", context.urls["consul"]),
+            *("--socket-dir", str(context.home / "workloads")),
+            paths=[str(context.home / "workloads")],
             env={TOKEN_ENV: context.secrets[API_TOKEN]},
         )
 

@@ -43,8 +43,8 @@ import json
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from soa_sdk.sandbox.mesh.http1 import Request, Response
 from soa_sdk.sandbox.workloads.host import WorkloadError, WorkloadHost
+from soa_sdk.sandbox.workloads.http1 import Request, Response
 
 _JSON = [("Content-Type", "application/json")]
 TOKEN_ENV = "SOA_LAB_WORKLOADS_TOKEN"

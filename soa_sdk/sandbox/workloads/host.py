@@ -6,10 +6,19 @@ Consul's agent API (``PUT /v1/agent/service/register``) the way a runtime's agen
 - the service: ``Meta: {version, runtime}``, tag ``<version>``, an HTTP check on ``/health``
   with a short interval (initial status ``passing``: the process is already serving);
 - its sidecar: ``Kind: connect-proxy``, ``Proxy.DestinationServiceName/ID``,
-  ``Proxy.LocalServiceAddress/Port`` and one ``Proxy.Upstreams`` entry per upstream
-  (``DestinationName``, ``LocalBindPort``, ``DestinationPartition``/``DestinationPeer`` when
-  given). The mesh data plane opens those local ports; the workload calls its upstreams at
-  ``http://127.0.0.1:<LocalBindPort>`` as fake-service's ``UPSTREAM_URIS`` would.
+  ``Proxy.LocalServiceAddress/Port`` (or ``Proxy.LocalServiceSocketPath``) and one
+  ``Proxy.Upstreams`` entry per upstream (``DestinationName``, ``LocalBindPort``,
+  ``DestinationPartition``/``DestinationPeer`` when given). The sandbox's Envoy opens those
+  local ports; the workload calls its upstreams at ``http://127.0.0.1:<LocalBindPort>`` as
+  fake-service's ``UPSTREAM_URIS`` would.
+
+With ``socket_dir`` (the sandbox's host) each workload's application listens on a Unix
+socket in that folder only, registered as the service's ``SocketPath`` and its sidecar's
+``Proxy.LocalServiceSocketPath``, so that only its own sidecar reaches it (Envoy's
+``local_app`` cluster dials the socket); its TCP port answers the health check's probes only.
+What still bypasses the sidecar: any process of the same OS user can open the socket (the
+file is ``0600``, the folder ``0700``: other users cannot), and the probe port answers
+``/health`` and ``/ready`` to anyone on the machine.
 
 Stopping an instance deregisters both services (``PUT /v1/agent/service/deregister/:id``)
 and closes its port. The control API in :mod:`.api` exposes this over HTTP.
@@ -26,7 +35,9 @@ from Consul (403) is answered as 403 with Consul's text; nothing is left running
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +47,7 @@ import requests
 from soa_sdk.sandbox.ports import free_port
 from soa_sdk.sandbox.workloads.service import FakeService, Timing, WorkloadConfig
 
+_UNIX_PATH_MAX = 108  # sockaddr_un.sun_path on Linux, the final NUL included
 _NAME_RE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 _DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
 _SPEC_KEYS = {
@@ -117,6 +129,7 @@ class Workload:
             "address": self.service.host,
             "port": self.service.port,
             "url": self.service.address,
+            "socket_path": self.service.socket_path,
             "sidecar_id": self.sidecar_id,
             "upstreams": [u.to_dict() for u in self.upstreams],
             "error_rate": cfg.error_rate,
@@ -163,10 +176,22 @@ class WorkloadHost:
         consul_addr: str,
         host: str = "127.0.0.1",
         check_interval: str = "1s",
+        socket_dir: str | None = None,
     ) -> None:
+        """``socket_dir``: where the workloads' Unix sockets go (module docstring); None:
+        they listen on TCP ports, reachable directly."""
         self.consul_addr = consul_addr.rstrip("/")
         self.host = host
         self.check_interval = check_interval
+        self.socket_dir = socket_dir
+        if socket_dir:
+            if len(os.path.join(socket_dir, "w99999.sock")) >= _UNIX_PATH_MAX:
+                # A Unix socket's path has at most 107 bytes: a deep folder gives way to a
+                # short one of its own (mode 0700 too).
+                self.socket_dir = tempfile.mkdtemp(prefix="soa-lab-workloads-")
+            os.makedirs(self.socket_dir, mode=0o700, exist_ok=True)
+            os.chmod(self.socket_dir, 0o700)
+        self._sockets = 0
         self._http = requests.Session()
         self._lock = threading.RLock()
         self._workloads: dict[str, Workload] = {}
@@ -207,6 +232,7 @@ class WorkloadHost:
             "Port": svc.port,
             "Tags": [wl.version, *wl.tags],
             "Meta": meta,
+            **({"SocketPath": svc.socket_path} if svc.socket_path else {}),
             "Check": {
                 "CheckID": f"service:{wl.id}",
                 "Name": f"HTTP /health on {wl.id}",
@@ -235,15 +261,18 @@ class WorkloadHost:
             "Name": f"{wl.name}-sidecar-proxy",
             "Kind": "connect-proxy",
             "Address": svc.host,
-            # The sidecar's public port: registered as Consul requires one; the sandbox's
-            # data plane collapses the inbound hop and never listens there.
+            # The sidecar's public port: the sandbox's Envoy listens there (mTLS, the
+            # intentions' RBAC) and forwards to the workload's local address.
             "Port": free_port(self.host),
             "Meta": meta,
             "Proxy": {
                 "DestinationServiceName": wl.name,
                 "DestinationServiceID": wl.id,
-                "LocalServiceAddress": svc.host,
-                "LocalServicePort": svc.port,
+                **(
+                    {"LocalServiceSocketPath": svc.socket_path}
+                    if svc.socket_path
+                    else {"LocalServiceAddress": svc.host, "LocalServicePort": svc.port}
+                ),
                 "Upstreams": upstreams,
             },
         }
@@ -383,7 +412,11 @@ class WorkloadHost:
                 "upstream_uris": [f"http://{self.host}:{u.local_bind_port}" for u in upstreams],
             }
         )
-        service = FakeService(cfg, host=self.host).start()
+        socket_path = None
+        if self.socket_dir:
+            self._sockets += 1  # short names: the path must fit sun_path
+            socket_path = os.path.join(self.socket_dir, f"w{self._sockets}.sock")
+        service = FakeService(cfg, host=self.host, socket_path=socket_path).start()
         wl = Workload(
             wid,
             base.name,

@@ -16,6 +16,11 @@ What fake-service does, and we do too (its environment variable in brackets):
   counting time already spent on upstream calls;
 - ``/health`` answers [HEALTH_CHECK_RESPONSE_CODE] with ``OK``.
 
+With ``socket_path`` (the workload host's way) the application listens on that Unix socket
+only, which its sidecar's ``local_app`` cluster dials (Consul's ``SocketPath``), and the TCP
+port answers ``/health`` and ``/ready`` only (404 otherwise): the probe port Consul's HTTP
+check calls, like a Kubernetes pod's probe port.
+
 What it does not do: gRPC, rate limiting, error type ``delay``, CPU/memory load, tracing,
 CORS, the UI, TLS. Calls to upstreams reuse keep-alive connections from one pool shared by
 every workload of the process (fake-service's HTTP_CLIENT_KEEP_ALIVES=true).
@@ -33,7 +38,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from soa_sdk.sandbox.mesh.http1 import (
+from soa_sdk.sandbox.workloads.http1 import (
     HOP_BY_HOP,
     ConnectionPool,
     HTTPServer,
@@ -144,11 +149,23 @@ class FakeService:
         host: str = "127.0.0.1",
         port: int = 0,
         pool: ConnectionPool | None = None,
+        socket_path: str | None = None,
     ) -> None:
         config.validate()
         self.config = config
         self.pool = pool or _shared_pool
-        self._server = HTTPServer(host, port, self.handle, name=f"workload-{config.name}")
+        self.socket_path = socket_path
+        name = f"workload-{config.name}"
+        self._app: HTTPServer | None = None
+        if socket_path:
+            self._app = HTTPServer("", 0, self.handle, name=name, unix_path=socket_path)
+        probe = self._probe if socket_path else self.handle
+        try:
+            self._server = HTTPServer(host, port, probe, name=name)
+        except OSError:
+            if self._app is not None:
+                self._app.close()
+            raise
         self.host = self._server.host
         self.port = self._server.port
         self._workers: ThreadPoolExecutor | None = None
@@ -160,10 +177,14 @@ class FakeService:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> FakeService:
+        if self._app is not None:
+            self._app.start()
         self._server.start()
         return self
 
     def stop(self) -> None:
+        if self._app is not None:
+            self._app.close()
         self._server.close()
         if self._workers is not None:
             self._workers.shutdown(wait=False)
@@ -192,6 +213,13 @@ class FakeService:
         if path == "/ready":
             return Response(200, b"OK", list(_TEXT))
         return self._count(self._main(req))
+
+    def _probe(self, req: Request) -> Response:
+        """The TCP port beside a Unix-socket application: probes only."""
+        if req.path in ("/health", "/ready"):
+            return self.handle(req)
+        body = b"reachable only through its sidecar\n"
+        return Response(404, body, list(_TEXT))
 
     def _count(self, resp: Response) -> Response:
         with self._stats_lock:

@@ -69,6 +69,8 @@ def _proxy(proxy: dict | None, kind: str) -> dict:
         "MeshGateway": proxy.get("MeshGateway") or {},
         "Expose": proxy.get("Expose") or {},
     }
+    if proxy.get("LocalServiceSocketPath"):
+        out["LocalServiceSocketPath"] = proxy["LocalServiceSocketPath"]
     if proxy.get("TransparentProxy"):
         out["TransparentProxy"] = proxy["TransparentProxy"]
     return out
@@ -94,6 +96,7 @@ def service_record(raw: dict, partition: str, datacenter: str, node: str) -> Ser
         meta=dict(raw.get("Meta") or {}),
         port=int(raw.get("Port") or 0),
         address=raw.get("Address") or "",
+        socket_path=raw.get("SocketPath") or "",
         tagged_addresses=raw.get("TaggedAddresses") or {},
         weights={
             "Passing": int(weights.get("Passing", 1)),
@@ -139,8 +142,16 @@ class CatalogState(HealthState):
         proxy = dict(sraw.get("Proxy") or {})
         proxy["DestinationServiceName"] = svc.service
         proxy["DestinationServiceID"] = svc.id
-        proxy.setdefault("LocalServiceAddress", "127.0.0.1")
-        proxy.setdefault("LocalServicePort", svc.port)
+        # Consul's sidecarServiceFromNodeService: the service's socket, else its address.
+        if not proxy.get("LocalServiceSocketPath") and (
+            not proxy.get("LocalServiceAddress") or int(proxy.get("LocalServicePort") or 0) < 1
+        ):
+            if svc.socket_path:
+                proxy["LocalServiceSocketPath"] = svc.socket_path
+            else:
+                proxy["LocalServiceAddress"] = proxy.get("LocalServiceAddress") or "127.0.0.1"
+                if int(proxy.get("LocalServicePort") or 0) < 1:
+                    proxy["LocalServicePort"] = svc.port
         sraw["Proxy"] = proxy
         if not sraw.get("Port"):
             existing = self._services.get((partition, self.node_name, sraw["ID"]))
@@ -157,7 +168,7 @@ class CatalogState(HealthState):
         """``PUT /v1/agent/service/register``: a service (and sidecar, checks) on the agent.
 
         Not implemented: ``replace-existing-checks`` semantics beyond dropping the old checks,
-        ``SocketPath``, ``Connect.SidecarService.Checks`` defaults (Consul adds a TCP and an
+        ``Connect.SidecarService.Checks`` defaults (Consul adds a TCP and an
         alias check to every sidecar; we add none so a sidecar without a listener stays
         healthy), ``Locality``.
         """

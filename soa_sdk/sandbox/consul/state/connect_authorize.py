@@ -3,8 +3,8 @@
 As Consul's ``AgentConnectAuthorize`` (``agent/agent_endpoint.go``): the body names the
 ``Target`` service and the caller's ``ClientCertURI`` (the SPIFFE ID of its leaf,
 ``spiffe://<trust-domain>[/ap/<partition>]/ns/<ns>/dc/<dc>/svc/<service>``); the token needs
-``service:write`` on the target. The intention that decides is the one the data plane uses
-(:func:`soa_sdk.sandbox.mesh.intentions.deciding_source`), asked at L4: an L4 intention
+``service:write`` on the target. The intention that decides is the one by Consul's precedence,
+as the Envoys' RBAC orders them (:func:`.precedence.deciding_source`), asked at L4: an L4 intention
 allows or denies (``Matched L4 intention: default/web => default/api (Precedence: 9,
 Action: ALLOW)``), an L7 one denies (``Matched L7 intention: ...``), none gives the default
 (``Default intention policy`` when the agent sets ``default_intention_policy``, else
@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..exceptions import HTTPError
+from . import precedence
 from .core import Authz, Store
 
 _SERVICE = re.compile(r"^(?:/ap/([^/]+))?/ns/([^/]+)/dc/([^/]+)/svc/([^/]+)$")
@@ -69,8 +70,6 @@ class ConnectAuthorizeState(Store):
         self, raw: dict, partition: str = "default", authz: Authz = None
     ) -> dict[str, Any]:
         """``POST /v1/agent/connect/authorize``: ``{"Authorized": bool, "Reason": str}``."""
-        from soa_sdk.sandbox.mesh import intentions  # the mesh imports this package
-
         target = raw.get("Target") or ""
         if not target:
             raise HTTPError(400, "Target service must be specified")
@@ -87,14 +86,14 @@ class ConnectAuthorizeState(Store):
 
             src = None
             if namespace == "default":  # CE: a caller in another namespace matches nothing
-                who = intentions.Caller(caller, caller_partition)
-                src = intentions.deciding_source(lookup, who, target, partition)
+                who = precedence.Caller(caller, caller_partition)
+                src = precedence.deciding_source(lookup, who, target, partition)
             if src is not None:
                 exact = lookup("service-intentions", target, partition) or {}
                 exact_dest = any(s is src for s in exact.get("Sources") or ())
                 destination = target if exact_dest else "*"
-                precedence = src.get("Precedence") or 0
-                text = _intention_text(src, destination, precedence)
+                rank = src.get("Precedence") or 0
+                text = _intention_text(src, destination, rank)
                 if src.get("Permissions"):
                     return {"Authorized": False, "Reason": f"Matched L7 intention: {text}"}
                 allowed = str(src.get("Action", "")).lower() == "allow"

@@ -12,6 +12,7 @@ import copy
 import uuid
 
 from ..exceptions import BadRequest, NotFound, PermissionDenied, RPCError
+from . import precedence
 from .config import ConfigKey, ConfigState, entry_key
 from .core import Authz, compile_filter, now_iso
 from .records import ConfigEntry, content_hash
@@ -277,12 +278,10 @@ class IntentionState(ConfigState):
     ) -> bool:
         """``GET /v1/connect/intentions/check``: may ``source`` connect to ``destination``?
 
-        Decided by :func:`soa_sdk.sandbox.mesh.intentions.decide`, the same code the data
-        plane enforces, asked at L4: an L7 intention counts as deny (Consul's
-        ``Intention.Check``); no matching intention gives :meth:`intention_default_allow`.
+        Decided by :func:`.precedence.decide`, by the precedence the Envoys' RBAC is built
+        with, asked at L4: an L7 intention counts as deny (Consul's ``Intention.Check``); no
+        matching intention gives :meth:`intention_default_allow`.
         """
-        from soa_sdk.sandbox.mesh import intentions  # the mesh imports this package
-
         if not source or not destination:
             raise BadRequest("required query parameter 'source' not set")
         self._require(authz, "intentions", "read", destination, partition)
@@ -292,11 +291,10 @@ class IntentionState(ConfigState):
                 entry = self._config.get(entry_key(kind, name, part))
                 return entry.to_dict() if entry else None
 
-            return intentions.decide(
+            return precedence.decide(
                 lookup,
-                intentions.Caller(source, partition),
+                precedence.Caller(source, partition),
                 destination,
                 partition,
-                None,
                 self.intention_default_allow(),
             )

@@ -82,6 +82,7 @@ class Service(Indexed):
     meta: dict[str, str] = field(default_factory=dict)
     port: int = 0
     address: str = ""
+    socket_path: str = ""
     tagged_addresses: dict[str, Any] = field(default_factory=dict)
     weights: dict[str, int] = field(default_factory=lambda: {"Passing": 1, "Warning": 1})
     enable_tag_override: bool = False
@@ -107,6 +108,8 @@ class Service(Indexed):
             "Port": self.port,
             "Address": self.address,
         }
+        if self.socket_path:  # omitempty in Consul's AgentService
+            doc["SocketPath"] = self.socket_path
         if self.tagged_addresses:
             doc["TaggedAddresses"] = copy.deepcopy(self.tagged_addresses)
         doc.update(
@@ -144,6 +147,7 @@ class Service(Indexed):
             "ServiceWeights": dict(self.weights),
             "ServiceMeta": dict(self.meta),
             "ServicePort": self.port,
+            **({"ServiceSocketPath": self.socket_path} if self.socket_path else {}),
             "ServiceEnableTagOverride": self.enable_tag_override,
             "ServiceProxy": copy.deepcopy(self.proxy or {"MeshGateway": {}, "Expose": {}}),
             "ServiceConnect": copy.deepcopy(self.connect or {}),

@@ -1,27 +1,31 @@
-"""Workloads (fake-service replies) and the workload host's control API over real sockets."""
+"""Workloads (fake-service replies) and the workload host's control API over real sockets;
+the host registers its workloads and their sidecars with a real (in-process) Consul emulator."""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
+import stat
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 import requests
-from mesh_envs import MemoryHost
 
-from soa_sdk.sandbox.mesh.http1 import ConnectionPool, HTTPServer, Response
-from soa_sdk.sandbox.mesh.view import MemoryCatalog
+from soa_sdk.sandbox.consul import ConsulBackend, create_server
 from soa_sdk.sandbox.workloads import (
     FakeService,
     Timing,
     WorkloadConfig,
+    WorkloadHost,
     WorkloadHostClient,
     WorkloadHostError,
 )
 from soa_sdk.sandbox.workloads.api import ControlAPI
+from soa_sdk.sandbox.workloads.http1 import ConnectionPool, HTTPServer, Response
 from soa_sdk.sandbox.workloads.service import go_duration
 
 
@@ -124,15 +128,21 @@ def test_http1_keep_alive_chunked_and_close():
 
 
 @pytest.fixture
-def host_client() -> Iterator[tuple[WorkloadHostClient, MemoryCatalog]]:
-    catalog = MemoryCatalog()
-    host = MemoryHost(catalog)
+def host_client() -> Iterator[tuple[WorkloadHostClient, ConsulBackend]]:
+    """A workload host whose registrations land in a Consul emulator (ACLs off: the host's
+    own tokens are the security tests' business, tests/security/test_workload_host.py)."""
+    catalog = ConsulBackend(acl_enabled=False)
+    consul = create_server(catalog, "127.0.0.1", 0)
+    threading.Thread(target=consul.serve_forever, daemon=True).start()
+    host = WorkloadHost(f"http://127.0.0.1:{consul.server_port}", check_interval="200ms")
     server = HTTPServer("127.0.0.1", 0, ControlAPI(host, "test-api-token").handle).start()
     try:
         yield WorkloadHostClient(f"http://127.0.0.1:{server.port}", "test-api-token"), catalog
     finally:
         host.stop_all()
         server.close()
+        consul.shutdown()
+        catalog.close()
 
 
 def test_control_api_registers_workloads_and_sidecars(host_client):
@@ -208,3 +218,51 @@ def test_control_api_errors(host_client):
     assert client.get(w["id"])["error_rate"] == 0.0
     time.sleep(0)  # the host stays usable after errors
     assert len(client.list()) == 1
+
+
+def _over_unix_socket(path: str, target: str = "/") -> bytes:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as raw:
+        raw.settimeout(5)
+        raw.connect(path)
+        raw.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := raw.recv(4096):
+            data += chunk
+    return data
+
+
+def test_a_workload_on_a_unix_socket_is_registered_for_its_sidecar_only(tmp_path) -> None:
+    """With a socket folder, the application listens on a Unix socket (mode 0600, in a 0700
+    folder) registered as ``SocketPath`` and the sidecar's ``LocalServiceSocketPath``; the
+    TCP port Consul's check calls answers the probes only."""
+    catalog = ConsulBackend(acl_enabled=False)
+    consul = create_server(catalog, "127.0.0.1", 0)
+    threading.Thread(target=consul.serve_forever, daemon=True).start()
+    folder = tmp_path / "sockets"
+    host = WorkloadHost(
+        f"http://127.0.0.1:{consul.server_port}", check_interval="200ms", socket_dir=str(folder)
+    )
+    try:
+        (started,) = host.start({"name": "inventory", "version": "v1"})
+        w = started.to_dict()
+        path = w["socket_path"]
+        assert os.path.dirname(path) == str(folder)
+        assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        services = catalog.agent_services()
+        assert services[w["id"]]["SocketPath"] == path
+        proxy = services[w["sidecar_id"]]["Proxy"]
+        assert proxy["LocalServiceSocketPath"] == path and not proxy.get("LocalServicePort")
+        reply = _over_unix_socket(path, "/items")
+        assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert json.loads(reply.split(b"\r\n\r\n", 1)[1])["name"] == "inventory"
+        assert requests.get(w["url"] + "/health", timeout=5).text == "OK"
+        direct = requests.get(w["url"] + "/items", timeout=5)
+        assert direct.status_code == 404 and "only through its sidecar" in direct.text
+        assert w["served"] == {} and host.get(w["id"]).to_dict()["served"] == {"200": 1}
+        host.stop(w["id"])
+        assert not os.path.exists(path)
+    finally:
+        host.stop_all()
+        consul.shutdown()
+        catalog.close()

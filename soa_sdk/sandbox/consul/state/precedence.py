@@ -1,7 +1,9 @@
-"""service-intentions: the one place that decides whether a caller may reach a service.
+"""Which intention decides: Consul's precedence of ``service-intentions`` sources, and the L4
+decision ``GET /v1/connect/intentions/check`` answers.
 
-Used by the data plane (what the destination's Envoy RBAC filter does, per request) and by
-the Consul emulator's ``GET /v1/connect/intentions/check`` (an L4 question, no request).
+The Envoy snapshot (:mod:`soa_sdk.sandbox.connect.snapshot`) orders the sources by the same
+:data:`PRECEDENCE` when it compiles them to RBAC, so the check API and the data plane agree
+(``tests/connect/test_snapshot.py`` holds them together).
 
 What Consul does (and we do): the intentions that apply are the sources of the
 ``service-intentions`` entry named after the destination and of the wildcard entry ``*``,
@@ -14,41 +16,31 @@ source 9, exact destination and ``*`` source 8, ``*`` destination and exact sour
 wildcards 5.
 
 - An L4 source (``Action``) allows or denies.
-- An L7 source (``Permissions``) is walked in order; the first permission whose ``HTTP``
-  (PathExact/PathPrefix/PathRegex/Methods/Header/QueryParam) matches decides by its
-  ``Action``. When none matches, "traffic that fails to match any of the provided
-  permissions in this intention will be subject to the default intention behavior"
-  (Consul's service-intentions reference).
-- ``/v1/connect/intentions/check`` has no request to match: Consul's ``Intention.Check``
-  "treats any L7 intentions as DENY" (``agent/consul/intention_endpoint.go``).
+- An L7 source (``Permissions``) has no request to match here: Consul's ``Intention.Check``
+  "treats any L7 intentions as DENY" (``agent/consul/intention_endpoint.go``). Envoy's RBAC
+  filter matches the permissions per request.
 - No matching source: the default intention behaviour, which Consul takes from the ACL
   default policy (the anonymous token's ``IntentionDefaultAllow``): deny with ACLs on and
   ``default_policy = "deny"``, allow with ACLs off. The agent setting
-  ``default_intention_policy`` overrides it when set. Callers get it from
-  ``ConsulBackend.intention_default_allow()``.
-
-Envoy answers a denied request with 403 and the body ``RBAC: access denied``.
+  ``default_intention_policy`` overrides it when set
+  (``ConsulBackend.intention_default_allow()``).
 
 Not implemented: namespaces (the sandbox is Consul CE for namespaces: only ``default``),
-sameness groups (a ``SamenessGroup`` source matches nothing), ``JWT`` requirements, legacy
-intention IDs (they are config entry sources here).
+sameness groups (a ``SamenessGroup`` source matches nothing), legacy intention IDs (they are
+config entry sources here).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-from soa_sdk.sandbox.mesh.matching import match_http
-
-if TYPE_CHECKING:
-    from soa_sdk.sandbox.mesh.http1 import Request
+from typing import Any
 
 #: ``lookup(kind, name, partition)``: a config entry as JSON, or None.
 ConfigLookup = Callable[[str, str, str], "dict[str, Any] | None"]
 
-_PRECEDENCE = {(True, True): 9, (True, False): 8, (False, True): 6, (False, False): 5}
+#: (exact destination, exact source) -> precedence.
+PRECEDENCE = {(True, True): 9, (True, False): 8, (False, True): 6, (False, False): 5}
 
 
 @dataclass(frozen=True)
@@ -91,7 +83,7 @@ def deciding_source(
                 src_exact = False
             else:
                 continue
-            precedence = _PRECEDENCE[(dest_exact, src_exact)]
+            precedence = PRECEDENCE[(dest_exact, src_exact)]
             if best is None or precedence > best[0]:
                 best = (precedence, src)
     return best[1] if best else None
@@ -102,19 +94,10 @@ def decide(
     caller: Caller,
     destination: str,
     destination_partition: str,
-    req: Request | None,
     default_allow: bool,
 ) -> bool:
-    """True if ``caller`` may reach ``destination``; ``req`` None asks at L4 (the check API)."""
+    """True if ``caller`` may connect to ``destination`` (L4: an L7 intention denies)."""
     src = deciding_source(lookup, caller, destination, destination_partition)
     if src is None:
         return default_allow
-    action = src.get("Action")
-    if action:
-        return str(action).lower() == "allow"
-    if req is None:
-        return False  # Intention.Check: an L7 intention counts as deny
-    for perm in src.get("Permissions") or ():
-        if match_http(perm.get("HTTP"), req, req.path):
-            return str(perm.get("Action", "")).lower() == "allow"
-    return default_allow
+    return str(src.get("Action") or "").lower() == "allow"

@@ -1,22 +1,28 @@
-"""A small, fast HTTP/1.1 server and keep-alive client, shared by the data plane and workloads.
+"""A small, fast HTTP/1.1 server and keep-alive client for the demo workloads and their host.
 
 Why not ``http.server`` / ``http.client``: both parse headers with the ``email`` package and
-cost several hundred microseconds a request, which alone would eat the data plane's latency
-budget. This module speaks the subset of HTTP/1.1 the sandbox needs: requests and responses
-with ``Content-Length`` or chunked bodies, persistent connections (keep-alive), one request
-at a time per connection (no pipelining), ``Connection: close``. Not implemented: pipelining,
-``Expect: 100-continue``, trailers, upgrades (WebSocket), HTTP/2, TLS.
+cost several hundred microseconds a request, which a workload answering thousands of requests
+a second through Envoy on two cores notices (it was first written for the sandbox's former
+Python data plane; Envoy is the data plane now). This module speaks the subset of HTTP/1.1
+the workloads need: requests and responses with ``Content-Length`` or chunked bodies,
+persistent connections (keep-alive), one request at a time per connection (no pipelining),
+``Connection: close``. Not implemented: pipelining, ``Expect: 100-continue``, trailers,
+upgrades (WebSocket), HTTP/2, TLS (Envoy terminates the mesh's mTLS).
 
-The server runs one thread per connection (blocking sockets release the GIL while they wait)
-and answers with a handler ``Callable[[Request], Response]``. The client is a connection pool
-keyed by ``(host, port)`` that reuses idle sockets and retries once when a reused socket turns
-out to have been closed by the server in the meantime.
+The server listens on a TCP port or on a Unix socket (``unix_path``: the file is made
+readable and writable by its owner only), runs one thread per connection (blocking sockets
+release the GIL while they wait) and answers with a handler ``Callable[[Request],
+Response]``. The client is a connection pool keyed by ``(host, port)`` that reuses idle
+sockets and retries once when a reused socket turns out to have been closed by the server in
+the meantime.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -263,23 +269,46 @@ Handler = Callable[[Request], Response]
 class HTTPServer:
     """A threaded HTTP/1.1 server; the socket is bound and listening when the constructor returns.
 
-    Binding in the constructor matters to the data plane: a listener opened from Consul's
-    write callback accepts connections (into the backlog) before its thread even runs.
+    Binding in the constructor matters to the workload host: the port a workload registers
+    in Consul accepts connections (into the backlog) before the server's thread even runs.
     """
 
-    def __init__(self, host: str, port: int, handler: Handler, name: str = "http") -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        handler: Handler,
+        name: str = "http",
+        unix_path: str | None = None,
+    ) -> None:
+        """Listen on ``host:port``, or with ``unix_path`` on that Unix socket instead (a
+        stale file there is replaced; ``host`` is then the path and ``port`` 0)."""
         self.handler = handler
         self.name = name
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.unix_path = unix_path
+        family = socket.AF_UNIX if unix_path else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
         try:
-            sock.bind((host, port))
+            if unix_path:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(unix_path)
+                umask = os.umask(0o177)  # the socket file: rw for its owner only
+                try:
+                    sock.bind(unix_path)
+                finally:
+                    os.umask(umask)
+            else:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((host, port))
             sock.listen(1024)
         except OSError:
             sock.close()
             raise
         self._sock = sock
-        self.host, self.port = sock.getsockname()[:2]
+        if unix_path:
+            self.host, self.port = unix_path, 0
+        else:
+            self.host, self.port = sock.getsockname()[:2]
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._closed = False
@@ -301,7 +330,10 @@ class HTTPServer:
             if self._closed:
                 conn.close()
                 break
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.unix_path:
+                addr = (self.unix_path, 0)
+            else:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._conns.add(conn)
             threading.Thread(
@@ -345,6 +377,9 @@ class HTTPServer:
         except OSError:
             pass
         self._sock.close()
+        if self.unix_path:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.unix_path)
         with self._lock:
             conns = list(self._conns)
         for c in conns:

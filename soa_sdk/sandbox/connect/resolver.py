@@ -1,5 +1,4 @@
-"""How a ``service-resolver`` entry chooses targets, shared by the Python data plane
-(:mod:`soa_sdk.sandbox.mesh.chain`, per request) and the Envoy snapshot builder
+"""How a ``service-resolver`` entry chooses targets, for the Envoy snapshot builder
 (:mod:`soa_sdk.sandbox.connect.snapshot`, per config push).
 
 ``follow_redirects`` applies ``Redirect`` (service, subset, partition, peer) up to
@@ -7,8 +6,8 @@
 business), and one to another datacenter ends with no resolver (the sandbox has one
 datacenter, so such targets have no instances). ``failover_targets`` reads ``Failover`` for
 the chosen subset or ``"*"``: its ``Targets`` (datacenter targets skipped) and the older
-``Service``/``ServiceSubset`` form. Each caller turns the (service, partition, subset, peer)
-tuples into targets its own way (subsets' filters, health).
+``Service``/``ServiceSubset`` form. The snapshot turns the (service, partition, subset, peer)
+tuples into clusters and prioritised endpoints (subsets' filters, health).
 """
 
 from __future__ import annotations
