@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from soa_sdk import outcomes
@@ -26,4 +28,10 @@ def test_notebook_01_creates_the_production_runtime(sandbox, run_folder):
     assert outcome["rerun_changed_nothing"] is True
     assert outcome["store_may_call_inventory"] is True
     assert outcome["inventory_may_call_store"] is False
+    # The identity Envoy's store sidecar presents: its leaf from the Connect CA, in Consul's
+    # SPIFFE format with the runtime's admin partition.
+    assert re.fullmatch(
+        r"spiffe://[0-9a-f-]+\.consul/ap/ecs/ns/default/dc/dc1/svc/store",
+        outcome["store_sidecar_identity"],
+    ), outcome["store_sidecar_identity"]
     assert_no_secret_in_outputs(result.output, sandbox)
