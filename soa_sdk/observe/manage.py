@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -324,14 +325,15 @@ def send(
     requests: int,
     concurrency: int,
     path: str,
-    description: str,
+    description: str | None,
     start: float | None = None,
     spread: float | None = None,
 ) -> tuple[dict[int, int], float]:
     """Send ``requests`` GETs through the ingress (arguments checked by the caller); the
-    answers by status (0: no HTTP answer) and the seconds it took. With ``spread``, request
-    ``i`` is sent no earlier than ``start + i * spread / requests`` (unix seconds; ``start``
-    defaults to now): a steady rate rather than as fast as the connections go."""
+    answers by status (0: no HTTP answer) and the seconds it took; progress shown under
+    ``description`` (None: none). With ``spread``, request ``i`` is sent no earlier than
+    ``start + i * spread / requests`` (unix seconds; ``start`` defaults to now): a steady
+    rate rather than as fast as the connections go."""
     url = urlsplit(runtime.ingress_url)
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
@@ -366,12 +368,15 @@ def send(
                 statuses.update(mine)
 
     started = time.monotonic()
-    with progress.task(description, total=requests) as bar:
+    shown = progress.task(description, total=requests) if description else nullcontext(None)
+    with shown as bar:
         with ThreadPoolExecutor(min(concurrency, requests)) as pool:
             workers = [pool.submit(worker) for _ in range(min(concurrency, requests))]
             while wait_for(workers, timeout=0.1).not_done:
-                bar.update(issued[0])
-        bar.update(requests)
+                if bar is not None:
+                    bar.update(issued[0])
+        if bar is not None:
+            bar.update(requests)
     seconds = time.monotonic() - started
     if statuses.get(0) == requests:
         raise ServiceUnavailable(

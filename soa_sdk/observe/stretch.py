@@ -9,7 +9,10 @@ tenths; the last tenth is left quiet, so that every hop of a request (ingress ->
 its upstreams) starts in the period its first hop started in. A request belongs to the
 period its start time falls in. On a machine too loaded to keep up, a period lasts until
 its last request is answered and the next one starts after it (no request is counted in
-the wrong period, but such periods no longer line up with CloudWatch's).
+the wrong period, but such periods no longer line up with CloudWatch's). Before the first
+period one request per connection is sent and counted in no period, so that the mesh's
+connections are open before it (with Envoy, the first period's latency was otherwise the
+TLS handshakes').
 
 The numbers are read from the mesh's own records (:meth:`Context.telemetry`: with the Envoy
 data plane, the sidecars' access log), one per hop, keyed by the destination service and the
@@ -33,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from soa_sdk import validate
+from soa_sdk.errors import ValidationError
 from soa_sdk.observe import manage, metrics
 from soa_sdk.observe.context import Context, Runtime
 from soa_sdk.tables import Table
@@ -121,6 +125,10 @@ class Stretch:
         a fault, then stays between two periods)."""
         validate.text(label, "label")
         validate.whole(periods, "periods", 1, MAX_PERIODS)
+        if not self.periods:
+            # One request per connection first, before any period: the mesh opens the
+            # connections (and TLS sessions) the load needs, not the first period.
+            manage.send(self.runtime, self.concurrency, self.concurrency, self.path, None)
         for _ in range(periods):
             start = self._next_start()
             number = len(self.periods) + 1
@@ -147,6 +155,21 @@ class Stretch:
             if now < boundary + self.period / 2:
                 return max(boundary, last.end)
         return math.ceil(now / self.period) * self.period
+
+    @property
+    def start(self) -> datetime:
+        """When the first period started (UTC); e.g. where to read CloudWatch from."""
+        return datetime.fromtimestamp(self._bounds()[0].start, UTC)
+
+    @property
+    def end(self) -> datetime:
+        """When the last period ended (UTC)."""
+        return datetime.fromtimestamp(self._bounds()[-1].end, UTC)
+
+    def _bounds(self) -> list[Period]:
+        if not self.periods:
+            raise ValidationError("The stretch has no period yet: drive() it first.")
+        return self.periods
 
     def read(self) -> list[Period]:
         """Every period with the mesh's numbers (read once per period, when first asked)."""
