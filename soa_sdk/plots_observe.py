@@ -85,14 +85,15 @@ def stretch_figure(stretch: Stretch, highlight: str | None = None, title: str = 
         3, 1, figsize=(9, 7.5), sharex=True, height_ratios=(1, 1.5, 2)
     )
     day = 86400.0  # matplotlib's dates are in days
-    width = stretch.period * 0.8 / max(1, len(keys)) / day
+    # A period that ran late (a loaded machine) is wider: its bars share its whole width.
+    widths = [(p.end - p.start) * 0.8 / max(1, len(keys)) / day for p in periods]
     starts = [mdates.date2num(datetime.fromtimestamp(p.start, UTC)) for p in periods]
     for index, key in enumerate(keys):
         colour = f"C{index % 10}"
-        xs = [x + stretch.period * 0.1 / day + width * (index + 0.5) for x in starts]
+        xs = [x + w * (len(keys) / 8 + index + 0.5) for x, w in zip(starts, widths, strict=True)]
         stats = [p.stats.get(key) for p in periods]
-        req.bar(xs, [s.requests if s else 0 for s in stats], width, color=colour)
-        err.bar(xs, [s.errors if s else 0 for s in stats], width, color=colour)
+        req.bar(xs, [s.requests if s else 0 for s in stats], widths, color=colour)
+        err.bar(xs, [s.errors if s else 0 for s in stats], widths, color=colour)
         p50 = [s.p50 if s and s.p50 is not None else math.nan for s in stats]
         p99 = [s.p99 if s and s.p99 is not None else math.nan for s in stats]
         lat.vlines(xs, p50, p99, color=colour, linewidth=1.5)
