@@ -14,8 +14,8 @@ period one request per connection is sent and counted in no period, so that the 
 connections are open before it (with Envoy, the first period's latency was otherwise the
 TLS handshakes').
 
-The numbers are read from the mesh's own records (:meth:`Context.telemetry`: with the Envoy
-data plane, the sidecars' access log), one per hop, keyed by the destination service and the
+The numbers are read from the mesh's own records (:meth:`Context.telemetry`: the Envoy
+sidecars' access log), one per hop, keyed by the destination service and the
 version of the instance that answered; a 5xx is a code of 500 or more; the latency is the
 destination sidecar's duration of the request, and p50 / p99 are nearest-rank percentiles of
 the period's requests. What the client itself got at the ingress is kept beside them

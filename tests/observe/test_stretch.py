@@ -4,8 +4,7 @@ version answers 5xx for one period, read back from the mesh's records; and the f
 
 The mesh's numbers are compared with two readings that do not come from the mesh: what the
 client got at the ingress, and what the faulty instances say they answered (the workload
-host's own counters). Whatever the data plane (``SOA_LAB_DATA_PLANE``), no test reads the
-Python plane's admin endpoint."""
+host's own counters)."""
 
 from __future__ import annotations
 
