@@ -1,19 +1,22 @@
-"""The figures of step 2 (matplotlib): traffic over time per version, and the topology."""
+"""The figures of step 2 (matplotlib): traffic over time per version (from CloudWatch, and
+period by period from the mesh's records), and the topology."""
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from matplotlib import dates as mdates
 from matplotlib import pyplot as plt
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from soa_sdk.observe.metrics import ServiceMetrics
+    from soa_sdk.observe.stretch import Stretch
     from soa_sdk.observe.topology import Topology
 
 PARTITION_COLOURS = ("#cfe2ff", "#d1f0d8", "#ffe8c2", "#f3d1f0", "#e2e2e2")
@@ -52,13 +55,87 @@ def traffic(metrics: list[ServiceMetrics], title: str = "") -> Figure:
     stamps = [t for item in metrics for s in item.versions.values() for t in s.timestamps]
     if stamps:
         pad = timedelta(seconds=max(1, metrics[0].period))
-        first, last = min(stamps) - pad, max(stamps) + pad
-        lat.set_xlim(first, last)  # shared by the three axes
-        span = (last - first).total_seconds()
-        lat.xaxis.set_major_locator(mdates.SecondLocator(interval=max(1, math.ceil(span / 6))))
-        lat.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
+        _time_axis(lat, min(stamps) - pad, max(stamps) + pad)
     period = metrics[0].period if metrics else 0
     figure.suptitle(title or f"Mesh traffic from CloudWatch ({period} s periods)")
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    return figure
+
+
+def _time_axis(axes: Axes, first: datetime, last: datetime) -> None:
+    """Bound the (shared) time axis to ``first``..``last`` with about six HH:MM:SS ticks on
+    whole seconds, never two alike."""
+    axes.set_xlim(first, last)  # type: ignore[arg-type]
+    span = (last - first).total_seconds()
+    axes.xaxis.set_major_locator(mdates.SecondLocator(interval=max(1, math.ceil(span / 6))))
+    axes.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
+
+
+def stretch_figure(stretch: Stretch, highlight: str | None = None, title: str = "") -> Figure:
+    """A stretch of traffic period by period, from the mesh's records: one bar per service
+    and version in each period for its requests and its 5xx, and its p50 to p99 latency as
+    a line from a dot (p50) to a triangle (p99), one colour per service and version; the
+    periods labelled ``highlight`` (e.g. ``"incident"``) shaded."""
+    from matplotlib.lines import Line2D
+
+    periods = stretch.read()
+    keys = stretch.services()
+    figure, (req, err, lat) = plt.subplots(
+        3, 1, figsize=(9, 7.5), sharex=True, height_ratios=(1, 1.5, 2)
+    )
+    day = 86400.0  # matplotlib's dates are in days
+    # A period that ran late (a loaded machine) is wider: its bars share its whole width.
+    widths = [(p.end - p.start) * 0.8 / max(1, len(keys)) / day for p in periods]
+    starts = [mdates.date2num(datetime.fromtimestamp(p.start, UTC)) for p in periods]
+    for index, key in enumerate(keys):
+        colour = f"C{index % 10}"
+        xs = [x + w * (len(keys) / 8 + index + 0.5) for x, w in zip(starts, widths, strict=True)]
+        stats = [p.stats.get(key) for p in periods]
+        req.bar(xs, [s.requests if s else 0 for s in stats], widths, color=colour)
+        err.bar(xs, [s.errors if s else 0 for s in stats], widths, color=colour)
+        p50 = [s.p50 if s and s.p50 is not None else math.nan for s in stats]
+        p99 = [s.p99 if s and s.p99 is not None else math.nan for s in stats]
+        lat.vlines(xs, p50, p99, color=colour, linewidth=1.5)
+        lat.plot(xs, p50, "o", color=colour, markersize=4, label=f"{key[0]} {key[1]}")
+        lat.plot(xs, p99, "^", color=colour, markersize=5)
+    req.set_ylabel("requests")
+    err.set_ylabel("5xx")
+    lat.set_ylabel("latency ms")
+    lat.set_xlabel("time (UTC)")
+    services = lat.legend(loc="upper left", fontsize=8, ncol=4)
+    lat.add_artist(services)
+    marks = [
+        Line2D([], [], marker=m, color="#555555", linestyle="", label=t)
+        for m, t in (("o", "p50"), ("^", "p99"))
+    ]
+    lat.legend(handles=marks, loc="upper right", fontsize=8, ncol=2)
+    for axes in (req, err, lat):
+        axes.grid(alpha=0.3)
+        axes.set_ylim(bottom=0)
+    for period, x in zip(periods, starts, strict=True):
+        if highlight is not None and period.label == highlight:
+            for axes in (req, err, lat):
+                axes.axvspan(x, x + (period.end - period.start) / day, color="#d62728", alpha=0.1)
+            req.annotate(
+                highlight,
+                (x, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, 2),
+                textcoords="offset points",
+                color="#d62728",
+                fontsize=9,
+            )
+    lat.set_ylim(top=max(lat.get_ylim()[1] * 1.25, 1.0))  # room for the legends
+    if periods:
+        lat.xaxis_date()
+        first = datetime.fromtimestamp(periods[0].start, UTC)
+        _time_axis(lat, first, datetime.fromtimestamp(periods[-1].end, UTC))
+    figure.suptitle(
+        title
+        or f"{stretch.runtime.name}: {len(periods)} periods of {stretch.period} s through the "
+        "ingress, as the mesh recorded them"
+    )
     figure.autofmt_xdate()
     figure.tight_layout()
     return figure

@@ -8,7 +8,9 @@ in its own module:
   ``GetMetricData`` and ``FilterLogEvents``, and an error-rate alarm (:mod:`.metrics`,
   :mod:`.logs`, :mod:`.alarm`; what was published is tracked in Consul KV, :mod:`.cursor`);
 - what talks to what: Consul health and the graph of observed calls (:mod:`.topology`);
-- management: scale, stop or break instances, drive traffic (:mod:`.manage`).
+- management: scale, stop or break instances, drive traffic (:mod:`.manage`);
+- an incident: periods of traffic read back from the mesh (:mod:`.stretch`) while a fault
+  the service really returns is on (:mod:`.fault`).
 
 Every parameter is checked before any call; a bad one raises one clear sentence.
 """
@@ -24,10 +26,12 @@ from soa_sdk import validate
 from soa_sdk.awsclient import translate_client_error
 from soa_sdk.errors import SoaLabError
 from soa_sdk.observe import alarm as alarm_module
-from soa_sdk.observe import cursor, logs, manage, metrics, topology, trail
+from soa_sdk.observe import cursor, fault, logs, manage, metrics, topology, trail
 from soa_sdk.observe.context import Context, Runtime, time_range
+from soa_sdk.observe.fault import Fault
 from soa_sdk.observe.manage import CallAttempt, TrafficReport
 from soa_sdk.observe.metrics import ServiceMetrics
+from soa_sdk.observe.stretch import Period, Stretch
 from soa_sdk.observe.topology import Topology
 from soa_sdk.tables import Table
 
@@ -333,6 +337,47 @@ class Observe:
         (sandbox) by version and instance as the mesh recorded them."""
         return manage.drive(self.ctx, self.ctx.runtime(runtime), requests, concurrency, path)
 
+    def stretch(
+        self,
+        runtime: str,
+        rate: float = 200,
+        period: int = 1,
+        concurrency: int = 16,
+        path: str = "/",
+    ) -> Stretch:
+        """Traffic through the runtime's ingress in periods of ``period`` seconds (a
+        CloudWatch period), ``rate`` requests per second: call ``drive(label, periods)`` on
+        it, then read each period's requests, 5xx and p50 / p99 per service version from the
+        mesh's records (``table()``; the figure: :func:`soa_sdk.plots_observe.stretch_figure`).
+        Reading is sandbox only (on AWS: ``metrics()``)."""
+        return Stretch(self.ctx, self.ctx.runtime(runtime), rate, period, concurrency, path)
+
+    def fault(
+        self,
+        service: str,
+        version: str | None = None,
+        error_rate: float = 0.5,
+        error_code: int = 500,
+        latency_ms: dict[str, float] | None = None,
+        runtime: str | None = None,
+    ) -> Fault:
+        """Make every instance of ``service`` ``version`` (its first declared one by default)
+        answer ``error_rate`` of its requests with ``error_code``, and as slowly as
+        ``latency_ms`` says (fake-service's p50/p90/p99), until :meth:`Fault.clear`; used as
+        ``with lab.observe.fault(...):`` it is cleared on leaving the block. Sandbox only (on
+        AWS a faulty build is deployed as a canary, step 3)."""
+        where = self.ctx.runtime_of_service(service, runtime)
+        return fault.inject(self.ctx, where, service, version, error_rate, error_code, latency_ms)
+
+    def clear_fault(
+        self, service: str, version: str | None = None, runtime: str | None = None
+    ) -> list[str]:
+        """Remove a fault :meth:`fault` injected (e.g. one a dead kernel left on): the ids of
+        the instances given back what they answered with before."""
+        where = self.ctx.runtime_of_service(service, runtime)
+        chosen = version or where.spec.service(service).versions[0]
+        return fault.clear(self.ctx, where, service, chosen)
+
     # -- helpers -----------------------------------------------------------------------------
     def _client(self, runtime: Runtime, service: str) -> Any:
         return self.ctx.client(runtime.account, service, runtime.region)
@@ -355,4 +400,14 @@ class Observe:
         )
 
 
-__all__ = ["CallAttempt", "Observe", "PublishReport", "ServiceMetrics", "Topology", "TrafficReport"]
+__all__ = [
+    "CallAttempt",
+    "Fault",
+    "Observe",
+    "Period",
+    "PublishReport",
+    "ServiceMetrics",
+    "Stretch",
+    "Topology",
+    "TrafficReport",
+]

@@ -20,6 +20,8 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -309,11 +311,35 @@ def drive(
     validate.whole(requests, "requests", 1, MAX_REQUESTS)
     validate.whole(concurrency, "concurrency", 1, MAX_CONCURRENCY)
     validate.url_path(path)
-    url = urlsplit(runtime.ingress_url)
     _, before = ctx.telemetry(after=2**62) if ctx.sandbox is not None else ([], 0)
+    description = f"Driving {requests:,} requests through the {runtime.name} ingress"
+    statuses, seconds = send(runtime, requests, concurrency, path, description)
+    report = TrafficReport(runtime.name, requests, seconds, statuses, {}, {})
+    if ctx.sandbox is not None:
+        _count_in_telemetry(ctx, runtime, report, before)
+    return report
+
+
+def send(
+    runtime: Runtime,
+    requests: int,
+    concurrency: int,
+    path: str,
+    description: str | None,
+    start: float | None = None,
+    spread: float | None = None,
+) -> tuple[dict[int, int], float]:
+    """Send ``requests`` GETs through the ingress (arguments checked by the caller); the
+    answers by status (0: no HTTP answer) and the seconds it took; progress shown under
+    ``description`` (None: none). With ``spread``, request ``i`` is sent no earlier than
+    ``start + i * spread / requests`` (unix seconds; ``start`` defaults to now): a steady
+    rate rather than as fast as the connections go."""
+    url = urlsplit(runtime.ingress_url)
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
-    remaining = [requests]
+    issued = [0]
+    begin = time.time() if start is None else start
+    step = spread / requests if spread else 0.0
 
     def worker() -> None:
         connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
@@ -321,9 +347,13 @@ def drive(
         try:
             while True:
                 with lock:
-                    if remaining[0] <= 0:
+                    if issued[0] >= requests:
                         break
-                    remaining[0] -= 1
+                    due = begin + issued[0] * step
+                    issued[0] += 1
+                delay = due - time.time()
+                if delay > 0:
+                    time.sleep(delay)
                 try:
                     connection.request("GET", path)
                     response = connection.getresponse()
@@ -338,23 +368,21 @@ def drive(
                 statuses.update(mine)
 
     started = time.monotonic()
-    description = f"Driving {requests:,} requests through the {runtime.name} ingress"
-    with progress.task(description, total=requests) as bar:
+    shown = progress.task(description, total=requests) if description else nullcontext(None)
+    with shown as bar:
         with ThreadPoolExecutor(min(concurrency, requests)) as pool:
             workers = [pool.submit(worker) for _ in range(min(concurrency, requests))]
-            while not all(w.done() for w in workers):
-                bar.update(requests - max(remaining[0], 0))
-                time.sleep(0.1)
-        bar.update(requests)
+            while wait_for(workers, timeout=0.1).not_done:
+                if bar is not None:
+                    bar.update(issued[0])
+        if bar is not None:
+            bar.update(requests)
     seconds = time.monotonic() - started
     if statuses.get(0) == requests:
         raise ServiceUnavailable(
             f"The ingress of {runtime.name} at {runtime.ingress_url} did not answer."
         )
-    report = TrafficReport(runtime.name, requests, seconds, dict(sorted(statuses.items())), {}, {})
-    if ctx.sandbox is not None:
-        _count_in_telemetry(ctx, runtime, report, before)
-    return report
+    return dict(sorted(statuses.items())), seconds
 
 
 def _count_in_telemetry(ctx: Context, runtime: Runtime, report: TrafficReport, after: int) -> None:

@@ -28,6 +28,20 @@ def test_notebook_02_observes_and_manages_the_runtime(sandbox, lab, run_folder, 
     assert {"management", spec.account} <= set(outcome["accounts_seen"])
     assert outcome["published_records"] > 0 and outcome["republished_records"] == 0
     assert outcome["metrics_requests"] == outcome["mesh_requests"] >= 500
+    # An incident one period long: the faulty version's 5xx reach the users, then stop.
+    periods = outcome["periods"]
+    assert [p["label"] for p in periods] == ["steady"] * 2 + ["incident"] + ["recovered"] * 2
+    assert outcome["fault"].startswith("payments v1 (runtime-ec2): 30% of requests answer 500")
+    for period in periods:
+        store = period["services"]["store v1"]
+        assert store["requests"] == period["sent"], "the mesh recorded each request sent"
+        assert store["5xx"] == period["client_5xx"], "and each 5xx the client got"
+        assert store["p50_ms"] is not None and store["p50_ms"] <= store["p99_ms"]
+        if period["label"] != "incident":
+            assert not any(s["5xx"] for s in period["services"].values()), period
+    incident = periods[2]["services"]
+    assert incident["payments v1"]["5xx"] == incident["store v1"]["5xx"] > 0
+    assert incident["inventory v1"]["5xx"] == incident["customers v1"]["5xx"] == 0
     assert outcome["log_events_found"] >= 1
     assert outcome["alarm_state"] in ("OK", "ALARM")
     assert outcome["alarm_evaluated_by"] == "soa-lab (sandbox)"
