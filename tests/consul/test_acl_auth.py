@@ -415,3 +415,48 @@ def test_login_with_jwks_url(cs: Running, key: Any, jwks_url: str) -> None:
     # deleting the auth method deletes the tokens it issued
     cs.http("DELETE", "/v1/acl/auth-method/openbao")
     assert cs.http("GET", "/v1/acl/token/self", token=r.json()["SecretID"]).status_code == 403
+
+
+def test_auth_methods_live_in_a_partition(cs: Running, key: Any) -> None:
+    """As in Consul Enterprise: an auth method and its binding rules belong to a partition
+    (``?partition=``), a login there (``POST /v1/acl/login?partition=``) makes a token of
+    that partition, the default partition does not see them, and deleting the partition
+    deletes them and the tokens of its logins."""
+    assert cs.http("PUT", "/v1/partition", json={"Name": "runtime-ecs"}).status_code == 200
+    in_ecs = {"partition": "runtime-ecs"}
+    method = jwt_method({"JWTValidationPubKeys": [pem(key)]})
+    r = cs.http("PUT", "/v1/acl/auth-method", params=in_ecs, json=method)
+    assert r.status_code == 200 and r.json()["Partition"] == "runtime-ecs", r.text
+    rule = {"AuthMethod": "openbao", "BindType": "service", "BindName": "${value.service}"}
+    r = cs.http("PUT", "/v1/acl/binding-rule", params=in_ecs, json=rule)
+    assert r.status_code == 200 and r.json()["Partition"] == "runtime-ecs", r.text
+    rule_id = r.json()["ID"]
+    assert cs.http("GET", "/v1/acl/auth-method/openbao").status_code == 403
+    assert cs.http("GET", "/v1/acl/auth-methods").json() == []
+    assert cs.http("GET", "/v1/acl/binding-rules").json() == []
+    assert cs.http("GET", f"/v1/acl/binding-rule/{rule_id}").status_code == 403
+    listed = cs.http("GET", "/v1/acl/auth-methods", params=in_ecs).json()
+    assert [m["Name"] for m in listed] == ["openbao"]
+    # a binding rule for a method of another partition is refused
+    refused = cs.http("PUT", "/v1/acl/binding-rule", json=rule)
+    assert refused.status_code == 400 and "unknown auth method" in refused.text
+    ghost = cs.http("PUT", "/v1/acl/auth-method", params={"partition": "ghost"}, json=method)
+    assert (ghost.status_code, ghost.text) == (400, 'Bad request: Partition "ghost" does not exist')
+
+    bearer = sign(key, claims("inventory"))
+    body = {"AuthMethod": "openbao", "BearerToken": bearer}
+    assert cs.http("POST", "/v1/acl/login", token=None, json=body).status_code == 403
+    r = cs.http("POST", "/v1/acl/login", token=None, params=in_ecs, json=body)
+    assert r.status_code == 200, r.text
+    token = r.json()
+    assert (token["Partition"], token["AuthMethod"]) == ("runtime-ecs", "openbao")
+    assert token["ServiceIdentities"] == [{"ServiceName": "inventory"}]
+    register = {"Name": "inventory", "Partition": "runtime-ecs"}
+    ok = cs.http(
+        "PUT", "/v1/agent/service/register", token=token["SecretID"], params=in_ecs, json=register
+    )
+    assert ok.status_code == 200, ok.text
+
+    assert cs.http("DELETE", "/v1/partition/runtime-ecs").status_code == 200
+    assert cs.http("GET", "/v1/acl/token/self", token=token["SecretID"]).status_code == 403
+    assert cs.http("GET", "/v1/acl/auth-methods", params=in_ecs).json() == []

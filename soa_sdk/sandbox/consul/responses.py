@@ -547,17 +547,18 @@ acl_templated_policy = reader("templated_policy_get", None, param("name"), AUTHZ
 acl_templated_policy_preview = writer(
     "templated_policy_preview", param("name"), BODY_OR_EMPTY, AUTHZ
 )
-acl_auth_method_create = writer("auth_method_upsert", BODY, _NONE, AUTHZ)
-acl_auth_method_update = writer("auth_method_upsert", BODY, param("name"), AUTHZ)
-acl_auth_method_get = reader("auth_method_get", ("acl",), param("name"), AUTHZ)
-acl_auth_method_delete = writer("auth_method_delete", param("name"), AUTHZ)
-acl_auth_methods = reader("auth_method_list", ("acl",), AUTHZ)
-acl_binding_rule_create = writer("binding_rule_upsert", BODY, _NONE, AUTHZ)
-acl_binding_rule_update = writer("binding_rule_upsert", BODY, param("id"), AUTHZ)
-acl_binding_rule_get = reader("binding_rule_get", ("acl",), param("id"), AUTHZ)
-acl_binding_rule_delete = writer("binding_rule_delete", param("id"), AUTHZ)
-acl_binding_rules = reader("binding_rule_list", ("acl",), query("authmethod"), AUTHZ)
-acl_login = writer("acl_login", BODY, lambda call: call.token)
+# auth methods and binding rules live in a partition (?partition=), as in Consul Enterprise
+acl_auth_method_create = writer("auth_method_upsert", BODY, _NONE, PARTITION, AUTHZ)
+acl_auth_method_update = writer("auth_method_upsert", BODY, param("name"), PARTITION, AUTHZ)
+acl_auth_method_get = reader("auth_method_get", ("acl",), param("name"), PARTITION, AUTHZ)
+acl_auth_method_delete = writer("auth_method_delete", param("name"), PARTITION, AUTHZ)
+acl_auth_methods = reader("auth_method_list", ("acl",), PARTITION, AUTHZ)
+acl_binding_rule_create = writer("binding_rule_upsert", BODY, _NONE, PARTITION, AUTHZ)
+acl_binding_rule_update = writer("binding_rule_upsert", BODY, param("id"), PARTITION, AUTHZ)
+acl_binding_rule_get = reader("binding_rule_get", ("acl",), param("id"), PARTITION, AUTHZ)
+acl_binding_rule_delete = writer("binding_rule_delete", param("id"), PARTITION, AUTHZ)
+acl_binding_rules = reader("binding_rule_list", ("acl",), query("authmethod"), PARTITION, AUTHZ)
+acl_login = writer("acl_login", BODY, lambda call: call.token, PARTITION)
 acl_logout = writer("acl_logout", lambda call: call.token)
 
 # ---------------------------------------------------------------- partitions and peering

@@ -545,16 +545,32 @@ class ACLAuthState(Store):
 
     # ------------------------------------------------------------------ auth methods
 
-    def auth_method_upsert(self, raw: dict, name: str | None = None, authz: Authz = None) -> dict:
-        """``PUT /v1/acl/auth-method`` (create) and ``PUT /v1/acl/auth-method/:name``."""
+    def _acl_partition(self, raw: dict | None, partition: str) -> str:
+        """The partition a request names (the body's ``Partition``, else ``?partition=``);
+        400 ``Partition "x" does not exist`` as for tokens."""
+        partition = (raw or {}).get("Partition") or partition or "default"
+        if partition not in self._partitions:  # type: ignore[attr-defined]
+            raise BadRequest(f'Partition "{partition}" does not exist')
+        return partition
+
+    def auth_method_upsert(
+        self,
+        raw: dict,
+        name: str | None = None,
+        partition: str = "default",
+        authz: Authz = None,
+    ) -> dict:
+        """``PUT /v1/acl/auth-method`` (create) and ``PUT /v1/acl/auth-method/:name``, in the
+        partition of the body or ``?partition=`` (auth methods are per partition)."""
         self._acl_guard(authz, "write")  # type: ignore[attr-defined]
+        partition = self._acl_partition(raw, partition)
         name = name or raw.get("Name", "")
         if not name:
             raise BadRequest("Invalid Auth Method: no Name is set")
         if not re.fullmatch(r"[A-Za-z0-9\-_]{1,128}", name):
             raise BadRequest("Invalid Auth Method: invalid Name")
         kind = raw.get("Type", "")
-        old = self._auth_methods.get(name)
+        old = self._auth_methods.get((partition, name))
         if old is not None and kind and kind != old.type:
             raise BadRequest(f"Invalid Auth Method: Type cannot be changed: {old.type} -> {kind}")
         kind = kind or (old.type if old else "")
@@ -610,53 +626,71 @@ class ACLAuthState(Store):
                 max_ttl,
                 locality,
                 config,
+                partition,
             )
-            self._auth_methods.put(name, method)
+            self._auth_methods.put((partition, name), method)
             return method.to_dict()
 
-    def auth_method_get(self, name: str, authz: Authz = None) -> dict:
+    def auth_method_get(self, name: str, partition: str = "default", authz: Authz = None) -> dict:
         """``GET /v1/acl/auth-method/:name`` (403 ``ACL not found`` when unknown)."""
         self._acl_guard(authz, "read")  # type: ignore[attr-defined]
         with self._lock:
-            method = self._auth_methods.get(name)
+            method = self._auth_methods.get((partition, name))
             if method is None:
                 raise ACLNotFound()
             return method.to_dict()
 
-    def auth_method_list(self, authz: Authz = None) -> list[dict]:
-        """``GET /v1/acl/auth-methods`` (stubs: no Config)."""
+    def auth_method_list(self, partition: str = "default", authz: Authz = None) -> list[dict]:
+        """``GET /v1/acl/auth-methods`` (stubs: no Config) of one partition."""
         self._acl_guard(authz, "read")  # type: ignore[attr-defined]
         with self._lock:
-            docs = [m.to_dict() for m in self._auth_methods.values()]
+            docs = [m.to_dict() for m in self._auth_methods.values() if m.partition == partition]
         for doc in docs:
             doc.pop("Config", None)
         return sorted(docs, key=lambda d: d["Name"])
 
-    def auth_method_delete(self, name: str, authz: Authz = None) -> bool:
+    def auth_method_delete(
+        self, name: str, partition: str = "default", authz: Authz = None
+    ) -> bool:
         """``DELETE /v1/acl/auth-method/:name``: its binding rules and tokens go with it."""
         self._acl_guard(authz, "write")  # type: ignore[attr-defined]
         with self.write():
-            if self._auth_methods.pop(name, None) is not None:
-                self._binding_rules.purge(lambda k: self._binding_rules[k].auth_method == name)
-                self._tokens.purge(lambda k: self._tokens[k].auth_method == name)  # type: ignore[attr-defined]
+            if self._auth_methods.pop((partition, name), None) is not None:
+                self._purge_logins(
+                    lambda rec: (rec.partition, rec.auth_method) == (partition, name)
+                )
         return True
+
+    def _purge_logins(self, match: Any) -> None:
+        """Drop the binding rules and login tokens ``match`` selects (inside a write)."""
+        self._binding_rules.purge(lambda k: match(self._binding_rules[k]))
+        tokens = self._tokens  # type: ignore[attr-defined]
+        tokens.purge(lambda k: bool(tokens[k].auth_method) and match(tokens[k]))
 
     # ------------------------------------------------------------------ binding rules
 
     def binding_rule_upsert(
-        self, raw: dict, rule_id: str | None = None, authz: Authz = None
+        self,
+        raw: dict,
+        rule_id: str | None = None,
+        partition: str = "default",
+        authz: Authz = None,
     ) -> dict:
-        """``PUT /v1/acl/binding-rule`` (create) and ``PUT /v1/acl/binding-rule/:id``."""
+        """``PUT /v1/acl/binding-rule`` (create) and ``PUT /v1/acl/binding-rule/:id``, for
+        an auth method of the same partition."""
         self._acl_guard(authz, "write")  # type: ignore[attr-defined]
+        partition = self._acl_partition(raw, partition)
         with self.write():
             rid = rule_id or raw.get("ID") or ""
             old = self._binding_rules.get(rid) if rid else None
+            if old is not None and old.partition != partition:
+                old = None
             if rid and old is None:
                 raise BadRequest(f"Cannot find binding rule {rid}")
             method_name = raw.get("AuthMethod") or (old.auth_method if old else "")
             if not method_name:
                 raise BadRequest("Invalid Binding Rule: no AuthMethod is set")
-            method = self._auth_methods.get(method_name)
+            method = self._auth_methods.get((partition, method_name))
             if method is None:
                 raise BadRequest(f"Invalid Binding Rule: unknown auth method {method_name!r}")
             if old is not None and old.auth_method != method_name:
@@ -696,42 +730,54 @@ class ACLAuthState(Store):
                 bind_name,
                 raw.get("Description", ""),
                 selector,
+                partition,
             )
             self._binding_rules.put(rule.id, rule)
             return rule.to_dict()
 
-    def binding_rule_get(self, rule_id: str, authz: Authz = None) -> dict:
+    def binding_rule_get(
+        self, rule_id: str, partition: str = "default", authz: Authz = None
+    ) -> dict:
         """``GET /v1/acl/binding-rule/:id`` (403 ``ACL not found`` when unknown)."""
         self._acl_guard(authz, "read")  # type: ignore[attr-defined]
         with self._lock:
             rule = self._binding_rules.get(rule_id)
-            if rule is None:
+            if rule is None or rule.partition != partition:
                 raise ACLNotFound()
             return rule.to_dict()
 
-    def binding_rule_list(self, auth_method: str = "", authz: Authz = None) -> list[dict]:
-        """``GET /v1/acl/binding-rules`` (``?authmethod=``)."""
+    def binding_rule_list(
+        self, auth_method: str = "", partition: str = "default", authz: Authz = None
+    ) -> list[dict]:
+        """``GET /v1/acl/binding-rules`` (``?authmethod=``) of one partition."""
         self._acl_guard(authz, "read")  # type: ignore[attr-defined]
         with self._lock:
             docs = [
                 r.to_dict()
                 for r in self._binding_rules.values()
-                if not auth_method or r.auth_method == auth_method
+                if r.partition == partition and (not auth_method or r.auth_method == auth_method)
             ]
         return sorted(docs, key=lambda d: d["CreateIndex"])
 
-    def binding_rule_delete(self, rule_id: str, authz: Authz = None) -> bool:
+    def binding_rule_delete(
+        self, rule_id: str, partition: str = "default", authz: Authz = None
+    ) -> bool:
         """``DELETE /v1/acl/binding-rule/:id``."""
         self._acl_guard(authz, "write")  # type: ignore[attr-defined]
         with self.write():
-            self._binding_rules.pop(rule_id, None)
+            rule = self._binding_rules.get(rule_id)
+            if rule is not None and rule.partition == partition:
+                self._binding_rules.pop(rule_id, None)
         return True
 
     # ------------------------------------------------------------------ login, logout
 
-    def acl_login(self, raw: dict, request_token: str | None = None) -> dict:
-        """``POST /v1/acl/login``: validate ``BearerToken`` with ``AuthMethod``, bind, and
-        create a token (the request must carry no token)."""
+    def acl_login(
+        self, raw: dict, request_token: str | None = None, partition: str = "default"
+    ) -> dict:
+        """``POST /v1/acl/login[?partition=]``: validate ``BearerToken`` with the partition's
+        ``AuthMethod``, bind, and create a token in that partition (the request must carry no
+        token)."""
         from ..exceptions import ACLDisabled
 
         if not self.acl_enabled:
@@ -743,11 +789,15 @@ class ACLAuthState(Store):
         if request_token:
             raise RPCError("do not provide a token when logging in")
         with self._lock:
-            method = self._auth_methods.get(name)
+            method = self._auth_methods.get((partition, name))
             if method is None:
                 raise ACLNotFound()
             config = dict(method.config)
-            rules = [r for r in self._binding_rules.values() if r.auth_method == name]
+            rules = [
+                r
+                for r in self._binding_rules.values()
+                if (r.partition, r.auth_method) == (partition, name)
+            ]
         claims = validate_jwt(bearer, config)  # outside the lock: JWKSURL may be fetched
         variables = mapped_vars(claims, config)
         services: list[dict] = []
@@ -795,6 +845,7 @@ class ACLAuthState(Store):
                 _dedupe(nodes),
                 local=method.token_locality != "global",
                 create_time=now_iso(),
+                partition=partition,
                 roles=role_links,
                 auth_method=name,
                 expiration_time=(

@@ -427,6 +427,8 @@ class AuthMethod(Indexed):
     max_token_ttl: str = ""
     token_locality: str = ""
     config: dict[str, Any] = field(default_factory=dict)
+    #: the admin partition it lives in (Enterprise; its logins' tokens live there too)
+    partition: str = "default"
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"Name": self.name, "Type": self.type}
@@ -438,7 +440,7 @@ class AuthMethod(Indexed):
         if self.token_locality:
             doc["TokenLocality"] = self.token_locality
         doc["Config"] = copy.deepcopy(self.config)
-        return {**doc, **self.indexes(), "Partition": "default", "Namespace": "default"}
+        return {**doc, **self.indexes(), "Partition": self.partition, "Namespace": "default"}
 
 
 @dataclass
@@ -451,6 +453,8 @@ class BindingRule(Indexed):
     bind_name: str
     description: str = ""
     selector: str = ""
+    #: the partition of its auth method
+    partition: str = "default"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -461,7 +465,7 @@ class BindingRule(Indexed):
             "BindType": self.bind_type,
             "BindName": self.bind_name,
             **self.indexes(),
-            "Partition": "default",
+            "Partition": self.partition,
             "Namespace": "default",
         }
 

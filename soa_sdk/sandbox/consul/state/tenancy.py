@@ -64,8 +64,14 @@ class TenancyState(CatalogState):
                 return
             for key in [k for k in self._checks if k[0] == name]:
                 self._drop_check(key)
-            for table in (self._nodes, self._services, self._kv, self._peerings, self._config):
+            for table in (
+                self._nodes, self._services, self._kv, self._peerings, self._config,
+                self._auth_methods,
+            ):  # fmt: skip
                 table.purge(lambda k: k[0] == name)
+            # its ACL objects go with it: binding rules, and tokens (those of logins too)
+            self._binding_rules.purge(lambda k: self._binding_rules[k].partition == name)
+            self._tokens.purge(lambda k: self._tokens[k].partition == name)
 
     # ------------------------------------------------------------------ peering
 
