@@ -99,17 +99,19 @@ class SandboxControls:
     @cached_property
     def workloads(self) -> WorkloadHostClient:
         """The sandbox's workload host, which runs the demo services. It is called with the
-        host's API token, and gives each workload a Consul token of its own service's
-        identity, created with the lab's Consul token."""
-        from soa_sdk.sandbox.workloads import WorkloadHostClient
+        host's API token; each workload logs in to Consul with an OpenBao identity token of
+        its service (:mod:`soa_sdk.sandbox.workloads.login`, set up with the lab's Consul
+        and Vault tokens), for a Consul token of its own service's identity."""
+        from soa_sdk.sandbox.workloads import ConsulLogin, WorkloadHostClient
 
         url = self._endpoints.extra.get("workloads_url")
         if not url:
             raise ServiceUnavailable("The sandbox has no workload host: run `soa-lab up`.")
-        c = self._credentials
-        return WorkloadHostClient(
-            url, c.workloads_token, self._endpoints.consul_url, c.consul_token
-        )
+        e, c = self._endpoints, self._credentials
+        if not (e.consul_url and e.vault_url):
+            raise ServiceUnavailable("The sandbox has no Consul or Vault: run `soa-lab up`.")
+        login = ConsulLogin(e.consul_url, c.consul_token, e.vault_url, c.vault_token)
+        return WorkloadHostClient(url, c.workloads_token, login)
 
     # -- the mesh data plane (Envoy) --------------------------------------------------------
     @property

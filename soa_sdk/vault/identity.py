@@ -218,12 +218,14 @@ class WorkloadIdentity:
         key: str,
         audience: str = DEFAULT_AUDIENCE,
         ttl: _ttl.Duration = "15m",
-        template: dict[str, Any] | None = None,
+        template: dict[str, Any] | str | None = None,
     ) -> str:
         """Create or update a token role; ``audience`` becomes the ``aud`` claim. Returns it.
 
         Supported methods: POST /identity/oidc/role/:name (204). ``template`` adds claims (e.g.
-        ``{"account": "runtime-ecs"}``); Vault refuses templates that override reserved claims
+        ``{"account": "runtime-ecs"}``), or Vault's template text when it has placeholders
+        (``{"service": {{identity.entity.metadata.service}}}``, not JSON until Vault renders
+        it); Vault refuses templates that override reserved claims
         such as ``sub`` or ``aud``, and a ``ttl`` longer than the key's ``verification_ttl``
         (both 400, checked against OpenBao 2.7).
         """
@@ -231,7 +233,7 @@ class WorkloadIdentity:
         _check_name(key, "key name")
         _check_audience(audience)
         seconds = _ttl.check_range(ttl, "token ttl", 1, _ttl.VAULT_SYSTEM_MAX_TTL)
-        body = json.dumps(template) if template else None
+        body = template if isinstance(template, str) else json.dumps(template) if template else None
         with vault_errors(f"create the identity token role {name!r}"):
             self.client.secrets.identity.create_or_update_role(
                 name,
@@ -244,9 +246,16 @@ class WorkloadIdentity:
         return audience
 
     def create_workload(
-        self, name: str, oidc_roles: str | Sequence[str], token_ttl: _ttl.Duration = "15m"
+        self,
+        name: str,
+        oidc_roles: str | Sequence[str],
+        token_ttl: _ttl.Duration = "15m",
+        metadata: dict[str, str] | None = None,
     ) -> Workload:
         """Give workload ``name`` an entity and an AppRole allowed to mint ``oidc_roles`` tokens.
+
+        The entity's metadata is ``{"workload": name}`` and ``metadata``; a role's template
+        reads it into the token (``{{identity.entity.metadata.<key>}}``).
 
         Idempotent; run again with other roles, it replaces the workload's policy. Calls:
         GET/POST /sys/auth/:approle_mount, PUT /sys/policies/acl/:name, POST
@@ -280,7 +289,7 @@ class WorkloadIdentity:
             )
             read = self.client.auth.approle.read_role_id(name, self.approle_mount)
             role_id = read["data"]["role_id"]
-            entity_id = self._entity_id(f"workload-{name}", {"workload": name})
+            entity_id = self._entity_id(f"workload-{name}", {**(metadata or {}), "workload": name})
             self._ensure_alias(role_id, accessor, entity_id)
         return Workload(name, entity_id, role_id, roles, policy, self.approle_mount)
 

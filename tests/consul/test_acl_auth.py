@@ -460,3 +460,18 @@ def test_auth_methods_live_in_a_partition(cs: Running, key: Any) -> None:
     assert cs.http("DELETE", "/v1/partition/runtime-ecs").status_code == 200
     assert cs.http("GET", "/v1/acl/token/self", token=token["SecretID"]).status_code == 403
     assert cs.http("GET", "/v1/acl/auth-methods", params=in_ecs).json() == []
+
+
+def test_expiration_leeways(cs: Running, key: Any) -> None:
+    """go-sso's leeways: by default a token expired a minute ago still passes (150 s
+    ``ExpirationLeeway`` plus 60 s ``ClockSkewLeeway``); ``-1`` disables both, and then it
+    is refused with the validator's error (500, as Consul passes it through)."""
+    just_expired = sign(key, claims("inventory", exp=int(time.time()) - 60))
+    body = {"AuthMethod": "openbao", "BearerToken": just_expired}
+    _setup_login(cs, {"JWTValidationPubKeys": [pem(key)]})
+    assert cs.http("POST", "/v1/acl/login", token=None, json=body).status_code == 200
+    strict = {"JWTValidationPubKeys": [pem(key)], "ExpirationLeeway": -1, "ClockSkewLeeway": -1}
+    r = cs.http("PUT", "/v1/acl/auth-method/openbao", json=jwt_method(strict))
+    assert r.status_code == 200, r.text
+    refused = cs.http("POST", "/v1/acl/login", token=None, json=body)
+    assert (refused.status_code, refused.text) == (500, "token is expired (exp)")

@@ -1,7 +1,8 @@
 """Issue 12, hole 1: the workload host let anyone register a service in Consul with the
 management token. Now every request needs the host's API token, bodies are JSON only, the
 Host header must be the loopback listener, and each workload registers with a Consul token
-of its own service's identity (the host holds none)."""
+of its own service's identity (the host holds none; the workloads log in for it:
+test_workload_login.py)."""
 
 from __future__ import annotations
 
@@ -106,19 +107,3 @@ def test_an_impostor_needs_a_token_that_allows_it(lab: Any) -> None:
     finally:
         lab.consul.request("DELETE", f"acl/token/{other['AccessorID']}")
     assert (registered(lab), lab.workloads.list()) == before
-
-
-def test_each_workload_registers_with_its_own_service_identity(lab: Any) -> None:
-    (workload,) = lab.workloads.start("identity-probe", "v1")
-    try:
-        accessor = workload["consul_token_accessor"]
-        token = lab.consul.request("GET", f"acl/token/{accessor}")
-        assert token["ServiceIdentities"] == [{"ServiceName": "identity-probe"}]
-        assert token["Policies"] == []
-        assert "consul_token" not in workload  # the secret is never listed
-        assert [s["ServiceID"] for s in registered(lab, "identity-probe")] == [workload["id"]]
-    finally:
-        lab.workloads.stop(workload["id"])
-    assert registered(lab, "identity-probe") == []
-    tokens = lab.consul.request("GET", "acl/tokens")
-    assert accessor not in [t["AccessorID"] for t in tokens]  # deleted with its workload

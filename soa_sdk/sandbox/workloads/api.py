@@ -14,9 +14,10 @@ send it requests):
   and a JSON body no request is a CORS "simple request", so a page cannot send one without a
   preflight, which this API never grants (it sends no ``Access-Control-Allow-*`` header).
 
-The host holds no Consul token: a ``POST`` brings the Consul ACL token the workload registers
-with (``consul_token``; a token with a service identity of its own service, see
-:mod:`.host`), as a service registers on a real Consul agent with its own token.
+The host holds no Consul token: a ``POST`` brings a login (``consul_login``: the partition's
+auth method and the service's workload-identity token), with which every instance logs in to
+Consul for a token of its own service's identity and logs out when it stops (see
+:mod:`.host`), or a Consul ACL token to register with (``consul_token``).
 
 JSON in and out:
 
@@ -24,7 +25,8 @@ JSON in and out:
 - ``GET /v1/workloads[?name=]`` -> ``{"workloads": [...]}``
 - ``POST /v1/workloads`` {name, version, partition, runtime, upstreams, error_rate,
   error_code, latency_ms: {p50, p90, p99}, message, count, id, health_code, check_interval,
-  tags, consul_token, consul_token_accessor} -> 201 ``{"workloads": [...]}``
+  tags, consul_login: {auth_method, bearer_token}, consul_token, consul_token_accessor}
+  -> 201 ``{"workloads": [...]}``
 - ``GET /v1/workloads/:id`` -> the workload
 - ``PATCH /v1/workloads/:id`` {error_rate, error_code, latency_ms, health_code, message}
   -> the workload (e.g. ``{"health_code": 500}`` makes its ``/health`` fail)

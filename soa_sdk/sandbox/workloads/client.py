@@ -1,24 +1,23 @@
 """``WorkloadHostClient``: the SDK's thin client of the workload host's control API.
 
-It sends the host's API token with every request (``Authorization: Bearer``) and, given a
-Consul address and a token allowed to create ACL tokens (``acl:write``; the sandbox's
-management token), gives every start request a Consul token of its own: ``PUT /v1/acl/token``
-with ``ServiceIdentities: [{"ServiceName": <service>}]`` in the workload's partition, as
-consul-ecs and consul-k8s give each task or pod a token with its service's identity (there
-through an auth method login, ``/v1/acl/login``, which the sandbox does not serve). The
-workloads register and deregister with that token; once the last workload started with it
-stops, the client deletes it (``DELETE /v1/acl/token/:AccessorID``), as consul-ecs's
-controller reaps the tokens of stopped tasks. Left out: token expiry (``ExpirationTTL``).
+It sends the host's API token with every request (``Authorization: Bearer``). Given a
+:class:`~.login.ConsulLogin`, every start request carries a login for the workload's service
+and partition (``consul_login``: the partition's ``jwt`` auth method and a fresh OpenBao
+identity token of the service), with which the host logs each instance in to Consul
+(``POST /v1/acl/login``) and, when it stops, out (``POST /v1/acl/logout``, which deletes its
+token), as consul-ecs tasks and consul-k8s pods log in with their auth methods. The client
+itself creates and deletes no Consul token.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-
-from soa_sdk.errors import AccessDenied, ServiceUnavailable, SoaLabError
+from soa_sdk.errors import SoaLabError
 from soa_sdk.reachability import GuardedSession
+
+if TYPE_CHECKING:
+    from soa_sdk.sandbox.workloads.login import ConsulLogin
 
 
 class WorkloadHostError(SoaLabError, RuntimeError):
@@ -36,8 +35,7 @@ class WorkloadHostClient:
         self,
         addr: str,
         token: str | None = None,
-        consul_addr: str | None = None,
-        consul_token: str | None = None,
+        login: ConsulLogin | None = None,
         timeout: float = 30.0,
     ) -> None:
         self.addr = addr.rstrip("/")
@@ -46,10 +44,7 @@ class WorkloadHostClient:
         self._http = GuardedSession("workloads", self.addr)
         if token:
             self._http.headers["Authorization"] = f"Bearer {token}"
-        self._consul_addr = consul_addr.rstrip("/") if consul_addr else None
-        self._consul = requests.Session()
-        if consul_token:
-            self._consul.headers["X-Consul-Token"] = consul_token
+        self.login = login
 
     def __repr__(self) -> str:
         return f"WorkloadHostClient({self.addr!r})"
@@ -66,55 +61,6 @@ class WorkloadHostClient:
             raise WorkloadHostError(resp.status_code, doc.get("error", resp.text))
         return doc
 
-    # -- the workloads' Consul tokens --------------------------------------------------------
-    def _consul_call(self, method: str, path: str, doing: str, body: Any = None) -> Any:
-        try:
-            resp = self._consul.request(
-                method, f"{self._consul_addr}{path}", json=body, timeout=self.timeout
-            )
-        except requests.RequestException as error:
-            raise ServiceUnavailable(
-                f"Consul did not answer when asked to {doing} ({error})."
-            ) from None
-        if resp.status_code == 403:
-            raise AccessDenied(
-                f"Consul refused to {doing}: {resp.text.strip()}. The lab's Consul token "
-                "needs acl:write to give each workload a token of its own."
-            )
-        if resp.status_code >= 300:
-            raise ServiceUnavailable(
-                f"Consul could not {doing} ({resp.status_code}: {resp.text.strip()[:200]})."
-            )
-        return resp.json() if resp.content else None
-
-    def _service_token(self, name: str, version: str, partition: str) -> dict[str, Any] | None:
-        """A new token with the service identity of ``name`` in ``partition`` (or None when
-        the client was given no Consul address)."""
-        if not self._consul_addr:
-            return None
-        return self._consul_call(
-            "PUT",
-            "/v1/acl/token",
-            f"create a token for the workload {name} {version}",
-            {
-                "Description": f"workload {name} {version} (sandbox workload host)",
-                "ServiceIdentities": [{"ServiceName": name}],
-                "Partition": partition,
-            },
-        )
-
-    def _delete_tokens(self, accessors: set[str]) -> None:
-        if not self._consul_addr:
-            return
-        still_used = {w.get("consul_token_accessor") for w in self.list()}
-        for accessor in sorted(accessors - still_used):
-            try:
-                self._consul_call(
-                    "DELETE", f"/v1/acl/token/{accessor}", "delete a stopped workload's token"
-                )
-            except SoaLabError:
-                pass  # already gone (e.g. the sandbox was reset): nothing left to clean
-
     # -- the control API ---------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
         """GET /v1/health."""
@@ -125,22 +71,14 @@ class WorkloadHostClient:
 
         ``spec`` takes partition, runtime, upstreams, error_rate, error_code, latency_ms,
         message, count, id, health_code, check_interval, tags; ``consul_token`` to register
-        with a token of the caller's (else the client creates one, see the module docstring).
+        with a token of the caller's instead of logging in, or ``consul_login`` to log in
+        with a login of the caller's (else the client's :class:`ConsulLogin` gives one).
         """
         body = {"name": name, "version": version, **spec}
-        token = None
-        if "consul_token" not in spec:
-            token = self._service_token(name, version, str(spec.get("partition") or "default"))
-        if token:
-            body["consul_token"] = token["SecretID"]
-            body["consul_token_accessor"] = token["AccessorID"]
-        try:
-            doc = self._call("POST", "/v1/workloads", body)
-        except Exception:
-            if token:
-                self._delete_tokens({token["AccessorID"]})
-            raise
-        return doc["workloads"]
+        if self.login is not None and not {"consul_token", "consul_login"} & set(spec):
+            partition = str(spec.get("partition") or "default")
+            body["consul_login"] = self.login.credentials(name, partition)
+        return self._call("POST", "/v1/workloads", body)["workloads"]
 
     def list(self, name: str | None = None) -> list[dict[str, Any]]:
         """GET /v1/workloads."""
@@ -164,18 +102,10 @@ class WorkloadHostClient:
         ]
 
     def stop(self, workload_id: str) -> dict[str, Any]:
-        """DELETE /v1/workloads/:id: deregister from Consul and stop (and delete its token
-        once no other workload uses it)."""
-        stopped = self._call("DELETE", f"/v1/workloads/{workload_id}")
-        if stopped.get("consul_token_accessor"):
-            self._delete_tokens({stopped["consul_token_accessor"]})
-        return stopped
+        """DELETE /v1/workloads/:id: deregister from Consul, log out (which deletes the
+        instance's token) and stop."""
+        return self._call("DELETE", f"/v1/workloads/{workload_id}")
 
     def stop_all(self) -> int:
-        """DELETE /v1/workloads: stop every workload; returns how many."""
-        accessors = {
-            w["consul_token_accessor"] for w in self.list() if w.get("consul_token_accessor")
-        }
-        count = self._call("DELETE", "/v1/workloads")["stopped"]
-        self._delete_tokens(accessors)
-        return count
+        """DELETE /v1/workloads: stop every workload (each logs out); returns how many."""
+        return self._call("DELETE", "/v1/workloads")["stopped"]

@@ -23,14 +23,19 @@ file is ``0600``, the folder ``0700``: other users cannot), and the probe port a
 Stopping an instance deregisters both services (``PUT /v1/agent/service/deregister/:id``)
 and closes its port. The control API in :mod:`.api` exposes this over HTTP.
 
-The host holds no Consul token of its own. Each start request brings the token its
-workloads register (and later deregister) with, ``consul_token``: in the lab, a token with
-the service identity of that service in its partition (``ServiceIdentities: [{ServiceName}]``,
-which grants ``service:write`` on the service and its ``-sidecar-proxy`` and read on the
-rest), created by the SDK (:class:`~.client.WorkloadHostClient`) as consul-ecs and
-consul-k8s give each task or pod a token of its own service. Without one the host calls
-Consul with no token, i.e. as the anonymous token, which default deny refuses. A refusal
-from Consul (403) is answered as 403 with Consul's text; nothing is left running.
+The host holds no Consul token of its own. In the lab each start request brings a login,
+``consul_login: {auth_method, bearer_token}``: the auth method of the workload's partition and
+a workload-identity token (an OpenBao identity token for that service, see :mod:`.login`).
+Every instance logs in with it, ``POST /v1/acl/login?partition=`` (``Meta: {"workload": id}``),
+as a consul-ecs task's ``mesh-init`` or a consul-k8s pod's ``connect-init`` does with its
+task role or service account token; Consul's binding rule makes a token with the service
+identity of that service only (``service:write`` on it and its ``-sidecar-proxy``, read on
+the rest). The instance registers and deregisters with that token, and logs out
+(``POST /v1/acl/logout``) when it stops, which deletes the token. A caller may instead bring
+a token of its own, ``consul_token`` (never logged out: not the host's to delete). With
+neither the host calls Consul as the anonymous token, which default deny refuses. A refusal
+from Consul (403) is answered as 403 with Consul's text; nothing is left running (a token
+already made by a login is logged out again).
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ _SPEC_KEYS = {
     "tags",
     "consul_token",
     "consul_token_accessor",
+    "consul_login",
 }
 _UPDATE_KEYS = {"error_rate", "error_code", "latency_ms", "health_code", "message"}
 
@@ -112,7 +118,9 @@ class Workload:
     consul_token: str | None = field(default=None, repr=False)
     """The Consul ACL token it registers and deregisters with (a secret: never listed)."""
     consul_token_accessor: str | None = None
-    """That token's AccessorID, as the caller gave it (not a secret), for its clean-up."""
+    """That token's AccessorID (not a secret): the login's, or as the caller gave it."""
+    auth_method: str | None = None
+    """The auth method the token came from (None: the caller's token); logged out on stop."""
 
     @property
     def sidecar_id(self) -> str:
@@ -143,6 +151,7 @@ class Workload:
             "message": cfg.message,
             "check_interval": self.check_interval,
             "consul_token_accessor": self.consul_token_accessor,
+            "consul_auth_method": self.auth_method,
             "served": {str(k): v for k, v in sorted(self.service.served.items())},
         }
 
@@ -152,6 +161,19 @@ def _number(spec: dict[str, Any], key: str, kind: type, default: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise WorkloadError(f"{key} must be a number")
     return kind(value)
+
+
+def _parse_login(value: Any) -> dict[str, str] | None:
+    """``consul_login``: ``{"auth_method": name, "bearer_token": JWT}`` (or None)."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, dict)
+        or set(value) != {"auth_method", "bearer_token"}
+        or not all(isinstance(v, str) and v for v in value.values())
+    ):
+        raise WorkloadError("consul_login must be {auth_method, bearer_token}, non-empty strings")
+    return dict(value)
 
 
 def _timing(value: Any) -> Timing:
@@ -200,7 +222,7 @@ class WorkloadHost:
     # -- Consul agent API -------------------------------------------------------------------
     def _consul(
         self, method: str, path: str, partition: str, body: Any = None, token: str | None = None
-    ) -> None:
+    ) -> Any:
         params = {"partition": partition} if partition != "default" else None
         headers = {"X-Consul-Token": token} if token else None
         try:
@@ -221,6 +243,31 @@ class WorkloadHost:
             raise WorkloadError(
                 f"Consul {method} {path} answered {resp.status_code}: {text}", status
             )
+        try:
+            return resp.json() if resp.content else None
+        except ValueError:
+            return None
+
+    def _login(self, wl: Workload, login: dict[str, str]) -> None:
+        """``POST /v1/acl/login``: the instance's own token, from its workload identity."""
+        body = {
+            "AuthMethod": login["auth_method"],
+            "BearerToken": login["bearer_token"],
+            "Meta": {"workload": wl.id},
+        }
+        token = self._consul("POST", "/v1/acl/login", wl.partition, body)
+        wl.consul_token, wl.consul_token_accessor = token["SecretID"], token["AccessorID"]
+        wl.auth_method = login["auth_method"]
+
+    def _logout(self, wl: Workload) -> None:
+        """``POST /v1/acl/logout`` with the login's token: Consul deletes it."""
+        if not wl.auth_method:
+            return
+        try:
+            self._consul("POST", "/v1/acl/logout", wl.partition, token=wl.consul_token)
+        except WorkloadError:
+            pass  # Consul is gone (shutdown) or the token already is (a reset): nothing to do
+        wl.consul_token = wl.auth_method = None
 
     def _register(self, wl: Workload) -> None:
         svc = wl.service
@@ -340,6 +387,9 @@ class WorkloadHost:
         for key, value in (("consul_token", token), ("consul_token_accessor", accessor)):
             if value is not None and (not isinstance(value, str) or not value):
                 raise WorkloadError(f"{key} must be a non-empty string")
+        login = _parse_login(spec.get("consul_login"))
+        if login is not None and (token is not None or accessor is not None):
+            raise WorkloadError("give consul_login or consul_token, not both")
         base = WorkloadConfig(
             name=name,
             version=version,
@@ -362,8 +412,9 @@ class WorkloadHost:
             try:
                 for _ in range(count):
                     wl = self._start_one(
-                        base, wanted_id, partition, runtime, ups, interval, tags, token, accessor
-                    )
+                        base, wanted_id, partition, runtime, ups, interval, tags, token, accessor,
+                        login,
+                    )  # fmt: skip
                     started.append(wl)
             except Exception:
                 for wl in started:
@@ -396,6 +447,7 @@ class WorkloadHost:
         tags: list[str],
         token: str | None = None,
         accessor: str | None = None,
+        login: dict[str, str] | None = None,
     ) -> Workload:
         key = (base.name, base.version)
         wid = wanted_id
@@ -431,8 +483,11 @@ class WorkloadHost:
             accessor,
         )
         try:
+            if login is not None:
+                self._login(wl, login)
             self._register(wl)
         except Exception:
+            self._logout(wl)
             service.stop()
             raise
         self._workloads[wid] = wl
@@ -483,6 +538,7 @@ class WorkloadHost:
 
     def _stop(self, wl: Workload) -> None:
         self._deregister(wl)
+        self._logout(wl)
         wl.service.stop()
 
     def stop_all(self) -> int:

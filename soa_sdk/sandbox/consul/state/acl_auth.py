@@ -245,14 +245,20 @@ def _verify_signature(token: str, config: dict[str, Any]) -> dict[str, Any]:
     raise JWTError("no known key successfully validated the token signature")
 
 
+def _leeway(config: dict[str, Any], name: str, default: int) -> int:
+    """A leeway in seconds as go-sso reads it: 0 (or unset) is the default, -1 is none."""
+    value = int(config.get(name) or 0)
+    return default if value == 0 else max(value, 0)
+
+
 def validate_jwt(token: str, config: dict[str, Any], now: float | None = None) -> dict[str, Any]:
     """The claims of a bearer token the ``jwt`` method ``config`` accepts (go-sso's checks:
     signature, ``iss``, ``aud``, ``exp``/``nbf`` with leeways); :class:`JWTError` otherwise."""
     claims = _verify_signature(token, config)
     now = time.time() if now is None else now
-    skew = int(config.get("ClockSkewLeeway") or 0) or 60
-    exp_leeway = int(config.get("ExpirationLeeway") or 0) or DEFAULT_LEEWAY
-    nbf_leeway = int(config.get("NotBeforeLeeway") or 0) or DEFAULT_LEEWAY
+    skew = _leeway(config, "ClockSkewLeeway", 60)
+    exp_leeway = _leeway(config, "ExpirationLeeway", DEFAULT_LEEWAY)
+    nbf_leeway = _leeway(config, "NotBeforeLeeway", DEFAULT_LEEWAY)
     if config.get("BoundIssuer") and claims.get("iss") != config["BoundIssuer"]:
         raise JWTError("invalid issuer (iss) claim")
     if "exp" in claims and float(claims["exp"]) + exp_leeway + skew < now:
