@@ -340,13 +340,24 @@ def test_login_errors(cs: Running, key: Any) -> None:
         "POST", "/v1/acl/login", token=kw.get("token"),
         json={"AuthMethod": kw.get("method", "openbao"), "BearerToken": bearer},
     )  # fmt: skip
-    assert login(sign(key, claims("inventory", aud="sts.amazonaws.com"))).status_code == 500
-    assert login(sign(key, claims("inventory", iss="https://elsewhere"))).status_code == 500
-    assert login(sign(key, claims("inventory", exp=int(time.time()) - 3600))).status_code == 500
+    invalid = "error validating claims: go-jose/go-jose/jwt: validation failed,"
+    r = login(sign(key, claims("inventory", aud="sts.amazonaws.com")))
+    assert (r.status_code, r.text) == (
+        500, "error validating claims: aud claim does not match any bound audience"
+    )  # fmt: skip
+    r = login(sign(key, claims("inventory", iss="https://elsewhere")))
+    assert (r.status_code, r.text) == (500, f"{invalid} invalid issuer claim (iss)")
+    r = login(sign(key, claims("inventory", exp=int(time.time()) - 3600)))
+    assert (r.status_code, r.text) == (500, f"{invalid} token is expired (exp)")
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     forged = login(sign(other, claims("inventory")))
-    assert forged.status_code == 500 and "validated the token signature" in forged.text
-    assert login("not-a-jwt").status_code == 500
+    assert (forged.status_code, forged.text) == (
+        500, "no known key successfully validated the token signature"
+    )  # fmt: skip
+    r = login("not-a-jwt")
+    assert (r.status_code, r.text) == (
+        500, "error parsing token: go-jose/go-jose: compact JWS format must have three parts"
+    )  # fmt: skip
     assert login(sign(key, claims("inventory")), method="ghost").status_code == 403
     assert login(sign(key, claims("inventory")), token=ROOT).status_code == 500
     r = cs.http("POST", "/v1/acl/login", token=None, json={})
@@ -412,6 +423,16 @@ def test_login_with_jwks_url(cs: Running, key: Any, jwks_url: str) -> None:
     )
     assert r.status_code == 200, r.text
     assert r.json()["ServiceIdentities"] == [{"ServiceName": "inventory"}]
+    # a token signed by another key, or naming a key id the set does not have, verifies not
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    for bearer in (sign(other, claims("inventory")), sign(key, claims("inventory"), kid="k2")):
+        refused = cs.http(
+            "POST", "/v1/acl/login", token=None,
+            json={"AuthMethod": "openbao", "BearerToken": bearer},
+        )  # fmt: skip
+        assert (refused.status_code, refused.text) == (
+            500, "error verifying token: failed to verify id token signature"
+        )  # fmt: skip
     # deleting the auth method deletes the tokens it issued
     cs.http("DELETE", "/v1/acl/auth-method/openbao")
     assert cs.http("GET", "/v1/acl/token/self", token=r.json()["SecretID"]).status_code == 403
@@ -463,15 +484,48 @@ def test_auth_methods_live_in_a_partition(cs: Running, key: Any) -> None:
 
 
 def test_expiration_leeways(cs: Running, key: Any) -> None:
-    """go-sso's leeways: by default a token expired a minute ago still passes (150 s
-    ``ExpirationLeeway`` plus 60 s ``ClockSkewLeeway``); ``-1`` disables both, and then it
-    is refused with the validator's error (500, as Consul passes it through)."""
-    just_expired = sign(key, claims("inventory", exp=int(time.time()) - 60))
-    body = {"AuthMethod": "openbao", "BearerToken": just_expired}
+    """go-sso's times: an ``exp`` is checked with ``ClockSkewLeeway`` only (default 60 s;
+    ``-1`` none); a token without ``exp`` expires ``ExpirationLeeway`` (default 150 s) after
+    its ``iat``; a token with no time at all is refused. Refusals are the validator's errors,
+    which Consul answers with 500."""
+    now = int(time.time())
+    login = lambda bearer: cs.http(  # noqa: E731
+        "POST", "/v1/acl/login", token=None,
+        json={"AuthMethod": "openbao", "BearerToken": bearer},
+    )  # fmt: skip
+    expired = (
+        "error validating claims: go-jose/go-jose/jwt: validation failed, token is expired (exp)"
+    )
+    just_expired = sign(key, claims("inventory", exp=now - 20))
     _setup_login(cs, {"JWTValidationPubKeys": [pem(key)]})
-    assert cs.http("POST", "/v1/acl/login", token=None, json=body).status_code == 200
-    strict = {"JWTValidationPubKeys": [pem(key)], "ExpirationLeeway": -1, "ClockSkewLeeway": -1}
+    assert login(just_expired).status_code == 200
+    long_expired = login(sign(key, claims("inventory", exp=now - 120)))
+    assert (long_expired.status_code, long_expired.text) == (500, expired)
+    no_exp = {k: v for k, v in claims("inventory", iat=now - 300).items() if k != "exp"}
+    assert login(sign(key, no_exp)).text == expired  # iat + 150 s is long gone
+    no_time = {k: v for k, v in no_exp.items() if k != "iat"}
+    r = login(sign(key, no_time))
+    assert (r.status_code, r.text) == (
+        500, "no issue time, notbefore, or expiration time encoded in token"
+    )  # fmt: skip
+    future = login(sign(key, claims("inventory", nbf=now + 600)))
+    assert future.text.endswith("token not valid yet (nbf)")
+
+    strict = {"JWTValidationPubKeys": [pem(key)], "ClockSkewLeeway": -1, "ExpirationLeeway": 600}
     r = cs.http("PUT", "/v1/acl/auth-method/openbao", json=jwt_method(strict))
     assert r.status_code == 200, r.text
-    refused = cs.http("POST", "/v1/acl/login", token=None, json=body)
-    assert (refused.status_code, refused.text) == (500, "token is expired (exp)")
+    assert login(just_expired).text == expired
+    assert login(sign(key, no_exp)).status_code == 200  # iat + 600 s is still ahead
+
+
+def test_audience_is_checked_strictly(cs: Running, key: Any) -> None:
+    """go-sso's ``validateAudience(..., strict=true)`` for ``jwt``: without BoundAudiences a
+    token that carries an ``aud`` is refused; with them, one must match."""
+    _setup_login(cs, {"JWTValidationPubKeys": [pem(key)], "BoundAudiences": []})
+    body = lambda c: {"AuthMethod": "openbao", "BearerToken": sign(key, c)}  # noqa: E731
+    r = cs.http("POST", "/v1/acl/login", token=None, json=body(claims("inventory")))
+    assert (r.status_code, r.text) == (
+        500, "error validating claims: audience claim found in JWT but no audiences are bound"
+    )  # fmt: skip
+    no_aud = {k: v for k, v in claims("inventory").items() if k != "aud"}
+    assert cs.http("POST", "/v1/acl/login", token=None, json=body(no_aud)).status_code == 200

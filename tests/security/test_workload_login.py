@@ -97,8 +97,9 @@ def test_a_token_for_one_service_gets_no_other(lab: Any, creds: Any) -> None:
     _header, claims = _parts(bearer)
     tampered = f"{head}.{_b64(json.dumps({**claims, 'service': 'login-b'}).encode())}.{sig}"
     refused = login(lab, tampered)
-    assert refused.status_code == 500
-    assert refused.text == "no known key successfully validated the token signature"
+    assert (refused.status_code, refused.text) == (
+        500, "error verifying token: failed to verify id token signature"
+    )  # fmt: skip
     # the genuine one gives login-a's identity, which may not register login-b
     r = login(lab, bearer)
     assert r.status_code == 200, r.text
@@ -143,7 +144,7 @@ def test_a_forged_token_is_refused_and_nothing_runs(lab: Any, creds: Any) -> Non
     with pytest.raises(WorkloadHostError) as refused:
         lab.workloads.start("login-a", "v1", consul_login=forged)
     assert refused.value.status == 502  # Consul answers 500 with go-sso's error
-    assert "no known key successfully validated the token signature" in str(refused.value)
+    assert "error verifying token: failed to verify id token signature" in str(refused.value)
     assert lab.workloads.list() == before
     assert consul(lab, "GET", "catalog/service/login-a").json() == []
 

@@ -13,7 +13,7 @@ import inspect
 import pkgutil
 import re
 
-from . import acl, bexpr, checks, config_entries, models, state
+from . import acl, bexpr, checks, config_entries, jwt_auth, models, state
 from .urls import ROUTES, UNROUTED
 
 #: every module of :mod:`.state` (found, not listed), then the rest of the emulator
@@ -21,7 +21,7 @@ _STATE = tuple(
     importlib.import_module(f"{state.__name__}.{info.name}")
     for info in sorted(pkgutil.iter_modules(state.__path__), key=lambda i: i.name)
 )
-_MODULES = (models, *_STATE, config_entries, checks, acl, bexpr)
+_MODULES = (models, *_STATE, config_entries, checks, acl, bexpr, jwt_auth)
 
 _NOT_IMPL = re.compile(r"Not implemented:(.*?)(?:\n\s*\n|\Z)", re.DOTALL)
 

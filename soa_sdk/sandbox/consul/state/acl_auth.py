@@ -14,7 +14,8 @@ The shapes are ``api/acl.go``'s (``ACLRole``, ``ACLAuthMethod``, ``ACLBindingRul
   ``GET /v1/acl/templated-policy/name/:name``, ``POST /v1/acl/templated-policy/preview/:name``
   (``builtin/service``, ``builtin/node``, ``builtin/dns``);
 - auth methods of type ``jwt`` (``JWTValidationPubKeys`` or ``JWKSURL``, ``BoundIssuer``,
-  ``BoundAudiences``, ``ClaimMappings``, ``ListClaimMappings``, leeways) and binding rules
+  ``BoundAudiences``, ``ClaimMappings``, ``ListClaimMappings``, leeways; the token is
+  verified as go-sso does, :mod:`..jwt_auth`), in an admin partition, and binding rules
   (``Selector`` in go-bexpr over ``value.*``/``list.*``, ``BindType`` service, node, role or
   policy, ``BindName`` with ``${value.x}``);
 - ``POST /v1/acl/login`` turns a bearer JWT into a token (``AuthMethod`` set, ``Local: true``
@@ -22,20 +23,20 @@ The shapes are ``api/acl.go``'s (``ACLRole``, ``ACLAuthMethod``, ``ACLBindingRul
   ``POST /v1/acl/logout`` deletes the token it carries (only a login's).
 
 Not implemented: auth method types other than ``jwt`` (``kubernetes``, ``aws-iam``, ``oidc``
-are refused: the lab's workloads stand in for the talk's EKS/ECS tasks with OpenBao JWTs),
-``OIDCDiscoveryURL``, the ``templated-policy`` bind type and ``BindVars``, templated policies
-other than the three above, ``Datacenters`` on templated policies (kept, not enforced),
-namespace rules (``NamespaceRules``) of auth methods.
+are refused: the talk's ECS tasks log in with ``aws-iam`` and its EKS pods with
+``kubernetes``; the lab's workloads log in with OpenBao identity tokens and ``jwt`` instead,
+see :mod:`soa_sdk.sandbox.workloads.login`), ``OIDCDiscoveryURL`` (refused), what of the
+``jwt`` validator :mod:`..jwt_auth` leaves out, the ``templated-policy`` bind type and
+``BindVars``, templated policies other than the three above, ``Datacenters`` on templated
+policies (kept, not enforced), namespace rules (``NamespaceRules``) of auth methods; auth
+methods in namespaces (Consul CE has none).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import re
-import ssl
 import time
-import urllib.request
 import uuid
 from typing import Any
 
@@ -43,6 +44,7 @@ from .. import acl as aclmod
 from .. import bexpr
 from ..checks import parse_duration
 from ..exceptions import ACLNotFound, BadRequest, ConsulError, RPCError
+from ..jwt_auth import JWTError, validate_jwt
 from .core import GLOBAL_MANAGEMENT_ID, Authz, Store, now_iso
 from .records import AuthMethod, BindingRule, Role, Token
 
@@ -113,8 +115,6 @@ TEMPLATES: dict[str, tuple[str, str, str, str]] = {
 _IDENTITY_NAME = re.compile(r"^[a-z0-9]([a-z0-9\-_]*[a-z0-9])?$")
 _BIND_VAR = re.compile(r"\$\{([^}]*)\}")
 _BIND_TYPES = ("service", "node", "role", "policy")
-#: go-sso's default leeways (seconds)
-DEFAULT_LEEWAY = 150
 #: Consul's defaults for ``acl.token_min_expiration_ttl`` / ``token_max_expiration_ttl``
 TOKEN_MIN_TTL = 60.0
 TOKEN_MAX_TTL = 24 * 3600.0
@@ -144,10 +144,6 @@ def render_template(name: str, variables: dict[str, Any] | None) -> str:
     return template.replace("{{.Name}}", str((variables or {}).get("name", "")))
 
 
-def _b64url(data: str) -> bytes:
-    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
-
-
 def _rfc3339(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e6):06d}Z"
 
@@ -159,122 +155,6 @@ def parse_rfc3339(text: str) -> float:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError as exc:
         raise BadRequest(f"Request decode failed: invalid time {text!r}") from exc
-
-
-# ---------------------------------------------------------------- JWT validation
-
-
-class JWTError(RPCError):
-    """An invalid bearer token: the validator's error, which Consul passes through (500)."""
-
-
-def _public_keys(config: dict[str, Any]) -> list[Any]:
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-    keys: list[Any] = []
-    for pem in config.get("JWTValidationPubKeys") or []:
-        keys.append((None, load_pem_public_key(pem.encode())))
-    if config.get("JWKSURL"):
-        ctx = None
-        if config.get("JWKSCACert"):
-            ctx = ssl.create_default_context(cadata=config["JWKSCACert"])
-        try:
-            with urllib.request.urlopen(config["JWKSURL"], timeout=10, context=ctx) as reply:
-                jwks = json.load(reply)
-        except (OSError, ValueError) as exc:
-            raise JWTError(f"failed to fetch JWKS from {config['JWKSURL']}: {exc}") from exc
-        for k in jwks.get("keys", []):
-            if k.get("kty") == "RSA":
-                key = rsa.RSAPublicNumbers(
-                    int.from_bytes(_b64url(k["e"]), "big"), int.from_bytes(_b64url(k["n"]), "big")
-                ).public_key()
-            elif k.get("kty") == "EC" and k.get("crv") in ("P-256", "P-384"):
-                curve = ec.SECP256R1() if k["crv"] == "P-256" else ec.SECP384R1()
-                key = ec.EllipticCurvePublicNumbers(
-                    int.from_bytes(_b64url(k["x"]), "big"),
-                    int.from_bytes(_b64url(k["y"]), "big"),
-                    curve,
-                ).public_key()
-            else:
-                continue
-            keys.append((k.get("kid"), key))
-    return keys
-
-
-def _verify_signature(token: str, config: dict[str, Any]) -> dict[str, Any]:
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
-    try:
-        head_b64, body_b64, sig_b64 = token.split(".")
-        header = json.loads(_b64url(head_b64))
-        claims = json.loads(_b64url(body_b64))
-        signature = _b64url(sig_b64)
-    except (ValueError, TypeError) as exc:
-        raise JWTError(
-            "failed to parse JWT: square/go-jose: compact JWS format must have three parts"
-        ) from exc
-    alg = header.get("alg", "")
-    supported = config.get("JWTSupportedAlgs") or ["RS256"]
-    if alg not in supported:
-        raise JWTError(f"error validating signature: unsupported signing algorithm {alg!r}")
-    digest = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}.get(alg[2:])
-    if digest is None:
-        raise JWTError(f"error validating signature: unsupported signing algorithm {alg!r}")
-    signing_input = f"{head_b64}.{body_b64}".encode()
-    for kid, key in _public_keys(config):
-        if kid and header.get("kid") and kid != header["kid"]:
-            continue
-        try:
-            if alg.startswith("RS") and isinstance(key, rsa.RSAPublicKey):
-                key.verify(signature, signing_input, padding.PKCS1v15(), digest())
-            elif alg.startswith("ES") and isinstance(key, ec.EllipticCurvePublicKey):
-                half = len(signature) // 2
-                der = encode_dss_signature(
-                    int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big")
-                )
-                key.verify(der, signing_input, ec.ECDSA(digest()))
-            else:
-                continue
-        except InvalidSignature:
-            continue
-        return claims
-    raise JWTError("no known key successfully validated the token signature")
-
-
-def _leeway(config: dict[str, Any], name: str, default: int) -> int:
-    """A leeway in seconds as go-sso reads it: 0 (or unset) is the default, -1 is none."""
-    value = int(config.get(name) or 0)
-    return default if value == 0 else max(value, 0)
-
-
-def validate_jwt(token: str, config: dict[str, Any], now: float | None = None) -> dict[str, Any]:
-    """The claims of a bearer token the ``jwt`` method ``config`` accepts (go-sso's checks:
-    signature, ``iss``, ``aud``, ``exp``/``nbf`` with leeways); :class:`JWTError` otherwise."""
-    claims = _verify_signature(token, config)
-    now = time.time() if now is None else now
-    skew = _leeway(config, "ClockSkewLeeway", 60)
-    exp_leeway = _leeway(config, "ExpirationLeeway", DEFAULT_LEEWAY)
-    nbf_leeway = _leeway(config, "NotBeforeLeeway", DEFAULT_LEEWAY)
-    if config.get("BoundIssuer") and claims.get("iss") != config["BoundIssuer"]:
-        raise JWTError("invalid issuer (iss) claim")
-    if "exp" in claims and float(claims["exp"]) + exp_leeway + skew < now:
-        raise JWTError("token is expired (exp)")
-    if "nbf" in claims and float(claims["nbf"]) - nbf_leeway - skew > now:
-        raise JWTError("token not valid yet (nbf)")
-    bound = config.get("BoundAudiences") or []
-    if bound:
-        aud = claims.get("aud")
-        auds = aud if isinstance(aud, list) else ([aud] if aud else [])
-        if not auds:
-            raise JWTError("audience claim found in JWT but no audiences bound")
-        if not set(auds) & set(bound):
-            raise JWTError("invalid audience (aud) claim: audience claim does not match any"
-                           " expected audience")  # fmt: skip
-    return claims
 
 
 def _claim(claims: dict[str, Any], path: str) -> Any:
