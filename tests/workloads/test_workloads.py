@@ -193,6 +193,16 @@ def test_control_api_registers_workloads_and_sidecars(host_client):
         ({"name": "a", "upstreams": "payments"}, "upstreams"),
         ({"name": "a", "check_interval": "soon"}, "check_interval"),
         ({"name": "a", "colour": "red"}, "unknown"),
+        ({"name": "a", "consul_login": {"auth_method": "m"}}, "consul_login"),
+        ({"name": "a", "consul_login": {"auth_method": "m", "bearer_token": ""}}, "consul_login"),
+        (
+            {
+                "name": "a",
+                "consul_token": "t",
+                "consul_login": {"auth_method": "m", "bearer_token": "j"},
+            },
+            "not both",
+        ),
     ],
 )
 def test_control_api_rejects_bad_input_and_changes_nothing(host_client, spec, message):
