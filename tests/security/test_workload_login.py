@@ -154,9 +154,13 @@ def test_a_token_for_another_partition_binds_nothing(lab: Any, creds: Any) -> No
     partition = "login-other"
     assert consul(lab, "PUT", "partition", json={"Name": partition}).status_code == 200
     try:
+        in_other = {"partition": partition}
         lab.workloads.login.ensure_auth_method(partition)
-        lab.workloads.login.ensure_auth_method(partition)  # again: still one rule
-        rules = consul(lab, "GET", "acl/binding-rules", params={"partition": partition}).json()
+        method = consul(lab, "GET", f"acl/auth-method/{AUTH_METHOD}", params=in_other).json()
+        lab.workloads.login.ensure_auth_method(partition)  # again: nothing written, one rule
+        again = consul(lab, "GET", f"acl/auth-method/{AUTH_METHOD}", params=in_other).json()
+        assert again["ModifyIndex"] == method["ModifyIndex"]
+        rules = consul(lab, "GET", "acl/binding-rules", params=in_other).json()
         assert [r["Selector"] for r in rules] == [f'value.partition == "{partition}"']
         refused = login(lab, creds("login-a", "default")["bearer_token"], partition)
         assert (refused.status_code, refused.text) == (403, "Permission denied")

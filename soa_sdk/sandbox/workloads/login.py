@@ -126,11 +126,18 @@ class ConsulLogin:
 
     # -- Consul ------------------------------------------------------------------------------
     def ensure_auth_method(self, partition: str = "default") -> None:
-        """``PUT /v1/acl/auth-method`` (an upsert) and, unless one is there, ``PUT
-        /v1/acl/binding-rule``, both in ``partition``; safe to run again."""
+        """The auth method (``GET``, and ``PUT /v1/acl/auth-method`` unless it is there as
+        wanted) and its binding rule (``GET /v1/acl/binding-rules``, ``PUT
+        /v1/acl/binding-rule`` unless there), both in ``partition``; safe to run again."""
         params = {"partition": partition}
-        self._call("PUT", "/v1/acl/auth-method", "set up the workloads' auth method",
-                   auth_method(self.vault_addr), params)  # fmt: skip
+        method = auth_method(self.vault_addr)
+        found = self._call(
+            "GET", f"/v1/acl/auth-method/{AUTH_METHOD}", "read the workloads' auth method",
+            params=params, missing_ok=True,
+        )  # fmt: skip
+        if not found or any(found.get(k) != method[k] for k in ("Type", "Config")):
+            self._call("PUT", "/v1/acl/auth-method", "set up the workloads' auth method",
+                       method, params)  # fmt: skip
         rule = binding_rule(partition)
         rules = self._call(
             "GET",
@@ -150,7 +157,10 @@ class ConsulLogin:
         doing: str,
         body: Any = None,
         params: dict[str, str] | None = None,
+        missing_ok: bool = False,
     ) -> Any:
+        """One Consul request; with ``missing_ok`` Consul's 403 ``ACL not found`` (how it
+        answers a read of an unknown ACL object) is None."""
         try:
             resp = self._consul.request(
                 method, self.consul_addr + path, json=body, params=params, timeout=self.timeout
@@ -159,6 +169,8 @@ class ConsulLogin:
             raise ServiceUnavailable(
                 f"Consul did not answer when asked to {doing} ({error})."
             ) from None
+        if missing_ok and (resp.status_code, resp.text.strip()) == (403, "ACL not found"):
+            return None
         if resp.status_code == 403:
             raise AccessDenied(
                 f"Consul refused to {doing}: {resp.text.strip()}. The lab's Consul token "
