@@ -185,12 +185,12 @@ class Member:
 
 
 @pytest.fixture(scope="module")
-def member(endpoints, setup: Setup) -> Member:
+def member(lab, endpoints, setup: Setup) -> Member:
+    # The session's organization is step 0's, made by Terraform (an organization created here
+    # first would make terraform/org's apply fail with AlreadyInOrganizationException); the
+    # test's own account joins it outside Terraform's state.
+    lab.org.ensure()
     org = _aws(endpoints, "organizations")
-    try:
-        org.describe_organization()
-    except org.exceptions.AWSOrganizationsNotInUseException:
-        org.create_organization(FeatureSet="ALL")
     suffix = secrets.token_hex(3)
     status = org.create_account(Email=f"vault-{suffix}@example.com", AccountName=f"vault-{suffix}")
     account = status["CreateAccountStatus"]["AccountId"]
