@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import consul
@@ -376,25 +377,35 @@ def test_login_errors(cs: Running, key: Any) -> None:
     assert login(sign(key, claims("web"))).status_code == 200
 
 
-@pytest.fixture
-def jwks_url(key: Any) -> Iterator[str]:
+def _jwk(key: Any, kid: str) -> dict[str, Any]:
     numbers = key.public_key().public_numbers()
-    doc = {
-        "keys": [
-            {
-                "kty": "RSA",
-                "kid": "k1",
-                "alg": "RS256",
-                "use": "sig",
-                "n": _b64(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
-                "e": _b64(numbers.e.to_bytes(3, "big")),
-            }
-        ]
+    return {
+        "kty": "RSA",
+        "kid": kid,
+        "alg": "RS256",
+        "use": "sig",
+        "n": _b64(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
+        "e": _b64(numbers.e.to_bytes(3, "big")),
     }
+
+
+@dataclass
+class KeySet:
+    """A JWKS endpoint over HTTP (as OpenBao's ``.well-known/keys``), counting its fetches."""
+
+    url: str
+    keys: list[dict[str, Any]]
+    fetches: int = 0
+
+
+@pytest.fixture
+def jwks(key: Any) -> Iterator[KeySet]:
+    served = KeySet("", [_jwk(key, "k1")])
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = json.dumps(doc).encode()
+            served.fetches += 1
+            body = json.dumps({"keys": served.keys}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
@@ -406,15 +417,16 @@ def jwks_url(key: Any) -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    served.url = f"http://127.0.0.1:{server.server_port}/v1/identity/oidc/.well-known/keys"
     try:
-        yield f"http://127.0.0.1:{server.server_port}/v1/identity/oidc/.well-known/keys"
+        yield served
     finally:
         server.shutdown()
         thread.join(timeout=5)
 
 
-def test_login_with_jwks_url(cs: Running, key: Any, jwks_url: str) -> None:
-    _setup_login(cs, {"JWKSURL": jwks_url})
+def test_login_with_jwks_url(cs: Running, key: Any, jwks: KeySet) -> None:
+    _setup_login(cs, {"JWKSURL": jwks.url})
     r = cs.http(
         "POST",
         "/v1/acl/login",
@@ -529,3 +541,32 @@ def test_audience_is_checked_strictly(cs: Running, key: Any) -> None:
     )  # fmt: skip
     no_aud = {k: v for k, v in claims("inventory").items() if k != "aud"}
     assert cs.http("POST", "/v1/acl/login", token=None, json=body(no_aud)).status_code == 200
+
+
+def test_the_key_set_is_kept_and_fetched_again_for_a_rotated_key(
+    cs: Running, key: Any, jwks: KeySet
+) -> None:
+    _setup_login(cs, {"JWKSURL": jwks.url})
+
+    def login(bearer: str) -> Any:
+        return cs.http(
+            "POST", "/v1/acl/login", token=None,
+            json={"AuthMethod": "openbao", "BearerToken": bearer},
+        )  # fmt: skip
+
+    for _ in range(3):
+        assert login(sign(key, claims("inventory"))).status_code == 200
+    assert jwks.fetches == 1, "go-oidc's RemoteKeySet keeps the keys it fetched"
+    # The issuer rotates: a new key is published, tokens carry its kid. The kept set does not
+    # verify it, so the set is fetched again, once, and the login succeeds.
+    rotated = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwks.keys = [_jwk(rotated, "k2"), *jwks.keys]
+    assert login(sign(rotated, claims("inventory"), kid="k2")).status_code == 200
+    assert jwks.fetches == 2
+    # A forged token costs one fetch more, then the refusal.
+    forged = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    refused = login(sign(forged, claims("inventory"), kid="k2"))
+    assert (refused.status_code, refused.text) == (
+        500, "error verifying token: failed to verify id token signature"
+    )  # fmt: skip
+    assert jwks.fetches == 3

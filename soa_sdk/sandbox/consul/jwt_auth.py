@@ -6,7 +6,9 @@ them through as a 500, ``agent/consul/acl_endpoint.go``):
 - the signature: against ``JWTValidationPubKeys`` (PEM; ``error parsing token: ...``, ``no
   known key successfully validated the token signature``) or against the key set at
   ``JWKSURL``, fetched over HTTP(S) (``JWKSCACert`` trusted) and matched by ``kid`` as go-oidc's
-  ``RemoteKeySet`` does (``error verifying token: failed to verify id token signature``);
+  ``RemoteKeySet`` does (``error verifying token: failed to verify id token signature``): the
+  key set is kept per URL and fetched again only when no kept key verifies the token (a key
+  rotated in, or a forged token: one fetch, then the refusal);
 - the times: a token needs ``iat``, ``nbf`` or ``exp``; a missing ``exp`` is ``max(iat, nbf)``
   plus ``ExpirationLeeway`` (default 150 s), a missing ``nbf`` is ``iat`` or ``exp`` minus
   ``NotBeforeLeeway``; then go-jose's checks with ``ClockSkewLeeway`` (default 60 s; ``-1``
@@ -16,8 +18,7 @@ them through as a 500, ``agent/consul/acl_endpoint.go``):
 
 Not implemented: ``OIDCDiscoveryURL`` (refused when the method is written), signing algorithms
 other than RS256/384/512 and ES256/384 (PS*, ES512 and EdDSA tokens verify against no key),
-caching the JWKS (go-oidc keeps it and refetches on an unknown ``kid``; the sandbox fetches it
-at every login), ``JWTSupportedAlgs`` (kept; Consul does not enforce it for ``jwt`` either).
+``JWTSupportedAlgs`` (kept; Consul does not enforce it for ``jwt`` either).
 """
 
 from __future__ import annotations
@@ -25,11 +26,16 @@ from __future__ import annotations
 import base64
 import json
 import ssl
+import threading
 import time
 import urllib.request
 from typing import Any
 
 from .exceptions import RPCError
+
+_KEY_SETS: dict[tuple[str, str], list[tuple[str, Any]]] = {}
+"""The key sets fetched so far, by (``JWKSURL``, ``JWKSCACert``), as go-oidc's RemoteKeySet."""
+_KEY_SETS_LOCK = threading.Lock()
 
 #: go-sso's ``claimDefaultLeeway`` (ExpirationLeeway, NotBeforeLeeway) and go-jose's
 #: ``jwt.DefaultLeeway`` (ClockSkewLeeway), in seconds
@@ -127,15 +133,22 @@ def verify_signature(token: str, config: dict[str, Any]) -> dict[str, Any]:
     signing_input = f"{head_b64}.{body_b64}".encode()
     alg, kid = str(header.get("alg", "")), str(header.get("kid") or "")
     if jwks:
-        keys = [key for key_id, key in _jwks_keys(config) if not kid or key_id == kid]
-    else:
-        keys = [
-            load_pem_public_key(pem.encode()) for pem in config.get("JWTValidationPubKeys") or []
-        ]
+        where = (str(config["JWKSURL"]), str(config.get("JWKSCACert") or ""))
+        with _KEY_SETS_LOCK:
+            kept = _KEY_SETS.get(where)
+        # The kept keys first; a fetch when none is kept or none of them verifies.
+        for fetch in (False, True) if kept is not None else (True,):
+            if fetch:
+                kept = _jwks_keys(config)
+                with _KEY_SETS_LOCK:
+                    _KEY_SETS[where] = kept
+            keys = [key for key_id, key in kept or [] if not kid or key_id == kid]
+            if any(_verifies(key, alg, signing_input, signature) for key in keys):
+                return claims
+        raise JWTError("error verifying token: failed to verify id token signature")
+    keys = [load_pem_public_key(pem.encode()) for pem in config.get("JWTValidationPubKeys") or []]
     if any(_verifies(key, alg, signing_input, signature) for key in keys):
         return claims
-    if jwks:
-        raise JWTError("error verifying token: failed to verify id token signature")
     raise JWTError("no known key successfully validated the token signature")
 
 
