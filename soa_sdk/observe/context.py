@@ -214,11 +214,17 @@ class Context:
                         params={"partition": partition},
                         doing=f"read the instances of {service}",
                     )
+                    # Merged into what is known: the retired instances found before stay
+                    # known (as ""), or records of two of them interleaved would ask Consul
+                    # again at every record.
                     known = {
-                        str(e.get("ServiceID")): str(
-                            (e.get("ServiceMeta") or {}).get("version", "")
-                        )
-                        for e in entries or []
+                        **known,
+                        **{
+                            str(e.get("ServiceID")): str(
+                                (e.get("ServiceMeta") or {}).get("version", "")
+                            )
+                            for e in entries or []
+                        },
                     }
                     known.setdefault(instance, "")  # retired: not asked again
                     versions[(partition, service)] = known
