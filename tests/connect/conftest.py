@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +30,17 @@ from soa_sdk.sandbox.consul import ConsulBackend
 from soa_sdk.sandbox.envoy import EnvoyProcess
 from soa_sdk.sandbox.ports import free_port
 from soa_sdk.sandbox.services.vault import bao_binary
+
+
+def soa_lab_cli(home: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """The real ``soa-lab`` CLI (``python -m soa_sdk.cli``) on the sandbox in ``home``."""
+    return subprocess.run(
+        [sys.executable, "-m", "soa_sdk.cli", *arguments],
+        env={**os.environ, "SOA_LAB_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:

@@ -10,12 +10,8 @@ their workloads small HTTP servers of this test."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,41 +23,10 @@ from soa_sdk.runtime import proxy
 from soa_sdk.sandbox.ports import free_port
 from soa_sdk.sandbox.state import SandboxState
 
-from .conftest import eventually
+from .conftest import _Handler, _Workload, eventually, soa_lab_cli
 
 PARTITION = "ecs"  # runtime-ecs's, in the declared mesh
 BAD_REGEX = "/(?=look)ahead"  # RE2, Envoy's regex engine, has no lookahead
-
-
-def _lab(home: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SOA_LAB_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "soa_sdk.cli", *arguments],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-class _Answer(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Workload  # type: ignore[assignment]
-
-    def do_GET(self) -> None:
-        body = json.dumps({"version": self.server.version}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class _Workload(ThreadingHTTPServer):
-    daemon_threads = True
-    version = ""
 
 
 class Sandbox:
@@ -86,7 +51,7 @@ class Sandbox:
         assert reply.status_code == 200, reply.text
 
     def workload(self, version: str) -> int:
-        server = _Workload(("127.0.0.1", 0), _Answer)
+        server = _Workload(("127.0.0.1", 0), _Handler)
         server.version = version
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self.workloads.append(server)
@@ -123,7 +88,7 @@ HEADER_ROUTE = {
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     home = tmp_path_factory.mktemp("view") / "home"
-    up = _lab(home, "up")
+    up = soa_lab_cli(home, "up")
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         s = Sandbox(home)
@@ -174,14 +139,14 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         eventually(lambda: s.call("v2") == "v2")
         yield s
     finally:
-        down = _lab(home, "down")
+        down = soa_lab_cli(home, "down")
         assert down.returncode == 0, down.stdout + down.stderr
 
 
 def test_status_shows_accepted_versions_then_a_nack_and_the_old_config_serves(
     sandbox: Sandbox,
 ) -> None:
-    status = _lab(sandbox.home, "status")
+    status = soa_lab_cli(sandbox.home, "status")
     assert status.returncode == 0, status.stderr
     accepted = [line for line in status.stdout.splitlines() if line.startswith("envoy: xDS")]
     assert accepted and "routes " in accepted[0] and "clusters " in accepted[0], status.stdout
@@ -194,7 +159,7 @@ def test_status_shows_accepted_versions_then_a_nack_and_the_old_config_serves(
     )
 
     def shown() -> str:
-        out = _lab(sandbox.home, "status").stdout
+        out = soa_lab_cli(sandbox.home, "status").stdout
         return out if "xDS NACK" in out else ""
 
     text = shown() or eventually(shown)
@@ -203,7 +168,7 @@ def test_status_shows_accepted_versions_then_a_nack_and_the_old_config_serves(
     assert "routes version" in nack_line and "Envoy keeps its previous config" in nack_line
     assert "(?=" in nack_line  # Envoy's own message: RE2's "invalid perl operator: (?="
 
-    document = json.loads(_lab(sandbox.home, "status", "--json").stdout)
+    document = json.loads(soa_lab_cli(sandbox.home, "status", "--json").stdout)
     envoy = next(row for row in document["services"] if row["name"] == "envoy")
     nack = envoy["xds"]["last_nack"]
     assert nack["type_url"].endswith("RouteConfiguration") and nack["node"] == "envoy"
@@ -223,7 +188,9 @@ def test_status_shows_accepted_versions_then_a_nack_and_the_old_config_serves(
 
     # Fixed: the next version is accepted, and status says the NACK was superseded.
     sandbox.router(HEADER_ROUTE)
-    eventually(lambda: "a newer version was accepted since" in _lab(sandbox.home, "status").stdout)
+    eventually(
+        lambda: "a newer version was accepted since" in soa_lab_cli(sandbox.home, "status").stdout
+    )
     assert sandbox.call("v2") == "v2"
 
 

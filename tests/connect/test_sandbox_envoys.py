@@ -5,31 +5,19 @@ checked on ``/ready``, listed by ``soa-lab status`` with its admin URL, stopped 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import requests
 
-
-def _lab(home: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SOA_LAB_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "soa_sdk.cli", *arguments],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from .conftest import soa_lab_cli
 
 
 def test_up_status_down_with_envoys(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    up = _lab(home, "up")
+    up = soa_lab_cli(home, "up")
     try:
         assert up.returncode == 0, up.stdout + up.stderr
-        status = _lab(home, "status", "--json")
+        status = soa_lab_cli(home, "status", "--json")
         assert status.returncode == 0, status.stderr
         doc = json.loads(status.stdout)
         rows = doc["services"] if isinstance(doc, dict) else doc
@@ -45,6 +33,6 @@ def test_up_status_down_with_envoys(tmp_path: Path) -> None:
         roots = requests.get(consul + "/v1/connect/ca/roots", timeout=5).json()
         assert roots["Roots"] and roots["TrustDomain"].endswith(".consul")
     finally:
-        down = _lab(home, "down")
+        down = soa_lab_cli(home, "down")
     assert down.returncode == 0, down.stdout + down.stderr
     assert not (home / "envoy" / "all").exists()
