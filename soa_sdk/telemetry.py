@@ -248,11 +248,22 @@ def access_record(line: dict[str, object]) -> dict[str, object] | None:
         "partition": str(line.get("partition") or "default"),
         "instance": str(line.get("instance") or ""),
         "code": code,
-        "latency_ms": float(str(line.get("duration_ms") or 0)),
+        "latency_ms": _latency_ms(line),
         "method": str(line.get("method") or ""),
         "path": str(line.get("path") or ""),
         "request_id": str(line.get("request_id") or ""),
     }
+
+
+def _latency_ms(line: dict[str, object]) -> float:
+    """The request's duration in ms: ``duration_us`` (Envoy's ``COMMON_DURATION`` in
+    microseconds, the sandbox's format), or ``duration_ms`` (``%DURATION%``, whole ms)."""
+    try:
+        if line.get("duration_us") not in (None, "", "-"):
+            return float(str(line["duration_us"])) / 1000.0
+        return float(str(line.get("duration_ms") or 0))
+    except ValueError:
+        return 0.0
 
 
 def wait_flushed(admin_urls: Sequence[str], timeout: float = 2.0) -> bool:

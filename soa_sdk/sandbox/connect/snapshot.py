@@ -322,7 +322,8 @@ def _access_log(ctx: _Ctx, kind: str) -> list[dict[str, Any]]:
         "upstream_cluster": "%UPSTREAM_CLUSTER%",
         "upstream_host": "%UPSTREAM_HOST%",
         "peer": "%DOWNSTREAM_PEER_URI_SAN%",
-        "duration_ms": "%DURATION%",
+        # %DURATION% in microseconds: first byte received to last byte sent downstream
+        "duration_us": "%COMMON_DURATION(DS_RX_BEG:DS_TX_END:us)%",
         "request_id": "%REQ(X-REQUEST-ID)%",
     }
     return [
