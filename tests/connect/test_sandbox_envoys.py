@@ -35,4 +35,4 @@ def test_up_status_down_with_envoys(tmp_path: Path) -> None:
     finally:
         down = soa_lab_cli(home, "down")
     assert down.returncode == 0, down.stdout + down.stderr
-    assert not (home / "envoy" / "all").exists()
+    assert not (home / "envoy").exists()

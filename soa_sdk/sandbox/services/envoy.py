@@ -85,7 +85,11 @@ class EnvoyService(Service):
             "--log-level",
             "warn",
         ]
-        return Launch(command=command, url=f"http://{LOOPBACK}:{admin}", paths=[str(folder)])
+        # The one Envoy of every partition owns the whole envoy/ folder: down removes it all.
+        paths = (
+            [str(folder), str(folder.parent)] if self.partition == ALL_PARTITIONS else [str(folder)]
+        )
+        return Launch(command=command, url=f"http://{LOOPBACK}:{admin}", paths=paths)
 
     def is_healthy(self, record: ServiceRecord, secrets: dict[str, str]) -> bool:
         return http_ok(f"{record.url}/ready")
