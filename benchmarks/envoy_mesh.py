@@ -1,6 +1,6 @@
 """Requests/s and added latency of the Envoy mesh (issue 14), side by side in one run.
 
-    python benchmarks/envoy_mesh.py [-n 20000] [-c 8] [--concurrency 1]
+    python benchmarks/envoy_mesh.py [-n 20000] [-c 8] [--concurrency 1] [--app fake-service]
 
 Starts OpenBao (dev) for the Connect CA, the Consul emulator's backend in this process with
 the ADS server, one Envoy for the runtime (the ``store`` and ``inventory`` sidecars and an
@@ -15,6 +15,9 @@ process, raw HTTP/1.1) at:
 - ingress: the ingress gateway -> inventory's sidecar (mTLS, RBAC) -> workload;
 
 and prints requests/s, p50/p99 and what each path adds to direct, and the Envoys' RSS.
+With ``--app fake-service`` the workload is a real :class:`FakeService` (in a child process,
+on TCP) instead: "direct" and the hops then include the workloads' own HTTP stack
+(``workloads/http1.py``) and its fake-service reply.
 No figure is asserted anywhere: the numbers depend on the machine.
 """
 
@@ -136,6 +139,28 @@ def _static_envoy(folder: Path, listen: int, upstream: int | None, concurrency: 
     )
 
 
+def app_child(port: int) -> None:
+    """Serve a fake-service workload on ``port`` until stdin closes."""
+    from soa_sdk.sandbox.workloads import FakeService, WorkloadConfig
+
+    app = FakeService(WorkloadConfig("inventory"), port=port).start()
+    print("ready", flush=True)
+    sys.stdin.read()
+    app.stop()
+
+
+def _fake_service(port: int) -> subprocess.Popen[Any]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--app-child", str(port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    return proc
+
+
 def load_child(port: int, n: int, conns: int) -> None:
     """Drive ``n`` GETs over ``conns`` keep-alive connections; print JSON latencies."""
     request = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
@@ -215,6 +240,12 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=20000)
     ap.add_argument("-c", type=int, default=8)
     ap.add_argument("--concurrency", type=int, default=1, help="Envoy worker threads")
+    ap.add_argument(
+        "--app",
+        choices=("envoy", "fake-service"),
+        default="envoy",
+        help="the workload: Envoy's direct_response (the mesh alone) or a FakeService",
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-envoy-"))
     procs: list[subprocess.Popen[Any]] = []
@@ -247,7 +278,10 @@ def main() -> None:
         ca = ConnectCA(client)
         ca.setup()
         app_port, side_port, up_port, ing_port = free_port(), free_port(), free_port(), free_port()
-        procs.append(_static_envoy(tmp / "app", app_port, None, args.concurrency))
+        if args.app == "fake-service":
+            procs.append(_fake_service(app_port))
+        else:
+            procs.append(_static_envoy(tmp / "app", app_port, None, args.concurrency))
         procs.append(_static_envoy(tmp / "side", side_port, app_port, args.concurrency))
         b = ConsulBackend(initial_management_token=token)
         b.register_service(
@@ -332,7 +366,7 @@ def main() -> None:
         }
         base = results["direct"]
         print(f"{args.n} requests, {args.c} keep-alive connections, ", end="")
-        print(f"Envoy --concurrency {args.concurrency}")
+        print(f"Envoy --concurrency {args.concurrency}, workload {args.app}")
         cols = ("req/s", "p50 ms", "p99 ms", "+p50", "+p99", "errors")
         print(f"{'path':28} " + " ".join(f"{c:>8}" for c in cols))
         for name, r in results.items():
@@ -347,13 +381,16 @@ def main() -> None:
         print(f"mesh Envoy (2 sidecars + ingress) RSS after the run: {rss:.0f} MiB")
         for p in procs[1:]:
             mib = psutil.Process(p.pid).memory_info().rss / 2**20
-            print(f"static Envoy pid {p.pid} RSS: {mib:.0f} MiB")
+            what = "workload" if args.app == "fake-service" and p is procs[1] else "static Envoy"
+            print(f"{what} pid {p.pid} RSS: {mib:.0f} MiB")
     finally:
         if envoy is not None:
             envoy.stop()
         if controller is not None:
             controller.stop()
         for p in procs:
+            if p.stdin is not None:
+                p.stdin.close()
             p.terminate()
             try:
                 p.wait(5)
@@ -364,5 +401,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         load_child(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--app-child":
+        app_child(int(sys.argv[2]))
     else:
         main()
