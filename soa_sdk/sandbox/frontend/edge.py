@@ -23,25 +23,13 @@ import botocore.exceptions
 import requests
 
 from soa_sdk.sandbox.frontend import CONTROL_PREFIX
+from soa_sdk.sandbox.headers import NOT_FORWARDED
 
 log = logging.getLogger(__name__)
 
 ROLE = "OrganizationAccountAccessRole"
 POP = "SBX1-C1"
 """The edge location the sandbox's answers name (``X-Amz-Cf-Pop``)."""
-
-HOP_BY_HOP = {
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "content-length",
-}
 
 
 # -- the configuration ------------------------------------------------------------------------
@@ -375,7 +363,7 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         port = origin["CustomOriginConfig"]["HTTPPort"]
         url = f"http://{origin['DomainName']}:{port}{origin.get('OriginPath') or ''}{target}"
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in NOT_FORWARDED}
         headers["Via"] = f"1.1 {self.edge.via()} (CloudFront)"
         timeout = (origin["CustomOriginConfig"].get("OriginReadTimeout") or 30) + 0.0
         try:
@@ -389,7 +377,7 @@ class _Handler(BaseHTTPRequestHandler):
         passed = [
             (k, v)
             for k, v in reply.headers.items()
-            if k.lower() not in HOP_BY_HOP and k.lower() != "content-encoding"
+            if k.lower() not in NOT_FORWARDED and k.lower() != "content-encoding"
         ]
         return reply.status_code, passed, reply.content
 

@@ -28,23 +28,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from soa_sdk.sandbox.headers import HOP_BY_HOP
+
 log = logging.getLogger(__name__)
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 64 * 1024 * 1024
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
 _REASONS = {s.value: s.phrase for s in http.HTTPStatus}
 
 

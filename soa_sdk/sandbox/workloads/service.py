@@ -38,8 +38,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from soa_sdk.sandbox.headers import NOT_FORWARDED
 from soa_sdk.sandbox.workloads.http1 import (
-    HOP_BY_HOP,
     ConnectionPool,
     HTTPServer,
     Request,
@@ -282,11 +282,7 @@ class FakeService:
             target += ("&" if "?" in target else "?") + parts.query
         headers: list[tuple[str, str]] = []
         if cfg.append_request:
-            headers = [
-                (k, v)
-                for k, v in req.headers
-                if k.lower() not in HOP_BY_HOP and k.lower() not in ("host", "content-length")
-            ]
+            headers = [(k, v) for k, v in req.headers if k.lower() not in NOT_FORWARDED]
         try:
             resp = self.pool.request(
                 parts.hostname or "127.0.0.1",
