@@ -12,24 +12,9 @@ from __future__ import annotations
 import platform
 import shlex
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from soa_sdk.sandbox.providers.aws import provider as aws
-
-
-@dataclass(frozen=True)
-class LocalProvider:
-    address: str  # registry.terraform.io/hashicorp/aws
-    version: str
-    module: str  # python -m ...
-
-    @property
-    def type_name(self) -> str:
-        return self.address.rsplit("/", 1)[1]
-
-
-PROVIDERS = [LocalProvider(aws.ADDRESS, aws.VERSION, "soa_sdk.sandbox.providers.aws")]
+from soa_sdk.sandbox.providers.local import PROVIDERS
 
 
 def _platform() -> str:
@@ -47,15 +32,18 @@ def write_mirror(home: Path) -> Path:
     """Write the mirror and the CLI configuration; return the configuration's path."""
     root = terraform_home(home)
     plugins = root / "plugins"
-    for provider in PROVIDERS:
+    for provider in PROVIDERS.values():
         folder = plugins / provider.address / provider.version / _platform()
         folder.mkdir(parents=True, exist_ok=True)
         executable = folder / f"terraform-provider-{provider.type_name}_v{provider.version}"
-        script = f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m {provider.module} "$@"\n'
+        script = (
+            f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m soa_sdk.sandbox.providers "
+            f'launch {provider.type_name} "$@"\n'
+        )
         if not executable.exists() or executable.read_text() != script:
             executable.write_text(script)
             executable.chmod(0o755)
-    includes = ", ".join(f'"{p.address}"' for p in PROVIDERS)
+    includes = ", ".join(f'"{p.address}"' for p in PROVIDERS.values())
     config = root / "terraformrc"
     config.write_text(
         "# Written by soa-lab: the sandbox's local providers, installed from this mirror only.\n"

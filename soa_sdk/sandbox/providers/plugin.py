@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import json
 import logging
 import os
 import signal
@@ -242,25 +243,31 @@ def serve_launched(factory: Callable[[], Any]) -> int:
     return 0
 
 
-def serve_reattach(factory: Callable[[], Any], ready_file: str | None = None) -> int:
-    """Serve on ``127.0.0.1:<port>`` until SIGTERM (or a ``Shutdown`` call); write the port
-    to ``ready_file`` once it accepts connections. TCP, not a Unix socket: gRPC tells
-    connections apart by their peer address, and each provider configuration is one.
-    It also stops when the process that started it is gone (a notebook kernel that was
-    killed cannot stop it), as go-plugin's servers do when their client exits."""
+def serve_reattach(factories: dict[str, Callable[[], Any]], ready_file: str | None = None) -> int:
+    """Serve each provider (source address -> factory) on its own ``127.0.0.1:<port>`` until
+    SIGTERM (or a ``Shutdown`` call); write ``{address: port}`` as JSON to ``ready_file``
+    once all accept connections. TCP, not a Unix socket: gRPC tells connections apart by
+    their peer address, and each provider configuration is one. It also stops when the
+    process that started it is gone (a notebook kernel that was killed cannot stop it), as
+    go-plugin's servers do when their client exits."""
     stopped = threading.Event()
-    server = _server(factory, stopped)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
+    servers: list[grpc.Server] = []
+    ports: dict[str, int] = {}
+    for address, factory in factories.items():
+        server = _server(factory, stopped)
+        ports[address] = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        servers.append(server)
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     threading.Thread(target=_stop_with_parent, args=(stopped,), daemon=True).start()
     if ready_file:
         partial = ready_file + ".partial"
         with open(partial, "w") as handle:
-            handle.write(str(port))
+            json.dump(ports, handle)
         os.replace(partial, ready_file)
     stopped.wait()
-    server.stop(grace=0.5)
+    for server in servers:
+        server.stop(grace=0.5)
     return 0
 
 
@@ -272,14 +279,16 @@ def _stop_with_parent(stopped: threading.Event, every: float = 1.0) -> None:
             stopped.set()
 
 
-def reattach_config(provider_address: str, port: int, pid: int) -> dict[str, Any]:
-    """One entry of ``TF_REATTACH_PROVIDERS`` (go-plugin's ``ReattachConfig`` as JSON)."""
+def reattach_config(ports: dict[str, int], pid: int) -> dict[str, Any]:
+    """``TF_REATTACH_PROVIDERS`` for providers served by one process: go-plugin's
+    ``ReattachConfig`` per source address, as JSON."""
     return {
-        provider_address: {
+        address: {
             "Protocol": "grpc",
             "ProtocolVersion": PROTOCOL_VERSION,
             "Pid": pid,
             "Test": True,
             "Addr": {"Network": "tcp", "String": f"127.0.0.1:{port}"},
         }
+        for address, port in ports.items()
     }

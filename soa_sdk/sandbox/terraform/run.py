@@ -112,14 +112,21 @@ class Terraform(FolderRunner):
             env["TF_REATTACH_PROVIDERS"] = self._start_provider()
         return env
 
+    def provider_environment(self) -> dict[str, str]:
+        """What the local providers read from their environment, as the real ones do: AWS's
+        endpoint and web identity (refreshed per command through the token file)."""
+        return self.aws_environment()
+
     def _start_provider(self) -> str:
+        """Start (once) the process that serves every local provider; return the
+        ``TF_REATTACH_PROVIDERS`` value naming them."""
         if self._provider is not None and self._provider.poll() is None:
             return self._reattach
         self._socket_dir = tempfile.TemporaryDirectory(prefix="soa-lab-tf-")
-        ready = os.path.join(self._socket_dir.name, "aws.ready")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update(self.aws_environment())
-        command = [sys.executable, "-m", "soa_sdk.sandbox.providers.aws", "serve"]
+        ready = os.path.join(self._socket_dir.name, "providers.ready")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VAULT_"))}
+        env.update(self.provider_environment())
+        command = [sys.executable, "-m", "soa_sdk.sandbox.providers", "serve"]
         self._provider = subprocess.Popen(
             [*command, "--ready", ready],
             env=env,
@@ -130,16 +137,12 @@ class Terraform(FolderRunner):
         while not os.path.exists(ready):
             if self._provider.poll() is not None or time.monotonic() > deadline:
                 raise SoaLabError(
-                    "The local AWS provider did not start. Run "
-                    "`python -m soa_sdk.sandbox.providers.aws serve` "
-                    "to see why."
+                    "The sandbox's local Terraform providers did not start. Run "
+                    f"`{' '.join(command[1:])}` to see why."
                 )
             time.sleep(0.02)
-        self._reattach = json.dumps(
-            plugin.reattach_config(
-                mirror.PROVIDERS[0].address, int(Path(ready).read_text()), self._provider.pid
-            )
-        )
+        ports = json.loads(Path(ready).read_text())
+        self._reattach = json.dumps(plugin.reattach_config(ports, self._provider.pid))
         return self._reattach
 
     def close(self) -> None:

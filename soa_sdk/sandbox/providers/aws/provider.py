@@ -52,8 +52,6 @@ from soa_sdk.sandbox.providers.schema import ProviderSchema
 
 log = logging.getLogger(__name__)
 SCHEMA_FILE = Path(__file__).with_name("schema.json")
-ADDRESS = "registry.terraform.io/hashicorp/aws"
-VERSION = "5.99.0"
 
 
 def _code(error: ClientError) -> str:
