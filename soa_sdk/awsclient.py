@@ -51,6 +51,7 @@ class EndpointSession(boto3.Session):
 
 
 NOT_FOUND_CODES = {
+    "AWSOrganizationsNotInUseException",
     "AccountNotFoundException",
     "ResourceNotFoundException",
     "NoSuchEntity",

@@ -139,6 +139,16 @@ class Organization:
         self._progress(f"terraform/{FOLDER}: {applied.counts()}")
         return self._read_back(applied)
 
+    def require(self) -> EnsureResult:
+        """Step 0's organization for a later step: read back through the API (a few
+        Organizations calls) when it is there as declared, else :meth:`ensure` (which applies
+        ``terraform/org``). A later step needs the organization to exist; putting back drift
+        is step 0's ``ensure()``, which costs a Terraform refresh of every resource."""
+        try:
+            return self._read_back(None)
+        except NotFound:
+            return self.ensure()
+
     def add_account(self, account: AccountSpec) -> Account:
         """Create (or keep) one more account, validated before any call (used by step 5): the
         folder applied with the specification plus ``account``. It is then in the folder's
@@ -154,7 +164,7 @@ class Organization:
             return None
         return {"organization": self.spec.document()}
 
-    def _read_back(self, applied: PlanSummary) -> EnsureResult:
+    def _read_back(self, applied: PlanSummary | None) -> EnsureResult:
         organization = self._call("read the organization", "describe_organization")["Organization"]
         ou_ids = self.ou_ids()
         missing_ous = [ou for ou in self.spec.ou_names() if ou not in ou_ids]
@@ -164,7 +174,8 @@ class Organization:
                 f"terraform/{FOLDER} was applied but these OUs are missing: {missing_text}"
             )
         accounts = self._accounts_by_ou(ou_ids)
-        missing = {a.name for a in self.spec.accounts} - {a.name for a in accounts}
+        placed = {(a.name, a.ou) for a in accounts}
+        missing = {a.name for a in self.spec.accounts if (a.name, a.ou) not in placed}
         if missing:
             raise NotFound(
                 f"terraform/{FOLDER} was applied but these accounts are not in their OU: "

@@ -13,7 +13,7 @@ from soa_sdk.paths import terraform_root
 @pytest.fixture(scope="module")
 def base(lab):
     """Step 0 and the production runtime with the runtimes it calls (store -> payments)."""
-    lab.org.ensure()
+    lab.org.require()
     lab.runtime.create("runtime-ecs")
     return lab
 

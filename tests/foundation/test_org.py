@@ -60,6 +60,29 @@ def test_an_account_moved_by_hand_is_put_back_in_its_ou(lab, built):
     assert repaired.account("runtime-ec2").ou == "runtimes"
 
 
+def test_a_later_step_requires_the_organization_without_running_terraform(lab, built):
+    required = lab.org.require()
+    assert required.terraform is None  # read back through Organizations only
+    assert required.organization_id == built.organization_id
+    assert [(a.name, a.id, a.ou) for a in required.accounts] == [
+        (a.name, a.id, a.ou) for a in built.accounts
+    ]
+
+
+def test_require_applies_the_folder_when_an_account_is_not_where_it_is_declared(lab, built):
+    organizations = lab.aws.client("organizations")
+    account = built.account("runtime-eks")
+    organizations.move_account(
+        AccountId=account.id,
+        SourceParentId=built.ou_ids["runtimes"],
+        DestinationParentId=built.root_id,
+    )
+    required = lab.org.require()
+    assert required.terraform is not None
+    assert required.changed == ['aws_organizations_account.this["runtime-eks"]']
+    assert required.account("runtime-eks").ou == "runtimes"
+
+
 def test_an_added_account_is_applied_and_the_file_alone_detaches_it(lab, built):
     from soa_sdk.org import Organization
 

@@ -19,7 +19,7 @@ def ecs(lab: Any) -> Any:
     """The production runtime ``runtime-ecs`` (created when missing), in its declared state:
     a canary promoted by an earlier test (notebook 03) is undone, so that every declared
     version runs and no other does."""
-    lab.org.ensure()
+    lab.org.require()
     report = lab.runtime.create("runtime-ecs")
     for service in lab.runtime.spec("runtime-ecs").services:
         lab.release.reset(service.name, "runtime-ecs")

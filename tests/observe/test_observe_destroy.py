@@ -62,7 +62,7 @@ def restore_the_mesh(lab: Any) -> Any:
 
 
 def test_create_then_destroy_leaves_nothing(lab: Any, restore_the_mesh: Any) -> None:
-    lab.org.ensure()
+    lab.org.require()
     report = lab.runtime.create(NAME)
     present = leftovers(lab)
     assert present["vpcs"] and present["clusters"] == [NAME] and present["registered"]

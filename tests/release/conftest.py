@@ -14,7 +14,7 @@ SERVICE = "inventory"
 @pytest.fixture(scope="module")
 def ecs(lab: Any) -> Iterator[Any]:
     """The session's lab with runtime-ecs created and inventory back on its declared v1."""
-    lab.org.ensure()
+    lab.org.require()
     lab.runtime.create(RUNTIME)
     lab.release.reset(SERVICE, RUNTIME)
     yield lab

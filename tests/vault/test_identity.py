@@ -189,7 +189,7 @@ def member(lab, endpoints, setup: Setup) -> Member:
     # The session's organization is step 0's, made by Terraform (an organization created here
     # first would make terraform/org's apply fail with AlreadyInOrganizationException); the
     # test's own account joins it outside Terraform's state.
-    lab.org.ensure()
+    lab.org.require()
     org = _aws(endpoints, "organizations")
     suffix = secrets.token_hex(3)
     status = org.create_account(Email=f"vault-{suffix}@example.com", AccountName=f"vault-{suffix}")

@@ -42,7 +42,7 @@ def shots(workshop_artifacts: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def store(lab) -> Any:
-    lab.org.ensure()
+    lab.org.require()
     lab.runtime.create(RUNTIME)
     lab.release.reset(SERVICE, RUNTIME)
     return lab.frontend.create(RUNTIME)

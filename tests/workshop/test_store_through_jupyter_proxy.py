@@ -29,7 +29,7 @@ RUNTIME = "runtime-ecs"
 
 @pytest.fixture(scope="module")
 def store(lab) -> Any:
-    lab.org.ensure()
+    lab.org.require()
     lab.runtime.create(RUNTIME)
     return lab.frontend.create(RUNTIME)
 
