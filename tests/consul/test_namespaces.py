@@ -83,3 +83,34 @@ def test_config_entries_with_a_namespace_are_refused(cs: Running, root: consul.C
     assert (web["Namespace"], web["Protocol"]) == ("default", "http")
     assert root.config.put(web) is True
     assert [e["Name"] for e in root.config.list("service-defaults")] == ["web"]
+
+
+def test_partition_prefix_grants_the_partitions_it_names_and_no_others(cs: Running) -> None:
+    """``partition_prefix "e"`` is every partition whose name starts with ``e`` (Consul
+    Enterprise's rule; it was read as the one partition named ``e``); the longest prefix wins,
+    an exact ``partition`` block wins over prefixes, and other partitions get nothing."""
+    for name in ("ecs", "eks", "exo", "west"):
+        assert cs.http("PUT", "/v1/partition", json={"Name": name}).status_code == 200
+    rules = (
+        'partition_prefix "e" { service_prefix "" { policy = "write" } }\n'
+        'partition_prefix "ek" { service_prefix "" { policy = "read" } }\n'
+        'partition "ecs" { service "web" { policy = "write" } }\n'
+    )
+    policy = cs.http("PUT", "/v1/acl/policy", json={"Name": "p", "Rules": rules}).json()
+    token = cs.http("PUT", "/v1/acl/token", json={"Policies": [{"ID": policy["ID"]}]}).json()
+
+    def register(partition: str, name: str) -> int:
+        return cs.http(
+            "PUT",
+            "/v1/agent/service/register",
+            token=token["SecretID"],
+            params={"partition": partition},
+            json={"Name": name, "Port": 1},
+        ).status_code
+
+    assert register("exo", "api") == 200  # "e": write
+    assert register("ecs", "web") == 200  # the exact block
+    assert register("ecs", "api") == 403  # the exact block names web only
+    assert register("eks", "api") == 403  # "ek" (read) is longer than "e" (write)
+    assert register("west", "api") == 403  # no block names it
+    assert register("default", "api") == 403  # the token's home: no top-level rule

@@ -163,6 +163,9 @@ class Rules:
     intentions: _Named = field(default_factory=_Named)
     globals: dict[str, str] = field(default_factory=dict)
     partitions: dict[str, Rules] = field(default_factory=dict)
+    partition_prefixes: dict[str, Rules] = field(default_factory=dict)
+    """``partition_prefix "<p>" { ... }``: every partition whose name starts with ``p``
+    (the longest prefix wins; a ``partition`` block naming one exactly wins over them)."""
 
 
 def _check_level(level: Any, where: str, allow_list: bool = False) -> str:
@@ -208,8 +211,9 @@ def _fill(rules: Rules, doc: dict[str, Any]) -> None:
                         continue
                     itable[name] = _merge_level(itable.get(name), ilevel)
         elif key in ("partition", "partition_prefix"):
+            scopes = rules.partitions if key == "partition" else rules.partition_prefixes
             for pname, block in (val or {}).items():
-                sub = rules.partitions.setdefault(pname, Rules())
+                sub = scopes.setdefault(pname, Rules())
                 _fill(sub, block)
         elif key in ("namespace", "namespace_prefix"):
             # Consul CE decodes rules into a policy with no namespace fields (acl/policy_ce.go
@@ -259,6 +263,8 @@ def merge(all_rules: list[Rules]) -> Rules:
             out.globals[key] = _merge_level(out.globals.get(key), level)
         for pname, sub in rules.partitions.items():
             out.partitions[pname] = merge([out.partitions.get(pname, Rules()), sub])
+        for pname, sub in rules.partition_prefixes.items():
+            out.partition_prefixes[pname] = merge([out.partition_prefixes.get(pname, Rules()), sub])
     return out
 
 
@@ -314,7 +320,11 @@ class Authorizer:
     def _scope(self, partition: str | None) -> Rules | None:
         if partition in (None, "", self.home_partition):
             return self.rules
-        return self.rules.partitions.get(partition or "")
+        name = partition or ""
+        if name in self.rules.partitions:
+            return self.rules.partitions[name]
+        prefixes = [p for p in self.rules.partition_prefixes if name.startswith(p)]
+        return self.rules.partition_prefixes[max(prefixes, key=len)] if prefixes else None
 
     def level(self, resource: str, name: str = "", partition: str | None = None) -> str:
         """The effective level (``deny``/``read``/``list``/``write``) on one resource."""
