@@ -22,6 +22,14 @@ metadata)`` and answers:
   (:mod:`.xds_status`), which ``soa-lab status`` reads: written off the stream's thread, at
   most every few tens of milliseconds, only when an ACK, a NACK or a stream changed it.
 
+**ACLs**: with ``authorize``, as Consul's xDS server (``agent/xds``: the token of the gRPC
+metadata ``x-consul-token``, which Envoy's bootstrap sends as ``initial_metadata``): before a
+node's config is built, and again at every rebuild (a revoked token, a proxy added), the
+token must have ``service:write`` on the service of every proxy the node holds (a sidecar's
+destination service, a gateway's own name); an unknown token ends the stream with
+``UNAUTHENTICATED`` (``unauthenticated: ACL not found``), a token that lacks it with
+``PERMISSION_DENIED`` and Consul's permission error; nothing is sent before that.
+
 Not implemented: incremental (delta) xDS, per-type (non-aggregated) streams, on-demand
 (VHDS/ODCDS), resource TTLs, the xDS federation (``xdstp://``) names.
 """
@@ -82,6 +90,21 @@ _WILDCARD_TYPES = (T_CLUSTER, T_LISTENER)
 _BEFORE_LISTENERS = (T_SECRET, T_CLUSTER, T_ENDPOINT)
 
 Build = Callable[[str, dict[str, Any]], Snapshot]
+Authorize = Callable[[str | None, str, dict[str, Any]], None]
+"""``(token, node_id, metadata)``: returns when the token may have the node's config, else
+raises :class:`XdsRefused`."""
+TOKEN_METADATA = "x-consul-token"
+
+
+class XdsRefused(Exception):
+    """A stream refused: the gRPC status and message it ends with."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 MAX_NACKS = 100
 """How many NACKs :attr:`AdsServer.nacks` keeps (the oldest go first)."""
 
@@ -128,9 +151,12 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         gate_timeout: float = 2.0,
         resync: float = 2.0,
         status_path: str | None = None,
+        authorize: Authorize | None = None,
     ) -> None:
-        """``status_path``: a JSON file to keep :meth:`status` in (see the module docstring)."""
+        """``status_path``: a JSON file to keep :meth:`status` in; ``authorize``: the ACL
+        check of every stream (see the module docstring; None: none, for tests only)."""
         self.build = build
+        self.authorize = authorize
         self.host = host
         self.gate_timeout = gate_timeout
         self.resync = resync
@@ -237,6 +263,7 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         self, request_iterator: Iterator[discovery_pb2.DiscoveryRequest], context: Any
     ) -> Iterator[discovery_pb2.DiscoveryResponse]:
         st = _Stream()
+        token = dict(context.invocation_metadata()).get(TOKEN_METADATA) or None
         with self._lock:
             self._streams.append(st)
 
@@ -266,6 +293,9 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
                 ):
                     dirty = True
                 if st.node_id and (st.snapshot is None or dirty):
+                    refused = self._refused(token, st)
+                    if refused is not None:
+                        context.abort(refused.code, refused.message)
                     generation = self.generation
                     self._rebuild(st)
                     st.built = generation
@@ -276,6 +306,16 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
             with self._lock:
                 self._streams.remove(st)
             self._changed()
+
+    def _refused(self, token: str | None, st: _Stream) -> XdsRefused | None:
+        if self.authorize is None:
+            return None
+        try:
+            self.authorize(token, st.node_id, st.metadata)
+        except XdsRefused as refused:
+            log.warning("xDS: refused %s: %s", st.node_id, refused.message)
+            return refused
+        return None
 
     def _rebuild(self, st: _Stream) -> None:
         try:

@@ -114,6 +114,8 @@ def _connect(backend: ConsulBackend, args: argparse.Namespace) -> Any:
         args.grpc_port,
         access_log=args.access_log,
         status_path=args.xds_status,
+        # ACLs on: every Envoy's xDS stream needs a token allowing its proxies (as Consul's)
+        resolve_token=backend.authorize,
     )
     port = controller.start()
     print(f"consul sandbox: xDS (ADS) on {args.host}:{port}", flush=True)

@@ -8,7 +8,7 @@ only (``/ready``, ``/config_dump``, ``/clusters``, ``/stats``).
 
 Not implemented: hot restart (``--disable-hot-restart``), Consul's bootstrap extras
 (``envoy_stats_sinks_json``, ``envoy_prometheus_bind_addr``: read ``/stats/prometheus`` on the
-admin port instead), TLS to the xDS server, ACL tokens in the xDS metadata.
+admin port instead), TLS to the xDS server.
 """
 
 from __future__ import annotations
@@ -74,9 +74,15 @@ def bootstrap(
     ads_port: int,
     metadata: dict[str, Any] | None = None,
     ads_host: str = LOOPBACK,
+    xds_token: str | None = None,
 ) -> dict[str, Any]:
-    """Envoy's bootstrap (v3 JSON): the node, the admin on loopback, ADS for everything."""
+    """Envoy's bootstrap (v3 JSON): the node, the admin on loopback, ADS for everything;
+    ``xds_token``: the Consul ACL token the ADS stream sends (``x-consul-token``, as
+    ``consul connect envoy -token`` writes it)."""
     ads = {"ads": {}, "resource_api_version": "V3"}
+    grpc_service: dict[str, Any] = {"envoy_grpc": {"cluster_name": "consul_xds"}}
+    if xds_token:
+        grpc_service["initial_metadata"] = [{"key": "x-consul-token", "value": xds_token}]
     return {
         "node": {"id": node_id, "cluster": node_id, "metadata": metadata or {}},
         "admin": {"address": {"socket_address": {"address": LOOPBACK, "port_value": 0}}},
@@ -100,7 +106,7 @@ def bootstrap(
                 "api_type": "GRPC",
                 "transport_api_version": "V3",
                 "set_node_on_first_message_only": True,
-                "grpc_services": [{"envoy_grpc": {"cluster_name": "consul_xds"}}],
+                "grpc_services": [grpc_service],
             },
             "cds_config": ads,
             "lds_config": ads,
