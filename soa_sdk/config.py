@@ -33,6 +33,9 @@ class Credentials:
     """The sandbox workload host's API token (sandbox only)."""
     frontend_token: str | None = field(default=None, repr=False)
     """The sandbox CloudFront edge's API token (sandbox only)."""
+    envoy_admin_token: str | None = field(default=None, repr=False)
+    """The token of the sandbox Envoy's admin URL (sandbox only; a real sidecar's admin is
+    reached from its own task or pod and needs none)."""
 
     def __repr__(self) -> str:
         return "Credentials(<hidden>)"

@@ -27,7 +27,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import requests
@@ -171,12 +171,17 @@ class MeshMetrics:
         self._http = session or requests.Session()
 
     @classmethod
-    def from_envoy_admins(cls, admin_urls: Sequence[str]) -> MeshMetrics:
-        """The sandbox: its Envoys' admin endpoints."""
+    def from_envoy_admins(
+        cls, admin_urls: Sequence[str], headers: Mapping[str, str] | None = None
+    ) -> MeshMetrics:
+        """The sandbox: its Envoys' admin endpoints, opened with ``headers`` (the sandbox's
+        admin token)."""
         # Only the upstream request statistics, and only those used: an Envoy holding many
         # sidecars has thousands of others.
         query = "?usedonly&filter=upstream_rq_(total|time|[1-5]xx)$"
-        return cls([u.rstrip("/") + "/stats/prometheus" + query for u in admin_urls])
+        session = requests.Session()
+        session.headers.update(headers or {})
+        return cls([u.rstrip("/") + "/stats/prometheus" + query for u in admin_urls], session)
 
     @classmethod
     def from_environment(cls) -> MeshMetrics:
@@ -266,9 +271,12 @@ def _latency_ms(line: dict[str, object]) -> float:
         return 0.0
 
 
-def wait_flushed(admin_urls: Sequence[str], timeout: float = 2.0) -> bool:
+def wait_flushed(
+    admin_urls: Sequence[str], timeout: float = 2.0, headers: Mapping[str, str] | None = None
+) -> bool:
     """Wait (at most ``timeout`` seconds) until no Envoy holds access-log lines in its file
-    buffer (the ``filesystem.write_total_buffered`` gauge at 0 on each admin)."""
+    buffer (the ``filesystem.write_total_buffered`` gauge at 0 on each admin, asked with
+    ``headers``)."""
     deadline = time.monotonic() + timeout
     pending = list(admin_urls)
     while pending:
@@ -278,6 +286,7 @@ def wait_flushed(admin_urls: Sequence[str], timeout: float = 2.0) -> bool:
                 text = requests.get(
                     f"{url.rstrip('/')}/stats",
                     params={"filter": "^filesystem\\.write_total_buffered$"},
+                    headers=dict(headers or {}),
                     timeout=2,
                 ).text
             except requests.RequestException:
@@ -307,12 +316,14 @@ class AccessLog:
         path: str,
         version_of: Callable[[str, str, str], str],
         admin_urls: Sequence[str] = (),
+        admin_headers: Mapping[str, str] | None = None,
     ) -> None:
         """``admin_urls``: the Envoys writing the log, whose buffers are waited for
-        (:func:`wait_flushed`) before each read."""
+        (:func:`wait_flushed`, asked with ``admin_headers``) before each read."""
         self.path = path
         self.version_of = version_of
         self.admin_urls = list(admin_urls)
+        self.admin_headers = dict(admin_headers or {})
         self._records: list[dict[str, object]] = []
         self._offset = 0
 
@@ -320,7 +331,7 @@ class AccessLog:
         import json
 
         if self.admin_urls:
-            wait_flushed(self.admin_urls)
+            wait_flushed(self.admin_urls, headers=self.admin_headers)
         try:
             size = os.path.getsize(self.path)
         except OSError:

@@ -200,7 +200,9 @@ class Context:
         )
 
     # -- telemetry ---------------------------------------------------------------------------
-    def _access_log(self, path: str, admin_urls: list[str]) -> AccessLog:
+    def _access_log(
+        self, path: str, admin_urls: list[str], admin_headers: dict[str, str]
+    ) -> AccessLog:
         """The Envoys' access log, kept (it is read incrementally); versions from Consul."""
         if self._log is None or self._log.path != path:
             versions: dict[tuple[str, str], dict[str, str]] = {}
@@ -230,7 +232,7 @@ class Context:
                     versions[(partition, service)] = known
                 return known.get(instance, "")
 
-            self._log = AccessLog(path, version_of, admin_urls)
+            self._log = AccessLog(path, version_of, admin_urls, admin_headers)
         return self._log
 
     def telemetry(
@@ -248,5 +250,7 @@ class Context:
             raise ServiceUnavailable(
                 "The sandbox records no Envoy access log: run `soa-lab down`, then `soa-lab up`."
             )
-        log = self._access_log(controls.envoy_access_log, controls.envoy_admin_urls)
+        log = self._access_log(
+            controls.envoy_access_log, controls.envoy_admin_urls, controls.envoy_admin_headers
+        )
         return log.query(after, since, limit)

@@ -100,7 +100,9 @@ class Release:
         if kept is not None:
             return kept
         if self.sandbox is not None:
-            metrics = MeshMetrics.from_envoy_admins(self.sandbox.envoy_admin_urls)
+            metrics = MeshMetrics.from_envoy_admins(
+                self.sandbox.envoy_admin_urls, self.sandbox.envoy_admin_headers
+            )
         elif os.environ.get(PROMETHEUS_URL_ENV, "").strip():
             metrics = MeshMetrics.from_environment()
         else:

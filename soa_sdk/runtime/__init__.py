@@ -242,6 +242,7 @@ class Runtimes:
         ``kubectl port-forward`` or ECS Exec on AWS; on the sandbox, its Envoy by default."""
         runtime = self.spec(name)
         validate.one_of_names(service, f"service of {name}", [s.name for s in runtime.services])
+        headers: dict[str, str] = {}
         if admin_url is None:
             if self.sandbox is None:
                 raise ValidationError(
@@ -253,9 +254,10 @@ class Runtimes:
                 raise ServiceUnavailable(
                     "The sandbox records no Envoy: run `soa-lab down`, then `soa-lab up`."
                 )
-            admin_url = urls[0]
+            admin_url, headers = urls[0], self.sandbox.envoy_admin_headers
         sidecars = proxy.sidecars_of(self.consul, service, runtime.consul_partition)
-        return proxy.proxy_config(proxy.fetch_config_dump(admin_url), sidecars, admin_url)
+        dump = proxy.fetch_config_dump(admin_url, headers=headers)
+        return proxy.proxy_config(dump, sidecars, admin_url)
 
     def call(
         self, name: str = "runtime-ecs", path: str = "/", headers: dict[str, str] | None = None

@@ -23,7 +23,7 @@ of gateways (only sidecars: ``Kind: connect-proxy``).
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,11 +39,17 @@ _TCP_PROXY = "envoy.filters.network.tcp_proxy"
 _RBAC = ("envoy.filters.http.rbac", "envoy.filters.network.rbac")
 
 
-def fetch_config_dump(admin_url: str, timeout: float = 10.0) -> dict[str, Any]:
-    """``GET <admin>/config_dump?include_eds``: Envoy's whole configuration (JSON)."""
+def fetch_config_dump(
+    admin_url: str, timeout: float = 10.0, headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """``GET <admin>/config_dump?include_eds``: Envoy's whole configuration (JSON).
+    ``headers``: what the admin needs (the sandbox's: a bearer token; a real sidecar's
+    admin, reached from its task or pod, none)."""
     url = admin_url.rstrip("/") + "/config_dump"
     try:
-        reply = requests.get(url, params={"include_eds": ""}, timeout=timeout)
+        reply = requests.get(
+            url, params={"include_eds": ""}, headers=dict(headers or {}), timeout=timeout
+        )
         reply.raise_for_status()
         return dict(reply.json())
     except (requests.RequestException, ValueError) as error:

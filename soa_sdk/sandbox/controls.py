@@ -80,6 +80,7 @@ def endpoints_of(state: SandboxState, region: str) -> tuple[Endpoints, Credentia
         boundary_admin_password=secrets.get("boundary_admin_password"),
         workloads_token=secrets.get("workloads_api_token"),
         frontend_token=secrets.get("frontend_api_token"),
+        envoy_admin_token=secrets.get("envoy_admin_token"),
     )
     return endpoints, credentials
 
@@ -118,9 +119,16 @@ class SandboxControls:
     def envoy_admin_urls(self) -> list[str]:
         """The admin URLs of the sandbox's Envoys, the mesh's data plane; their
         ``/stats/prometheus`` is the mesh's telemetry (:class:`soa_sdk.telemetry.MeshMetrics`).
-        Loopback only, as a real sidecar's admin."""
+        Loopback only, and each needs :attr:`envoy_admin_headers`."""
         urls = self._endpoints.extra.get("envoy_admin_urls") or ""
         return [u for u in urls.split(",") if u]
+
+    @property
+    def envoy_admin_headers(self) -> dict[str, str]:
+        """The headers that open the Envoys' admin URLs: the sandbox's ``envoy_admin_token``
+        as a bearer token (:mod:`soa_sdk.sandbox.envoy.admin_guard`)."""
+        token = self._credentials.envoy_admin_token
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
     @property
     def envoy_access_log(self) -> str | None:

@@ -1,6 +1,7 @@
 """The sandbox with the Envoy data plane: one Envoy holding every partition, started after
 Consul (whose process runs the Connect CA on the sandbox's Vault and the xDS server), health
-checked on ``/ready``, listed by ``soa-lab status`` with its admin URL, stopped by ``down``."""
+checked on ``/ready``, listed by ``soa-lab status`` with its admin URL (which needs the
+sandbox's ``envoy_admin_token``), stopped by ``down``."""
 
 from __future__ import annotations
 
@@ -26,7 +27,10 @@ def test_up_status_down_with_envoys(tmp_path: Path) -> None:
         assert row["health"] == "healthy"
         admin = row["url"]
         assert requests.get(admin + "/ready", timeout=5).text.strip() == "LIVE"
-        dump = requests.get(admin + "/config_dump", timeout=5).json()
+        token = json.loads((home / "secrets.json").read_text())["envoy_admin_token"]
+        assert requests.get(admin + "/config_dump", timeout=5).status_code == 401
+        headers = {"Authorization": f"Bearer {token}"}
+        dump = requests.get(admin + "/config_dump", headers=headers, timeout=5).json()
         bootstrap = next(c for c in dump["configs"] if "BootstrapConfigDump" in c["@type"])
         assert bootstrap["bootstrap"]["node"]["metadata"] == {"partition": "*"}
         consul = by_name["consul"]["url"]

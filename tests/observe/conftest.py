@@ -34,7 +34,7 @@ def telemetry(
     numbered in file order from 1, as the SDK numbers them; versions from Consul's catalog."""
     sandbox = lab.sandbox
     assert sandbox.envoy_access_log, "the sandbox records no Envoy access log"
-    wait_flushed(sandbox.envoy_admin_urls)
+    wait_flushed(sandbox.envoy_admin_urls, headers=sandbox.envoy_admin_headers)
     versions: dict[tuple[str, str], dict[str, str]] = {}
 
     def version(partition: str, service: str, instance: str) -> str:

@@ -22,7 +22,9 @@ FAST = {"window_requests": 100, "tester_requests": 10, "deadline_windows": 20}
 
 def _reader(lab: Any) -> MeshTelemetryReader:
     """A reader of its own (the release keeps its own): the Envoys' statistics."""
-    metrics = MeshMetrics.from_envoy_admins(lab.release.sandbox.envoy_admin_urls)
+    metrics = MeshMetrics.from_envoy_admins(
+        lab.release.sandbox.envoy_admin_urls, lab.release.sandbox.envoy_admin_headers
+    )
     return MeshTelemetryReader(metrics, SERVICE, "ecs")
 
 
