@@ -13,8 +13,16 @@ later is swept too. Only what the real product leaves open may answer with data:
   authenticate (with real credentials), nothing else (401);
 - the workload host: nothing (401 without a token, 403 with a wrong one).
 
-Not swept: the Envoy's admin port, which like a real sidecar's (``consul connect envoy``
-binds it to 127.0.0.1:19000) listens on loopback only and has no authentication of its own.
+- the Envoy (every listener it has, from its own ``/listeners``): its admin URL, every
+  endpoint of Envoy's own ``/help``, answers 401 without a token and 403 with a wrong one
+  (``GET /ready`` answers ``LIVE``; test_envoy_admin.py has the details); the sidecars'
+  public listeners (mTLS) refuse a client without a certificate of the mesh's CA at the
+  handshake, and say nothing to plain HTTP; the ingress gateways answer (what they are for);
+- Consul's gRPC port (xDS): a stream without a token or with a made-up one gets no config
+  (test_xds_acl.py has the details).
+
+Not swept: the sidecars' upstream listeners on the loopback, which answer whoever connects,
+as the calling service (a real sidecar's are reached only from its task or pod).
 
 And nothing changes: the state read with the administrators' credentials before the sweep
 equals the state after it.
@@ -25,6 +33,8 @@ from __future__ import annotations
 import base64
 import json
 import re
+import socket
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,6 +45,8 @@ from soa_sdk.errors import NotFound
 from soa_sdk.sandbox.boundary import urls as boundary_urls
 from soa_sdk.sandbox.consul import urls as consul_urls
 from soa_sdk.sandbox.workloads import api as workloads_api
+
+from .test_envoy_admin import admin_routes
 
 WRONG = "00000000-dead-beef-0000-000000000000"
 ANONYMOUS = "00000000-0000-0000-0000-000000000002"
@@ -545,3 +557,78 @@ def test_aws_refuses_unsigned_requests_and_made_up_keys(lab: Any) -> None:
                 continue
             answered.append(f"{who} {service}.{operation}: answered")
     assert answered == []
+
+
+def envoy_listeners(lab: Any, sandbox: Any) -> dict[str, list[int]]:
+    """The Envoy's TCP listeners by kind (``guard``, ``public``, ``ingress``, ``upstream``),
+    from its own ``/listeners`` (Consul's names: ``public_listener:<addr>``,
+    ``<service>:<addr>`` for an upstream, ``<protocol>:<addr>`` for a gateway's)."""
+    listeners = requests.get(
+        sandbox.services["envoy"].url + "/listeners",
+        params={"format": "json"},
+        headers=lab.sandbox.envoy_admin_headers,
+        timeout=5,
+    ).json()["listener_statuses"]
+    kinds: dict[str, list[int]] = {"guard": [], "public": [], "ingress": [], "upstream": []}
+    for item in listeners:
+        name, port = item["name"], item["local_address"]["socket_address"]["port_value"]
+        if name.startswith("envoy_admin_guard"):
+            kinds["guard"].append(port)
+        elif name.startswith("public_listener:"):
+            kinds["public"].append(port)
+        elif name.split(":", 1)[0] in ("http", "http2", "grpc", "tcp"):
+            kinds["ingress"].append(port)
+        else:
+            kinds["upstream"].append(port)
+    return kinds
+
+
+def _no_certificate(port: int) -> str:
+    """What a TLS client without a certificate (and one trusting anything) meets."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+        with raw, context.wrap_socket(raw) as tls:
+            tls.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = tls.recv(64)
+    except (ssl.SSLError, ConnectionError, OSError) as error:
+        return f"refused: {type(error).__name__}"
+    return f"answered {answer[:40]!r}" if answer else "refused: closed"
+
+
+def _plain_http(port: int) -> str:
+    try:
+        reply = requests.get(f"http://127.0.0.1:{port}/", timeout=5)
+    except requests.RequestException as error:
+        return f"refused: {type(error).__name__}"
+    return f"answered {reply.status_code}"
+
+
+def test_envoy_listeners_and_admin_sweep(lab: Any, sandbox: Any, protected: dict[str, Any]) -> None:
+    kinds = envoy_listeners(lab, sandbox)
+    assert kinds["guard"] == [int(sandbox.services["envoy"].url.rsplit(":", 1)[1])]
+    assert kinds["public"], "the protected workload's sidecar has a public listener"
+    leaks = []
+    for port in kinds["public"]:
+        for who, outcome in (("no cert", _no_certificate(port)), ("plain", _plain_http(port))):
+            if not outcome.startswith("refused"):
+                leaks.append(f"public listener {port} {who}: {outcome}")
+    admin = sandbox.services["envoy"].url
+    routes = admin_routes(sandbox, dict(lab.sandbox.envoy_admin_headers))
+    paths = sorted({path for _, path in routes})
+    assert "/config_dump" in paths and "/quitquitquit" in paths
+    for path in paths:
+        for method in ("GET", "POST"):
+            for who, headers, status in (
+                ("anonymous", {}, 401),
+                ("wrong token", {"Authorization": "Bearer " + WRONG}, 403),
+            ):
+                reply = requests.request(method, admin + path, headers=headers, timeout=5)
+                if (method, path) == ("GET", "/ready") and reply.text.strip() == "LIVE":
+                    continue
+                if reply.status_code != status:
+                    leaks.append(f"envoy admin {who} {method} {path}: {reply.status_code}")
+    assert leaks == []
+    assert requests.get(admin + "/ready", timeout=5).text.strip() == "LIVE"  # still serving
