@@ -36,6 +36,7 @@ class Sandbox:
         self.consul = state.services["consul"].url
         self.consul_log = Path(state.services["consul"].log)
         self.admin = state.services["envoy"].url
+        self.admin_headers = {"Authorization": f"Bearer {state.secrets['envoy_admin_token']}"}
         self.headers = {"X-Consul-Token": state.secrets["consul_management_token"]}
         self.inventory_port = free_port()  # store's upstream listener for inventory
         self.workloads: list[_Workload] = []
@@ -230,14 +231,16 @@ def test_proxy_config_of_a_sidecar_from_envoy(sandbox: Sandbox) -> None:
     root = next(row for row in view.certificates.rows if row["holds"] == "root (trusts)")
     assert root["spiffe id"] == f"spiffe://{td}"
     # The same certificates as Envoy's /certs lists (a chain's leaf, and the roots).
-    certs = requests.get(f"{sandbox.admin}/certs", timeout=10).json()["certificates"]
+    certs = requests.get(
+        f"{sandbox.admin}/certs", headers=sandbox.admin_headers, timeout=10
+    ).json()["certificates"]
     chains = {c["serial_number"] for entry in certs for c in entry.get("cert_chain", ())}
     cas = {c["serial_number"] for entry in certs for c in entry.get("ca_cert", ())}
     assert leaf["serial"] in chains and root["serial"] in cas
 
     # Real Consul inlines the certificates in each TLS context rather than over SDS
     # (agent/xds makeCommonTLSContext): the same dump in that shape shows the same ones.
-    dump = proxy.fetch_config_dump(sandbox.admin)
+    dump = proxy.fetch_config_dump(sandbox.admin, headers=sandbox.admin_headers)
     secrets = next(c for c in dump["configs"] if c["@type"].endswith("SecretsConfigDump"))
     by_name = {s["name"]: s["secret"] for s in secrets.pop("dynamic_active_secrets")}
     sidecars = proxy.sidecars_of(lab.consul, "store", PARTITION)
