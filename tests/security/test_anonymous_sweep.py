@@ -11,7 +11,9 @@ later is swept too. Only what the real product leaves open may answer with data:
   (``Permission denied`` for the anonymous token, ``ACL not found`` for a made-up one);
 - Boundary: the anonymous user of ``boundary dev`` may list scopes and auth methods and
   authenticate (with real credentials), nothing else (401);
-- the workload host: nothing (401 without a token, 403 with a wrong one).
+- the workload host: nothing (401 without a token, 403 with a wrong one);
+- the CloudFront edge's control API (``frontend.CONTROL_ROUTES``): ``GET /sandbox/health``
+  only (its viewers' paths are the public site, as a distribution's are);
 
 - the Envoy (every listener it has, from its own ``/listeners``): its admin URL, every
   endpoint of Envoy's own ``/help``, answers 401 without a token and 403 with a wrong one
@@ -44,6 +46,7 @@ import requests
 from soa_sdk.errors import NotFound
 from soa_sdk.sandbox.boundary import urls as boundary_urls
 from soa_sdk.sandbox.consul import urls as consul_urls
+from soa_sdk.sandbox.frontend import CONTROL_ROUTES as FRONTEND_ROUTES
 from soa_sdk.sandbox.workloads import api as workloads_api
 
 from .test_envoy_admin import admin_routes
@@ -385,7 +388,13 @@ def boundary_admin_token(lab: Any) -> str:
 
 
 def everything(lab: Any, boundary_token: str) -> dict[str, Any]:
+    edge = requests.get(
+        lab.endpoints.extra["frontend_url"] + "/sandbox/distribution",
+        headers={"Authorization": f"Bearer {lab.credentials.frontend_token}"},
+        timeout=10,
+    )
     return {
+        "frontend": (edge.status_code, edge.text),
         "consul": consul_state(lab),
         "boundary": boundary_state(lab, boundary_token),
         "workloads": sorted(
@@ -505,6 +514,19 @@ def test_anonymous_and_wrong_token_sweep(lab: Any, protected: dict[str, Any]) ->
             reply = call(host, method, path, headers, **body)
             if reply.status_code != status or "error" not in reply.json():
                 leaks.append(f"workloads {who} {method} {path}: {reply.status_code}")
+
+    edge = lab.endpoints.extra["frontend_url"]
+    for method, path in FRONTEND_ROUTES:
+        if (method, path) == ("GET", "/sandbox/health"):
+            continue
+        body = {"json": {"account_id": "1", "distribution_id": "E1"}} if method == "PUT" else {}
+        for who, headers, status in (
+            ("anonymous", {}, 401),
+            ("wrong token", {"Authorization": "Bearer " + WRONG}, 403),
+        ):
+            reply = call(edge, method, path, headers, **body)
+            if reply.status_code != status or "error" not in reply.json():
+                leaks.append(f"frontend {who} {method} {path}: {reply.status_code}")
 
     after = everything(lab, boundary_token)
     assert leaks == [], "\n".join(leaks)

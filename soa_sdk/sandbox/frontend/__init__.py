@@ -56,4 +56,12 @@ TOKEN_ENV = "SOA_LAB_FRONTEND_TOKEN"
 CONTROL_PREFIX = "/sandbox/"
 """Paths under this prefix are the control API's; the distribution never sees them."""
 
-__all__ = ["CONTROL_PREFIX", "TOKEN_ENV"]
+CONTROL_ROUTES: tuple[tuple[str, str], ...] = (
+    ("GET", "/sandbox/health"),
+    ("GET", "/sandbox/distribution"),
+    ("PUT", "/sandbox/distribution"),
+    ("DELETE", "/sandbox/distribution"),
+)
+"""The control API's route table (method, path); only ``GET /sandbox/health`` is open."""
+
+__all__ = ["CONTROL_PREFIX", "CONTROL_ROUTES", "TOKEN_ENV"]

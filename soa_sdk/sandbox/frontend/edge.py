@@ -22,7 +22,7 @@ import boto3
 import botocore.exceptions
 import requests
 
-from soa_sdk.sandbox.frontend import CONTROL_PREFIX
+from soa_sdk.sandbox.frontend import CONTROL_PREFIX, CONTROL_ROUTES
 from soa_sdk.sandbox.headers import NOT_FORWARDED
 
 log = logging.getLogger(__name__)
@@ -275,8 +275,10 @@ class _Handler(BaseHTTPRequestHandler):
             return _json(401, {"error": "a bearer token is required"})
         if not hmac.compare_digest(given.encode(), edge.token.encode()):
             return _json(403, {"error": "the token is not the edge's"})
-        if path != "/sandbox/distribution":
+        if path not in {p for _, p in CONTROL_ROUTES}:
             return _json(404, {"error": f"no such path {path}"})
+        if (self.command, path) not in CONTROL_ROUTES:
+            return _json(405, {"error": f"{self.command} is not allowed here"})
         if self.command == "GET":
             if edge.deployment is None:
                 return _json(404, {"error": "no distribution is deployed"})
@@ -284,8 +286,6 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "DELETE":
             edge.forget()
             return 204, [], b""
-        if self.command != "PUT":
-            return _json(405, {"error": f"{self.command} is not allowed here"})
         if not (self.headers.get("Content-Type") or "").startswith("application/json"):
             return _json(415, {"error": "the body must be JSON"})
         try:
