@@ -2,7 +2,11 @@
 
 ``python -m soa_sdk.sandbox.consul --host 127.0.0.1 --port 8500
 [--acl-initial-management TOKEN | --acl-disabled] [--datacenter dc1] [--node-name NAME]
-[--vault-addr URL --grpc-port PORT [--access-log PATH] [--xds-status PATH]]``
+[--vault-addr URL --grpc-port PORT [--access-log PATH] [--xds-status PATH]]
+[--https-port PORT --tls-cert FILE --tls-key FILE]``
+
+With ``--https-port`` the same API is also served over TLS on that port, as Consul's
+``ports.https`` with ``tls.https.cert_file`` / ``key_file``.
 
 With ``--vault-addr`` (the token in ``$VAULT_TOKEN``) the Connect CA runs on that Vault's PKI
 engine (Consul's Vault CA provider) and, with ``--grpc-port``, the xDS server (ADS) for
@@ -45,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--grpc-port", type=int, help="serve xDS (ADS) to Envoy on this port")
     p.add_argument("--access-log", help="where the Envoys write their access log (JSON lines)")
     p.add_argument("--xds-status", help="a JSON file for what the Envoys accepted and rejected")
+    p.add_argument("--https-port", type=int, help="also serve the API over TLS on this port")
+    p.add_argument("--tls-cert", help="the HTTPS listener's certificate (PEM)")
+    p.add_argument("--tls-key", help="the HTTPS listener's key (PEM)")
     p.add_argument("--list-unimplemented", action="store_true", help="print what is left out")
     return p.parse_args(argv)
 
@@ -67,6 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         address=args.host,
     )
     server = create_server(backend, args.host, args.port)
+    servers = [server]
+    if args.https_port is not None:
+        if not (args.tls_cert and args.tls_key):
+            raise SystemExit("--https-port needs --tls-cert and --tls-key")
+        servers.append(
+            create_server(backend, args.host, args.https_port, (args.tls_cert, args.tls_key))
+        )
     controller: Any = None
     if args.vault_addr:
         controller = _connect(backend, args)
@@ -78,20 +92,28 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    thread = threading.Thread(target=server.serve_forever, name="consul-http", daemon=True)
-    thread.start()
+    threads = [
+        threading.Thread(target=s.serve_forever, name=f"consul-{s.scheme}", daemon=True)
+        for s in servers
+    ]
+    for thread in threads:
+        thread.start()
     acl_note = "disabled" if args.acl_disabled else "enabled (default deny)"
     print(
         f"consul sandbox: http://{args.host}:{server.server_port} datacenter={args.datacenter} "
         f"node={args.node_name} acl={acl_note}",
         flush=True,
     )
+    for extra in servers[1:]:
+        print(f"consul sandbox: {extra.url}", flush=True)
     stop.wait()
     if controller is not None:
         controller.stop()
-    server.shutdown()
+    for each in servers:
+        each.shutdown()
     backend.close()
-    thread.join(timeout=5)
+    for thread in threads:
+        thread.join(timeout=5)
     return 0
 
 

@@ -1,12 +1,14 @@
 """The HTTP server: a WSGI app over :data:`~.urls.ROUTES`, served by werkzeug's threaded server.
 
 HTTP/1.1 with keep-alive, one thread per connection (blocking queries hold theirs), request
-logging off. Errors become Consul's ``text/plain`` bodies with their status codes.
+logging off; the same app over TLS for the HTTPS port. Errors become Consul's ``text/plain``
+bodies with their status codes.
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from typing import Any
 
@@ -93,11 +95,23 @@ class _QuietHandler(WSGIRequestHandler):
 class ConsulServer:
     """A running HTTP server: ``server_port``, ``serve_forever()``, ``shutdown()``."""
 
-    def __init__(self, backend: ConsulBackend, host: str, port: int) -> None:
+    def __init__(
+        self,
+        backend: ConsulBackend,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.backend = backend
         self._server: ThreadedWSGIServer = make_server(
-            host, port, ConsulApp(backend), threaded=True, request_handler=_QuietHandler
+            host,
+            port,
+            ConsulApp(backend),
+            threaded=True,
+            request_handler=_QuietHandler,
+            ssl_context=ssl_context,
         )  # type: ignore[assignment]
+        self.scheme = "https" if ssl_context is not None else "http"
         self._server.daemon_threads = True
         self.host = host
         self.server_port: int = self._server.server_port
@@ -105,7 +119,7 @@ class ConsulServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.server_port}"
+        return f"{self.scheme}://{self.host}:{self.server_port}"
 
     def serve_forever(self) -> None:
         self._serving.set()
@@ -119,7 +133,15 @@ class ConsulServer:
 
 
 def create_server(
-    backend: ConsulBackend, host: str = "127.0.0.1", port: int = 8500
+    backend: ConsulBackend,
+    host: str = "127.0.0.1",
+    port: int = 8500,
+    tls: tuple[str, str] | None = None,
 ) -> ConsulServer:
-    """Bind a server for ``backend`` on ``host:port`` (port 0 picks a free one)."""
-    return ConsulServer(backend, host, port)
+    """Bind a server for ``backend`` on ``host:port`` (port 0 picks a free one); with
+    ``tls`` (certificate and key files) it serves HTTPS, as Consul's ``ports.https``."""
+    context = None
+    if tls is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*tls)
+    return ConsulServer(backend, host, port, context)
