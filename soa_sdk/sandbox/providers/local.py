@@ -41,6 +41,9 @@ PROVIDERS: dict[str, LocalProvider] = {
     provider.type_name: provider
     for provider in [
         LocalProvider("aws", "5.99.0", "soa_sdk.sandbox.providers.aws.provider:LocalAwsProvider"),
+        LocalProvider(
+            "consul", "2.22.0", "soa_sdk.sandbox.providers.consul.provider:ConsulProvider"
+        ),
     ]
 }
 

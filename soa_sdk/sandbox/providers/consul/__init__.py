@@ -1,0 +1,1 @@
+"""The local ``hashicorp/consul`` provider (see :mod:`.provider`)."""
