@@ -116,13 +116,18 @@ resource "consul_config_entry" "service_intentions" {
   partition = consul_admin_partition.this[each.value.partition].name
   namespace = "default"
 
+  # Precedence and Type are what Consul computes for each source (exact names: 9); written
+  # here because the provider compares config_json with what Consul returns, which has them
+  # (without them every plan shows a change: hashicorp/terraform-provider-consul#281).
   config_json = jsonencode({
     Sources = [
       for src in each.value.sources : {
-        Name      = src.name
-        Partition = src.partition
-        Namespace = "default"
-        Action    = "allow"
+        Name       = src.name
+        Partition  = src.partition
+        Namespace  = "default"
+        Action     = "allow"
+        Precedence = 9
+        Type       = "consul"
       }
     ]
   })
@@ -139,8 +144,9 @@ resource "consul_config_entry" "deny_by_default" {
   partition = consul_admin_partition.this[each.key].name
   namespace = "default"
 
+  # Consul's precedence for a wildcard source on a wildcard destination is 5 (see above).
   config_json = jsonencode({
-    Sources = [{ Name = local.all_service, Namespace = "default", Action = "deny" }]
+    Sources = [{ Name = local.all_service, Namespace = "default", Action = "deny", Precedence = 5, Type = "consul" }]
   })
 }
 
