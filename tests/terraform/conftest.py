@@ -88,3 +88,70 @@ def terraform_apply():
 def write_json():
     """``write_json(path, document)`` in the lab's JSON style (2-space indent, newline)."""
     return _write_json
+
+
+_META = {"provider", "alias", "for_each", "count", "depends_on", "lifecycle"}
+_LITERALS = {
+    "string": (str,),
+    "number": (int, float, str),
+    "bool": (bool, str),
+    "list": (list, str),
+    "set": (list, str),
+    "map": (dict, str),
+}
+
+
+def _block_problems(block: Any, body: dict[str, Any], where: str) -> list[str]:
+    problems = []
+    for name, value in body.items():
+        name = name.strip('"')
+        if name in _META or name.startswith("__"):
+            continue
+        if name in block.blocks:
+            for item in value if isinstance(value, list) else [value]:
+                problems += _block_problems(block.blocks[name].block, item, f"{where}.{name}")
+        elif name in block.attributes:
+            attribute = block.attributes[name]
+            if not (attribute.required or attribute.optional):
+                problems.append(f"{where}.{name} is computed only")
+            kind = attribute.type if isinstance(attribute.type, str) else attribute.type[0]
+            if not isinstance(value, _LITERALS[kind]):
+                problems.append(f"{where}.{name}: {type(value).__name__} for {attribute.type}")
+        else:
+            problems.append(f"{where}.{name} is not in the schema")
+    for name, attribute in block.attributes.items():
+        if attribute.required and name not in body:
+            problems.append(f"{where}.{name} is required and missing")
+    return problems
+
+
+def _schema_problems(folder: Path, schema: Any) -> list[str]:
+    """Every argument of ``folder``'s resources, data sources and provider blocks that the
+    provider's schema (a ``ProviderSchema``) does not have, or has otherwise."""
+    import hcl2
+
+    problems: list[str] = []
+    for path in sorted(folder.glob("*.tf")):
+        with path.open() as handle:
+            document = hcl2.load(handle)
+        for kind, section in (("resource", schema.resources), ("data", schema.data_sources)):
+            for entry in document.get(kind, []):
+                for quoted, instances in entry.items():
+                    type_name = quoted.strip('"')
+                    if type_name not in section:
+                        problems.append(f"{path.name}: {type_name} has no schema")
+                        continue
+                    for name, body in instances.items():
+                        where = f"{path.name}: {type_name}.{name}"
+                        problems += _block_problems(section[type_name].block, body, where)
+        for entry in document.get("provider", []):
+            for _, body in entry.items():
+                problems += _block_problems(schema.provider.block, body, f"{path.name}: provider")
+    return problems
+
+
+@pytest.fixture(scope="session")
+def schema_problems():
+    """``schema_problems(folder, provider_schema)`` -> what the folder uses that the local
+    provider's schema lacks (an empty list when every argument is there)."""
+    return _schema_problems
