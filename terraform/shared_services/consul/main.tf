@@ -31,6 +31,21 @@ locals {
   # A resolver where it has subsets to define (several versions) or a failover to declare.
   resolved    = { for key, s in local.placements : key => s if length(s.versions) > 1 || s.failover != null }
   all_service = "*"
+
+  # Each runtime's ingress gateway ("<runtime>-ingress", in the runtime's partition) calls the
+  # runtime's entry point, its first service; with the callers the services declare, that
+  # is every source an intention allows.
+  ingress_sources = {
+    for name, r in local.runtimes : "${r.consul_partition}/${r.services[0].name}" => {
+      name      = "${name}-ingress"
+      partition = r.consul_partition
+    } if length(r.services) > 0
+  }
+  intentions = {
+    for key, i in module.spec.intentions : key => merge(i, {
+      sources = concat(i.sources, contains(keys(local.ingress_sources), key) ? [local.ingress_sources[key]] : [])
+    })
+  }
 }
 
 resource "consul_admin_partition" "this" {
@@ -106,10 +121,9 @@ resource "consul_config_entry" "service_splitter" {
 }
 
 resource "consul_config_entry" "service_intentions" {
-  # Services nobody calls through the mesh (the store is reached through the ingress)
-  # only need the default deny.
+  # Services nobody calls (neither a service nor an ingress) only need the default deny.
   # Keyed "partition/name": a service that runs in several partitions has intentions in each.
-  for_each = { for key, i in module.spec.intentions : key => i if length(i.sources) > 0 }
+  for_each = { for key, i in local.intentions : key => i if length(i.sources) > 0 }
 
   kind      = "service-intentions"
   name      = each.value.name
