@@ -207,7 +207,7 @@ class Lab:
         """Step 1: create, describe and destroy runtimes (ECS, EKS, EC2) in member accounts."""
         from soa_sdk.runtime import Runtimes
 
-        return Runtimes(self.consul, self.org, self.sandbox, self.progress)
+        return Runtimes(self.consul, self.org, self.sandbox, self.progress, self.tf)
 
     @cached_property
     def frontend(self) -> Frontend:

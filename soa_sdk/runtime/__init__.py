@@ -3,10 +3,13 @@
 A runtime is declared in ``terraform/runtime_<x>/runtime.auto.tfvars.json`` (see
 :mod:`soa_sdk.tf.lab_spec`): its kind (ecs, eks, ec2), account, region, VPC block, Consul admin
 partition and services. :meth:`Runtimes.create` builds it through the member account's own
-session from step 0: the network (:mod:`.network`), the compute (:mod:`.compute`), the mesh
-entries (:mod:`.mesh`) and, in the sandbox, the running workloads. Every step adopts what
-exists, so creating twice changes nothing; when a step fails, what this call created is
-removed again. :meth:`Runtimes.destroy` removes everything, in AWS and in Consul.
+session from step 0: the network (:mod:`.network`), the compute (:mod:`.compute`), the mesh's
+policy (``terraform/shared_services/consul``, applied by real Terraform through ``lab.tf``:
+admin partitions, config entries), the runtime's ingress gateway (:mod:`.mesh`) and, in the
+sandbox, the running workloads. A runtime that no folder of ``terraform/`` declares (step 5's
+new one, until it applies its own folder) gets its mesh entries written with HTTP instead.
+Every step adopts what exists, so creating twice changes nothing; when a step fails, what this
+call created is removed again. :meth:`Runtimes.destroy` removes everything, in AWS and in Consul.
 
 Against real AWS the workloads are the ECS tasks / EKS pods / EC2 instances running the
 fake-service image, joined to the mesh by Consul's ECS or Helm integration (declared in
@@ -33,6 +36,8 @@ if TYPE_CHECKING:
     from soa_sdk.consul_api import ConsulApi
     from soa_sdk.org import Organization
     from soa_sdk.sandbox.controls import SandboxControls
+    from soa_sdk.tf.result import PlanSummary
+    from soa_sdk.tf.workspace import LabTerraform
 
 GATEWAY_PORT_ON_AWS = 8080
 
@@ -52,6 +57,9 @@ class RuntimeReport:
     compute: compute.Compute
     consul_entries: list[str] = field(default_factory=list)
     workloads: list[dict[str, Any]] = field(default_factory=list)
+    terraform: PlanSummary | None = None
+    """What ``terraform apply`` of ``shared_services/consul`` did (None: not applied by this
+    call, e.g. a runtime no folder declares)."""
 
     def table(self) -> Table:
         """Every resource, one row each: where it lives, its kind and its identifier."""
@@ -106,11 +114,13 @@ class Runtimes:
         org: Organization,
         sandbox: SandboxControls | None = None,
         progress: Callable[[str], None] | None = None,
+        terraform: LabTerraform | None = None,
     ) -> None:
         self.consul = consul
         self.org = org
         self.sandbox = sandbox
         self.progress = progress or (lambda message: None)
+        self.terraform = terraform
 
     # -- specification -----------------------------------------------------------------------
     def mesh_spec(self) -> MeshSpec:
@@ -160,22 +170,51 @@ class Runtimes:
         are created first (idempotently), so that its requests succeed end to end.
         """
         validate.flag(with_upstreams, "with_upstreams")
+        return self._create(name, spec, with_upstreams, policy=None)
+
+    def _create(
+        self,
+        name: str,
+        spec: RuntimeSpec | None,
+        with_upstreams: bool,
+        policy: PlanSummary | None,
+    ) -> RuntimeReport:
         runtime = self._runtime(name, spec)
+        declared = self.is_declared(runtime)
+        applied: PlanSummary | None = None
+        if declared and policy is None:
+            # One apply of the mesh's policy covers this runtime and its upstreams.
+            applied = policy = self.apply_mesh_policy()
         if with_upstreams and spec is None:
             for other in self.upstream_runtimes(name):
                 self.progress(f"{name} calls services of {other}: making sure it runs")
-                self.create(other, with_upstreams=False)
+                self._create(other, None, False, policy)
         account = self._account(runtime)
         self._check_registry(runtime)
         existed = self.record(runtime.name) is not None
         try:
-            return self._build(runtime, account)
+            report = self._build(runtime, account, declared)
         except BaseException:
             if not existed:  # never leave a half-created runtime behind
                 self._teardown(runtime)
             raise
+        report.terraform = applied
+        return report
 
-    def _build(self, runtime: RuntimeSpec, account: Any) -> RuntimeReport:
+    def is_declared(self, runtime: RuntimeSpec) -> bool:
+        """Whether ``runtime`` is one of ``terraform/``'s runtimes, as declared there."""
+        return self.terraform is not None and runtime in self.mesh_spec().runtimes
+
+    def apply_mesh_policy(self) -> PlanSummary:
+        """``terraform apply`` of ``shared_services/consul``: the admin partitions and config
+        entries of every declared runtime (no change when they are as declared)."""
+        assert self.terraform is not None
+        variables = None if self.sandbox is not None else {"consul_address": self.consul.url}
+        applied = self.terraform.apply(mesh.TERRAFORM_FOLDER, variables)
+        self.progress(f"terraform/{mesh.TERRAFORM_FOLDER}: {applied.counts()}")
+        return applied
+
+    def _build(self, runtime: RuntimeSpec, account: Any, declared: bool) -> RuntimeReport:
         say = self.progress
         session = self.org.session(account.name).session
         ec2 = session.client("ec2", region_name=runtime.region)
@@ -192,10 +231,14 @@ class Runtimes:
         except Exception as error:
             raise translate_client_error(error, f"build {runtime.name}") from None
         consul = self.consul
-        mesh.ensure_partition(consul, runtime.consul_partition, f"Runtime {runtime.name}")
-        entries = mesh.desired_entries(runtime, self.mesh_spec_with(runtime))
-        for entry in entries:
-            consul.put_config(entry, runtime.consul_partition)
+        if declared:  # the partition and the policy's entries: Terraform applied them
+            written = mesh.declared_entries(consul, runtime)
+        else:
+            mesh.ensure_partition(consul, runtime.consul_partition, f"Runtime {runtime.name}")
+            entries = mesh.desired_entries(runtime, self.mesh_spec_with(runtime))
+            for entry in entries:
+                consul.put_config(entry, runtime.consul_partition)
+            written = [f"{e['Kind']}:{e['Name']}" for e in entries]
         port = mesh.ingress_port(consul, runtime) or self._gateway_port()
         ingress_url = mesh.ensure_ingress(consul, runtime, port)
         instances = self._ensure_workloads(runtime)
@@ -212,8 +255,7 @@ class Runtimes:
             ingress_url,
             net,
             machines,
-            [f"{e['Kind']}:{e['Name']}" for e in entries]
-            + [f"ingress-gateway:{mesh.ingress_name(runtime)}"],
+            [*written, f"ingress-gateway:{mesh.ingress_name(runtime)}"],
             instances,
         )
 

@@ -1,11 +1,19 @@
 """A runtime's place in the Consul service mesh.
 
-What Consul holds for a runtime (the same entries ``terraform/shared_services/consul``
-declares): an admin partition; per service a ``service-defaults`` (protocol http), a
-``service-resolver`` with one subset per version and a ``service-splitter`` with the declared
-weights when a service has several versions; ``service-intentions`` that allow exactly the
-calls the application makes, every other source denied; and an ingress gateway in front of
-``store``. Real Consul Enterprise API: ``PUT /v1/partition``, ``PUT /v1/config?partition=``,
+``terraform/shared_services/consul`` declares the mesh's policy (:data:`TERRAFORM_FOLDER`,
+applied by step 1 through ``lab.tf``): an admin partition per runtime; per service a
+``service-defaults``, a ``service-resolver`` with one subset per version and a
+``service-splitter`` with the declared weights when a service has several versions;
+``service-intentions`` that allow exactly the calls the application makes (and each runtime's
+ingress gateway, ``<runtime>-ingress``, to call its entry point), with a deny of every other
+source in each partition; the ``exported-services`` that cross-partition callers need. What it
+does not declare stays here: the ingress gateway itself, its listener on a port the target
+gives and its registration (:func:`ensure_ingress`); :func:`declared_entries` lists what Consul
+holds for a runtime after the apply.
+
+:func:`desired_entries` writes the same policy with HTTP for a runtime that no folder of
+``terraform/`` declares (step 5's new runtime, until that step applies its own folder).
+Real Consul Enterprise API: ``PUT /v1/partition``, ``PUT /v1/config?partition=``,
 ``PUT /v1/agent/service/register?partition=``.
 """
 
@@ -27,6 +35,14 @@ ENTRY_KINDS_IN_DELETE_ORDER = (
     "service-defaults",
 )
 REGISTRY_PREFIX = "soa-lab/runtimes/"
+TERRAFORM_FOLDER = "shared_services/consul"
+DECLARED_KINDS = (
+    "service-defaults",
+    "service-resolver",
+    "service-splitter",
+    "service-intentions",
+    "exported-services",
+)
 
 
 def ingress_name(runtime: RuntimeSpec) -> str:
@@ -157,6 +173,19 @@ def intentions_entry(service: ServiceSpec, runtime: RuntimeSpec, mesh: MeshSpec)
         )
     sources.append({"Name": "*", "Action": "deny"})
     return {"Kind": "service-intentions", "Name": service.name, "Sources": sources}
+
+
+def declared_entries(consul: ConsulApi, runtime: RuntimeSpec) -> list[str]:
+    """``<kind>:<name>`` of what Consul holds in the runtime's partition for its services
+    (the entries Terraform applied), read from the API."""
+    names = {s.name for s in runtime.services} | {runtime.consul_partition, "*"}
+    found = []
+    for kind in DECLARED_KINDS:
+        entries = consul.request(
+            "GET", f"config/{kind}", params={"partition": runtime.consul_partition}
+        )
+        found += [f"{kind}:{e['Name']}" for e in entries or [] if e["Name"] in names]
+    return found
 
 
 def ensure_ingress(consul: ConsulApi, runtime: RuntimeSpec, port: int) -> str:
