@@ -37,6 +37,10 @@ def test_create_then_destroy_leaves_nothing(lab, organization):
     runtime = lab.runtime.spec("runtime-eks")
     report = lab.runtime.create("runtime-eks")
     assert report.compute.cluster == "runtime-eks"
+    # The mesh's policy came from terraform/shared_services/consul, through real Terraform.
+    assert report.terraform is not None, "step 1 did not apply shared_services/consul"
+    assert lab.tf.plan("shared_services/consul").no_changes
+    assert "service-intentions:customers" in report.consul_entries
     assert vpcs(lab, runtime)
     assert consul_entries(lab, runtime)
     status, reply = lab.runtime.call("runtime-eks")
