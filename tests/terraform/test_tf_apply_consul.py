@@ -91,7 +91,13 @@ def test_consul_round_trip(consul: Terraform, sandbox: SandboxState) -> None:
     partitions = {r.consul_partition for r in mesh.runtimes}
     api = Consul(sandbox)
     environment = consul.provider_environment()
-    assert environment["CONSUL_HTTP_TOKEN"] != sandbox.secret(MANAGEMENT_TOKEN)
+    token = environment["CONSUL_HTTP_TOKEN"]
+    assert token != sandbox.secret(MANAGEMENT_TOKEN)
+    # Least privilege: the token Terraform runs with may not touch ACLs or the KV store.
+    as_terraform = {"X-Consul-Token": token}
+    for method, path in (("GET", "/v1/acl/tokens"), ("PUT", "/v1/kv/soa-lab/probe")):
+        reply = requests.request(method, f"{api.url}{path}", headers=as_terraform, timeout=10)
+        assert reply.status_code == 403, (method, path, reply.status_code)
     assert consul.variables["consul_address"].startswith("https://")
 
     applied = consul.apply()
