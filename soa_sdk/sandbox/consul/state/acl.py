@@ -10,11 +10,10 @@ import time
 import uuid
 
 from .. import acl as aclmod
-from ..checks import parse_duration
+from ..checks import go_duration, parse_duration
 from ..exceptions import ACLDisabled, ACLNotFound, BadRequest, RPCError
 from .acl_auth import ACLAuthState
 from .acl_fields import (
-    go_duration,
     node_identities,
     parse_rfc3339,
     rfc3339,

@@ -13,9 +13,9 @@ import uuid
 from typing import Any
 
 from .. import bexpr
-from ..checks import parse_duration
+from ..checks import go_duration, parse_duration
 from ..exceptions import ACLNotFound, BadRequest
-from .acl_fields import IDENTITY_NAME, TOKEN_MAX_TTL, TOKEN_MIN_TTL, go_duration
+from .acl_fields import IDENTITY_NAME, TOKEN_MAX_TTL, TOKEN_MIN_TTL
 from .core import Authz, Store
 from .records import AuthMethod, BindingRule
 

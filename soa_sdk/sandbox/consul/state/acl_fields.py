@@ -1,5 +1,5 @@
 """Fields ACL records share, checked and written as Consul does: service and node
-identities, Go durations, RFC 3339 times, and the bounds of a token's lifetime.
+identities, RFC 3339 times, and the bounds of a token's lifetime.
 """
 
 from __future__ import annotations
@@ -14,15 +14,6 @@ IDENTITY_NAME = re.compile(r"^[a-z0-9]([a-z0-9\-_]*[a-z0-9])?$")
 #: Consul's defaults for ``acl.token_min_expiration_ttl`` / ``token_max_expiration_ttl``
 TOKEN_MIN_TTL = 60.0
 TOKEN_MAX_TTL = 24 * 3600.0
-
-
-def go_duration(seconds: float) -> str:
-    """A duration as Go's ``time.Duration.String`` prints it (``1m0s``, ``24h0m0s``)."""
-    if seconds < 60:
-        return f"{seconds:g}s"
-    h, rest = divmod(int(seconds), 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h{m}m{s}s" if h else f"{m}m{s}s"
 
 
 def rfc3339(ts: float) -> str:
