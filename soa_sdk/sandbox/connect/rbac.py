@@ -10,7 +10,7 @@ from typing import Any
 
 from soa_sdk.sandbox.connect.build_context import Reader
 from soa_sdk.sandbox.connect.envoy_names import spiffe_id
-from soa_sdk.sandbox.connect.route_parts import header_matcher
+from soa_sdk.sandbox.connect.route_parts import header_matcher, methods_matcher
 from soa_sdk.sandbox.connect.view import CatalogView
 from soa_sdk.sandbox.consul.state.precedence import PRECEDENCE
 
@@ -42,16 +42,7 @@ def _permission(http: dict[str, Any] | None) -> dict[str, Any]:
     if http.get("PathRegex"):
         rules.append({"url_path": {"path": {"safe_regex": {"regex": http["PathRegex"]}}}})
     if http.get("Methods"):
-        rules.append(
-            {
-                "header": {
-                    "name": ":method",
-                    "string_match": {
-                        "safe_regex": {"regex": "|".join(m.upper() for m in http["Methods"])}
-                    },
-                }
-            }
-        )
+        rules.append({"header": methods_matcher(http["Methods"])})
     rules.extend({"header": header_matcher(h)} for h in http.get("Header") or ())
     if not rules:
         return {"any": True}

@@ -21,16 +21,30 @@ def _string_match(crit: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def header_matcher(crit: dict[str, Any]) -> dict[str, Any]:
+def _named_match(crit: dict[str, Any]) -> dict[str, Any]:
+    """A header's or query parameter's matcher: present, or its value's string match."""
     m: dict[str, Any] = {"name": crit.get("Name", "")}
     sm = None if crit.get("Present") else _string_match(crit)
     if sm is None:
         m["present_match"] = True
     else:
         m["string_match"] = sm
+    return m
+
+
+def header_matcher(crit: dict[str, Any]) -> dict[str, Any]:
+    m = _named_match(crit)
     if crit.get("Invert"):
         m["invert_match"] = True
     return m
+
+
+def methods_matcher(methods: list[str]) -> dict[str, Any]:
+    """The ``:method`` header matcher of a route's or an intention's ``Methods``."""
+    return {
+        "name": ":method",
+        "string_match": {"safe_regex": {"regex": "|".join(m.upper() for m in methods)}},
+    }
 
 
 def route_match(http: dict[str, Any]) -> dict[str, Any]:
@@ -44,25 +58,10 @@ def route_match(http: dict[str, Any]) -> dict[str, Any]:
         match = {"prefix": http.get("PathPrefix") or "/"}
     headers = [header_matcher(h) for h in http.get("Header") or ()]
     if http.get("Methods"):
-        headers.append(
-            {
-                "name": ":method",
-                "string_match": {
-                    "safe_regex": {"regex": "|".join(m.upper() for m in http["Methods"])}
-                },
-            }
-        )
+        headers.append(methods_matcher(http["Methods"]))
     if headers:
         match["headers"] = headers
-    params = []
-    for q in http.get("QueryParam") or ():
-        qm: dict[str, Any] = {"name": q.get("Name", "")}
-        sm = None if q.get("Present") else _string_match(q)
-        if sm is None:
-            qm["present_match"] = True
-        else:
-            qm["string_match"] = sm
-        params.append(qm)
+    params = [_named_match(q) for q in http.get("QueryParam") or ()]
     if params:
         match["query_parameters"] = params
     return match
