@@ -8,6 +8,10 @@ clients (botocore, hvac, requests) are translated in one place per client (see
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+Controls = TypeVar("Controls")
+
 
 class SoaLabError(Exception):
     """Base class of every error the SDK raises on purpose."""
@@ -62,3 +66,11 @@ def only_on_sandbox(what: str, instead: str) -> SandboxOnly:
     """The error a step built without sandbox controls raises: ``what`` is only available on
     the sandbox, and ``instead`` says what to do on real endpoints."""
     return SandboxOnly(f"{what} is only available on the sandbox: {instead}")
+
+
+def require_sandbox(controls: Controls | None, what: str, instead: str) -> Controls:
+    """``controls`` (the sandbox's, :mod:`soa_sdk.sandbox.controls`), or, when there are none
+    (real endpoints), the :func:`only_on_sandbox` error saying ``what`` and ``instead``."""
+    if controls is None:
+        raise only_on_sandbox(what, instead)
+    return controls

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from soa_sdk.awsclient import EndpointSession
 from soa_sdk.clients import Clients
 from soa_sdk.config import DEFAULT_REGION, Credentials, Endpoints, check_target
-from soa_sdk.errors import SandboxNotRunning, ValidationError, only_on_sandbox
+from soa_sdk.errors import SandboxNotRunning, ValidationError, require_sandbox
 
 if TYPE_CHECKING:
     import hvac
@@ -156,9 +156,7 @@ class Lab:
         return SandboxControls(self.endpoints, self._credentials)
 
     def _sandbox(self, what: str, instead: str) -> SandboxControls:
-        if self.sandbox is None:
-            raise only_on_sandbox(what, instead)
-        return self.sandbox
+        return require_sandbox(self.sandbox, what, instead)
 
     @property
     def workloads(self) -> WorkloadHostClient:

@@ -234,7 +234,7 @@ def access_record(line: dict[str, object]) -> dict[str, object] | None:
     """The observation's record of one access-log line of a sidecar's public listener (the
     destination's side: who called, by its certificate's SPIFFE ID, which instance answered,
     the code and the duration), in the sandbox's JSON format
-    (:func:`soa_sdk.sandbox.connect.snapshot` ``_access_log``); None for other lines."""
+    (:func:`soa_sdk.sandbox.connect.listeners` ``_access_log``); None for other lines."""
     if line.get("listener") != "public":
         return None
     peer = _SPIFFE_SVC.match(str(line.get("peer") or ""))

@@ -19,7 +19,7 @@ from soa_sdk.access import database
 from soa_sdk.access.client import BoundaryApi
 from soa_sdk.access.store import AccessStore
 from soa_sdk.access.values import SetupReport, UserToken
-from soa_sdk.errors import NotFound, ServiceUnavailable, ValidationError, only_on_sandbox
+from soa_sdk.errors import NotFound, ServiceUnavailable, ValidationError, require_sandbox
 from soa_sdk.tf.lab_spec import AccessSpec, BoundaryTarget, BoundaryUser
 from soa_sdk.vault import DatabaseSecrets
 
@@ -79,9 +79,7 @@ class Context:
 
     def sandbox_controls(self, what: str, instead: str) -> SandboxControls:
         """The sandbox's controls; a clear error saying ``what`` is sandbox-only otherwise."""
-        if self.controls is None:
-            raise only_on_sandbox(what, instead)
-        return self.controls
+        return require_sandbox(self.controls, what, instead)
 
     # --- connections -----------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from soa_sdk.errors import NotFound, ServiceUnavailable, ValidationError, only_on_sandbox
+from soa_sdk.errors import NotFound, ServiceUnavailable, ValidationError, require_sandbox
 from soa_sdk.runtime.mesh import ingress_name
 from soa_sdk.telemetry import AccessLog
 
@@ -115,9 +115,7 @@ class Context:
 
     def controls(self, what: str, instead: str) -> SandboxControls:
         """The sandbox's controls; a clear error saying ``what`` is sandbox-only otherwise."""
-        if self.sandbox is None:
-            raise only_on_sandbox(what, instead)
-        return self.sandbox
+        return require_sandbox(self.sandbox, what, instead)
 
     @property
     def workloads(self) -> WorkloadHostClient:

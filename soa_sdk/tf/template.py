@@ -7,6 +7,9 @@ runtimes is data, written to the folder's ``runtime.auto.tfvars.json``, which Te
 loads as ``var.runtime``. So a rendered folder is the template plus one JSON file, and the
 committed ``runtime_ecs/``, ``runtime_eks/`` and ``runtime_ec2/`` are exactly what
 :func:`render_runtime_folder` makes from their own specification (a test holds them to it).
+Their .tf files are symbolic links to the template's (Terraform reads a linked file as its
+own; module paths stay relative to the runtime's folder), so only the JSON is theirs; a
+folder this module writes for a new runtime holds copies, so that it stands on its own.
 
 Names are validated, and the new runtime is checked against the runtimes already there
 (unique services, partition and VPC block; every upstream exists), before anything is

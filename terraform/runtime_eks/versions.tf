@@ -1,14 +1,1 @@
-terraform {
-  required_version = ">= 1.6.0, < 2.0.0"
-
-  required_providers {
-    aws = {
-      source  = "hashicorp/aws"
-      version = "~> 5.82"
-    }
-  }
-
-  # Partial configuration: bucket, key (e.g. runtimes/<name>.tfstate), region and lock
-  # table come from `terraform init -backend-config=...`.
-  backend "s3" {}
-}
+../templates/runtime/common/versions.tf

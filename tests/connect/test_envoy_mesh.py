@@ -22,6 +22,17 @@ from .conftest import Mesh, _Handler, eventually, get
 INV_PORT = free_port()
 PAY_PORT = free_port()
 WEB_INV_PORT = free_port()
+#: the topology's router: ``x-version: v2`` to subset v2, the rest to the splitter
+INVENTORY_ROUTER = {
+    "Kind": "service-router",
+    "Name": "inventory",
+    "Routes": [
+        {
+            "Match": {"HTTP": {"Header": [{"Name": "x-version", "Exact": "v2"}]}},
+            "Destination": {"ServiceSubset": "v2"},
+        }
+    ],
+}
 
 
 @pytest.fixture(scope="module")
@@ -72,18 +83,7 @@ def topo(mesh: Mesh) -> dict[str, int]:
             ],
         }
     )
-    mesh.apply(
-        {
-            "Kind": "service-router",
-            "Name": "inventory",
-            "Routes": [
-                {
-                    "Match": {"HTTP": {"Header": [{"Name": "x-version", "Exact": "v2"}]}},
-                    "Destination": {"ServiceSubset": "v2"},
-                }
-            ],
-        }
-    )
+    mesh.apply(INVENTORY_ROUTER)
     mesh.apply(
         {
             "Kind": "exported-services",
@@ -309,18 +309,7 @@ def test_nack_is_surfaced_and_old_config_keeps_serving(mesh: Mesh, topo: dict[st
         r = get(f"http://127.0.0.1:{INV_PORT}/", headers={"x-version": "v2"})
         assert r.json()["version"] == "v2"
     finally:
-        mesh.apply(
-            {
-                "Kind": "service-router",
-                "Name": "inventory",
-                "Routes": [
-                    {
-                        "Match": {"HTTP": {"Header": [{"Name": "x-version", "Exact": "v2"}]}},
-                        "Destination": {"ServiceSubset": "v2"},
-                    }
-                ],
-            }
-        )
+        mesh.apply(INVENTORY_ROUTER)  # the topology's own router again
 
 
 def test_ca_rotation_keeps_traffic_flowing(mesh: Mesh, topo: dict[str, int]) -> None:

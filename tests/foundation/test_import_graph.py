@@ -1,11 +1,13 @@
 """The shape of the SDK's module graph (issue 13), read from the source with ``ast``:
 
 - the client SDK never imports the sandbox: only ``soa_sdk/sandbox/**``, the composition
-  root (``soa_sdk/lab.py``, ``soa_sdk/clients.py``) and the command line
-  (``soa_sdk/cli.py``, ``soa_sdk/runner.py``) import ``soa_sdk.sandbox``. A step may name
+  root (``soa_sdk/lab.py``) and the command line (``soa_sdk/cli.py``, ``soa_sdk/runner.py``)
+  import ``soa_sdk.sandbox`` (``soa_sdk/clients.py`` builds the clients for real endpoints
+  too, so it does not). A step may name
   :class:`soa_sdk.sandbox.controls.SandboxControls` in its type hints, under
   ``if TYPE_CHECKING:`` (never executed, so nothing of the sandbox is loaded);
-- no step imports ``soa_sdk.lab``: a step gets its clients as constructor arguments;
+- no step imports ``soa_sdk.lab``: a step gets its clients as constructor arguments; nor
+  does any other module but the package's ``__init__`` (it re-exports ``Lab``) and the CLI;
 - no cycle among soa_sdk's top-level modules and packages (every import counts, type-only
   and function-level ones included).
 """
@@ -19,7 +21,8 @@ from pathlib import Path
 import soa_sdk
 
 ROOT = Path(soa_sdk.__file__).parent
-MAY_IMPORT_SANDBOX = {"soa_sdk.lab", "soa_sdk.clients", "soa_sdk.cli", "soa_sdk.runner"}
+MAY_IMPORT_SANDBOX = {"soa_sdk.lab", "soa_sdk.cli", "soa_sdk.runner"}
+MAY_IMPORT_LAB = {"soa_sdk", "soa_sdk.cli", "soa_sdk.runner"}
 TYPE_ONLY_SANDBOX = {"soa_sdk.sandbox.controls"}
 STEPS = (
     "soa_sdk.org",
@@ -117,6 +120,17 @@ def test_no_step_imports_the_lab() -> None:
         f"{module} imports {name}"
         for module, imports in _modules().items()
         if any(_within(module, step) for step in STEPS)
+        for name, _ in imports
+        if _within(name, "soa_sdk.lab")
+    ]
+    assert offenders == []
+
+
+def test_nothing_but_the_package_and_the_cli_imports_the_lab() -> None:
+    offenders = [
+        f"{module} imports {name}"
+        for module, imports in _modules().items()
+        if module not in MAY_IMPORT_LAB and not _within(module, "soa_sdk.lab")
         for name, _ in imports
         if _within(name, "soa_sdk.lab")
     ]

@@ -116,16 +116,7 @@ class ConnectCA:
                 return
             self._mount(self.root_path)
             self._mount(self.intermediate_path)
-            root = self._write(
-                f"{self.root_path}/root/generate/internal",
-                common_name=f"pri-{self.cluster_id[:8]}.vault.ca.{self.cluster_id[:8]}.consul",
-                uri_sans=f"spiffe://{self.trust_domain}",
-                key_type="ec",
-                key_bits=256,
-                ttl="87600h",
-                issuer_name="root-1",
-            )
-            self._roots.append(self._new_intermediate(root["issuer_id"], root["certificate"]))
+            self._add_root("generate", self.cluster_id[:8])
             self._write(
                 f"{self.intermediate_path}/roles/{ROLE}",
                 allow_any_name=True,
@@ -140,6 +131,21 @@ class ConnectCA:
                 no_store=True,
                 generate_lease=False,
             )
+
+    def _add_root(self, operation: str, name: str) -> None:
+        """A root (OpenBao's ``root/generate/internal`` for the first, ``root/rotate/internal``
+        after) named ``pri-<name>...`` and ``root-<n>``, and its intermediate, as the newest
+        of the roots (call under the lock)."""
+        root = self._write(
+            f"{self.root_path}/root/{operation}/internal",
+            common_name=f"pri-{name}.vault.ca.{self.cluster_id[:8]}.consul",
+            uri_sans=f"spiffe://{self.trust_domain}",
+            key_type="ec",
+            key_bits=256,
+            ttl="87600h",
+            issuer_name=f"root-{len(self._roots) + 1}",
+        )
+        self._roots.append(self._new_intermediate(root["issuer_id"], root["certificate"]))
 
     def _new_intermediate(self, root_issuer: str, root_pem: str) -> _Root:
         csr = self._write(
@@ -199,17 +205,7 @@ class ConnectCA:
         new root's ID."""
         self.setup()
         with self._lock:
-            n = len(self._roots) + 1
-            root = self._write(
-                f"{self.root_path}/root/rotate/internal",
-                common_name=f"pri-{uuid.uuid4().hex[:8]}.vault.ca.{self.cluster_id[:8]}.consul",
-                uri_sans=f"spiffe://{self.trust_domain}",
-                key_type="ec",
-                key_bits=256,
-                ttl="87600h",
-                issuer_name=f"root-{n}",
-            )
-            self._roots.append(self._new_intermediate(root["issuer_id"], root["certificate"]))
+            self._add_root("rotate", uuid.uuid4().hex[:8])
             self._leaves.clear()
             self.generation += 1
             self.index += 1

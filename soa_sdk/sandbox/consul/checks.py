@@ -62,6 +62,17 @@ def parse_duration(value: Any) -> float:
     return total
 
 
+def go_duration(seconds: float) -> str:
+    """A duration as Go's ``time.Duration.String`` prints it (``10s``, ``1m0s``, ``24h0m0s``),
+    for the TTLs of sessions and tokens. Below a second it prints ``0.5s`` where Go prints
+    ``500ms`` (no TTL Consul accepts is that short)."""
+    if seconds < 60:
+        return f"{seconds:g}s"
+    h, rest = divmod(int(seconds), 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m}m{s}s" if h else f"{m}m{s}s"
+
+
 @dataclass(frozen=True)
 class Probe:
     """One check as the runner sees it: its kind, Consul's ``Definition`` block and timings."""

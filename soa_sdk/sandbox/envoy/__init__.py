@@ -46,6 +46,32 @@ FLUSH_FLAGS = ("--file-flush-interval-msec", "100")
 call chains from it right after its traffic (with :func:`soa_sdk.telemetry.wait_flushed`)."""
 
 
+def envoy_command(
+    config_path: Path, *, concurrency: int = 1, log_level: str = "warn", extra: tuple[str, ...] = ()
+) -> list[str]:
+    """The command line of one of the sandbox's Envoys (the per-runtime ones of
+    :class:`EnvoyProcess` and the sandbox's service of :mod:`soa_sdk.sandbox.services.envoy`),
+    started from the bootstrap at ``config_path``; ``extra`` goes at the end."""
+    return [
+        envoy_binary(),
+        "--config-path",
+        str(config_path),
+        "--disable-hot-restart",
+        # A listener replaced over xDS (e.g. new RBAC rules) closes its connections at once
+        # instead of over Envoy's default 600 s drain, so a new intention or route holds at once.
+        "--drain-time-s",
+        "1",
+        "--drain-strategy",
+        "immediate",
+        "--concurrency",
+        str(concurrency),
+        *FLUSH_FLAGS,
+        "--log-level",
+        log_level,
+        *extra,
+    ]
+
+
 class EnvoyError(SoaLabError):
     """An Envoy could not be found, started or got ready."""
 
@@ -167,27 +193,17 @@ class EnvoyProcess:
         return f"http://{LOOPBACK}:{self.admin_port}"
 
     def command(self) -> list[str]:
-        return [
-            envoy_binary(),
-            "--config-path",
-            str(self.folder / "bootstrap.json"),
-            "--admin-address-path",
-            str(self.folder / "admin.address"),
-            "--disable-hot-restart",
-            # A listener replaced over xDS (e.g. new RBAC rules) closes its connections at
-            # once instead of over Envoy's default 600 s drain, so a change holds at once.
-            "--drain-time-s",
-            "1",
-            "--drain-strategy",
-            "immediate",
-            "--concurrency",
-            str(self.concurrency),
-            *FLUSH_FLAGS,
-            "--log-level",
-            self.log_level,
-            "--log-path",
-            str(self.folder / "envoy.log"),
-        ]
+        return envoy_command(
+            self.folder / "bootstrap.json",
+            concurrency=self.concurrency,
+            log_level=self.log_level,
+            extra=(
+                "--admin-address-path",
+                str(self.folder / "admin.address"),
+                "--log-path",
+                str(self.folder / "envoy.log"),
+            ),
+        )
 
     def start(self, timeout: float = 30.0) -> EnvoyProcess:
         self.folder.mkdir(parents=True, exist_ok=True)

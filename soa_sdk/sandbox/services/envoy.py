@@ -77,7 +77,7 @@ class EnvoyService(Service):
         )
 
     def launch(self, context: LaunchContext) -> Launch:
-        from soa_sdk.sandbox.envoy import FLUSH_FLAGS, bootstrap, envoy_binary
+        from soa_sdk.sandbox.envoy import bootstrap, envoy_command
         from soa_sdk.sandbox.envoy.admin_guard import guard
 
         grpc_port = int(context.extras.get("consul", {}).get("grpc_port") or 0)
@@ -102,23 +102,7 @@ class EnvoyService(Service):
         config.unlink(missing_ok=True)
         with open(os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
             out.write(json.dumps(boot, indent=1))
-        command = [
-            envoy_binary(),
-            "--config-path",
-            str(config),
-            "--disable-hot-restart",
-            # A listener replaced over xDS closes its connections at once rather than over
-            # Envoy's default 600 s drain, so a new intention or route holds at once.
-            "--drain-time-s",
-            "1",
-            "--drain-strategy",
-            "immediate",
-            "--concurrency",
-            "1",
-            *FLUSH_FLAGS,
-            "--log-level",
-            "warn",
-        ]
+        command = envoy_command(config)
         # The one Envoy of every partition owns the whole envoy/ folder: down removes it all.
         paths = (
             [str(folder), str(folder.parent)] if self.partition == ALL_PARTITIONS else [str(folder)]

@@ -10,16 +10,16 @@ import time
 import uuid
 
 from .. import acl as aclmod
-from ..checks import parse_duration
+from ..checks import go_duration, parse_duration
 from ..exceptions import ACLDisabled, ACLNotFound, BadRequest, RPCError
-from .acl_auth import (
-    ACLAuthState,
-    _node_identities,
-    _rfc3339,
-    _service_identities,
-    go_duration,
+from .acl_auth import ACLAuthState
+from .acl_fields import (
+    node_identities,
     parse_rfc3339,
+    rfc3339,
+    service_identities,
 )
+from .acl_templates import templated_policies
 from .core import ANONYMOUS_ID, GLOBAL_MANAGEMENT_ID, Authz, now_iso
 from .records import Policy, Token
 
@@ -205,9 +205,9 @@ class ACLState(ACLAuthState):
         with self.write():
             policies = self._resolve_policy_links(raw.get("Policies") or [])
             roles = self._resolve_links(self._roles, raw.get("Roles") or [], "role", _name)
-            templated = self._templated(raw.get("TemplatedPolicies"))
-            services = _service_identities(raw.get("ServiceIdentities"))
-            nodes = _node_identities(raw.get("NodeIdentities"), self.datacenter)
+            templated = templated_policies(raw.get("TemplatedPolicies"))
+            services = service_identities(raw.get("ServiceIdentities"))
+            nodes = node_identities(raw.get("NodeIdentities"), self.datacenter)
             acc = accessor_id or raw.get("AccessorID") or ""
             old = self._tokens.get(acc) if acc else None
             if old is not None and _expired(old):
@@ -315,7 +315,7 @@ class ACLState(ACLAuthState):
                 f"ExpirationTime cannot be less than {go_duration(self.acl_token_min_ttl)} in"
                 f" the future (was {go_duration(expires_in)})"
             )
-        return _rfc3339(expires)
+        return rfc3339(expires)
 
     def token_delete(self, accessor_id: str, authz: Authz = None) -> bool:
         """``DELETE /v1/acl/token/:AccessorID``."""

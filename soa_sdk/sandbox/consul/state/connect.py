@@ -100,19 +100,23 @@ class ConnectState:
         self, service: str, partition: str = "default", authz: Authz = None
     ) -> dict[str, Any]:
         """``GET /v1/discovery-chain/:service``: router -> splitter -> resolvers, compiled."""
-        from soa_sdk.sandbox.connect import snapshot
+        from soa_sdk.sandbox.connect.build_context import Reader
+        from soa_sdk.sandbox.connect.chain import resolve
+        from soa_sdk.sandbox.connect.clusters import Target
+        from soa_sdk.sandbox.connect.envoy_names import sni
+        from soa_sdk.sandbox.connect.resolver import MAX_DEPTH
 
         self._require(authz, "service", "read", service, partition)  # type: ignore[attr-defined]
-        reader = snapshot._Reader(self)  # type: ignore[arg-type]
+        reader = Reader(self)  # type: ignore[arg-type]
         trust_domain = self.connect_ca.trust_domain if self.connect_ca else "consul"
         nodes: dict[str, dict[str, Any]] = {}
         targets: dict[str, dict[str, Any]] = {}
         configured = False
 
-        def target(t: snapshot.Target) -> str:
+        def target(t: Target) -> str:
             tid = _target_id(t.service, t.partition, t.subset)
             if tid not in targets:
-                name = snapshot.sni(trust_domain, t.service, t.partition, t.subset)
+                name = sni(trust_domain, t.service, t.partition, t.subset)
                 subset: dict[str, Any] = {}
                 if t.filter:
                     subset["Filter"] = t.filter
@@ -138,7 +142,7 @@ class ConnectState:
             nonlocal configured
             entry = reader.entry("service-resolver", name, partition)
             configured = configured or entry is not None
-            plan = snapshot._resolve(reader, name, partition, subset)
+            plan = resolve(reader, name, partition, subset)
             ids = [target(t) for t in plan.targets]
             node_name = ids[0]
             body: dict[str, Any] = {
@@ -158,7 +162,7 @@ class ConnectState:
         def splitter_or_resolver(name: str, subset: str = "", depth: int = 0) -> str:
             nonlocal configured
             entry = reader.entry("service-splitter", name, partition) if not subset else None
-            if entry is None or depth > snapshot.MAX_DEPTH:
+            if entry is None or depth > MAX_DEPTH:
                 return resolver(name, subset)
             configured = True
             key = f"splitter:{name}.default.{partition}"

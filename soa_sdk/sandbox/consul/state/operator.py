@@ -341,14 +341,7 @@ class OperatorState(Store):
         """``PUT /v1/agent/maintenance?enable=``: the node's ``_node_maintenance`` check."""
         self._require(authz, "node", "write", self.node_name, partition)
         with self.write():
-            key = (partition, self.node_name, NODE_MAINT)
-            if enable:
-                if key not in self._checks:
-                    notes = reason or _DEFAULT_REASON.format("node")
-                    spec = CheckDef(NODE_MAINT, "Node Maintenance Mode", "", "critical", notes)
-                    self._store_check(partition, self.node_name, spec, None)  # type: ignore[attr-defined]
-            elif key in self._checks:
-                self._drop_check(key)  # type: ignore[attr-defined]
+            self._maintenance(partition, NODE_MAINT, "Node", enable, reason, None)
 
     def service_maintenance(
         self,
@@ -364,15 +357,21 @@ class OperatorState(Store):
             if svc is None:
                 raise NotFound(f'No service registered with ID "{service_id}"')
             self._require(authz, "service", "write", svc.service, partition)
-            cid = SERVICE_MAINT + service_id
-            key = (partition, self.node_name, cid)
-            if enable:
-                if key not in self._checks:
-                    notes = reason or _DEFAULT_REASON.format("service")
-                    spec = CheckDef(cid, "Service Maintenance Mode", "", "critical", notes)
-                    self._store_check(partition, self.node_name, spec, svc)  # type: ignore[attr-defined]
-            elif key in self._checks:
-                self._drop_check(key)  # type: ignore[attr-defined]
+            self._maintenance(partition, SERVICE_MAINT + service_id, "Service", enable, reason, svc)
+
+    def _maintenance(
+        self, partition: str, check_id: str, what: str, enable: bool, reason: str, svc: Any
+    ) -> None:
+        """Add (once) or drop the critical maintenance check ``check_id`` of the node
+        (``svc`` None) or of the service ``svc`` (inside a write)."""
+        key = (partition, self.node_name, check_id)
+        if enable:
+            if key not in self._checks:
+                notes = reason or _DEFAULT_REASON.format(what.lower())
+                spec = CheckDef(check_id, f"{what} Maintenance Mode", "", "critical", notes)
+                self._store_check(partition, self.node_name, spec, svc)  # type: ignore[attr-defined]
+        elif key in self._checks:
+            self._drop_check(key)  # type: ignore[attr-defined]
 
     def agent_reload(self, authz: Authz = None) -> None:
         """``PUT /v1/agent/reload`` (needs ``agent:write``)."""

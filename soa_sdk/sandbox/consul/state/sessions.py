@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 
-from ..checks import parse_duration
+from ..checks import go_duration, parse_duration
 from ..exceptions import BadRequest, NotFound, RPCError
 from .core import Authz, Store, Tx
 from .records import KVEntry, Session
@@ -32,15 +32,6 @@ TTL_MIN, TTL_MAX = 10.0, 86400.0
 TTL_MULTIPLIER = 2
 LOCK_DELAY_MAX = 60.0
 DEFAULT_LOCK_DELAY = 15.0
-
-
-def _go_duration(seconds: float) -> str:
-    """A duration as Go prints it (``10s``, ``24h0m0s``)."""
-    if seconds < 60:
-        return f"{seconds:g}s"
-    h, rest = divmod(int(seconds), 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h{m}m{s}s" if h else f"{m}m{s}s"
 
 
 def lock_delay(raw: object) -> float:
@@ -86,8 +77,8 @@ class SessionState(Store):
                 raise BadRequest(f"Request decode failed: invalid TTL {ttl!r}") from exc
             if ttl_s != 0 and not TTL_MIN <= ttl_s <= TTL_MAX:
                 raise BadRequest(
-                    f"Invalid Session TTL '{_go_duration(ttl_s)}', must be between"
-                    f" [{_go_duration(TTL_MIN)}={_go_duration(TTL_MAX)}]"
+                    f"Invalid Session TTL '{go_duration(ttl_s)}', must be between"
+                    f" [{go_duration(TTL_MIN)}={go_duration(TTL_MAX)}]"
                 )
         delay = min(lock_delay(raw.get("LockDelay")), LOCK_DELAY_MAX)
         node_checks = raw.get("NodeChecks")
@@ -116,7 +107,7 @@ class SessionState(Store):
                     partition,
                     behavior,
                     int(delay * 1e9),
-                    _go_duration(ttl_s) if ttl_s else "",
+                    go_duration(ttl_s) if ttl_s else "",
                     list(node_checks),
                     service_checks,
                 ),

@@ -1,0 +1,287 @@
+"""Envoy listeners of a proxy: a sidecar's public listener (mTLS, RBAC, to ``local_app``) and
+its upstream listeners, an ingress gateway's listeners, with their HTTP connection managers
+and the JSON access log the telemetry reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from soa_sdk.sandbox.connect.build_context import BuildContext, proxy_ip, socket_address
+from soa_sdk.sandbox.connect.chain import ChainError, chain_routes, resolve
+from soa_sdk.sandbox.connect.clusters import add_cluster
+from soa_sdk.sandbox.connect.envoy_names import (
+    ADS,
+    DC,
+    DOWN_TLS,
+    FILE_LOG,
+    HCM,
+    HTTP_RBAC,
+    L7,
+    NET_RBAC,
+    ROUTER,
+    T_CLUSTER,
+    T_LISTENER,
+    T_ROUTE,
+    TCP_PROXY,
+)
+from soa_sdk.sandbox.connect.rbac import rbac_rules
+
+
+def _access_log(ctx: BuildContext, kind: str) -> list[dict[str, Any]]:
+    if not ctx.access_log:
+        return []
+    fields = {
+        "start_time": "%START_TIME%",
+        "listener": kind,
+        "identity": ctx.service,
+        "partition": ctx.partition,
+        "instance": ctx.instance,
+        "method": "%REQ(:METHOD)%",
+        "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+        "status": "%RESPONSE_CODE%",
+        "flags": "%RESPONSE_FLAGS%",
+        "details": "%RESPONSE_CODE_DETAILS%",
+        "upstream_cluster": "%UPSTREAM_CLUSTER%",
+        "upstream_host": "%UPSTREAM_HOST%",
+        "peer": "%DOWNSTREAM_PEER_URI_SAN%",
+        # %DURATION% in microseconds: first byte received to last byte sent downstream
+        "duration_us": "%COMMON_DURATION(DS_RX_BEG:DS_TX_END:us)%",
+        "request_id": "%REQ(X-REQUEST-ID)%",
+    }
+    return [
+        {
+            "name": "envoy.access_loggers.file",
+            "typed_config": {
+                "@type": FILE_LOG,
+                "path": ctx.access_log,
+                "log_format": {"json_format": fields},
+            },
+        }
+    ]
+
+
+def _hcm(ctx: BuildContext, stat_prefix: str, kind: str, **route: Any) -> dict[str, Any]:
+    filters = [
+        *route.pop("_filters", []),
+        {"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER}},
+    ]
+    config = {"@type": HCM, "stat_prefix": stat_prefix, "codec_type": "AUTO", **route}
+    config["http_filters"] = filters
+    log = _access_log(ctx, kind)
+    if log:
+        config["access_log"] = log
+    return {"name": "envoy.filters.network.http_connection_manager", "typed_config": config}
+
+
+# --- sidecars -------------------------------------------------------------------------------
+
+
+def _local_app_address(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Where the sidecar reaches its workload: ``LocalServiceSocketPath`` as a pipe (Consul's
+    ``makePipeEndpoint``), else ``LocalServiceAddress:LocalServicePort``."""
+    if cfg.get("LocalServiceSocketPath"):
+        return {"pipe": {"path": cfg["LocalServiceSocketPath"]}}
+    return socket_address(
+        cfg.get("LocalServiceAddress") or "127.0.0.1", cfg.get("LocalServicePort") or 0
+    )
+
+
+def sidecar(ctx: BuildContext, proxy: dict[str, Any], default_allow: bool) -> None:
+    cfg = proxy.get("Proxy") or {}
+    ip = proxy_ip(proxy)
+    protocol = ctx.r.protocol(ctx.service, ctx.partition)
+    local = "local_app" if ctx.single else f"local_app~{proxy['ID']}"
+    ctx.snap.add(
+        T_CLUSTER,
+        {
+            "name": local,
+            "type": "STATIC",
+            "connect_timeout": "5s",
+            "load_assignment": {
+                "cluster_name": local,
+                "endpoints": [
+                    {"lb_endpoints": [{"endpoint": {"address": _local_app_address(cfg)}}]}
+                ],
+            },
+        },
+    )
+    rules = rbac_rules(ctx.r, ctx.td, ctx.service, ctx.partition, default_allow, protocol in L7)
+    tls = {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": DOWN_TLS,
+            "common_tls_context": ctx.tls(),
+            "require_client_certificate": True,
+        },
+    }
+    if protocol in L7:
+        filt = _hcm(
+            ctx,
+            "public_listener",
+            "public",
+            route_config={
+                "name": f"public_listener~{proxy['ID']}",
+                "virtual_hosts": [
+                    {
+                        "name": "local_app",
+                        "domains": ["*"],
+                        "routes": [
+                            {"match": {"prefix": "/"}, "route": {"cluster": local, "timeout": "0s"}}
+                        ],
+                    }
+                ],
+            },
+            forward_client_cert_details="SANITIZE_SET",
+            set_current_client_cert_details={"uri": True},
+            _filters=[
+                {
+                    "name": "envoy.filters.http.rbac",
+                    "typed_config": {"@type": HTTP_RBAC, "rules": rules},
+                }
+            ],
+        )
+        filters = [filt]
+    else:
+        filters = [
+            {
+                "name": "envoy.filters.network.rbac",
+                "typed_config": {
+                    "@type": NET_RBAC,
+                    "stat_prefix": "connect_authz",
+                    "rules": rules,
+                },
+            },
+            {
+                "name": "envoy.filters.network.tcp_proxy",
+                "typed_config": {
+                    "@type": TCP_PROXY,
+                    "stat_prefix": "public_listener",
+                    "cluster": local,
+                },
+            },
+        ]
+    port = int(proxy.get("Port") or 0)
+    ctx.snap.add(
+        T_LISTENER,
+        {
+            "name": f"public_listener:{ip}:{port}",
+            "address": socket_address(ip, port),
+            "traffic_direction": "INBOUND",
+            "filter_chains": [{"filters": filters, "transport_socket": tls}],
+        },
+    )
+    for up in cfg.get("Upstreams") or ():
+        if up.get("DestinationType", "service") != "service" or up.get("DestinationPeer"):
+            ctx.snap.problems.append(
+                f"{proxy['ID']}: upstream {up.get('DestinationName')!r} is not a local service"
+            )
+            continue
+        name = up["DestinationName"]
+        dest_part = up.get("DestinationPartition") or ctx.partition
+        bind_ip = up.get("LocalBindAddress") or "127.0.0.1"
+        port = int(up["LocalBindPort"])
+        _upstream_listener(ctx, name, dest_part, f"{name}:{bind_ip}:{port}", bind_ip, port)
+
+
+def _upstream_listener(
+    ctx: BuildContext, name: str, partition: str, listener: str, ip: str, port: int
+) -> None:
+    protocol = ctx.r.protocol(name, partition)
+    stat = f"upstream.{name}.default.{partition}.{DC}"
+    if protocol in L7:
+        route_name = (
+            f"{name}{ctx.suffix}"
+            if partition == ctx.partition
+            else f"{name}.{partition}{ctx.suffix}"
+        )
+        try:
+            routes = chain_routes(ctx, name, partition)
+        except ChainError as exc:
+            ctx.snap.problems.append(f"{listener}: {exc}")
+            return
+        ctx.snap.add(
+            T_ROUTE,
+            {
+                "name": route_name,
+                "virtual_hosts": [{"name": name, "domains": ["*"], "routes": routes}],
+                "validate_clusters": False,
+            },
+        )
+        filt = _hcm(
+            ctx, stat, "upstream", rds={"config_source": ADS, "route_config_name": route_name}
+        )
+    else:
+        try:
+            cluster = add_cluster(ctx, resolve(ctx.r, name, partition, ""))
+        except ChainError as exc:
+            ctx.snap.problems.append(f"{listener}: {exc}")
+            return
+        filt = {
+            "name": "envoy.filters.network.tcp_proxy",
+            "typed_config": {"@type": TCP_PROXY, "stat_prefix": stat, "cluster": cluster},
+        }
+    ctx.snap.add(
+        T_LISTENER,
+        {
+            "name": listener,
+            "address": socket_address(ip, port),
+            "traffic_direction": "OUTBOUND",
+            "filter_chains": [{"filters": [filt]}],
+        },
+    )
+
+
+# --- ingress gateways -----------------------------------------------------------------------
+
+
+def ingress(ctx: BuildContext, proxy: dict[str, Any]) -> None:
+    entry = ctx.r.entry("ingress-gateway", proxy["Service"], ctx.partition)
+    if not entry:
+        ctx.snap.problems.append(f"{proxy['ID']}: no ingress-gateway config entry")
+        return
+    ip = proxy_ip(proxy)
+    for lst in entry.get("Listeners") or ():
+        port = int(lst["Port"])
+        protocol = (lst.get("Protocol") or "tcp").lower()
+        services = lst.get("Services") or ()
+        name = f"{protocol}:{ip}:{port}"
+        if protocol not in L7:
+            if services:
+                svc = services[0]
+                _upstream_listener(
+                    ctx, svc["Name"], svc.get("Partition") or ctx.partition, name, ip, port
+                )
+            continue
+        hosts = []
+        for svc in services:
+            part = svc.get("Partition") or ctx.partition
+            try:
+                routes = chain_routes(ctx, svc["Name"], part)
+            except ChainError as exc:
+                ctx.snap.problems.append(f"{name}: {exc}")
+                continue
+            domains = svc.get("Hosts") or [
+                f"{svc['Name']}.ingress.*",
+                f"{svc['Name']}.ingress.*:{port}",
+            ]
+            hosts.append({"name": f"{svc['Name']}", "domains": domains, "routes": routes})
+        route_name = f"{port}{ctx.suffix}"
+        ctx.snap.add(
+            T_ROUTE, {"name": route_name, "virtual_hosts": hosts, "validate_clusters": False}
+        )
+        filt = _hcm(
+            ctx,
+            f"ingress_upstream_{port}",
+            "ingress",
+            rds={"config_source": ADS, "route_config_name": route_name},
+        )
+        ctx.snap.add(
+            T_LISTENER,
+            {
+                "name": name,
+                "address": socket_address(ip, port),
+                "traffic_direction": "OUTBOUND",
+                "filter_chains": [{"filters": [filt]}],
+            },
+        )
