@@ -44,6 +44,12 @@ PROVIDERS: dict[str, LocalProvider] = {
         LocalProvider(
             "consul", "2.22.0", "soa_sdk.sandbox.providers.consul.provider:ConsulProvider"
         ),
+        LocalProvider(
+            "vault", "4.8.0", "soa_sdk.sandbox.providers.vault.provider:LocalVaultProvider"
+        ),
+        LocalProvider(
+            "boundary", "1.2.0", "soa_sdk.sandbox.providers.boundary.provider:LocalBoundaryProvider"
+        ),
     ]
 }
 

@@ -44,6 +44,7 @@ from soa_sdk.errors import SoaLabError
 from soa_sdk.sandbox.providers import mirror, plugin
 from soa_sdk.sandbox.services.consul import DATACENTER
 from soa_sdk.sandbox.services.consul import MANAGEMENT_TOKEN as CONSUL_MANAGEMENT_TOKEN
+from soa_sdk.sandbox.services.vault import ROOT_TOKEN
 from soa_sdk.sandbox.state import SandboxState
 from soa_sdk.sandbox.terraform import consul_token
 from soa_sdk.sandbox.terraform.credentials import DynamicCredentials, RunIdentity
@@ -159,9 +160,14 @@ class Terraform(FolderRunner):
 
     def provider_environment(self) -> dict[str, str]:
         """What the local providers read from their environment, as the real ones do: AWS's
-        endpoint and web identity (refreshed per command through the token file), and for a
-        Consul folder Consul's CA and token."""
-        return {**self.aws_environment(), **self.consul_environment()}
+        endpoint and web identity (refreshed per command through the token file), for a
+        Consul folder Consul's CA and token, and ``VAULT_TOKEN`` for the vault provider
+        (which makes its own short child token of it)."""
+        return {
+            **self.aws_environment(),
+            **self.consul_environment(),
+            "VAULT_TOKEN": self.state.secret(ROOT_TOKEN),
+        }
 
     def _start_provider(self) -> str:
         """Start (once) the process that serves every local provider; return the

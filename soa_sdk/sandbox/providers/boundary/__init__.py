@@ -1,0 +1,1 @@
+"""The local hashicorp/boundary provider (see :mod:`.provider`)."""

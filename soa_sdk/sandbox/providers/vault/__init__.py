@@ -1,0 +1,1 @@
+"""The local hashicorp/vault provider (see :mod:`.provider`)."""
