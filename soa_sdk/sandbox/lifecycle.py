@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from soa_sdk.errors import SandboxError, SandboxNotRunning
-from soa_sdk.sandbox import process
+from soa_sdk.sandbox import process, tls
 from soa_sdk.sandbox.services import LaunchContext, Service, by_name, waves
 from soa_sdk.sandbox.state import (
     LOCK_FILE,
@@ -252,6 +252,7 @@ def _start_afresh(home: Path, progress: Progress) -> SandboxState:
     state = SandboxState(home)
     for service in by_name().values():
         state.secrets.update(service.new_secrets())
+    tls.renew(home)  # a new CA for every fresh sandbox; its TLS listeners serve with it
     try:
         for wave in waves():
             _start_wave(wave, state, progress)
@@ -429,6 +430,7 @@ def _remove_files(home: Path, keep_logs: bool = False) -> None:
     for name in (STATE_FILE, SECRETS_FILE):
         (home / name).unlink(missing_ok=True)
     shutil.rmtree(home / RUN_FOLDER, ignore_errors=True)
+    shutil.rmtree(tls.files(home).ca.parent, ignore_errors=True)
     if not keep_logs:
         shutil.rmtree(home / "logs", ignore_errors=True)
 

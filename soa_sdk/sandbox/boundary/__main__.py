@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--admin-login-name", default="admin")
     p.add_argument("--admin-password",
                    help="prefer the BOUNDARY_ADMIN_PASSWORD environment variable")  # fmt: skip
+    p.add_argument("--tls-port", type=int, help="also serve the API over TLS on this port")
+    p.add_argument("--tls-cert-file", help="the TLS listener's certificate (PEM)")
+    p.add_argument("--tls-key-file", help="the TLS listener's private key (PEM)")
     p.add_argument("--recording-s3-endpoint", help="S3 (moto) URL for session recordings")
     p.add_argument("--recording-region", default="us-east-1")
     p.add_argument("--auth-token-ttl", type=float, default=None,
@@ -60,7 +63,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         backend.auth_token_ttl = args.auth_token_ttl
     backend.bootstrap_dev(args.admin_login_name, password)
-    server = create_server(backend, args.host, args.port)
+    tls = None
+    if args.tls_port:
+        if not (args.tls_cert_file and args.tls_key_file):
+            print("error: --tls-port needs --tls-cert-file and --tls-key-file", file=sys.stderr)
+            return 2
+        tls = (args.tls_port, args.tls_cert_file, args.tls_key_file)
+    server = create_server(backend, args.host, args.port, tls)
 
     def _stop(signum, frame):  # serve_forever returns once shutdown runs in another thread
         import threading

@@ -6,6 +6,7 @@ import secrets
 import string
 from typing import ClassVar
 
+from soa_sdk.sandbox import tls
 from soa_sdk.sandbox.services.base import (
     Launch,
     LaunchContext,
@@ -72,6 +73,9 @@ class AwsService(Service):
                 # moto's IAM enforcement from the first request (the server sets it too:
                 # soa_sdk.sandbox.aws.authorization).
                 "INITIAL_NO_AUTH_ACTION_COUNT": "0",
+                # STS fetches an OIDC issuer's keys over https (web_identity.jwks): the
+                # sandbox's CA is the trust store of this stand-in for AWS.
+                "SSL_CERT_FILE": str(tls.files(context.home).ca),
             },
         )
 

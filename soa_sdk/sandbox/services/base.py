@@ -46,6 +46,13 @@ class LaunchContext:
     def logs(self) -> Path:
         return self.home / "logs"
 
+    def extra_port_for(self, service: str, key: str) -> int:
+        """A free port for the URL ``service`` records as ``extra[key]`` (a second
+        listener): its previous one when it is being restarted and it is still free."""
+        previous = self.previous.get(service)
+        port = urlparse(str(previous.extra.get(key, ""))).port if previous else None
+        return port if port is not None and _bindable(port) else free_port()
+
     def port_for(self, service: str) -> int:
         """A free port for ``service``: its previous one when it is being restarted."""
         previous = self.previous.get(service)

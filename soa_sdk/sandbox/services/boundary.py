@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from soa_sdk.sandbox import tls
+from soa_sdk.sandbox.ports import LOOPBACK
 from soa_sdk.sandbox.services.base import Launch, LaunchContext, Service, http_ok, loopback_server
 from soa_sdk.sandbox.state import ServiceRecord
 
@@ -35,11 +37,18 @@ class BoundaryService(Service):
     secret_names: ClassVar[tuple[str, ...]] = (ADMIN_PASSWORD,)
 
     def launch(self, context: LaunchContext) -> Launch:
-        return loopback_server(
+        files = tls.files(context.home)
+        tls_port = context.extra_port_for(self.name, "tls_url")
+        launch = loopback_server(
             "soa_sdk.sandbox.boundary",
             *("--admin-login-name", ADMIN_LOGIN),
             *("--recording-s3-endpoint", context.urls["aws"]),
+            *("--tls-port", str(tls_port)),
+            *("--tls-cert-file", str(files.cert), "--tls-key-file", str(files.key)),
             env={
+                # Credential stores reach Vault at its TLS address: the sandbox's CA is this
+                # "machine's" trust store, as a controller trusts its system's CAs.
+                "REQUESTS_CA_BUNDLE": str(files.ca),
                 "BOUNDARY_ADMIN_PASSWORD": context.secrets[ADMIN_PASSWORD],
                 # Recordings are written to the sandbox's S3 as Boundary's writer, the IAM user
                 # the recordings bucket policy names (soa_sdk.access.recordings).
@@ -51,6 +60,8 @@ class BoundaryService(Service):
                 ),
             },
         )
+        launch.extra["tls_url"] = f"https://{LOOPBACK}:{tls_port}"
+        return launch
 
     def is_healthy(self, record: ServiceRecord, secrets: dict[str, str]) -> bool:
         # The anonymous user may list the global scope's auth methods (the login page does

@@ -3,16 +3,25 @@
 Dev mode keeps everything in memory, starts unsealed, and mounts KV v2 at ``secret/``. The
 root token is generated for each sandbox and passed in the environment, never on the command
 line; ``-dev-no-store-token`` keeps it out of ``~/.vault-token``.
+
+Two listeners: dev mode's plain HTTP one (the record's ``url``, what the SDK and the emulators
+call), and a TLS one with the sandbox's certificate (:mod:`soa_sdk.sandbox.tls`), added by a
+configuration file (``-config``), which is OpenBao's public address: ``api_addr``, hence the
+``iss`` of its identity tokens (``https://.../v1/identity/oidc``) when ``identity/oidc/config``
+names no issuer, and what Terraform's vault provider and Boundary's credential stores are given
+(the monorepo's ``vault_address`` and ``oidc_issuer`` must be ``https://``). Its URL is the
+record's ``extra["tls_url"]``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
 from typing import Any, ClassVar
 
-from soa_sdk.sandbox import process
+from soa_sdk.sandbox import process, tls
 from soa_sdk.sandbox.ports import LOOPBACK, free_port
 from soa_sdk.sandbox.services.base import Launch, LaunchContext, Service, http_ok
 from soa_sdk.sandbox.state import ServiceRecord
@@ -34,6 +43,25 @@ def bao_binary() -> str | None:
     return shutil.which("bao")
 
 
+def _tls_listener(files: tls.TlsFiles, url: str, port: int) -> str:
+    """OpenBao's configuration of the TLS listener (its cluster port is the next free one:
+    a listener's default, port + 1, may be taken)."""
+    return (
+        f"api_addr = {json.dumps(url)}\n"
+        'listener "tcp" {\n'
+        f'  address         = "{LOOPBACK}:{port}"\n'
+        f'  cluster_address = "{LOOPBACK}:{free_port()}"\n'
+        f"  tls_cert_file   = {json.dumps(str(files.cert))}\n"
+        f"  tls_key_file    = {json.dumps(str(files.key))}\n"
+        "}\n"
+    )
+
+
+def tls_url(record: ServiceRecord) -> str:
+    """OpenBao's public (TLS) address; a sandbox started before it had one has only HTTP."""
+    return str(record.extra.get("tls_url") or record.url)
+
+
 class VaultService(Service):
     """OpenBao dev server."""
 
@@ -50,7 +78,11 @@ class VaultService(Service):
 
     def launch(self, context: LaunchContext) -> Launch:
         port = free_port()
+        tls_port = context.extra_port_for(self.name, "tls_url")
         binary = bao_binary() or "bao"
+        tls_url = f"https://{LOOPBACK}:{tls_port}"
+        config = tls.files(context.home).ca.parent / "openbao-tls-listener.hcl"
+        config.write_text(_tls_listener(tls.files(context.home), tls_url, tls_port))
         return Launch(
             command=[
                 binary,
@@ -58,9 +90,11 @@ class VaultService(Service):
                 "-dev",
                 f"-dev-listen-address={LOOPBACK}:{port}",
                 "-dev-no-store-token",
+                f"-config={config}",
             ],
             url=f"http://{LOOPBACK}:{port}",
             env={"BAO_DEV_ROOT_TOKEN_ID": context.secrets[ROOT_TOKEN], "BAO_LOG_LEVEL": "warn"},
+            extra={"tls_url": tls_url},
         )
 
     def is_healthy(self, record: ServiceRecord, secrets: dict[str, str]) -> bool:
