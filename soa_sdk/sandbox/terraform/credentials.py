@@ -98,7 +98,9 @@ class DynamicCredentials:
         if self._workload is not None:
             return self._workload
         identity = self._identity()
-        issuer = identity.configure_issuer(self.state.url("vault"))
+        # The tokens' iss as OpenBao names it: its public (TLS) address, or the issuer that
+        # shared_services/vault configures (the same address, given as oidc_issuer).
+        issuer = identity.discovery()["issuer"]
         identity.create_key(TOKEN_KEY, allowed_client_ids=[DEFAULT_AUDIENCE])
         identity.create_role(TOKEN_ROLE, key=TOKEN_KEY, ttl=TOKEN_TTL)
         workload = identity.create_workload(WORKLOAD, TOKEN_ROLE, token_ttl="10m")

@@ -13,8 +13,9 @@ task role and the service account token:
   AppRole allowed to mint that role's tokens (:meth:`WorkloadIdentity.create_workload`);
 - in Consul, in each partition that runs workloads (as consul-ecs's ACL controller creates
   its auth methods in every partition): the ``jwt`` auth method :data:`AUTH_METHOD`
-  (``JWKSURL`` = OpenBao's ``<issuer>/.well-known/keys``, ``BoundIssuer`` = the tokens'
-  ``iss``, ``BoundAudiences`` = [:data:`AUDIENCE`], ``ClaimMappings`` ``service`` and
+  (``JWKSURL`` = OpenBao's ``.../identity/oidc/.well-known/keys`` at the address Consul
+  reaches, ``BoundIssuer`` = the tokens' ``iss`` as OpenBao's discovery document names it,
+  ``BoundAudiences`` = [:data:`AUDIENCE`], ``ClaimMappings`` ``service`` and
   ``partition``) and one binding rule: ``BindType: service``, ``BindName: ${value.service}``,
   ``Selector: value.partition == "<partition>"`` (a token minted for another partition binds
   nothing there: 403 ``Permission denied``);
@@ -58,16 +59,19 @@ TEMPLATE = (
 )
 
 
-def auth_method(vault_url: str) -> dict[str, Any]:
-    """The ``jwt`` auth method that trusts OpenBao's identity tokens for :data:`AUDIENCE`."""
-    issuer = token_issuer(vault_url)
+def auth_method(vault_url: str, issuer: str | None = None) -> dict[str, Any]:
+    """The ``jwt`` auth method that trusts OpenBao's identity tokens for :data:`AUDIENCE`:
+    their ``iss`` is ``issuer`` (what OpenBao's discovery document names: its public, TLS
+    address), their keys are fetched from ``vault_url`` (the address Consul reaches)."""
+    keys = f"{token_issuer(vault_url)}/.well-known/keys"
+    issuer = issuer or token_issuer(vault_url)
     return {
         "Name": AUTH_METHOD,
         "Type": "jwt",
         "DisplayName": "OpenBao workload identity",
         "Description": "Workloads log in with an OpenBao identity token of their service",
         "Config": {
-            "JWKSURL": f"{issuer}/.well-known/keys",
+            "JWKSURL": keys,
             "BoundIssuer": issuer,
             "BoundAudiences": [AUDIENCE],
             "ClaimMappings": {"service": "service", "partition": "partition"},
@@ -130,7 +134,7 @@ class ConsulLogin:
         wanted) and its binding rule (``GET /v1/acl/binding-rules``, ``PUT
         /v1/acl/binding-rule`` unless there), both in ``partition``; safe to run again."""
         params = {"partition": partition}
-        method = auth_method(self.vault_addr)
+        method = auth_method(self.vault_addr, self._identity.discovery()["issuer"])
         found = self._call(
             "GET", f"/v1/acl/auth-method/{AUTH_METHOD}", "read the workloads' auth method",
             params=params, missing_ok=True,
