@@ -13,6 +13,7 @@ from soa_sdk.sandbox.services.consul import ConsulService
 from soa_sdk.sandbox.services.envoy import envoy_services
 from soa_sdk.sandbox.services.frontend import FrontendService
 from soa_sdk.sandbox.services.postgres import PostgresService
+from soa_sdk.sandbox.services.postgres_tls import PostgresTlsService
 from soa_sdk.sandbox.services.vault import VaultService
 from soa_sdk.sandbox.services.workloads import WorkloadsService
 
@@ -20,6 +21,7 @@ SERVICES: tuple[Service, ...] = (
     AwsService(),
     VaultService(),
     PostgresService(),
+    PostgresTlsService(),
     ConsulService(),
     *envoy_services(),
     WorkloadsService(),
