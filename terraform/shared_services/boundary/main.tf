@@ -18,6 +18,9 @@ locals {
   targets  = { for t in local.access.targets : t.name => t }
   # Projects that hold at least one target need a credential store and a host catalog.
   target_projects = toset([for t in local.access.targets : t.project])
+  # access.json's address of the database, unless database_endpoint says otherwise.
+  db_host = var.database_endpoint == null ? local.database.host : var.database_endpoint.host
+  db_port = var.database_endpoint == null ? local.database.port : var.database_endpoint.port
 }
 
 resource "boundary_scope" "org" {
@@ -188,7 +191,7 @@ resource "boundary_host_static" "database" {
 
   host_catalog_id = boundary_host_catalog_static.this[each.key].id
   name            = local.database.name
-  address         = local.database.host
+  address         = local.db_host
 }
 
 resource "boundary_host_set_static" "database" {
@@ -206,7 +209,7 @@ resource "boundary_target" "this" {
   scope_id                       = boundary_scope.project[each.value.project].id
   name                           = each.key
   description                    = "${each.value.database_role} access to ${local.database.name}"
-  default_port                   = local.database.port
+  default_port                   = local.db_port
   session_max_seconds            = each.value.session_max_seconds
   session_connection_limit       = each.value.session_connection_limit
   egress_worker_filter           = var.worker_filter

@@ -58,3 +58,17 @@ variable "worker_filter" {
     error_message = "worker_filter must not be empty."
   }
 }
+
+variable "database_endpoint" {
+  description = "Where the database answers when not at access.json's host and port (e.g. a sandbox's PostgreSQL); null means access.json's."
+  type = object({
+    host = string
+    port = number
+  })
+  default = null
+
+  validation {
+    condition     = var.database_endpoint == null || try(var.database_endpoint.port > 0 && var.database_endpoint.port < 65536 && length(var.database_endpoint.host) > 0, false)
+    error_message = "database_endpoint needs a host and a TCP port (1-65535)."
+  }
+}

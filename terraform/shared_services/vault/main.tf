@@ -14,6 +14,9 @@ module "spec" {
 locals {
   database = module.spec.access.database
   roles    = { for r in local.database.roles : r.name => r }
+  # access.json's address of the database, unless database_endpoint says otherwise.
+  db_host = var.database_endpoint == null ? local.database.host : var.database_endpoint.host
+  db_port = var.database_endpoint == null ? local.database.port : var.database_endpoint.port
 
   # What each privilege level may do in the database. {{name}}, {{password}} and
   # {{expiration}} are filled in by Vault for every lease.
@@ -54,7 +57,7 @@ resource "vault_database_secret_backend_connection" "this" {
   verify_connection = true
 
   postgresql {
-    connection_url          = "postgresql://{{username}}:{{password}}@${local.database.host}:${local.database.port}/${local.database.database}?sslmode=require"
+    connection_url          = "postgresql://{{username}}:{{password}}@${local.db_host}:${local.db_port}/${local.database.database}?sslmode=require"
     username                = var.postgres_username
     password                = var.postgres_password
     password_authentication = "scram-sha-256"

@@ -57,7 +57,8 @@ class BoundaryProvider(Provider):
         insecure = config.get("tls_insecure")
         if insecure is None:
             insecure = _flag(os.environ.get("BOUNDARY_TLS_INSECURE"))
-        self.http.verify = (
+        # Given with every request: a session's own verify loses to REQUESTS_CA_BUNDLE.
+        self.verify: bool | str = (
             False
             if insecure
             else os.environ.get("BOUNDARY_CACERT") or os.environ.get("BOUNDARY_CAPATH") or True
@@ -98,7 +99,12 @@ class BoundaryProvider(Provider):
     ) -> dict[str, Any]:
         try:
             response = self.http.request(
-                method, self.address + path, json=body, params=params, timeout=TIMEOUT
+                method,
+                self.address + path,
+                json=body,
+                params=params,
+                timeout=TIMEOUT,
+                verify=self.verify,
             )
         except requests.RequestException as error:
             raise ProviderError(

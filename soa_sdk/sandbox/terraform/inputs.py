@@ -1,0 +1,108 @@
+"""What the sandbox gives a folder of the monorepo, as a Terraform Cloud workspace's variable
+set does, and what it makes before the first run, as an administrator does.
+
+- ``shared_services/vault``: ``vault_address`` and ``oidc_issuer``, OpenBao's public (TLS)
+  address (:mod:`soa_sdk.sandbox.services.vault`); ``database_endpoint``, the sandbox's
+  PostgreSQL behind its TLS front (:mod:`soa_sdk.sandbox.pgtls`); ``postgres_password`` of
+  the role Vault connects as (``postgres_username``'s default, ``vault``), which
+  :func:`prepare` makes first, as a DBA makes it on a managed database (here a superuser:
+  RDS's master user has ``rds_superuser``). The ``store`` database with its ``orders``
+  table is made too (on real endpoints the runtime has it).
+- ``shared_services/boundary``: ``boundary_address`` (the emulator's TLS listener),
+  ``boundary_admin`` (``boundary dev``'s global auth method and admin login) and
+  ``boundary_admin_password``, ``vault_address``, ``database_endpoint``, and
+  ``user_passwords``, one initial password per user of ``access.json``.
+
+The passwords are derived from the sandbox's root token (HMAC-SHA256, one label each), so
+every run of the same sandbox gives the same ones without a file holding them; they go to
+Terraform as ``TF_VAR_`` environment variables, never on a command line or in a file.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from soa_sdk.sandbox.services.boundary import ADMIN_AUTH_METHOD, ADMIN_LOGIN, ADMIN_PASSWORD
+from soa_sdk.sandbox.services.vault import ROOT_TOKEN, tls_url
+from soa_sdk.sandbox.state import SandboxState
+
+VAULT_ROLE = "vault"
+
+
+def derived_secret(state: SandboxState, label: str) -> str:
+    """A password of the sandbox for ``label`` (24 URL-safe characters)."""
+    digest = hmac.new(state.secret(ROOT_TOKEN).encode(), label.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).decode()[:24]
+
+
+def user_password(state: SandboxState, user: str) -> str:
+    """The initial Boundary password Terraform gives ``user`` (``user_passwords``)."""
+    return derived_secret(state, f"boundary/users/{user}")
+
+
+def _database_endpoint(state: SandboxState) -> dict[str, Any]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(state.url("postgres-tls"))
+    return {"host": parts.hostname, "port": parts.port}
+
+
+def variables(folder: str, state: SandboxState) -> dict[str, Any]:
+    """The folder's inputs on this sandbox (none for folders that need none)."""
+    if folder == "shared_services/vault":
+        vault = tls_url(state.services["vault"])
+        return {
+            "vault_address": vault,
+            "oidc_issuer": vault,
+            "database_endpoint": _database_endpoint(state),
+            "postgres_password": derived_secret(state, "postgres/vault"),
+        }
+    if folder == "shared_services/boundary":
+        from soa_sdk.tf.lab_spec import load_access
+
+        return {
+            "boundary_address": tls_url(state.services["boundary"]),
+            "boundary_admin": {"auth_method_id": ADMIN_AUTH_METHOD, "login_name": ADMIN_LOGIN},
+            "boundary_admin_password": state.secret(ADMIN_PASSWORD),
+            "vault_address": tls_url(state.services["vault"]),
+            "database_endpoint": _database_endpoint(state),
+            "user_passwords": {u.name: user_password(state, u.name) for u in load_access().users},
+        }
+    return {}
+
+
+def environment(folder: str, state: SandboxState) -> dict[str, str]:
+    """:func:`variables` as ``TF_VAR_<name>`` (objects and maps as JSON, which Terraform
+    reads as HCL)."""
+    return {
+        f"TF_VAR_{name}": value if isinstance(value, str) else json.dumps(value)
+        for name, value in variables(folder, state).items()
+    }
+
+
+def prepare(folder: str, state: SandboxState) -> None:
+    """What the folder expects to exist before its first run (idempotent)."""
+    if folder != "shared_services/vault":
+        return
+    from psycopg import sql
+
+    from soa_sdk.access.database import AdminConnection, prepare_sandbox
+    from soa_sdk.tf.lab_spec import load_access
+
+    admin = AdminConnection.from_url(state.url("postgres"), state.secret("postgres_password"))
+    prepare_sandbox(admin, load_access().database.database)
+    password = derived_secret(state, "postgres/vault")
+    with admin.connect("postgres") as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_roles WHERE rolname = %s", (VAULT_ROLE,)
+        ).fetchone()
+        verb = "ALTER" if exists else "CREATE"
+        connection.execute(
+            sql.SQL(verb + " ROLE {} WITH LOGIN SUPERUSER PASSWORD {}").format(
+                sql.Identifier(VAULT_ROLE), sql.Literal(password)
+            )
+        )
