@@ -84,9 +84,16 @@ def test_the_identity_token_carries_the_service_and_its_audience(lab: Any, creds
     _header, claims = _parts(bearer)
     assert claims["service"] == "login-a" and claims["partition"] == "default"
     assert claims["aud"] == "consul"
-    assert claims["iss"] == f"{lab.endpoints.vault_url}/v1/identity/oidc"
+    # iss is OpenBao's public (TLS) address, as its discovery document names it; Consul
+    # fetches the keys from the address it reaches.
+    discovery = requests.get(
+        f"{lab.endpoints.vault_url}/v1/identity/oidc/.well-known/openid-configuration", timeout=10
+    ).json()
+    assert claims["iss"] == discovery["issuer"] and claims["iss"].startswith("https://")
     method = consul(lab, "GET", f"acl/auth-method/{AUTH_METHOD}").json()
-    assert method["Config"]["JWKSURL"] == f"{claims['iss']}/.well-known/keys"
+    assert method["Config"]["BoundIssuer"] == claims["iss"]
+    keys = f"{lab.endpoints.vault_url}/v1/identity/oidc/.well-known/keys"
+    assert method["Config"]["JWKSURL"] == keys
     assert method["Config"]["BoundAudiences"] == ["consul"]
 
 

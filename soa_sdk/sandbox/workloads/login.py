@@ -192,7 +192,7 @@ class ConsulLogin:
         key = (partition, service)
         if key not in self._workloads:
             if not self._token_role:
-                self._identity.configure_issuer(self.vault_addr)
+                # The issuer stays OpenBao's own (its api_addr, or shared_services/vault's).
                 self._identity.create_key(TOKEN_KEY, allowed_client_ids=[AUDIENCE])
                 self._identity.create_role(
                     TOKEN_ROLE, key=TOKEN_KEY, audience=AUDIENCE, ttl=TOKEN_TTL, template=TEMPLATE
