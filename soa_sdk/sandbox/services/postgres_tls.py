@@ -25,6 +25,8 @@ class PostgresTlsService(Service):
     summary: ClassVar[str] = "PostgreSQL's TLS front (sslmode=require)"
     depends_on: ClassVar[tuple[str, ...]] = ("postgres",)
     lost_when_stopped: ClassVar[str] = "the open connections through it (the data is the server's)"
+    restart_alone: ClassVar[bool] = True
+    restart_note: ClassVar[str] = "it holds nothing: it comes back on the same port"
 
     def launch(self, context: LaunchContext) -> Launch:
         upstream = urlsplit(context.urls["postgres"])

@@ -6,8 +6,8 @@ set does, and what it makes before the first run, as an administrator does.
   PostgreSQL behind its TLS front (:mod:`soa_sdk.sandbox.pgtls`); ``postgres_password`` of
   the role Vault connects as (``postgres_username``'s default, ``vault``), which
   :func:`prepare` makes first, as a DBA makes it on a managed database (here a superuser:
-  RDS's master user has ``rds_superuser``). The ``store`` database with its ``orders``
-  table is made too (on real endpoints the runtime has it).
+  RDS's master user has ``rds_superuser``). The ``store`` database is made too (on real
+  endpoints the runtime has it; step 4 seeds its ``orders`` table on the sandbox).
 - ``shared_services/boundary``: ``boundary_address`` (the emulator's TLS listener),
   ``boundary_admin`` (``boundary dev``'s global auth method and admin login) and
   ``boundary_admin_password``, ``vault_address``, ``database_endpoint``, and
@@ -85,18 +85,26 @@ def environment(folder: str, state: SandboxState) -> dict[str, str]:
 
 
 def prepare(folder: str, state: SandboxState) -> None:
-    """What the folder expects to exist before its first run (idempotent)."""
+    """What the folder expects to exist before its first run (idempotent): for the vault
+    folder, the database and the role Vault connects as."""
     if folder != "shared_services/vault":
         return
+    import psycopg
     from psycopg import sql
 
-    from soa_sdk.access.database import AdminConnection, prepare_sandbox
     from soa_sdk.tf.lab_spec import load_access
 
-    admin = AdminConnection.from_url(state.url("postgres"), state.secret("postgres_password"))
-    prepare_sandbox(admin, load_access().database.database)
+    database = load_access().database.database
     password = derived_secret(state, "postgres/vault")
-    with admin.connect("postgres") as connection:
+    with psycopg.connect(
+        state.url("postgres"),
+        password=state.secret("postgres_password"),
+        autocommit=True,
+        connect_timeout=5,
+    ) as connection:
+        found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+        if found.fetchone() is None:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
         exists = connection.execute(
             "SELECT 1 FROM pg_roles WHERE rolname = %s", (VAULT_ROLE,)
         ).fetchone()
