@@ -10,22 +10,22 @@ import consul
 import pytest
 import requests
 
+from soa_sdk.sandbox import tls
 from soa_sdk.sandbox.consul import ConsulBackend, create_server
-from soa_sdk.sandbox.consul.tls import write_certificates
 
 
 def test_https_listener_serves_the_same_backend(tmp_path: Path) -> None:
-    tls = write_certificates(tmp_path / "tls")
-    assert tls["key"].stat().st_mode & 0o077 == 0
+    files = tls.ensure(tmp_path)
+    assert files.key.stat().st_mode & 0o077 == 0
     backend = ConsulBackend(acl_enabled=False)
     plain = create_server(backend, "127.0.0.1", 0)
-    secure = create_server(backend, "127.0.0.1", 0, (str(tls["cert"]), str(tls["key"])))
+    secure = create_server(backend, "127.0.0.1", 0, (str(files.cert), str(files.key)))
     for server in (plain, secure):
         threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         assert secure.url.startswith("https://127.0.0.1:")
         client = consul.Consul(
-            host="127.0.0.1", port=secure.server_port, scheme="https", verify=str(tls["ca"])
+            host="127.0.0.1", port=secure.server_port, scheme="https", verify=str(files.ca)
         )
         client.kv.put("written/over", "tls")
         over_http = consul.Consul(host="127.0.0.1", port=plain.server_port)

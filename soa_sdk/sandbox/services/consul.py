@@ -5,7 +5,7 @@ port (:mod:`soa_sdk.sandbox.connect`), for the sandbox's Envoy (:mod:`.envoy`).
 ACLs are on; the initial management token is generated per sandbox and passed in the
 environment, and so is Vault's token. The API is served over HTTP (the URL the SDK and the
 workloads use) and over HTTPS on a second port, as Consul's ``ports.https``, with a
-certificate from a CA of the sandbox's own (:mod:`soa_sdk.sandbox.consul.tls`; ``extra`` has
+certificate from the sandbox's own CA (:mod:`soa_sdk.sandbox.tls`; ``extra`` has
 ``https_url`` and ``ca_file``, what ``CONSUL_CACERT`` names): ``shared_services/consul``
 takes only an ``https://`` address."""
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from soa_sdk.sandbox.consul.tls import write_certificates
+from soa_sdk.sandbox import tls
 from soa_sdk.sandbox.ports import LOOPBACK, free_port
 from soa_sdk.sandbox.services.base import (
     Launch,
@@ -48,10 +48,10 @@ class ConsulService(Service):
 
     def launch(self, context: LaunchContext) -> Launch:
         port, grpc_port, https_port = free_port(), free_port(), free_port()
-        tls = write_certificates(context.home / XDS_STATUS_FILE.parent / "tls", LOOPBACK)
+        certificates = tls.ensure(context.home)
         arguments = ["--host", LOOPBACK, "--port", str(port), "--datacenter", DATACENTER]
         arguments += ["--https-port", str(https_port)]
-        arguments += ["--tls-cert", str(tls["cert"]), "--tls-key", str(tls["key"])]
+        arguments += ["--tls-cert", str(certificates.cert), "--tls-key", str(certificates.key)]
         arguments += ["--vault-addr", context.urls["vault"], "--grpc-port", str(grpc_port)]
         access_log = str(context.logs / "envoy-access.log")
         arguments += ["--access-log", access_log]
@@ -68,7 +68,7 @@ class ConsulService(Service):
                 "grpc_port": grpc_port,
                 "envoy_access_log": access_log,
                 "https_url": f"https://{LOOPBACK}:{https_port}",
-                "ca_file": str(tls["ca"]),
+                "ca_file": str(certificates.ca),
             },
         )
 
