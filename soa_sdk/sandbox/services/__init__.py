@@ -13,6 +13,7 @@ from soa_sdk.sandbox.services.consul import ConsulService
 from soa_sdk.sandbox.services.envoy import envoy_services
 from soa_sdk.sandbox.services.frontend import FrontendService
 from soa_sdk.sandbox.services.postgres import PostgresService
+from soa_sdk.sandbox.services.scheduler import SchedulerService
 from soa_sdk.sandbox.services.vault import VaultService
 from soa_sdk.sandbox.services.workloads import WorkloadsService
 
@@ -23,6 +24,7 @@ SERVICES: tuple[Service, ...] = (
     ConsulService(),
     *envoy_services(),
     WorkloadsService(),
+    SchedulerService(),
     BoundaryService(),
     FrontendService(),
 )
