@@ -23,7 +23,7 @@ from soa_sdk.sandbox.scheduler.reconciler import Pass, Reconciler
 
 log = logging.getLogger("soa_sdk.sandbox.scheduler")
 
-IDLE_WAIT = 20.0
+IDLE_WAIT = 5.0
 RETRY_WAIT = 1.0
 
 
