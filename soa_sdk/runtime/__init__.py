@@ -3,13 +3,17 @@
 A runtime is declared in ``terraform/runtime_<x>/runtime.auto.tfvars.json`` (see
 :mod:`soa_sdk.tf.lab_spec`): its kind (ecs, eks, ec2), account, region, VPC block, Consul admin
 partition and services. :meth:`Runtimes.create` builds it through the member account's own
-session from step 0: the network (:mod:`.network`), the compute (:mod:`.compute`), the mesh's
-policy (``terraform/shared_services/consul``, applied by real Terraform through ``lab.tf``:
-admin partitions, config entries), the runtime's ingress gateway (:mod:`.mesh`) and, in the
-sandbox, the running workloads. A runtime that no folder of ``terraform/`` declares (step 5's
-new one, until it applies its own folder) gets its mesh entries written with HTTP instead.
-Every step adopts what exists, so creating twice changes nothing; when a step fails, what this
-call created is removed again. :meth:`Runtimes.destroy` removes everything, in AWS and in Consul.
+session from step 0: the mesh's policy (``terraform/shared_services/consul``, applied by real
+Terraform through ``lab.tf``: admin partitions, config entries), the network
+(:mod:`.network`), the compute (:mod:`.compute`) and the runtime's ingress gateway
+(:mod:`.mesh`). A runtime that no folder of ``terraform/`` declares (step 5's new one, until it
+applies its own folder) gets its mesh entries written with HTTP instead. An ECS runtime's
+services run what ECS runs for them (in the sandbox, the sandbox's scheduler starts the
+workload host's instances to match each service's desired count and task definition): step 1
+waits until they do and pass in Consul. In the sandbox step 1 starts the workloads of EKS and
+EC2 runtimes itself. Every step adopts what exists, so creating twice changes nothing; when a
+step fails, what this call created is removed again. :meth:`Runtimes.destroy` removes
+everything, in AWS and in Consul.
 
 Against real AWS the workloads are the ECS tasks / EKS pods / EC2 instances running the
 fake-service image, joined to the mesh by Consul's ECS or Helm integration (declared in
