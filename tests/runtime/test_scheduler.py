@@ -21,7 +21,7 @@ WAIT = 30.0  # generous: the outcome, not its speed, is tested
 @pytest.fixture(scope="module")
 def ecs(lab: Any) -> Any:
     """Step 1's ECS runtime (made when missing) and a boto3 ECS client in its account."""
-    lab.org.ensure()
+    lab.org.require()
     lab.runtime.create(RUNTIME)
     spec = lab.runtime.spec(RUNTIME)
     return lab.org.session(spec.account).client("ecs", region_name=spec.region)
