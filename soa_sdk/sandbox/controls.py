@@ -59,6 +59,7 @@ def endpoints_of(state: SandboxState, region: str) -> tuple[Endpoints, Credentia
             key: value
             for key, value in {
                 "workloads_url": url("workloads"),
+                "scheduler_url": url("scheduler"),
                 "frontend_url": url("frontend"),
                 # The Envoy data plane's admins (services/envoy.py), comma-separated.
                 "envoy_admin_urls": ",".join(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 
 RUNTIME = "runtime-ecs"
 PARTITION = "ecs"
@@ -189,3 +190,15 @@ def test_destroying_the_runtime_leaves_no_workload_then_step_1_brings_them_back(
     assert all(w["placement"]["scheduler"] == "ecs" for w in report.workloads)
     status, _ = lab.runtime.call(RUNTIME)
     assert status == 200
+
+
+def test_the_scheduler_says_what_it_runs(lab: Any, ecs: Any) -> None:
+    url = lab.endpoints.extra["scheduler_url"] + "/v1/status"
+    assert requests.get(url, timeout=5).status_code == 401
+    token = lab.credentials.workloads_token
+    status = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
+    mine = {k: v for k, v in status["services"].items() if f"/{RUNTIME}/" in k}
+    spec = lab.runtime.spec(RUNTIME)
+    assert len(mine) == sum(len(s.versions) for s in spec.services)
+    assert all(v["running"] == v["desired"] and v["older"] == 0 for v in mine.values())
+    assert status["passes"] >= 1 and status["problems"] == []

@@ -11,28 +11,26 @@ Its secrets come from the environment (a command line shows in ``ps``): the sand
 root keys (for the feed), the workload host's API token, and the Consul and Vault tokens
 with which :class:`~soa_sdk.sandbox.workloads.ConsulLogin` gives each started instance its
 login (the orchestrator's part: the ECS agent handing a task its role). It answers
-``GET /v1/health`` and ``GET /v1/status`` (what it runs; the workload host's token) on its
-port. On SIGTERM it stops reconciling; the instances stay with the workload host, which
-stops them when it stops.
+``GET /v1/health`` and ``GET /v1/status`` (:mod:`.api`) on its port. On SIGTERM it stops
+reconciling; the instances stay with the workload host, which stops them when it stops.
 """
 
 from __future__ import annotations
 
 import argparse
-import hmac
-import json
 import logging
 import os
 import signal
 import threading
 from pathlib import Path
 
+from soa_sdk.sandbox.scheduler.api import SchedulerAPI
 from soa_sdk.sandbox.scheduler.feed import ComputeFeed
 from soa_sdk.sandbox.scheduler.host import RecordedHost
 from soa_sdk.sandbox.scheduler.loop import SchedulerLoop
 from soa_sdk.sandbox.scheduler.reconciler import Reconciler
-from soa_sdk.sandbox.workloads.api import bearer_token, loopback_hosts
-from soa_sdk.sandbox.workloads.http1 import HTTPServer, Request, Response
+from soa_sdk.sandbox.workloads.api import loopback_hosts
+from soa_sdk.sandbox.workloads.http1 import HTTPServer
 from soa_sdk.sandbox.workloads.login import ConsulLogin
 
 ENV = {
@@ -43,10 +41,6 @@ ENV = {
     "vault_token": "SOA_LAB_SCHEDULER_VAULT_TOKEN",
 }
 """The environment variables the process reads its secrets from."""
-
-
-def _json(status: int, doc: object) -> Response:
-    return Response(status, json.dumps(doc).encode(), [("Content-Type", "application/json")])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,22 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     host = RecordedHost(Path(args.workloads_record), secrets["workloads_token"], login)
     feed = ComputeFeed(args.aws_url, secrets["aws_access_key_id"], secrets["aws_secret_access_key"])
     loop = SchedulerLoop(feed, Reconciler(host, feed))
-    token = secrets["workloads_token"].encode()
-
-    def handle(req: Request) -> Response:
-        if req.path == "/v1/health" and req.method == "GET":
-            return _json(200, {"status": "ok"})
-        if (req.header("host") or "").lower() not in allowed:
-            return _json(403, {"error": "Host not allowed"})
-        given = (bearer_token(req) or "").encode()
-        if not hmac.compare_digest(given, token):
-            return _json(401, {"error": "send the workload host's API token as a Bearer token"})
-        if req.path == "/v1/status" and req.method == "GET":
-            return _json(200, loop.status())
-        return _json(404, {"error": f"no route for {req.method} {req.path}"})
-
-    server = HTTPServer(args.host, args.port, handle, name="scheduler")
-    allowed = loopback_hosts(server.host, server.port)
+    api = SchedulerAPI(secrets["workloads_token"], loop.status)
+    server = HTTPServer(args.host, args.port, api.handle, name="scheduler")
+    api.allowed_hosts = loopback_hosts(server.host, server.port)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
