@@ -698,11 +698,17 @@ class _CanaryRun:
         if self.spec.kind == "ecs":
             svc = self.spec.service(self.service)
             ecs = self.release._session(self.spec).client("ecs", region_name=self.spec.region)
+            tasks = [
+                w["id"]
+                for w in (self.sandbox.workloads.list(self.service) if self.sandbox else [])
+                if w.get("runtime") == self.spec.name and w["version"] == old
+            ]
             removed += deploy.retire_ecs_version(ecs, self.spec, svc, old)
             if self.sandbox is not None:  # the scheduler stops the deleted service's tasks
                 runtime_workloads.wait_gone(
                     self.release.consul, self.service, self.spec.consul_partition, old
                 )
+                removed = tasks + removed
         self.release._unlock(self.service, self.spec.name)
         self.result.events.append(
             ReleaseEvent(
