@@ -3,10 +3,11 @@ mesh react.
 
 Scaling, real API: ECS ``UpdateService`` (``desiredCount``) on the service of that version in
 the runtime's cluster, through the runtime account's own session; ECS then starts or stops
-tasks, and Consul's ECS integration registers or deregisters them. In the sandbox ECS runs no
-tasks, so the workload host starts or stops the instances as well (the same ``UpdateService``
-call is still made, and shows in CloudTrail). EKS (a Deployment's replicas, through the
-Kubernetes API) and EC2 (an Auto Scaling group) are scaled in the sandbox only.
+tasks, and Consul's ECS integration registers or deregisters them. In the sandbox the
+sandbox's scheduler does ECS's part (it starts or stops the workload host's instances to
+match), and the call waits until the service runs that many (``DescribeServices``) and they
+pass in Consul. EKS (a Deployment's replicas, through the Kubernetes API) and EC2 (an Auto
+Scaling group) are scaled in the sandbox only, on the workload host.
 
 Stopping an instance: ECS ``StopTask`` on AWS; the workload host in the sandbox. Breaking one
 (its health check answers 500, the process keeps running) exists in the sandbox only.
@@ -30,6 +31,7 @@ from soa_sdk import progress, validate
 from soa_sdk.errors import ServiceUnavailable, ValidationError
 from soa_sdk.observe.context import Context, Runtime
 from soa_sdk.runtime.compute import workload_name
+from soa_sdk.runtime.workloads import wait_ecs_stable, wait_passing
 from soa_sdk.tables import Table
 
 MAX_REPLICAS = 10
@@ -81,13 +83,20 @@ def scale(ctx: Context, runtime: Runtime, service: str, version: str, replicas: 
             "(kubectl scale / the Auto Scaling group); the SDK scales ECS services."
         )
     result: dict[str, Any] = {"service": service, "version": version, "replicas": replicas}
-    if runtime.spec.kind == "ecs":
-        ecs = ctx.client(runtime.account, "ecs", runtime.region)
-        name = workload_name(runtime.spec, declared, version)
-        reply = ecs.update_service(cluster=runtime.name, service=name, desiredCount=replicas)
-        result["ecs_service"] = reply["service"]["serviceArn"]
-    if sandbox:
+    if runtime.spec.kind != "ecs":
         result.update(_scale_workloads(ctx, runtime, service, version, replicas))
+        return result
+    ecs = ctx.client(runtime.account, "ecs", runtime.region)
+    name = workload_name(runtime.spec, declared, version)
+    before = {w["id"] for w in instances(ctx, runtime, service)} if sandbox else set()
+    reply = ecs.update_service(cluster=runtime.name, service=name, desiredCount=replicas)
+    result["ecs_service"] = reply["service"]["serviceArn"]
+    if sandbox:  # the sandbox's scheduler starts or stops the service's tasks
+        wait_ecs_stable(ecs, runtime.name, [name])
+        wait_passing(ctx.consul, service, runtime.partition, version, replicas)
+        after = {w["id"] for w in instances(ctx, runtime, service)}
+        result["started"] = sorted(after - before, key=_natural)
+        result["stopped"] = sorted(before - after, key=_natural)
     return result
 
 

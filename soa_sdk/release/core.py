@@ -197,11 +197,26 @@ class Release:
             )
         behaviour["message"] = message or f"{service} {version}"
         result: dict[str, Any] = {"service": service, "version": version, "runtime": runtime}
+        calls = runtime_workloads.upstreams(svc, spec, self.runtime.mesh_spec_with(spec))
+        workloads: list[dict[str, Any]] = []
         if spec.kind == "ecs":
             ecs = self._session(spec).client("ecs", region_name=spec.region)
-            result.update(deploy.ensure_ecs_version(ecs, spec, svc, version, current, behaviour))
-        if self.sandbox is not None:
-            calls = runtime_workloads.upstreams(svc, spec, self.runtime.mesh_spec_with(spec))
+            result.update(
+                deploy.ensure_ecs_version(ecs, spec, svc, version, current, behaviour, calls)
+            )
+            if self.sandbox is not None:  # the sandbox's scheduler runs the service's tasks
+                try:
+                    runtime_workloads.wait_ecs_stable(ecs, spec.name, [result["ecs_service"]])
+                except SoaLabError:
+                    raise
+                except Exception as error:
+                    raise translate_client_error(error, f"wait for {service} {version}") from None
+                workloads = [
+                    w
+                    for w in self.sandbox.workloads.list(service)
+                    if w.get("runtime") == spec.name and w["version"] == version
+                ]
+        elif self.sandbox is not None:
             workloads = runtime_workloads.ensure(
                 self.sandbox.workloads,
                 spec,
@@ -210,6 +225,7 @@ class Release:
                 calls,
                 {k: v for k, v in behaviour.items() if v is not None},
             )
+        if self.sandbox is not None:
             runtime_workloads.wait_passing(
                 self.consul, service, spec.consul_partition, version, len(workloads)
             )
@@ -388,7 +404,11 @@ class Release:
             changed += _w(entries.put(runtime_mesh.version_entries(svc)[1]))
         if self.sandbox is not None:
             for w in self.sandbox.workloads.list(service):
-                if w.get("runtime") == runtime and w["version"] not in svc.versions:
+                if (
+                    w.get("runtime") == runtime
+                    and w["version"] not in svc.versions
+                    and not runtime_workloads.placed(w)
+                ):
                     self.sandbox.workloads.stop(w["id"])
                     changed.append(f"workload:{w['id']}")
         if spec.kind == "ecs":
@@ -396,6 +416,10 @@ class Release:
             for version in deploy.ecs_versions(ecs, spec, svc):
                 if version not in svc.versions:
                     changed += deploy.retire_ecs_version(ecs, spec, svc, version)
+                    if self.sandbox is not None:
+                        runtime_workloads.wait_gone(
+                            self.consul, service, spec.consul_partition, version
+                        )
         self._unlock(service, runtime)
         running = self.versions(service, runtime)
         if any(running.get(v, 0) < svc.replicas for v in svc.versions):
@@ -674,7 +698,17 @@ class _CanaryRun:
         if self.spec.kind == "ecs":
             svc = self.spec.service(self.service)
             ecs = self.release._session(self.spec).client("ecs", region_name=self.spec.region)
+            tasks = [
+                w["id"]
+                for w in (self.sandbox.workloads.list(self.service) if self.sandbox else [])
+                if w.get("runtime") == self.spec.name and w["version"] == old
+            ]
             removed += deploy.retire_ecs_version(ecs, self.spec, svc, old)
+            if self.sandbox is not None:  # the scheduler stops the deleted service's tasks
+                runtime_workloads.wait_gone(
+                    self.release.consul, self.service, self.spec.consul_partition, old
+                )
+                removed = tasks + removed
         self.release._unlock(self.service, self.spec.name)
         self.result.events.append(
             ReleaseEvent(

@@ -10,9 +10,11 @@ Consul with ``Meta.version``; the SDK does not generate those containers, so on 
 version deployed by this module alone runs but stays outside the mesh.
 
 In the sandbox the requests are answered by the workload host's fake-service instances,
-registered in Consul with ``Meta {version, runtime}`` exactly like consul-ecs would: this
-module starts them with the build's behaviour (``error_rate``, ``latency_ms``...), which is
-what "a build with a bug" means in the lab. EKS and EC2 runtimes get the workloads only.
+registered in Consul with ``Meta {version, runtime}`` exactly like consul-ecs would; the
+sandbox's scheduler starts them to match the ECS service, with the build's behaviour from
+the task definition's fake-service environment (``ERROR_RATE``, ``TIMING_50_PERCENTILE``...),
+which is what "a build with a bug" means in the lab. A new revision rolls the instances.
+EKS and EC2 runtimes get the workloads only.
 """
 
 from __future__ import annotations
@@ -50,16 +52,27 @@ def ensure_ecs_version(
     version: str,
     baseline: str,
     behaviour: dict[str, Any],
+    calls: list[dict[str, str]] | None = None,
 ) -> dict[str, str]:
-    """A task definition revision and an ECS service for ``version``; adopts existing ones."""
+    """A task definition revision and an ECS service for ``version``; adopts existing ones.
+
+    ``calls``: the service's upstreams and their partitions, for the task's mesh labels
+    (:func:`soa_sdk.runtime.compute.container_labels`)."""
     family = compute.workload_name(runtime, service, version)
     tags = [
         {"key": "soa-lab:runtime", "value": runtime.name},
         {"key": "soa-lab:version", "value": version},
     ]
     try:
+        labels = compute.container_labels(runtime, service, version, calls or [])
         definition = compute.register_task_definition(
-            ecs, family, service, version, ecs_environment(service, version, behaviour), tags
+            ecs,
+            family,
+            service,
+            version,
+            ecs_environment(service, version, behaviour),
+            tags,
+            labels,
         )
         existing = {
             s["serviceName"]: s for s in _services(ecs, runtime.name) if s["status"] == "ACTIVE"

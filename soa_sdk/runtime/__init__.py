@@ -3,13 +3,17 @@
 A runtime is declared in ``terraform/runtime_<x>/runtime.auto.tfvars.json`` (see
 :mod:`soa_sdk.tf.lab_spec`): its kind (ecs, eks, ec2), account, region, VPC block, Consul admin
 partition and services. :meth:`Runtimes.create` builds it through the member account's own
-session from step 0: the network (:mod:`.network`), the compute (:mod:`.compute`), the mesh's
-policy (``terraform/shared_services/consul``, applied by real Terraform through ``lab.tf``:
-admin partitions, config entries), the runtime's ingress gateway (:mod:`.mesh`) and, in the
-sandbox, the running workloads. A runtime that no folder of ``terraform/`` declares (step 5's
-new one, until it applies its own folder) gets its mesh entries written with HTTP instead.
-Every step adopts what exists, so creating twice changes nothing; when a step fails, what this
-call created is removed again. :meth:`Runtimes.destroy` removes everything, in AWS and in Consul.
+session from step 0: the mesh's policy (``terraform/shared_services/consul``, applied by real
+Terraform through ``lab.tf``: admin partitions, config entries), the network
+(:mod:`.network`), the compute (:mod:`.compute`) and the runtime's ingress gateway
+(:mod:`.mesh`). A runtime that no folder of ``terraform/`` declares (step 5's new one, until it
+applies its own folder) gets its mesh entries written with HTTP instead. An ECS runtime's
+services run what ECS runs for them (in the sandbox, the sandbox's scheduler starts the
+workload host's instances to match each service's desired count and task definition): step 1
+waits until they do and pass in Consul. In the sandbox step 1 starts the workloads of EKS and
+EC2 runtimes itself. Every step adopts what exists, so creating twice changes nothing; when a
+step fails, what this call created is removed again. :meth:`Runtimes.destroy` removes
+everything, in AWS and in Consul.
 
 Against real AWS the workloads are the ECS tasks / EKS pods / EC2 instances running the
 fake-service image, joined to the mesh by Consul's ECS or Helm integration (declared in
@@ -19,6 +23,7 @@ Terraform); the SDK then only reads the ingress gateway's address from Consul.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -217,6 +222,18 @@ class Runtimes:
     def _build(self, runtime: RuntimeSpec, account: Any, declared: bool) -> RuntimeReport:
         say = self.progress
         session = self.org.session(account.name).session
+        consul = self.consul
+        mesh_spec = self.mesh_spec_with(runtime)
+        # The mesh first: the partition the workloads log in to and the entries that govern
+        # their traffic exist before anything runs.
+        if declared:  # the partition and the policy's entries: Terraform applied them
+            written = mesh.declared_entries(consul, runtime)
+        else:
+            mesh.ensure_partition(consul, runtime.consul_partition, f"Runtime {runtime.name}")
+            entries = mesh.desired_entries(runtime, mesh_spec)
+            for entry in entries:
+                consul.put_config(entry, runtime.consul_partition)
+            written = [f"{e['Kind']}:{e['Name']}" for e in entries]
         ec2 = session.client("ec2", region_name=runtime.region)
         try:
             net = network.ensure_network(
@@ -224,24 +241,16 @@ class Runtimes:
             )
             say(f"network {net.vpc_id} ready")
             regional = self._regional(session, runtime.region)
-            machines = compute.ensure_compute(regional, runtime, net)
+            calls = {s.name: workloads.upstreams(s, runtime, mesh_spec) for s in runtime.services}
+            machines = compute.ensure_compute(regional, runtime, net, calls)
             say(f"{runtime.kind} compute ready")
         except SoaLabError:
             raise
         except Exception as error:
             raise translate_client_error(error, f"build {runtime.name}") from None
-        consul = self.consul
-        if declared:  # the partition and the policy's entries: Terraform applied them
-            written = mesh.declared_entries(consul, runtime)
-        else:
-            mesh.ensure_partition(consul, runtime.consul_partition, f"Runtime {runtime.name}")
-            entries = mesh.desired_entries(runtime, self.mesh_spec_with(runtime))
-            for entry in entries:
-                consul.put_config(entry, runtime.consul_partition)
-            written = [f"{e['Kind']}:{e['Name']}" for e in entries]
         port = mesh.ingress_port(consul, runtime) or self._gateway_port()
         ingress_url = mesh.ensure_ingress(consul, runtime, port)
-        instances = self._ensure_workloads(runtime)
+        instances = self._ensure_workloads(runtime, regional, machines)
         self._register(runtime, account, ingress_url)
         self._wait_until_healthy(runtime)
         say(f"{runtime.name} serves through {ingress_url}")
@@ -367,12 +376,26 @@ class Runtimes:
         return self._teardown(runtime)
 
     def _teardown(self, runtime: RuntimeSpec) -> list[str]:
+        """Workloads started by hand, the compute (an ECS service's tasks stop with it), the
+        mesh entries and partition, the network, the registry entry."""
         removed = []
         if self.sandbox is not None:
-            for workload in self.sandbox.workloads.list():
-                if workload.get("runtime") == runtime.name:
+            for workload in workloads.of_runtime(self.sandbox.workloads, runtime.name):
+                if not workloads.placed(workload):
                     self.sandbox.workloads.stop(workload["id"])
                     removed.append(f"workload:{workload['id']}")
+        session = None
+        try:
+            session = self._regional(self.org.session(runtime.account).session, runtime.region)
+            removed += compute.destroy_compute(session, runtime)
+        except NotFound:
+            pass  # the account is gone, and with it everything in it
+        except SoaLabError:
+            raise
+        except Exception as error:
+            raise translate_client_error(error, f"destroy {runtime.name}") from None
+        if self.sandbox is not None:
+            removed += self._wait_stopped(runtime)
         removed += mesh.remove(self.consul, runtime)
         if runtime.consul_partition != "default":
             try:
@@ -380,18 +403,31 @@ class Runtimes:
                 removed.append(f"partition:{runtime.consul_partition}")
             except NotFound:
                 pass
-        try:
-            session = self._regional(self.org.session(runtime.account).session, runtime.region)
-            removed += compute.destroy_compute(session, runtime)
-            removed += network.destroy_network(session.client("ec2"), runtime.name)
-        except NotFound:
-            pass  # the account is gone, and with it everything in it
-        except SoaLabError:
-            raise
-        except Exception as error:
-            raise translate_client_error(error, f"destroy {runtime.name}") from None
+        if session is not None:
+            try:
+                removed += network.destroy_network(session.client("ec2"), runtime.name)
+            except SoaLabError:
+                raise
+            except Exception as error:
+                raise translate_client_error(error, f"destroy {runtime.name}") from None
         self.consul.request("DELETE", f"kv/{mesh.REGISTRY_PREFIX}{runtime.name}")
         return removed
+
+    def _wait_stopped(self, runtime: RuntimeSpec) -> list[str]:
+        """Wait until the scheduler has stopped the runtime's ECS tasks (its services are
+        deleted); the instances it stopped."""
+        assert self.sandbox is not None
+        host = self.sandbox.workloads
+        seen = {w["id"] for w in workloads.of_runtime(host, runtime.name)}
+        deadline = time.monotonic() + workloads.READY_TIMEOUT
+        while left := workloads.of_runtime(host, runtime.name):
+            if time.monotonic() > deadline:
+                raise ServiceUnavailable(
+                    f"{len(left)} workload(s) of {runtime.name} still run after its ECS "
+                    "services were deleted; see the sandbox scheduler's log."
+                )
+            time.sleep(0.1)
+        return [f"workload:{w}" for w in sorted(seen)]
 
     # -- helpers -----------------------------------------------------------------------------
     def _runtime(self, name: str, spec: RuntimeSpec | None) -> RuntimeSpec:
@@ -463,17 +499,29 @@ class Runtimes:
     def _gateway_port(self) -> int:
         return self.sandbox.free_port() if self.sandbox is not None else GATEWAY_PORT_ON_AWS
 
-    def _ensure_workloads(self, runtime: RuntimeSpec) -> list[dict[str, Any]]:
+    def _ensure_workloads(
+        self, runtime: RuntimeSpec, session: Any, machines: compute.Compute
+    ) -> list[dict[str, Any]]:
+        """The sandbox's instances of the runtime. An ECS runtime's are its services' tasks,
+        which the sandbox's scheduler starts: wait until every service runs its desired
+        count. Those of EKS and EC2 runtimes are started here."""
         if self.sandbox is None:
             return []
+        host = self.sandbox.workloads
+        if runtime.kind == "ecs":
+            try:
+                workloads.wait_ecs_stable(session.client("ecs"), runtime.name, machines.services)
+            except SoaLabError:
+                raise
+            except Exception as error:
+                raise translate_client_error(error, f"wait for {runtime.name}'s services") from None
+            return workloads.of_runtime(host, runtime.name)
         mesh_spec = self.mesh_spec_with(runtime)
         running = []
         for service in runtime.services:
             calls = workloads.upstreams(service, runtime, mesh_spec)
             for version in service.versions:
-                running += workloads.ensure(
-                    self.sandbox.workloads, runtime, service, version, calls
-                )
+                running += workloads.ensure(host, runtime, service, version, calls)
         return running
 
     def _wait_until_healthy(self, runtime: RuntimeSpec) -> None:

@@ -5,9 +5,11 @@
 - ``ec2``: one instance per service version and replica.
 
 Everything is tagged ``soa-lab:runtime`` (see :mod:`soa_sdk.runtime.network`) and found again
-by that tag or by its name, so :func:`ensure_compute` adopts what exists. The processes that
-answer requests in the sandbox are the mesh workloads (:mod:`soa_sdk.runtime.mesh`); in AWS
-they are these tasks, pods or instances running the fake-service image.
+by that tag or by its name, so :func:`ensure_compute` adopts what exists. In AWS the
+processes that answer requests are these tasks, pods or instances running the fake-service
+image; in the sandbox, the workload host's instances: those of an ECS service are started
+and stopped by the sandbox's scheduler to match the service (its desired count and task
+definition), those of EKS and EC2 runtimes by step 1 itself.
 Not supported: Kubernetes objects inside EKS (no Kubernetes API here), autoscaling.
 """
 
@@ -40,9 +42,16 @@ def workload_name(runtime: RuntimeSpec, service: ServiceSpec, version: str) -> s
     return f"{runtime.name}-{service.name}-{version}"
 
 
+UPSTREAM_BASE_PORT = 20000
+"""The first local port of a task's upstreams (as ``terraform/modules/ecs_runtime``)."""
+LABEL = "consul.hashicorp.com/"
+
+
 def container_environment(service: ServiceSpec, version: str) -> list[dict[str, str]]:
     """fake-service's settings: its name, message and the upstreams it calls via the mesh."""
-    upstreams = ",".join(f"http://localhost:{9091 + i}" for i, _ in enumerate(service.upstreams))
+    upstreams = ",".join(
+        f"http://localhost:{UPSTREAM_BASE_PORT + i}" for i, _ in enumerate(service.upstreams)
+    )
     return [
         {"name": "NAME", "value": service.name},
         {"name": "MESSAGE", "value": f"{service.name} {version}"},
@@ -51,9 +60,40 @@ def container_environment(service: ServiceSpec, version: str) -> list[dict[str, 
     ]
 
 
-def ensure_compute(session: Any, runtime: RuntimeSpec, network: Network) -> Compute:
+def container_labels(
+    runtime: RuntimeSpec, service: ServiceSpec, version: str, calls: list[dict[str, str]]
+) -> dict[str, str]:
+    """The docker labels that say how the task joins the mesh (as ``terraform/modules/
+    ecs_runtime`` writes them): service name, port, ``Meta.version``, partition, and the
+    upstreams as ``name:port``, one in another partition in consul-k8s's labelled form
+    ``name.svc.default.ns.PARTITION.ap:port`` (Consul takes an upstream with no partition to
+    be in the proxy's own). The sandbox's scheduler runs the workloads from them."""
+    items = []
+    for i, call in enumerate(calls):
+        partition = call.get("partition") or runtime.consul_partition
+        name = call["name"]
+        if partition != runtime.consul_partition:
+            name = f"{name}.svc.default.ns.{partition}.ap"
+        items.append(f"{name}:{UPSTREAM_BASE_PORT + i}")
+    return {
+        LABEL + "service-name": service.name,
+        LABEL + "service-port": str(service.port),
+        LABEL + "service-meta-version": version,
+        LABEL + "partition": runtime.consul_partition,
+        LABEL + "upstreams": ",".join(items),
+    }
+
+
+def ensure_compute(
+    session: Any,
+    runtime: RuntimeSpec,
+    network: Network,
+    calls: dict[str, list[dict[str, str]]] | None = None,
+) -> Compute:
+    """The runtime's compute; ``calls``: per service, its upstreams and the partition of
+    each (``soa_sdk.runtime.workloads.upstreams``), for the ECS task definitions' labels."""
     if runtime.kind == "ecs":
-        return _ensure_ecs(session.client("ecs"), runtime, network)
+        return _ensure_ecs(session.client("ecs"), runtime, network, calls or {})
     if runtime.kind == "eks":
         return _ensure_eks(session.client("eks"), session.client("iam"), runtime, network)
     return _ensure_ec2(session.client("ec2"), session.client("ssm"), runtime, network)
@@ -69,7 +109,9 @@ def destroy_compute(session: Any, runtime: RuntimeSpec) -> list[str]:
 
 
 # -- ECS --------------------------------------------------------------------------------------
-def _ensure_ecs(ecs: Any, runtime: RuntimeSpec, network: Network) -> Compute:
+def _ensure_ecs(
+    ecs: Any, runtime: RuntimeSpec, network: Network, calls: dict[str, list[dict[str, str]]]
+) -> Compute:
     tags = [{"key": RUNTIME_TAG, "value": runtime.name}]
     ecs.create_cluster(clusterName=runtime.name, tags=tags)  # returns the cluster if it exists
     result = Compute("ecs", cluster=runtime.name)
@@ -79,7 +121,8 @@ def _ensure_ecs(ecs: Any, runtime: RuntimeSpec, network: Network) -> Compute:
     for service in runtime.services:
         for version in service.versions:
             family = workload_name(runtime, service, version)
-            definition = _task_definition(ecs, family, service, version, tags)
+            labels = container_labels(runtime, service, version, calls.get(service.name, []))
+            definition = _task_definition(ecs, family, service, version, labels, tags)
             result.task_definitions.append(definition)
             if family not in existing:
                 ecs.create_service(
@@ -102,14 +145,19 @@ def _ensure_ecs(ecs: Any, runtime: RuntimeSpec, network: Network) -> Compute:
 
 
 def _task_definition(
-    ecs: Any, family: str, service: ServiceSpec, version: str, tags: list[dict[str, str]]
+    ecs: Any,
+    family: str,
+    service: ServiceSpec,
+    version: str,
+    labels: dict[str, str],
+    tags: list[dict[str, str]],
 ) -> str:
     """The ARN of the family's active task definition, registered when there is none."""
     active = ecs.list_task_definitions(familyPrefix=family, status="ACTIVE")["taskDefinitionArns"]
     if active:
         return str(active[-1])
     return register_task_definition(
-        ecs, family, service, version, container_environment(service, version), tags
+        ecs, family, service, version, container_environment(service, version), tags, labels
     )
 
 
@@ -120,10 +168,12 @@ def register_task_definition(
     version: str,
     environment: list[dict[str, str]],
     tags: list[dict[str, str]],
+    labels: dict[str, str] | None = None,
 ) -> str:
     """Register a Fargate task definition revision running the service's image; its ARN.
 
-    The docker label tells consul-ecs the version, which becomes ``Meta.version`` in Consul.
+    The docker labels (:func:`container_labels`) say how the task joins the mesh; the
+    version becomes ``Meta.version`` in Consul.
     """
     return str(
         ecs.register_task_definition(
@@ -139,7 +189,7 @@ def register_task_definition(
                     "essential": True,
                     "portMappings": [{"containerPort": service.port, "protocol": "tcp"}],
                     "environment": environment,
-                    "dockerLabels": {"consul.hashicorp.com/service-meta-version": version},
+                    "dockerLabels": labels or {LABEL + "service-meta-version": version},
                 }
             ],
             tags=tags,

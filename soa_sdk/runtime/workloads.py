@@ -1,8 +1,13 @@
-"""A runtime's workloads in the sandbox: the workload host's fake-service instances that
-stand in for ECS tasks, EKS pods and EC2 instances, and their health as Consul sees it.
+"""A runtime's workloads: waiting for what an ECS service runs, and in the sandbox the
+workload host's fake-service instances that stand in for EKS pods and EC2 instances; their
+health as Consul sees it.
 
-Used by step 1 (the declared versions) and step 3 (a new version beside them). On AWS the
-tasks, pods and instances are Terraform's and consul-ecs / consul-k8s register them.
+An ECS service's tasks are ECS's to start (in the sandbox, the sandbox's scheduler's, which
+starts the workload host's instances to match the service): the steps create or update the
+service and wait (:func:`wait_ecs_stable`, then :func:`wait_passing`). The instances of EKS
+and EC2 runtimes are started here by step 1 (the declared versions) and step 3 (a new version
+beside them). On AWS the tasks, pods and instances are Terraform's and consul-ecs /
+consul-k8s register them.
 """
 
 from __future__ import annotations
@@ -63,11 +68,22 @@ def ensure(
     return mine
 
 
+def placed(workload: dict[str, Any]) -> bool:
+    """Whether the sandbox's scheduler runs ``workload`` for an ECS service (it stops with it)."""
+    return bool((workload.get("placement") or {}).get("key"))
+
+
+def of_runtime(host: Any, runtime: str) -> list[dict[str, Any]]:
+    """Every instance the workload host runs for ``runtime``."""
+    return [w for w in host.list() if w.get("runtime") == runtime]
+
+
 def stop(host: Any, runtime: RuntimeSpec, service: str, version: str) -> list[str]:
-    """Stop the instances of ``service`` ``version`` in ``runtime``; their ids."""
+    """Stop the instances of ``service`` ``version`` in ``runtime`` that were started by hand
+    (those of an ECS service stop when the service goes); their ids."""
     stopped = []
     for w in host.list(service):
-        if w.get("runtime") == runtime.name and w["version"] == version:
+        if w.get("runtime") == runtime.name and w["version"] == version and not placed(w):
             host.stop(w["id"])
             stopped.append(w["id"])
     return stopped
@@ -106,5 +122,55 @@ def wait_passing(
             raise ServiceUnavailable(
                 f"{label} did not pass its health checks within {READY_TIMEOUT:.0f} s; "
                 "see `soa-lab status` and the workloads log."
+            )
+        time.sleep(0.1)
+
+
+def wait_ecs_stable(
+    ecs: Any, cluster: str, services: list[str], timeout: float = READY_TIMEOUT, poll: float = 0.1
+) -> None:
+    """Wait until each ECS service runs its desired count of its task definition alone: one
+    deployment and ``runningCount == desiredCount`` (``DescribeServices``; the test of
+    boto3's ``services_stable`` waiter, polled faster). A deleted service counts as stable
+    once it runs nothing."""
+    deadline = time.monotonic() + timeout
+    waiting = list(services)
+    while waiting:
+        found = []
+        for i in range(0, len(waiting), 10):  # DescribeServices takes at most 10 services
+            chunk = waiting[i : i + 10]
+            found += ecs.describe_services(cluster=cluster, services=chunk)["services"]
+        waiting = [s["serviceName"] for s in found if not _stable(s)]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            detail = ", ".join(
+                f"{s['serviceName']} runs {s.get('runningCount', 0)} of {s.get('desiredCount', 0)}"
+                for s in found
+                if s["serviceName"] in waiting
+            )
+            raise ServiceUnavailable(
+                f"The ECS services of {cluster} did not reach their desired counts within "
+                f"{timeout:.0f} s ({detail}); in the sandbox its scheduler runs them: see "
+                "`soa-lab status` and the scheduler's log."
+            )
+        time.sleep(poll)
+
+
+def _stable(service: dict[str, Any]) -> bool:
+    running = int(service.get("runningCount") or 0)
+    if service.get("status") != "ACTIVE":
+        return running == 0
+    deployments = service.get("deployments") or []
+    return len(deployments) <= 1 and running == int(service.get("desiredCount") or 0)
+
+
+def wait_gone(consul: ConsulApi, service: str, partition: str, version: str) -> None:
+    """Wait until no instance of ``service`` ``version`` passes in Consul any longer."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while passing_versions(consul, service, partition).get(version):
+        if time.monotonic() > deadline:
+            raise ServiceUnavailable(
+                f"{service} {version} still has instances in Consul after {READY_TIMEOUT:.0f} s."
             )
         time.sleep(0.1)

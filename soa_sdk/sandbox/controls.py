@@ -4,7 +4,9 @@ sandbox has.
 The steps talk to AWS, Vault, Consul and Boundary through their real APIs, the same on the
 sandbox and on real endpoints. A few things have no counterpart on real endpoints, and sit
 here: the workload host that runs the demo services (on AWS they run as ECS tasks, EKS pods
-or EC2 instances, scaled and stopped through those APIs), breaking an instance's health check,
+or EC2 instances, scaled and stopped through those APIs; in the sandbox an ECS service's
+instances are started by the sandbox's scheduler from the ECS service itself, so the steps
+only read those), breaking an instance's health check,
 the Envoys' admin URLs and access log (on AWS: Prometheus and CloudWatch Logs), ports for
 gateways on the loopback, ``boundary dev``'s admin login, the local listener real Boundary's
 ``boundary connect`` opens on the user's machine, and parsing the sandbox's own JSON-lines
@@ -57,6 +59,7 @@ def endpoints_of(state: SandboxState, region: str) -> tuple[Endpoints, Credentia
             key: value
             for key, value in {
                 "workloads_url": url("workloads"),
+                "scheduler_url": url("scheduler"),
                 "frontend_url": url("frontend"),
                 # The Envoy data plane's admins (services/envoy.py), comma-separated.
                 "envoy_admin_urls": ",".join(

@@ -12,6 +12,7 @@ later is swept too. Only what the real product leaves open may answer with data:
 - Boundary: the anonymous user of ``boundary dev`` may list scopes and auth methods and
   authenticate (with real credentials), nothing else (401);
 - the workload host: nothing (401 without a token, 403 with a wrong one);
+- the scheduler (``scheduler.api.ROUTES``): ``GET /v1/health`` only;
 - the CloudFront edge's control API (``frontend.CONTROL_ROUTES``): ``GET /sandbox/health``
   only (its viewers' paths are the public site, as a distribution's are);
 
@@ -47,6 +48,7 @@ from soa_sdk.errors import NotFound
 from soa_sdk.sandbox.boundary import urls as boundary_urls
 from soa_sdk.sandbox.consul import urls as consul_urls
 from soa_sdk.sandbox.frontend import CONTROL_ROUTES as FRONTEND_ROUTES
+from soa_sdk.sandbox.scheduler.api import ROUTES as SCHEDULER_ROUTES
 from soa_sdk.sandbox.workloads import api as workloads_api
 
 from .test_envoy_admin import admin_routes
@@ -514,6 +516,18 @@ def test_anonymous_and_wrong_token_sweep(lab: Any, protected: dict[str, Any]) ->
             reply = call(host, method, path, headers, **body)
             if reply.status_code != status or "error" not in reply.json():
                 leaks.append(f"workloads {who} {method} {path}: {reply.status_code}")
+
+    scheduler = lab.endpoints.extra["scheduler_url"]
+    for method, path in SCHEDULER_ROUTES:
+        if (method, path) == ("GET", "/v1/health"):
+            continue
+        for who, headers, status in (
+            ("anonymous", {}, 401),
+            ("wrong token", {"Authorization": "Bearer " + WRONG}, 403),
+        ):
+            reply = call(scheduler, method, path, headers)
+            if reply.status_code != status or "error" not in reply.json():
+                leaks.append(f"scheduler {who} {method} {path}: {reply.status_code}")
 
     edge = lab.endpoints.extra["frontend_url"]
     for method, path in FRONTEND_ROUTES:

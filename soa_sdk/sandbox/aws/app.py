@@ -10,6 +10,7 @@ from soa_sdk.sandbox.aws.authorization import install as install_authorization
 from soa_sdk.sandbox.aws.cloudtrail import CloudTrailMiddleware
 from soa_sdk.sandbox.aws.compression import DecompressionMiddleware
 from soa_sdk.sandbox.aws.health import HealthMiddleware
+from soa_sdk.sandbox.aws.scheduling import ComputeChanges, SchedulingMiddleware
 from soa_sdk.sandbox.aws.signing import CredentialStore, RootKeys, SignatureMiddleware
 from soa_sdk.sandbox.aws.web_identity import WebIdentityMiddleware
 from soa_sdk.sandbox.aws.wsgi import WSGIApp
@@ -37,7 +38,10 @@ def build_app(root: RootKeys | None = None, clock: Callable[[], float] | None = 
     app: WSGIApp = build_moto_app()
     # CloudTrail sits outside the token check so that refused web-identity calls are recorded.
     app = WebIdentityMiddleware(app)
-    app = CloudTrailMiddleware(app)
+    changes = ComputeChanges()
+    app = CloudTrailMiddleware(app, observers=(changes.observe,))
+    # The scheduler's feed and report (root-only: /moto-api/, see the signature middleware).
+    app = SchedulingMiddleware(app, changes)
     # Outermost, so that every layer (and CloudTrail's requestParameters) sees plain bodies.
     app = DecompressionMiddleware(app)
     # Outside decompression: the signature covers the body as it was sent.

@@ -14,6 +14,7 @@ from soa_sdk.sandbox.services.envoy import envoy_services
 from soa_sdk.sandbox.services.frontend import FrontendService
 from soa_sdk.sandbox.services.postgres import PostgresService
 from soa_sdk.sandbox.services.postgres_tls import PostgresTlsService
+from soa_sdk.sandbox.services.scheduler import SchedulerService
 from soa_sdk.sandbox.services.vault import VaultService
 from soa_sdk.sandbox.services.workloads import WorkloadsService
 
@@ -25,6 +26,7 @@ SERVICES: tuple[Service, ...] = (
     ConsulService(),
     *envoy_services(),
     WorkloadsService(),
+    SchedulerService(),
     BoundaryService(),
     FrontendService(),
 )

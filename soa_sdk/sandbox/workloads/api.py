@@ -25,8 +25,9 @@ JSON in and out:
 - ``GET /v1/workloads[?name=]`` -> ``{"workloads": [...]}``
 - ``POST /v1/workloads`` {name, version, partition, runtime, upstreams, error_rate,
   error_code, latency_ms: {p50, p90, p99}, message, count, id, health_code, check_interval,
-  tags, consul_login: {auth_method, bearer_token}, consul_token, consul_token_accessor}
-  -> 201 ``{"workloads": [...]}``
+  tags, consul_login: {auth_method, bearer_token}, consul_token, consul_token_accessor,
+  placement: {name: text} (what placed it: the sandbox's scheduler names the ECS service and
+  task definition)} -> 201 ``{"workloads": [...]}``
 - ``GET /v1/workloads/:id`` -> the workload
 - ``PATCH /v1/workloads/:id`` {error_rate, error_code, latency_ms, health_code, message}
   -> the workload (e.g. ``{"health_code": 500}`` makes its ``/health`` fail)

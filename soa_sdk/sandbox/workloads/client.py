@@ -70,7 +70,8 @@ class WorkloadHostClient:
         """POST /v1/workloads: start (and register) instances; returns them.
 
         ``spec`` takes partition, runtime, upstreams, error_rate, error_code, latency_ms,
-        message, count, id, health_code, check_interval, tags; ``consul_token`` to register
+        message, count, id, health_code, check_interval, tags, placement; ``consul_token`` to
+        register
         with a token of the caller's instead of logging in, or ``consul_login`` to log in
         with a login of the caller's (else the client's :class:`ConsulLogin` gives one).
         """

@@ -74,6 +74,7 @@ _SPEC_KEYS = {
     "consul_token",
     "consul_token_accessor",
     "consul_login",
+    "placement",
 }
 _UPDATE_KEYS = {"error_rate", "error_code", "latency_ms", "health_code", "message"}
 
@@ -121,6 +122,9 @@ class Workload:
     """That token's AccessorID (not a secret): the login's, or as the caller gave it."""
     auth_method: str | None = None
     """The auth method the token came from (None: the caller's token); logged out on stop."""
+    placement: dict[str, str] = field(default_factory=dict)
+    """What placed it (the sandbox's scheduler: the ECS service and task definition it runs
+    for); empty for an instance started by hand. Not registered in Consul."""
 
     @property
     def sidecar_id(self) -> str:
@@ -152,6 +156,7 @@ class Workload:
             "check_interval": self.check_interval,
             "consul_token_accessor": self.consul_token_accessor,
             "consul_auth_method": self.auth_method,
+            "placement": dict(self.placement),
             "served": {str(k): v for k, v in sorted(self.service.served.items())},
         }
 
@@ -173,6 +178,20 @@ def _parse_login(value: Any) -> dict[str, str] | None:
         or not all(isinstance(v, str) and v for v in value.values())
     ):
         raise WorkloadError("consul_login must be {auth_method, bearer_token}, non-empty strings")
+    return dict(value)
+
+
+def _placement(value: Any) -> dict[str, str]:
+    """``placement``: at most 12 string keys, each value a string of at most 512 characters."""
+    if value is None:
+        return {}
+    if (
+        not isinstance(value, dict)
+        or len(value) > 12
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        or any(len(k) > 64 or len(v) > 512 for k, v in value.items())
+    ):
+        raise WorkloadError("placement must map at most 12 names to strings (512 characters)")
     return dict(value)
 
 
@@ -388,6 +407,7 @@ class WorkloadHost:
             if value is not None and (not isinstance(value, str) or not value):
                 raise WorkloadError(f"{key} must be a non-empty string")
         login = _parse_login(spec.get("consul_login"))
+        placement = _placement(spec.get("placement"))
         if login is not None and (token is not None or accessor is not None):
             raise WorkloadError("give consul_login or consul_token, not both")
         base = WorkloadConfig(
@@ -413,7 +433,7 @@ class WorkloadHost:
                 for _ in range(count):
                     wl = self._start_one(
                         base, wanted_id, partition, runtime, ups, interval, tags, token, accessor,
-                        login,
+                        login, placement,
                     )  # fmt: skip
                     started.append(wl)
             except Exception:
@@ -448,6 +468,7 @@ class WorkloadHost:
         token: str | None = None,
         accessor: str | None = None,
         login: dict[str, str] | None = None,
+        placement: dict[str, str] | None = None,
     ) -> Workload:
         key = (base.name, base.version)
         wid = wanted_id
@@ -481,6 +502,7 @@ class WorkloadHost:
             list(tags),
             token,
             accessor,
+            placement=dict(placement or {}),
         )
         try:
             if login is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from soa_sdk.sandbox.aws import request as aws_request
@@ -59,8 +59,12 @@ class CloudTrailMiddleware:
         store: EventStore | None = None,
         operations: OperationResolver | None = None,
         identities: IdentityResolver | None = None,
+        observers: tuple[Callable[[CallRecord], None], ...] = (),
     ) -> None:
+        """``observers`` are called with every recorded call, after it is recorded and
+        before its answer is sent (the scheduling feed, :mod:`soa_sdk.sandbox.aws.scheduling`)."""
         self.app = app
+        self.observers = observers
         self.store = store or EventStore()
         self.operations = operations or OperationResolver()
         self.identities = identities or IdentityResolver()
@@ -85,6 +89,11 @@ class CloudTrailMiddleware:
         response = capture(self.app, environ)
         call = CallRecord(req, op, caller, when, event_region(op, req.region), response)
         self._record(call)
+        for observe in self.observers:
+            try:
+                observe(call)
+            except Exception:  # an observer must never break the call either
+                log.exception("an observer failed on %s", op.name)
         return response.send(start_response)
 
     def _operation(self, req: AwsRequest) -> Operation | None:
