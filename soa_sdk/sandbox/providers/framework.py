@@ -7,7 +7,8 @@ the sandbox's APIs; this module does what Terraform's SDKs do around them:
 - **Plan** (``PlanResourceChange``): Terraform's proposed new state, with each unset argument
   that has a default given its default, each unset computed attribute "known after apply"
   on create (kept from the prior state on update), and ``requires_replace`` naming every
-  changed ``force_new`` argument (Terraform then plans the create again with no prior state).
+  changed ``force_new`` argument or block (Terraform then plans the create again with no
+  prior state).
   A resource may refine the plan (:meth:`Resource.plan`), e.g. ``tags_all``.
 - **Apply**: create, update in place, or delete; the new state is the plan with its unknowns
   filled from what the API returned (known planned values are kept, as Terraform requires).
@@ -159,6 +160,13 @@ def _resolved(value: Any) -> Any:
     return value
 
 
+def _canonical(value: Any) -> str:
+    """A nested block's value as text that does not depend on the order of a set."""
+    if isinstance(value, list):
+        return json.dumps(sorted(_canonical(v) for v in value))
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def _attribute_path(*names: str) -> pb.AttributePath:
     return pb.AttributePath(steps=[pb.AttributePath.Step(attribute_name=n) for n in names])
 
@@ -276,6 +284,11 @@ class Provider:
             if prior is not None:
                 for name, attribute in block.attributes.items():
                     if attribute.force_new and planned.get(name) != prior.get(name):
+                        response.requires_replace.append(_attribute_path(name))
+                for name, nested in block.blocks.items():
+                    if nested.force_new and _canonical(planned.get(name)) != _canonical(
+                        prior.get(name)
+                    ):
                         response.requires_replace.append(_attribute_path(name))
             response.planned_state.CopyFrom(cty.encode(block.conform(planned)))
 

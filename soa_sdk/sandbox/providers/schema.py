@@ -13,8 +13,8 @@ a type (``string``, ``number``, ``bool``, ``list(T)``, ``set(T)``, ``map(T)``,
 ``required`` | ``optional`` | ``computed`` (optional and computed together for "set it, or the
 API decides"), ``force_new`` (a change replaces the resource: the docs' "forces new
 resource"), ``sensitive``, ``default=<json>``. A block is an object with ``nesting``
-(``list``, ``set``, ``single``), ``min_items``, ``max_items`` and its own ``attributes`` and
-``blocks``.
+(``list``, ``set``, ``single``), ``min_items``, ``max_items``, ``force_new`` and its own
+``attributes`` and ``blocks``.
 
 One liberty, on the wire only: an argument with a default is announced as optional *and*
 computed, so that the plan may fill the default in (the real provider's SDK relies on the
@@ -81,8 +81,10 @@ class Attribute:
 
     @classmethod
     def parse(cls, name: str, notation: str) -> Attribute:
+        # A default is the last flag and may hold spaces ("default=\"Managed by Terraform\"").
+        notation, _, default = notation.partition(" default=")
         type_text, *flags = notation.split()
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"default": json.loads(default)} if default else {}
         for flag in flags:
             if flag.startswith("default="):
                 options["default"] = json.loads(flag.removeprefix("default="))
@@ -120,6 +122,7 @@ class NestedBlock:
     block: Block
     min_items: int = 0
     max_items: int = 0
+    force_new: bool = False  # a change to the block replaces the resource
 
     def to_proto(self) -> pb.Schema.NestedBlock:
         return pb.Schema.NestedBlock(
@@ -156,6 +159,7 @@ class Block:
                 Block.parse(spec),
                 spec.get("min_items", 0),
                 spec.get("max_items", 0),
+                spec.get("force_new", False),
             )
             for name, spec in document.get("blocks", {}).items()
         }
