@@ -118,14 +118,17 @@ resource "aws_security_group" "this" {
   }
 }
 
+# One rule per port, not per service: AWS refuses a second rule with the same protocol,
+# ports and source whatever its description (InvalidPermission.Duplicate), and services
+# may share a port.
 resource "aws_vpc_security_group_ingress_rule" "mesh" {
-  for_each = { for s in var.services : s.name => s }
+  for_each = { for port in distinct([for s in var.services : s.port]) : tostring(port) => port }
 
   security_group_id = aws_security_group.this.id
-  description       = "${each.key} from the VPC"
+  description       = "${join(", ", sort([for s in var.services : s.name if s.port == each.value]))} from the VPC"
   ip_protocol       = "tcp"
-  from_port         = each.value.port
-  to_port           = each.value.port
+  from_port         = each.value
+  to_port           = each.value
   cidr_ipv4         = var.vpc_cidr
 }
 
