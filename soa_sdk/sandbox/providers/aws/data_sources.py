@@ -1,4 +1,4 @@
-"""Data sources: partition, caller identity, region, IAM policy documents."""
+"""Data sources: partition, caller identity, region, IAM policy documents, availability zones."""
 
 from __future__ import annotations
 
@@ -112,4 +112,42 @@ class PolicyDocument(DataSource):
             "json": text,
             "minified_json": json.dumps(document, separators=(",", ":")),
             "id": str(int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)),
+        }
+
+
+class AvailabilityZones(DataSource):
+    """``aws_availability_zones``: ``DescribeAvailabilityZones`` in the provider's region,
+    ``state`` and ``filter`` sent as the API's filters, ``exclude_*`` applied after, names in
+    the API's order (sorted), as the real data source has them."""
+
+    type_name = "aws_availability_zones"
+
+    def read(self, config: State) -> State:
+        filters = [
+            {"Name": f["name"], "Values": sorted(f["values"])} for f in config.get("filter") or []
+        ]
+        if config.get("state"):
+            filters.append({"Name": "state", "Values": [config["state"]]})
+        arguments: dict[str, Any] = {"Filters": filters}
+        if config.get("all_availability_zones"):
+            arguments["AllAvailabilityZones"] = True
+        zones = self.provider.client("ec2").describe_availability_zones(**arguments)[
+            "AvailabilityZones"
+        ]
+        excluded_names = set(config.get("exclude_names") or [])
+        excluded_ids = set(config.get("exclude_zone_ids") or [])
+        zones = sorted(
+            (
+                z
+                for z in zones
+                if z["ZoneName"] not in excluded_names and z.get("ZoneId") not in excluded_ids
+            ),
+            key=lambda z: z["ZoneName"],
+        )
+        return {
+            **config,
+            "id": self.provider.region,
+            "names": [z["ZoneName"] for z in zones],
+            "zone_ids": [z.get("ZoneId", "") for z in zones],
+            "group_names": sorted({z.get("GroupName", self.provider.region) for z in zones}),
         }

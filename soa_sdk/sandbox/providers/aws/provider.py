@@ -1,8 +1,9 @@
 """The local ``hashicorp/aws`` provider: every resource and data source type it serves.
 
 One module per AWS service family (:mod:`.organizations`, :mod:`.kms`, :mod:`.s3`,
-:mod:`.cloudtrail`, :mod:`.data_sources`) on :mod:`.base` (configuration, credentials,
-clients, tags); the schema of them all is ``schema.json``.
+:mod:`.cloudtrail`, :mod:`.vpc`, :mod:`.routing`, :mod:`.security_groups`, :mod:`.logs`,
+:mod:`.iam`, :mod:`.ecs`, :mod:`.ecs_services`, :mod:`.data_sources`) on :mod:`.base`
+(configuration, credentials, clients, tags); the schema of them all is ``schema.json``.
 """
 
 from __future__ import annotations
@@ -12,12 +13,22 @@ from typing import ClassVar
 from soa_sdk.sandbox.providers.aws.base import SCHEMA_FILE, AwsProvider
 from soa_sdk.sandbox.providers.aws.cloudtrail import Trail
 from soa_sdk.sandbox.providers.aws.data_sources import (
+    AvailabilityZones,
     CallerIdentity,
     Partition,
     PolicyDocument,
     Region,
 )
+from soa_sdk.sandbox.providers.aws.ecs import Cluster, ClusterCapacityProviders, TaskDefinition
+from soa_sdk.sandbox.providers.aws.ecs_services import Service
+from soa_sdk.sandbox.providers.aws.iam import (
+    OpenIdConnectProvider,
+    Role,
+    RolePolicy,
+    RolePolicyAttachment,
+)
 from soa_sdk.sandbox.providers.aws.kms import KmsAlias, KmsKey
+from soa_sdk.sandbox.providers.aws.logs import FlowLog, LogGroup
 from soa_sdk.sandbox.providers.aws.organizations import (
     Account,
     Organization,
@@ -25,6 +36,7 @@ from soa_sdk.sandbox.providers.aws.organizations import (
     Policy,
     PolicyAttachment,
 )
+from soa_sdk.sandbox.providers.aws.routing import Route, RouteTable, RouteTableAssociation
 from soa_sdk.sandbox.providers.aws.s3 import (
     Bucket,
     BucketPolicy,
@@ -34,6 +46,13 @@ from soa_sdk.sandbox.providers.aws.s3 import (
     ServerSideEncryption,
     Versioning,
 )
+from soa_sdk.sandbox.providers.aws.security_groups import (
+    DefaultSecurityGroup,
+    EgressRule,
+    IngressRule,
+    SecurityGroup,
+)
+from soa_sdk.sandbox.providers.aws.vpc import Eip, InternetGateway, NatGateway, Subnet, Vpc
 from soa_sdk.sandbox.providers.framework import (
     DataSource,
     Resource,
@@ -59,10 +78,34 @@ class LocalAwsProvider(AwsProvider):
         LifecycleConfiguration,
         BucketPolicy,
         Trail,
+        # runtime_ecs: modules/network, ecs_runtime, workload_identity
+        Vpc,
+        Subnet,
+        InternetGateway,
+        Eip,
+        NatGateway,
+        RouteTable,
+        Route,
+        RouteTableAssociation,
+        SecurityGroup,
+        DefaultSecurityGroup,
+        IngressRule,
+        EgressRule,
+        LogGroup,
+        FlowLog,
+        Role,
+        RolePolicy,
+        RolePolicyAttachment,
+        OpenIdConnectProvider,
+        Cluster,
+        ClusterCapacityProviders,
+        TaskDefinition,
+        Service,
     ]
     data_source_types: ClassVar[list[type[DataSource]]] = [
         Partition,
         CallerIdentity,
         Region,
         PolicyDocument,
+        AvailabilityZones,
     ]
