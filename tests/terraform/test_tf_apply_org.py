@@ -1,6 +1,6 @@
 """The unchanged terraform/org, applied by real Terraform to the sandbox through the local
 hashicorp/aws provider: apply, no changes, drift through the API, destroy leaving nothing.
-Plus the schema check: every argument org's .tf files use is in the provider's schema."""
+The schema check of every folder is test_tf_schema."""
 
 from __future__ import annotations
 
@@ -10,82 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import hcl2
 import pytest
 
 from soa_sdk.paths import terraform_root
-from soa_sdk.sandbox import lifecycle
-from soa_sdk.sandbox.providers.aws.provider import SCHEMA_FILE, AwsProvider
+from soa_sdk.sandbox.providers.aws.provider import AwsProvider
 from soa_sdk.sandbox.providers.framework import ProviderError
-from soa_sdk.sandbox.providers.schema import Block, ProviderSchema
 from soa_sdk.sandbox.state import SandboxState
 from soa_sdk.sandbox.terraform.run import Terraform
-
-META = {"provider", "alias", "for_each", "count", "depends_on", "lifecycle"}
-
-
-def _check_block(block: Block, body: dict[str, Any], where: str) -> list[str]:
-    problems = []
-    for name, value in body.items():
-        name = name.strip('"')
-        if name in META or name.startswith("__"):
-            continue
-        if name in block.blocks:
-            for item in value if isinstance(value, list) else [value]:
-                problems += _check_block(block.blocks[name].block, item, f"{where}.{name}")
-        elif name in block.attributes:
-            value = value.strip('"') if isinstance(value, str) else value
-            attribute = block.attributes[name]
-            if not (attribute.required or attribute.optional):
-                problems.append(f"{where}.{name} is computed only")
-            kind = attribute.type if isinstance(attribute.type, str) else attribute.type[0]
-            literal_ok = {
-                "string": (str,),
-                "number": (int, float, str),
-                "bool": (bool, str),
-                "list": (list, str),
-                "set": (list, str),
-                "map": (dict, str),
-            }[kind]
-            if not isinstance(value, literal_ok):
-                problems.append(f"{where}.{name}: {type(value).__name__} for {attribute.type}")
-        else:
-            problems.append(f"{where}.{name} is not in the schema")
-    for name, attribute in block.attributes.items():
-        if attribute.required and name not in body:
-            problems.append(f"{where}.{name} is required and missing")
-    return problems
-
-
-def test_every_argument_org_uses_is_in_the_schema() -> None:
-    schema = ProviderSchema.load(SCHEMA_FILE)
-    problems: list[str] = []
-    for path in sorted((terraform_root() / "org").glob("*.tf")):
-        document = hcl2.load(path.open())
-        for kind, section in (("resource", schema.resources), ("data", schema.data_sources)):
-            for entry in document.get(kind, []):
-                for quoted, instances in entry.items():
-                    type_name = quoted.strip('"')
-                    assert type_name in section, f"{type_name} has no schema"
-                    for name, body in instances.items():
-                        where = f"{path.name}: {type_name}.{name}"
-                        problems += _check_block(section[type_name].block, body, where)
-        for entry in document.get("provider", []):
-            for _, body in entry.items():
-                problems += _check_block(schema.provider.block, body, f"{path.name}: provider")
-    assert not problems, "\n".join(problems)
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxState]:
-    """A sandbox of this module's own: terraform/org creates the organization, which the
-    session's sandbox already has once other tests (step 0, the notebooks) have run."""
-    home = tmp_path_factory.mktemp("tf-org-home")
-    state, _ = lifecycle.up(home)
-    try:
-        yield state
-    finally:
-        lifecycle.down(home)
 
 
 @pytest.fixture(scope="module")
