@@ -1,4 +1,4 @@
-"""Data sources: partition, caller identity, region, IAM policy documents, availability zones."""
+"""Data sources: partition, caller identity, region, IAM policy documents, zones, SSM parameters."""
 
 from __future__ import annotations
 
@@ -150,4 +150,28 @@ class AvailabilityZones(DataSource):
             "names": [z["ZoneName"] for z in zones],
             "zone_ids": [z.get("ZoneId", "") for z in zones],
             "group_names": sorted({z.get("GroupName", self.provider.region) for z in zones}),
+        }
+
+
+class SsmParameter(DataSource):
+    """``aws_ssm_parameter``: ``GetParameter`` (decrypted unless ``with_decryption`` is false),
+    ``value`` sensitive and ``insecure_value`` only for a parameter that is not a
+    SecureString, as the real data source has them."""
+
+    type_name = "aws_ssm_parameter"
+
+    def read(self, config: State) -> State:
+        decrypt = config.get("with_decryption") is not False
+        parameter = self.provider.client("ssm").get_parameter(
+            Name=config["name"], WithDecryption=decrypt
+        )["Parameter"]
+        secure = parameter.get("Type") == "SecureString"
+        return {
+            **config,
+            "id": parameter["Name"],
+            "arn": parameter.get("ARN"),
+            "type": parameter.get("Type"),
+            "value": parameter["Value"],
+            "insecure_value": None if secure else parameter["Value"],
+            "version": parameter.get("Version"),
         }

@@ -260,3 +260,71 @@ class OpenIdConnectProvider(IamTagged):
 
     def delete(self, prior: State) -> None:
         self.client("iam").delete_open_id_connect_provider(OpenIDConnectProviderArn=prior["id"])
+
+
+class InstanceProfile(IamTagged):
+    type_name = "aws_iam_instance_profile"
+
+    def create(self, planned: State, config: State) -> State:
+        iam = self.client("iam")
+        name, prefix = name_from(planned)
+        arguments: dict[str, Any] = {
+            "InstanceProfileName": name,
+            "Path": planned.get("path") or "/",
+        }
+        if planned.get("tags_all"):
+            arguments["Tags"] = tag_list(planned["tags_all"])
+        iam.create_instance_profile(**arguments)
+        if isinstance(planned.get("role"), str):
+            iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=planned["role"])
+        return self.read({**planned, "id": name, "name_prefix": prefix}) or {}
+
+    def read(self, state: State) -> State | None:
+        iam = self.client("iam")
+        found = missing(
+            lambda: iam.get_instance_profile(InstanceProfileName=state["id"]), "NoSuchEntity"
+        )
+        if found is None:
+            return None
+        profile = found["InstanceProfile"]
+        roles = [r["RoleName"] for r in profile.get("Roles", [])]
+        state = {
+            **state,
+            "id": profile["InstanceProfileName"],
+            "name": profile["InstanceProfileName"],
+            "name_prefix": name_prefix_of(state),
+            "arn": profile["Arn"],
+            "path": profile.get("Path", "/"),
+            "unique_id": profile["InstanceProfileId"],
+            "create_date": timestamp(profile.get("CreateDate")),
+            "role": roles[0] if roles else None,
+        }
+        return self.with_tags(state, tag_dict(profile.get("Tags")))
+
+    def update(self, prior: State, planned: State, config: State) -> State:
+        iam, name = self.client("iam"), prior["id"]
+        if planned.get("role") != prior.get("role"):
+            if prior.get("role"):
+                iam.remove_role_from_instance_profile(
+                    InstanceProfileName=name, RoleName=prior["role"]
+                )
+            if planned.get("role"):
+                iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=planned["role"])
+        self.update_iam_tags(
+            lambda tags: iam.tag_instance_profile(InstanceProfileName=name, Tags=tags),
+            lambda keys: iam.untag_instance_profile(InstanceProfileName=name, TagKeys=keys),
+            prior,
+            planned,
+        )
+        return self.read(planned) or {}
+
+    def delete(self, prior: State) -> None:
+        iam, name = self.client("iam"), prior["id"]
+        profile = missing(
+            lambda: iam.get_instance_profile(InstanceProfileName=name), "NoSuchEntity"
+        )
+        for role in (profile or {}).get("InstanceProfile", {}).get("Roles", []):
+            iam.remove_role_from_instance_profile(
+                InstanceProfileName=name, RoleName=role["RoleName"]
+            )
+        iam.delete_instance_profile(InstanceProfileName=name)

@@ -2,7 +2,8 @@
 
 One module per AWS service family (:mod:`.organizations`, :mod:`.kms`, :mod:`.s3`,
 :mod:`.cloudtrail`, :mod:`.vpc`, :mod:`.routing`, :mod:`.security_groups`, :mod:`.logs`,
-:mod:`.iam`, :mod:`.ecs`, :mod:`.ecs_services`, :mod:`.data_sources`) on :mod:`.base`
+:mod:`.iam`, :mod:`.ecs`, :mod:`.ecs_services`, :mod:`.eks`, :mod:`.launch_templates`,
+:mod:`.autoscaling`, :mod:`.data_sources`) on :mod:`.base`
 (configuration, credentials, clients, tags); the schema of them all is ``schema.json``.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from soa_sdk.sandbox.providers.aws.autoscaling import AutoScalingGroup
 from soa_sdk.sandbox.providers.aws.base import SCHEMA_FILE, AwsProvider
 from soa_sdk.sandbox.providers.aws.cloudtrail import Trail
 from soa_sdk.sandbox.providers.aws.data_sources import (
@@ -18,16 +20,20 @@ from soa_sdk.sandbox.providers.aws.data_sources import (
     Partition,
     PolicyDocument,
     Region,
+    SsmParameter,
 )
 from soa_sdk.sandbox.providers.aws.ecs import Cluster, ClusterCapacityProviders, TaskDefinition
 from soa_sdk.sandbox.providers.aws.ecs_services import Service
+from soa_sdk.sandbox.providers.aws.eks import EksCluster, EksNodeGroup
 from soa_sdk.sandbox.providers.aws.iam import (
+    InstanceProfile,
     OpenIdConnectProvider,
     Role,
     RolePolicy,
     RolePolicyAttachment,
 )
 from soa_sdk.sandbox.providers.aws.kms import KmsAlias, KmsKey
+from soa_sdk.sandbox.providers.aws.launch_templates import LaunchTemplate
 from soa_sdk.sandbox.providers.aws.logs import FlowLog, LogGroup
 from soa_sdk.sandbox.providers.aws.organizations import (
     Account,
@@ -101,6 +107,13 @@ class LocalAwsProvider(AwsProvider):
         ClusterCapacityProviders,
         TaskDefinition,
         Service,
+        # runtime_eks: modules/eks_runtime
+        EksCluster,
+        EksNodeGroup,
+        LaunchTemplate,
+        # runtime_ec2: modules/ec2_runtime
+        AutoScalingGroup,
+        InstanceProfile,
     ]
     data_source_types: ClassVar[list[type[DataSource]]] = [
         Partition,
@@ -108,4 +121,5 @@ class LocalAwsProvider(AwsProvider):
         Region,
         PolicyDocument,
         AvailabilityZones,
+        SsmParameter,
     ]
