@@ -1,8 +1,8 @@
-"""The unchanged terraform/runtime_ecs (modules network, ecs_runtime, workload_identity),
-applied by real Terraform through the local hashicorp/aws provider into the runtime's own
-account, which terraform/org makes first (the folder's provider assumes the role the
-organization created there): apply, no changes, a drift made through boto3 that the next
-plan shows, an update in place that puts it back, destroy leaving nothing."""
+"""The unchanged runtime folders (terraform/runtime_ecs, runtime_eks, runtime_ec2 with the
+modules they call), applied by real Terraform through the local hashicorp/aws provider into
+each runtime's own account, which terraform/org makes first (the folders' provider assumes
+the role the organization created there): apply, no changes, a drift made through boto3
+that the next plan shows, an update in place that puts it back, destroy leaving nothing."""
 
 from __future__ import annotations
 
@@ -16,42 +16,38 @@ from soa_sdk.paths import terraform_root
 from soa_sdk.sandbox.state import SandboxState
 from soa_sdk.sandbox.terraform.run import Terraform
 
-RUNTIME = json.loads((terraform_root() / "runtime_ecs" / "runtime.auto.tfvars.json").read_text())[
-    "runtime"
-]
 ISSUER = "https://vault.sandbox.soa-lab.test/v1/identity/oidc"
+Client = Callable[[str], Any]
+
+
+def _runtime(folder: str) -> dict[str, Any]:
+    path = terraform_root() / folder / "runtime.auto.tfvars.json"
+    return json.loads(path.read_text())["runtime"]
+
+
+def _workloads(runtime: dict[str, Any]) -> dict[str, int]:
+    """Replicas by workload (service-version), as the modules key them."""
+    return {f"{s['name']}-{v}": s["replicas"] for s in runtime["services"] for v in s["versions"]}
 
 
 @pytest.fixture(scope="module")
-def account_id(sandbox: SandboxState, aws_client: Callable[..., Any]) -> Iterator[str]:
-    """The runtime's account, made by terraform/org (applied here, destroyed at the end)."""
+def accounts(sandbox: SandboxState, aws_client: Callable[..., Any]) -> Iterator[dict[str, str]]:
+    """The organization's accounts by name, made by terraform/org (applied here, destroyed
+    after the runtimes)."""
     with Terraform("org", sandbox) as org:
         org.init()
         org.apply()
         try:
-            accounts = aws_client("organizations").list_accounts()["Accounts"]
-            yield next(a["Id"] for a in accounts if a["Name"] == RUNTIME["account"])
+            listed = aws_client("organizations").list_accounts()["Accounts"]
+            yield {a["Name"]: a["Id"] for a in listed}
         finally:
             org.destroy()
 
 
-@pytest.fixture(scope="module")
-def runtime(sandbox: SandboxState, account_id: str) -> Iterator[Terraform]:
-    variables = {
-        "account_id": account_id,
-        "consul": json.dumps({"server_address": "consul.sandbox.internal", "datacenter": "dc1"}),
-        "vault_oidc_issuer": ISSUER,
-    }
-    with Terraform("runtime_ecs", sandbox, variables=variables) as terraform:
-        terraform.init()
-        yield terraform
-
-
-@pytest.fixture(scope="module")
-def member(aws_client: Callable[..., Any], account_id: str) -> Callable[[str], Any]:
-    """boto3 in the runtime's account, through the role the organization made there."""
+def _member(aws_client: Callable[..., Any], account_id: str) -> Client:
+    """boto3 in a member account, through the role the organization made there."""
     role = f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole"
-    reply = aws_client("sts").assume_role(RoleArn=role, RoleSessionName="test-runtime-ecs")
+    reply = aws_client("sts").assume_role(RoleArn=role, RoleSessionName="test-runtime")
     credentials = reply["Credentials"]
     return lambda service: aws_client(
         service,
@@ -61,68 +57,150 @@ def member(aws_client: Callable[..., Any], account_id: str) -> Callable[[str], A
     )
 
 
-def _workloads() -> list[str]:
-    return [f"{s['name']}-{v}" for s in RUNTIME["services"] for v in s["versions"]]
+# --- per kind: what the apply made, a drift through the API, what destroy leaves --------------
 
 
-def test_runtime_ecs_round_trip(runtime: Terraform, member: Callable[[str], Any]) -> None:
-    applied = runtime.apply()
-    assert applied.add > 0 and applied.add == len(applied.created), applied.output[-3000:]
-    assert not applied.changed and not applied.destroyed
-    for workload in _workloads():
-        assert f'module.compute.aws_ecs_service.this["{workload}"]' in applied.created
-
-    # What Terraform made is in the runtime's account, as declared.
-    ecs, ec2 = member("ecs"), member("ec2")
-    name = RUNTIME["name"]
-    cluster = ecs.describe_clusters(clusters=[name])["clusters"][0]
-    assert cluster["status"] == "ACTIVE"
+def _ecs_applied(member: Client, runtime: dict[str, Any]) -> None:
+    ecs, name = member("ecs"), runtime["name"]
+    assert ecs.describe_clusters(clusters=[name])["clusters"][0]["status"] == "ACTIVE"
     arns = ecs.list_services(cluster=name)["serviceArns"]
     services = ecs.describe_services(cluster=name, services=arns)["services"]
-    replicas = {
-        f"{s['name']}-{v}": s["replicas"] for s in RUNTIME["services"] for v in s["versions"]
-    }
-    assert {s["serviceName"]: s["desiredCount"] for s in services} == replicas
-    vpcs = ec2.describe_vpcs(Filters=[{"Name": "cidr", "Values": [RUNTIME["vpc_cidr"]]}])["Vpcs"]
-    assert len(vpcs) == 1
-    vpc_id = vpcs[0]["VpcId"]
-    tags = {t["Key"]: t["Value"] for t in vpcs[0]["Tags"]}
-    assert tags["Name"] == name and tags["ManagedBy"] == "terraform"  # default_tags
-    default_group = ec2.describe_security_groups(
-        Filters=[
-            {"Name": "vpc-id", "Values": [vpc_id]},
-            {"Name": "group-name", "Values": ["default"]},
-        ]
-    )["SecurityGroups"][0]
-    assert not default_group["IpPermissions"] and not default_group["IpPermissionsEgress"]
-    roles = {r["RoleName"] for r in member("iam").list_roles()["Roles"]}
-    assert f"{name}-workloads" in roles
+    assert {s["serviceName"]: s["desiredCount"] for s in services} == _workloads(runtime)
 
-    assert runtime.plan().no_changes
 
-    # A drift made through the API: the next plan shows it, and apply puts it back in place.
-    store = next(s for s in services if s["serviceName"] == _workloads()[0])
-    ecs.update_service(cluster=name, service=store["serviceArn"], desiredCount=5)
-    drifted = runtime.plan()
-    address = f'module.compute.aws_ecs_service.this["{_workloads()[0]}"]'
-    assert drifted.changed == (address,) and drifted.add == 0, drifted.output[-3000:]
-    fixed = runtime.apply()
-    assert fixed.changed == (address,) and not fixed.created and not fixed.destroyed
-    again = ecs.describe_services(cluster=name, services=[store["serviceArn"]])["services"][0]
-    assert again["desiredCount"] == replicas[_workloads()[0]]
-    assert runtime.plan().no_changes
+def _ecs_drift(member: Client, runtime: dict[str, Any]) -> str:
+    workload = next(iter(_workloads(runtime)))
+    member("ecs").update_service(cluster=runtime["name"], service=workload, desiredCount=5)
+    return f'module.compute.aws_ecs_service.this["{workload}"]'
 
-    destroyed = runtime.destroy()
-    assert set(destroyed.destroyed) == set(applied.created), destroyed.output[-3000:]
-    assert runtime.state_list() == []
-    assert not ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Vpcs"]
-    clusters = ecs.describe_clusters(clusters=[name])["clusters"]
+
+def _ecs_destroyed(member: Client, runtime: dict[str, Any]) -> None:
+    ecs = member("ecs")
+    clusters = ecs.describe_clusters(clusters=[runtime["name"]])["clusters"]
     assert all(c["status"] == "INACTIVE" for c in clusters)
     assert not ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]
+
+
+def _eks_applied(member: Client, runtime: dict[str, Any]) -> None:
+    eks, name = member("eks"), runtime["name"]
+    cluster = eks.describe_cluster(name=name)["cluster"]
+    assert not cluster["resourcesVpcConfig"]["endpointPublicAccess"]
+    assert cluster["encryptionConfig"][0]["resources"] == ["secrets"]
+    assert eks.list_nodegroups(clusterName=name)["nodegroups"] == [f"{name}-default"]
+
+
+def _eks_drift(member: Client, runtime: dict[str, Any]) -> str:
+    eks, name = member("eks"), runtime["name"]
+    group = eks.describe_nodegroup(clusterName=name, nodegroupName=f"{name}-default")
+    scaling = dict(group["nodegroup"]["scalingConfig"])
+    scaling["maxSize"] += 1
+    eks.update_nodegroup_config(
+        clusterName=name, nodegroupName=f"{name}-default", scalingConfig=scaling
+    )
+    return "module.compute.aws_eks_node_group.this"
+
+
+def _eks_destroyed(member: Client, runtime: dict[str, Any]) -> None:
+    assert runtime["name"] not in member("eks").list_clusters()["clusters"]
+    assert not member("ec2").describe_launch_templates()["LaunchTemplates"]
+
+
+def _ec2_applied(member: Client, runtime: dict[str, Any]) -> None:
+    groups = member("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+    by_workload = {
+        next(t["Value"] for t in g["Tags"] if t["Key"] == "Service")
+        + "-"
+        + next(t["Value"] for t in g["Tags"] if t["Key"] == "Version"): g["DesiredCapacity"]
+        for g in groups
+    }
+    assert by_workload == _workloads(runtime)
+
+
+def _ec2_drift(member: Client, runtime: dict[str, Any]) -> str:
+    autoscaling = member("autoscaling")
+    workload, replicas = next(iter(_workloads(runtime).items()))
+    group = next(
+        g
+        for g in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+        if g["AutoScalingGroupName"].startswith(f"{runtime['name']}-{workload}-")
+    )
+    autoscaling.update_auto_scaling_group(
+        AutoScalingGroupName=group["AutoScalingGroupName"], MaxSize=replicas * 2 + 3
+    )
+    return f'module.compute.aws_autoscaling_group.this["{workload}"]'
+
+
+def _ec2_destroyed(member: Client, runtime: dict[str, Any]) -> None:
+    assert not member("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+    assert not member("ec2").describe_launch_templates()["LaunchTemplates"]
+    assert not member("iam").list_instance_profiles()["InstanceProfiles"]
+
+
+KINDS = {
+    "runtime_ecs": (_ecs_applied, _ecs_drift, _ecs_destroyed),
+    "runtime_eks": (_eks_applied, _eks_drift, _eks_destroyed),
+    "runtime_ec2": (_ec2_applied, _ec2_drift, _ec2_destroyed),
+}
+
+
+@pytest.mark.parametrize("folder", list(KINDS))
+def test_runtime_round_trip(
+    folder: str,
+    sandbox: SandboxState,
+    accounts: dict[str, str],
+    aws_client: Callable[..., Any],
+) -> None:
+    runtime = _runtime(folder)
+    applied_check, drift, destroyed_check = KINDS[folder]
+    member = _member(aws_client, accounts[runtime["account"]])
+    variables = {
+        "account_id": accounts[runtime["account"]],
+        "consul": json.dumps({"server_address": "consul.sandbox.internal", "datacenter": "dc1"}),
+        "vault_oidc_issuer": ISSUER,
+    }
+    with Terraform(folder, sandbox, variables=variables) as terraform:
+        terraform.init()
+        applied = terraform.apply()
+        assert applied.add > 0 and applied.add == len(applied.created), applied.output[-3000:]
+        assert not applied.changed and not applied.destroyed
+
+        # What Terraform made is in the runtime's account, as declared.
+        applied_check(member, runtime)
+        ec2, name = member("ec2"), runtime["name"]
+        cidr = [{"Name": "cidr", "Values": [runtime["vpc_cidr"]]}]
+        vpcs = ec2.describe_vpcs(Filters=cidr)["Vpcs"]
+        assert len(vpcs) == 1
+        vpc_id = vpcs[0]["VpcId"]
+        tags = {t["Key"]: t["Value"] for t in vpcs[0]["Tags"]}
+        assert tags["Name"] == name and tags["ManagedBy"] == "terraform"  # default_tags
+        default_group = ec2.describe_security_groups(
+            Filters=[
+                {"Name": "vpc-id", "Values": [vpc_id]},
+                {"Name": "group-name", "Values": ["default"]},
+            ]
+        )["SecurityGroups"][0]
+        assert not default_group["IpPermissions"] and not default_group["IpPermissionsEgress"]
+        roles = {r["RoleName"] for r in member("iam").list_roles()["Roles"]}
+        assert f"{name}-workloads" in roles
+
+        assert terraform.plan().no_changes
+
+        # A drift made through the API: the next plan shows it; apply puts it back in place.
+        address = drift(member, runtime)
+        drifted = terraform.plan()
+        assert drifted.changed == (address,) and drifted.add == 0, drifted.output[-3000:]
+        fixed = terraform.apply()
+        assert fixed.changed == (address,) and not fixed.created and not fixed.destroyed
+        assert terraform.plan().no_changes
+
+        destroyed = terraform.destroy()
+        assert set(destroyed.destroyed) == set(applied.created), destroyed.output[-3000:]
+        assert terraform.state_list() == []
+    destroyed_check(member, runtime)
+    assert not ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Vpcs"]
     left = {r["RoleName"] for r in member("iam").list_roles()["Roles"]}
     assert not {r for r in left if r.startswith(name[:20])}
     assert not member("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
     groups = member("logs").describe_log_groups()["logGroups"]
     assert not [g for g in groups if name in g["logGroupName"]]
-    addresses = ec2.describe_addresses()["Addresses"]
-    assert not addresses
+    assert not ec2.describe_addresses()["Addresses"]

