@@ -164,8 +164,9 @@ def schema_problems():
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxState]:
-    """A sandbox of the test module's own: terraform/org creates the organization, which the
-    session's sandbox already has once other tests (step 0, the notebooks) have run."""
+    """A sandbox of the test module's own (it overrides the session's for tests/terraform):
+    the round trips create and destroy the organization and the runtimes, which the
+    session's sandbox already has once other tests (the steps, the notebooks) have run."""
     home = tmp_path_factory.mktemp("tf-home")
     state, _ = lifecycle.up(home)
     try:

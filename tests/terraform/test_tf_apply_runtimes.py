@@ -1,13 +1,15 @@
 """The unchanged runtime folders (terraform/runtime_ecs, runtime_eks, runtime_ec2 with the
 modules they call), applied by real Terraform through the local hashicorp/aws provider into
-each runtime's own account, which terraform/org makes first (the folders' provider assumes
-the role the organization created there): apply, no changes, a drift made through boto3
+each runtime's own account, which step 0 makes first (``lab.org.require()`` applies
+terraform/org; the folders' provider assumes the role the organization created there), in a
+sandbox of the module's own (the session's may hold step 1's runtimes, which the SDK still
+makes with boto3): apply, no changes, a drift made through boto3
 that the next plan shows, an update in place that puts it back, destroy leaving nothing."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -31,17 +33,13 @@ def _workloads(runtime: dict[str, Any]) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def accounts(sandbox: SandboxState, aws_client: Callable[..., Any]) -> Iterator[dict[str, str]]:
-    """The organization's accounts by name, made by terraform/org (applied here, destroyed
-    after the runtimes)."""
-    with Terraform("org", sandbox) as org:
-        org.init()
-        org.apply()
-        try:
-            listed = aws_client("organizations").list_accounts()["Accounts"]
-            yield {a["Name"]: a["Id"] for a in listed}
-        finally:
-            org.destroy()
+def accounts(sandbox: SandboxState) -> dict[str, str]:
+    """The organization's accounts by name: step 0's organization, as a later step gets it
+    (``lab.org.require()``: terraform/org applied when it is not there yet)."""
+    from soa_sdk import Lab
+
+    lab = Lab.connect("sandbox", home=sandbox.home, start=False)
+    return {a.name: a.id for a in lab.org.require().accounts}
 
 
 def _member(aws_client: Callable[..., Any], account_id: str) -> Client:
