@@ -1,4 +1,4 @@
-"""IAM: roles, their inline policies and managed-policy attachments, OIDC identity providers.
+"""IAM: roles, inline policies, managed-policy attachments, OIDC providers, instance profiles.
 
 As terraform-provider-aws has them: a role's ``name_prefix`` makes a unique name; its trust
 policy is kept as written when ``GetRole`` answers the same document (URL-decoded);
@@ -6,7 +6,8 @@ policy is kept as written when ``GetRole`` answers the same document (URL-decode
 (``UpdateRole``, ``UpdateAssumeRolePolicy``); ``force_detach_policies`` detaches and deletes
 the role's policies before ``DeleteRole``. An inline policy's id is ``role:name``; an
 attachment's id is the role name and a unique suffix (as the real provider makes it). An OIDC
-provider's ``client_id_list`` changes in place (``AddClientIDToOpenIDConnectProvider``).
+provider's ``client_id_list`` changes in place (``AddClientIDToOpenIDConnectProvider``). An
+instance profile holds at most one role (``AddRoleToInstanceProfile``), removed before delete.
 
 Left out: the role's ``inline_policy`` blocks (deprecated by the real provider) and
 exclusive ``managed_policy_arns`` (read back, not enforced), ``permissions_boundary`` changes.
