@@ -239,6 +239,11 @@ class AwsResource(Resource):
     def client(self, service: str) -> Any:
         return self.provider.client(service)
 
+    def import_state(self, import_id: str) -> State | None:
+        # The monorepo's modules always pass tags (var.tags, {} by default): an imported
+        # resource without tags of its own has the empty map, not null, as after a create.
+        return self.read({"id": import_id, **({"tags": {}} if self.tagged else {})})
+
     def with_tags(self, state: State, api_tags: dict[str, str]) -> State:
         state["tags"], state["tags_all"] = self.provider.tags_from_api(state, api_tags)
         return state

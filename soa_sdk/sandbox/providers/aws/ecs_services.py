@@ -190,6 +190,14 @@ class Service(EcsTagged):
         self.update_ecs_tags(prior["id"], prior, planned)
         return self.read(planned) or {}
 
+    def import_state(self, import_id: str) -> State | None:
+        """``<cluster name>/<service name>``, as the real provider imports a service."""
+        cluster, _, name = import_id.partition("/")
+        service = self._describe({"id": name, "cluster": cluster})
+        if service is None:
+            return None
+        return self.read({"id": service["serviceArn"], "cluster": service["clusterArn"]})
+
     def delete(self, prior: State) -> None:
         ecs = self.client("ecs")
         cluster = {"cluster": prior["cluster"]} if isinstance(prior.get("cluster"), str) else {}

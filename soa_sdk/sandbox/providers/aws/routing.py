@@ -181,6 +181,16 @@ class Route(Ec2Resource):
             RouteTableId=prior["route_table_id"], DestinationCidrBlock=self._destination(prior)
         )
 
+    def import_state(self, import_id: str) -> State | None:
+        """``<route table id>_<destination>``, as the real provider imports a route."""
+        table_id, _, destination = import_id.partition("_")
+        found = self.read(
+            {"id": import_id, "route_table_id": table_id, "destination_cidr_block": destination}
+        )
+        if found is not None:  # the targets the API names, not those no route has
+            found.update({n: found[n] or None for n, _ in TARGETS})
+        return found
+
 
 class RouteTableAssociation(Ec2Resource):
     type_name = "aws_route_table_association"
@@ -219,3 +229,12 @@ class RouteTableAssociation(Ec2Resource):
 
     def delete(self, prior: State) -> None:
         self.client("ec2").disassociate_route_table(AssociationId=prior["id"])
+
+    def import_state(self, import_id: str) -> State | None:
+        """``<subnet or gateway id>/<route table id>``, as the real provider imports one."""
+        target, _, table_id = import_id.partition("/")
+        table = _table(self.client("ec2"), table_id)
+        for association in (table or {}).get("Associations", []):
+            if target in (association.get("SubnetId"), association.get("GatewayId")):
+                return self.read({"id": association["RouteTableAssociationId"]})
+        return None

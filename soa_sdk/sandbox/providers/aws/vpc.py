@@ -156,6 +156,7 @@ class Subnet(Ec2Resource):
         subnet = _first(found["Subnets"]) if found else None
         if subnet is None:
             return None
+        dns = subnet.get("PrivateDnsNameOptionsOnLaunch") or {}
         state = {
             **state,
             "id": subnet["SubnetId"],
@@ -169,9 +170,13 @@ class Subnet(Ec2Resource):
             "enable_dns64": bool(subnet.get("EnableDns64")),
             "ipv6_native": bool(subnet.get("Ipv6Native")),
             "enable_lni_at_device_index": subnet.get("EnableLniAtDeviceIndex", 0),
-            "private_dns_hostname_type_on_launch": subnet.get(
-                "PrivateDnsNameOptionsOnLaunch", {}
-            ).get("HostnameType", "ip-name"),
+            "private_dns_hostname_type_on_launch": dns.get("HostnameType", "ip-name"),
+            "enable_resource_name_dns_a_record_on_launch": bool(
+                dns.get("EnableResourceNameDnsARecord")
+            ),
+            "enable_resource_name_dns_aaaa_record_on_launch": bool(
+                dns.get("EnableResourceNameDnsAAAARecord")
+            ),
             "owner_id": subnet.get("OwnerId"),
             # Optional, not computed: null unless set (the real SDK's "" would be a diff here).
             "ipv6_cidr_block": None,
