@@ -95,14 +95,17 @@ def write_json():
     return _write_json
 
 
-_META = {"provider", "alias", "for_each", "count", "depends_on", "lifecycle"}
+_META = {"provider", "providers", "alias", "for_each", "count", "depends_on", "lifecycle"}
+# What a literal of a .tf file may be for each attribute type: Terraform converts numbers
+# and bools to strings, and any value may be an expression (a string to python-hcl2).
 _LITERALS = {
-    "string": (str,),
+    "string": (str, int, float, bool),
     "number": (int, float, str),
     "bool": (bool, str),
     "list": (list, str),
     "set": (list, str),
     "map": (dict, str),
+    "object": (dict, str),
 }
 
 
@@ -111,6 +114,17 @@ def _block_problems(block: Any, body: dict[str, Any], where: str) -> list[str]:
     for name, value in body.items():
         name = name.strip('"')
         if name in _META or name.startswith("__"):
+            continue
+        if name == "dynamic":  # dynamic "label" { for_each = ...  content { ... } }
+            for entry in value if isinstance(value, list) else [value]:
+                for label, spec in entry.items():
+                    label = label.strip('"')
+                    if label not in block.blocks:
+                        problems.append(f"{where}.dynamic {label} is not a block of the schema")
+                        continue
+                    for content in spec.get("content", []):
+                        nested = block.blocks[label].block
+                        problems += _block_problems(nested, content, f"{where}.{label}")
             continue
         if name in block.blocks:
             for item in value if isinstance(value, list) else [value]:
