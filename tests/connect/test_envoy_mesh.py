@@ -4,10 +4,13 @@ NACKs, CA rotation. Outcomes are asserted before generous deadlines, never durat
 from __future__ import annotations
 
 import collections
+import http.client
 import json
+import os
 import socket
 import socketserver
 import ssl
+import stat
 import threading
 from typing import Any
 
@@ -619,3 +622,81 @@ def test_a_workload_on_a_unix_socket_is_reached_through_its_sidecar(mesh: Mesh, 
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=10)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(self.socket_path)
+
+
+def _get_over(path: str, target: str = "/") -> tuple[int, str]:
+    """GET ``target`` over the Unix socket ``path``: (status, body); (0, why) if it fails."""
+    conn = _UnixHTTPConnection(path)
+    try:
+        conn.request("GET", target)
+        reply = conn.getresponse()
+        return reply.status, reply.read().decode()
+    except OSError as error:
+        return 0, f"{type(error).__name__}: {error}"
+    finally:
+        conn.close()
+
+
+def _answered(reply: tuple[int, str], xfcc: bool = True) -> tuple[int, str] | None:
+    """``reply`` if it is the workload's 200, with (or without) the sidecar's XFCC header."""
+    status, body = reply
+    return reply if status == 200 and bool(json.loads(body)["xfcc"]) == xfcc else None
+
+
+def test_an_upstream_on_a_unix_socket_calls_as_its_service(mesh: Mesh, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Consul's ``LocalBindSocketPath``/``LocalBindSocketMode``: the caller's upstream listener
+    is that Unix socket (mode 0600), no TCP port; a request over it reaches the destination
+    with the caller's identity, and the listener, rebuilt when the destination's protocol
+    changes (HTTP to TCP), stays on the same socket."""
+    folder = tmp_path / "shopper-1"
+    folder.mkdir(mode=0o700)
+    path = str(folder / "u1.sock")
+    mesh.register(
+        "shopper",
+        "shopper-1",
+        upstreams=[
+            {
+                "DestinationName": "shelf",
+                "LocalBindSocketPath": path,
+                "LocalBindSocketMode": "0600",
+            }
+        ],
+    )
+    mesh.register("shelf", "shelf-1")
+    mesh.apply({"Kind": "service-defaults", "Name": "shelf", "Protocol": "http"})
+    mesh.apply(
+        {
+            "Kind": "service-intentions",
+            "Name": "shelf",
+            "Sources": [{"Name": "shopper", "Action": "allow"}],
+        }
+    )
+    try:
+        _, body = eventually(lambda: _answered(_get_over(path, "/s")))
+        doc = json.loads(body)
+        assert (doc["name"], doc["path"]) == ("shelf", "/s")
+        assert f"URI={snapshot.spiffe_id(mesh.ca.trust_domain, 'shopper')}" in doc["xfcc"]
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        listeners = mesh.envoy.admin("/listeners?format=json").json()["listener_statuses"]
+        shelf = [item for item in listeners if item["name"].startswith("shelf:")]
+        assert [item["name"] for item in shelf] == [f"shelf:{path}"]
+        assert shelf[0]["local_address"] == {"pipe": {"path": path}}  # the bound socket
+
+        mesh.apply({"Kind": "service-defaults", "Name": "shelf", "Protocol": "tcp"})
+        # TCP all the way: the workload answers the bytes, with no XFCC from the sidecar.
+        _, body = eventually(lambda: _answered(_get_over(path), xfcc=False))
+        assert json.loads(body)["name"] == "shelf"
+    finally:
+        mesh.delete("service-defaults", "shelf")
+        mesh.delete("service-intentions", "shelf")

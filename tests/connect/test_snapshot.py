@@ -11,6 +11,7 @@ import pytest
 
 from soa_sdk.sandbox.connect import ads, snapshot
 from soa_sdk.sandbox.consul import ConsulBackend
+from soa_sdk.sandbox.consul.exceptions import BadRequest
 from soa_sdk.sandbox.consul.state import precedence
 
 TD = "11111111-2222-3333-4444-555555555555.consul"
@@ -90,6 +91,42 @@ def test_local_app_dials_the_workloads_socket(backend: ConsulBackend) -> None:
     assert local_app("cart-1-sidecar-proxy") == {"pipe": {"path": "/run/cart-1.sock"}}
     address = local_app("web-1-sidecar-proxy")["socket_address"]
     assert (address["address"], address["port_value"]) == ("127.0.0.1", 9000)
+
+
+def test_an_upstream_on_a_unix_socket_gets_a_pipe_listener(backend: ConsulBackend) -> None:
+    """``LocalBindSocketPath`` (no port): Consul's ``makePipeListener``, ``<name>:<path>`` on a
+    pipe whose mode is ``LocalBindSocketMode`` read as Go's ``ParseUint(s, 0, 32)`` ("0600"
+    is octal); a ``LocalBindPort`` upstream keeps its TCP listener; a port and a socket path
+    together are refused at registration, as ``structs.Upstream.Validate`` does."""
+    _register(
+        backend,
+        "store",
+        "store-1",
+        "v1",
+        [
+            {
+                "DestinationName": "inventory",
+                "LocalBindSocketPath": "/run/store-1/u1.sock",
+                "LocalBindSocketMode": "0600",
+            },
+            {"DestinationName": "payments", "LocalBindSocketPath": "/run/store-1/u2.sock"},
+            {"DestinationName": "customers", "LocalBindPort": 9292},
+        ],
+    )
+    listeners = _build(backend, "store-1-sidecar-proxy").resources[snapshot.T_LISTENER]
+    inventory = listeners["inventory:/run/store-1/u1.sock"]
+    assert inventory["address"] == {"pipe": {"path": "/run/store-1/u1.sock", "mode": 0o600}}
+    assert inventory["traffic_direction"] == "OUTBOUND"
+    assert listeners["payments:/run/store-1/u2.sock"]["address"] == {
+        "pipe": {"path": "/run/store-1/u2.sock"}
+    }
+    tcp = listeners["customers:127.0.0.1:9292"]["address"]["socket_address"]
+    assert (tcp["address"], tcp["port_value"]) == ("127.0.0.1", 9292)
+    assert not [n for n in listeners if n.startswith(("inventory:127", "payments:127"))]
+    assert ads.to_any(snapshot.T_LISTENER, inventory).type_url == snapshot.T_LISTENER
+    both = {"DestinationName": "x", "LocalBindPort": 1, "LocalBindSocketPath": "/run/x.sock"}
+    with pytest.raises(BadRequest, match="only one of upstream local bind port or local socket"):
+        _register(backend, "web", "web-1", "v1", [both])
 
 
 def test_chain_compiles_to_weighted_clusters_header_routes_and_failover(

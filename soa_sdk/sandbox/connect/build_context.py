@@ -115,5 +115,10 @@ def socket_address(ip: str, port: int) -> dict[str, Any]:
     return {"socket_address": {"address": ip, "port_value": int(port)}}
 
 
+def pipe_address(path: str, mode: int = 0) -> dict[str, Any]:
+    """An Envoy ``Pipe`` address (a Unix socket); ``mode`` 0 leaves the file's mode alone."""
+    return {"pipe": {"path": path, **({"mode": mode} if mode else {})}}
+
+
 def proxy_ip(proxy: dict[str, Any]) -> str:
     return proxy.get("Address") or "127.0.0.1"

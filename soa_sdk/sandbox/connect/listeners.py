@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from soa_sdk.sandbox.connect.build_context import BuildContext, proxy_ip, socket_address
+from soa_sdk.sandbox.connect.build_context import (
+    BuildContext,
+    pipe_address,
+    proxy_ip,
+    socket_address,
+)
 from soa_sdk.sandbox.connect.chain import ChainError, chain_routes, resolve
 from soa_sdk.sandbox.connect.clusters import add_cluster
 from soa_sdk.sandbox.connect.envoy_names import (
@@ -81,7 +86,7 @@ def _local_app_address(cfg: dict[str, Any]) -> dict[str, Any]:
     """Where the sidecar reaches its workload: ``LocalServiceSocketPath`` as a pipe (Consul's
     ``makePipeEndpoint``), else ``LocalServiceAddress:LocalServicePort``."""
     if cfg.get("LocalServiceSocketPath"):
-        return {"pipe": {"path": cfg["LocalServiceSocketPath"]}}
+        return pipe_address(cfg["LocalServiceSocketPath"])
     return socket_address(
         cfg.get("LocalServiceAddress") or "127.0.0.1", cfg.get("LocalServicePort") or 0
     )
@@ -179,13 +184,38 @@ def sidecar(ctx: BuildContext, proxy: dict[str, Any], default_allow: bool) -> No
             continue
         name = up["DestinationName"]
         dest_part = up.get("DestinationPartition") or ctx.partition
-        bind_ip = up.get("LocalBindAddress") or "127.0.0.1"
-        port = int(up["LocalBindPort"])
-        _upstream_listener(ctx, name, dest_part, f"{name}:{bind_ip}:{port}", bind_ip, port)
+        listener, address = _upstream_bind(name, up)
+        _upstream_listener(ctx, name, dest_part, listener, address)
+
+
+def _upstream_bind(name: str, up: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An upstream listener's name and address, as Consul's ``makeListener`` makes them: with
+    ``LocalBindSocketPath`` (and no port) ``<name>:<path>`` on a pipe with
+    ``LocalBindSocketMode`` (a string Go's ``ParseUint(mode, 0, 32)`` reads, so ``"0600"`` is
+    octal; unreadable: 0), else ``<name>:<LocalBindAddress or 127.0.0.1>:<LocalBindPort>``."""
+    path = up.get("LocalBindSocketPath")
+    if path and not int(up.get("LocalBindPort") or 0):
+        return f"{name}:{path}", pipe_address(path, _go_uint(up.get("LocalBindSocketMode") or ""))
+    ip = up.get("LocalBindAddress") or "127.0.0.1"
+    port = int(up["LocalBindPort"])
+    return f"{name}:{ip}:{port}", socket_address(ip, port)
+
+
+def _go_uint(text: str) -> int:
+    """Go's ``strconv.ParseUint(text, 0, 32)``: ``0x``/``0o``/``0b`` prefixes, a leading ``0``
+    octal, else decimal; 0 when it does not parse (as Consul falls back)."""
+    digits = text.replace("_", "")
+    if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+        digits = "0o" + digits[1:]
+    try:
+        value = int(digits, 0)
+    except ValueError:
+        return 0
+    return value if 0 <= value < 2**32 else 0
 
 
 def _upstream_listener(
-    ctx: BuildContext, name: str, partition: str, listener: str, ip: str, port: int
+    ctx: BuildContext, name: str, partition: str, listener: str, address: dict[str, Any]
 ) -> None:
     protocol = ctx.r.protocol(name, partition)
     stat = f"upstream.{name}.default.{partition}.{DC}"
@@ -225,7 +255,7 @@ def _upstream_listener(
         T_LISTENER,
         {
             "name": listener,
-            "address": socket_address(ip, port),
+            "address": address,
             "traffic_direction": "OUTBOUND",
             "filter_chains": [{"filters": [filt]}],
         },
@@ -249,9 +279,8 @@ def ingress(ctx: BuildContext, proxy: dict[str, Any]) -> None:
         if protocol not in L7:
             if services:
                 svc = services[0]
-                _upstream_listener(
-                    ctx, svc["Name"], svc.get("Partition") or ctx.partition, name, ip, port
-                )
+                part = svc.get("Partition") or ctx.partition
+                _upstream_listener(ctx, svc["Name"], part, name, socket_address(ip, port))
             continue
         hosts = []
         for svc in services:

@@ -22,9 +22,13 @@ What Consul does (``agent/xds``) and we do:
   workload's ``LocalServiceAddress``/``Port``, or its Unix socket ``LocalServiceSocketPath``
   as an Envoy pipe address); ``tcp`` the network RBAC filter and a TCP proxy. The caller's
   identity is its certificate's URI SAN.
-- each upstream gets a listener ``<name>:127.0.0.1:<port>``; for L7 an RDS route named after
-  the upstream, compiled from the **discovery chain**: ``service-router`` routes (path exact /
-  prefix / regex, headers, methods; prefix rewrite, timeout, retries, header changes) ->
+- each upstream gets a listener ``<name>:<LocalBindAddress>:<LocalBindPort>`` (address
+  ``127.0.0.1`` by default), or, registered with ``LocalBindSocketPath`` instead of a port,
+  ``<name>:<path>`` on that Unix socket (an Envoy pipe with ``LocalBindSocketMode``, e.g.
+  ``0600``), which only processes allowed to open the file can dial; for L7 an RDS route
+  named after the upstream, compiled from the **discovery chain**: ``service-router``
+  routes (path exact / prefix / regex, headers, methods; prefix rewrite, timeout, retries,
+  header changes) ->
   ``service-splitter`` (``weighted_clusters``, weights x100) -> ``service-resolver``
   (``Redirect``, subsets by ``Filter``, ``DefaultSubset``, ``Failover`` targets incl. other
   partitions).

@@ -22,6 +22,7 @@ _UPSTREAM_OPTIONAL = (
     "DestinationPeer",
     "LocalBindAddress",
     "LocalBindSocketPath",
+    "LocalBindSocketMode",
     "Config",
     "CentrallyConfigured",
 )
@@ -50,6 +51,11 @@ def _upstream(up: dict) -> dict:
     if not out["LocalBindPort"] and not out.get("LocalBindSocketPath"):
         raise BadRequest(
             f"Upstream {out['DestinationName']} must have a LocalBindPort or LocalBindSocketPath"
+        )
+    if out["LocalBindPort"] and out.get("LocalBindSocketPath"):
+        # Consul's structs.Upstream.Validate: a port or a Unix socket, not both.
+        raise BadRequest(
+            "only one of upstream local bind port or local socket path can be defined and nonzero"
         )
     return out
 
