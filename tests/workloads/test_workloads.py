@@ -127,6 +127,34 @@ def test_http1_keep_alive_chunked_and_close():
         pool.close()
 
 
+def test_http1_pool_reuses_a_unix_socket_connection(tmp_path):
+    """``unix_path``: the pool dials the socket (keyed by its path, kept alive like a TCP
+    connection); the Host header is the host given, without a port."""
+    hosts = []
+
+    def handler(r):
+        hosts.append(r.header("host"))
+        return Response(200, b"ok")
+
+    path = str(tmp_path / "up.sock")
+    server = HTTPServer("", 0, handler, unix_path=path).start()
+    pool = ConnectionPool()
+    try:
+        sockets = []
+        for _ in range(3):
+            assert pool.request("localhost", 0, "GET", "/", unix_path=path).body == b"ok"
+            (idle,) = pool._idle[(path, 0)]
+            sockets.append(idle.sock)
+        assert hosts == ["localhost"] * 3
+        assert len(set(sockets)) == 1  # one connection, reused
+        server.close()
+        with pytest.raises(OSError, match="connect to " + path):
+            ConnectionPool().request("localhost", 0, "GET", "/", unix_path=path, timeout=2)
+    finally:
+        server.close()
+        pool.close()
+
+
 @pytest.fixture
 def host_client() -> Iterator[tuple[WorkloadHostClient, ConsulBackend]]:
     """A workload host whose registrations land in a Consul emulator (ACLs off: the host's
@@ -242,9 +270,11 @@ def _over_unix_socket(path: str, target: str = "/") -> bytes:
 
 
 def test_a_workload_on_a_unix_socket_is_registered_for_its_sidecar_only(tmp_path) -> None:
-    """With a socket folder, the application listens on a Unix socket (mode 0600, in a 0700
-    folder) registered as ``SocketPath`` and the sidecar's ``LocalServiceSocketPath``; the
-    TCP port Consul's check calls answers the probes only."""
+    """With a socket folder, each instance gets a folder of its own (0700): the application
+    listens on a Unix socket in it (0600) registered as ``SocketPath`` and the sidecar's
+    ``LocalServiceSocketPath``, each upstream is registered with ``LocalBindSocketPath`` in it
+    and ``LocalBindSocketMode`` 0600 (no port), and the workload calls that socket; the TCP
+    port Consul's check calls answers the probes only. Stopping removes the folder."""
     catalog = ConsulBackend(acl_enabled=False)
     consul = create_server(catalog, "127.0.0.1", 0)
     threading.Thread(target=consul.serve_forever, daemon=True).start()
@@ -252,27 +282,48 @@ def test_a_workload_on_a_unix_socket_is_registered_for_its_sidecar_only(tmp_path
     host = WorkloadHost(
         f"http://127.0.0.1:{consul.server_port}", check_interval="200ms", socket_dir=str(folder)
     )
+    sidecar_listener = None
     try:
-        (started,) = host.start({"name": "inventory", "version": "v1"})
+        (started,) = host.start({"name": "inventory", "version": "v1", "upstreams": ["payments"]})
         w = started.to_dict()
         path = w["socket_path"]
-        assert os.path.dirname(path) == str(folder)
-        assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
-        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        own = os.path.dirname(path)
+        assert os.path.dirname(own) == str(folder)
+        for where, mode in ((folder, 0o700), (own, 0o700), (path, 0o600)):
+            assert stat.S_IMODE(os.stat(where).st_mode) == mode, where
         services = catalog.agent_services()
         assert services[w["id"]]["SocketPath"] == path
         proxy = services[w["sidecar_id"]]["Proxy"]
         assert proxy["LocalServiceSocketPath"] == path and not proxy.get("LocalServicePort")
+        (up,) = proxy["Upstreams"]
+        (mine,) = w["upstreams"]
+        assert up["LocalBindSocketPath"] == mine["local_bind_socket_path"]
+        assert os.path.dirname(up["LocalBindSocketPath"]) == own
+        assert up["LocalBindSocketMode"] == "0600"
+        assert not up.get("LocalBindPort") and not mine["local_bind_port"]
+
+        # Stand in for the sidecar's upstream listener (Envoy binds it in the real sandbox).
+        def payments(req):  # type: ignore[no-untyped-def]
+            doc = {"name": "payments", "uri": req.target, "code": 200}
+            return Response(200, json.dumps(doc).encode(), [("Content-Type", "application/json")])
+
+        sidecar_listener = HTTPServer("", 0, payments, unix_path=up["LocalBindSocketPath"]).start()
         reply = _over_unix_socket(path, "/items")
         assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
-        assert json.loads(reply.split(b"\r\n\r\n", 1)[1])["name"] == "inventory"
+        doc = json.loads(reply.split(b"\r\n\r\n", 1)[1])
+        assert doc["name"] == "inventory"
+        ((uri, call),) = doc["upstream_calls"].items()
+        assert uri.startswith("http+unix://") and (call["name"], call["code"]) == ("payments", 200)
+        assert call["uri"] == uri  # fake-service's: the upstream URI it called
         assert requests.get(w["url"] + "/health", timeout=5).text == "OK"
         direct = requests.get(w["url"] + "/items", timeout=5)
         assert direct.status_code == 404 and "only through its sidecar" in direct.text
         assert w["served"] == {} and host.get(w["id"]).to_dict()["served"] == {"200": 1}
         host.stop(w["id"])
-        assert not os.path.exists(path)
+        assert not os.path.exists(own)
     finally:
+        if sidecar_listener is not None:
+            sidecar_listener.close()
         host.stop_all()
         consul.shutdown()
         catalog.close()

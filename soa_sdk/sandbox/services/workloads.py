@@ -1,8 +1,9 @@
 """Workloads: the host process that runs the demo services (fake-service style) for every
 runtime, registers them in Consul and puts them behind mesh sidecars
 (:mod:`soa_sdk.sandbox.workloads`). It stands in for ECS tasks, EKS pods and EC2 instances.
-Each workload's application listens on a Unix socket in ``<home>/workloads`` that only its
-sidecar dials (Consul's ``SocketPath``).
+Each workload has a folder of Unix sockets in ``<home>/workloads``: its application's, which
+only its sidecar dials (Consul's ``SocketPath``), and its sidecar's upstream listeners, which
+it dials (Consul's ``LocalBindSocketPath``); no TCP port calls a service as another.
 
 Its control API needs the sandbox secret ``workloads_api_token`` (passed in the environment,
 never on the command line). It holds no Consul token: each workload registers with a token of

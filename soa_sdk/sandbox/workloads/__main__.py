@@ -6,8 +6,9 @@
 
 The API token comes from the environment only (a command line shows in ``ps``). The host
 holds no Consul token: every workload registers with the token its start request brings.
-With ``--socket-dir`` each workload's application listens on a Unix socket in that folder,
-which only its sidecar dials (:mod:`.host`). On SIGTERM or SIGINT every workload is
+With ``--socket-dir`` each workload gets a folder in it for its Unix sockets: its
+application's, which only its sidecar dials, and its sidecar's upstream listeners, which only
+it dials (:mod:`.host`). On SIGTERM or SIGINT every workload is
 deregistered and stopped.
 """
 

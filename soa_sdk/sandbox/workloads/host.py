@@ -12,13 +12,22 @@ Consul's agent API (``PUT /v1/agent/service/register``) the way a runtime's agen
   local ports; the workload calls its upstreams at ``http://127.0.0.1:<LocalBindPort>`` as
   fake-service's ``UPSTREAM_URIS`` would.
 
-With ``socket_dir`` (the sandbox's host) each workload's application listens on a Unix
-socket in that folder only, registered as the service's ``SocketPath`` and its sidecar's
-``Proxy.LocalServiceSocketPath``, so that only its own sidecar reaches it (Envoy's
-``local_app`` cluster dials the socket); its TCP port answers the health check's probes only.
-What still bypasses the sidecar: any process of the same OS user can open the socket (the
-file is ``0600``, the folder ``0700``: other users cannot), and the probe port answers
-``/health`` and ``/ready`` to anyone on the machine.
+With ``socket_dir`` (the sandbox's host) each workload gets a folder of its own in it,
+``w<N>/`` (mode ``0700``), which stands in for its task's or pod's network namespace:
+
+- its application listens on the Unix socket ``w<N>/app.sock`` only, registered as the
+  service's ``SocketPath`` and its sidecar's ``Proxy.LocalServiceSocketPath``, so that only its
+  own sidecar reaches it (Envoy's ``local_app`` cluster dials the socket); its TCP port
+  answers the health check's probes only;
+- each upstream is registered with ``LocalBindSocketPath: w<N>/u<i>.sock`` and
+  ``LocalBindSocketMode: "0600"`` instead of a port (Consul's Unix-socket upstreams), so the
+  sidecar's upstream listener is that socket, which the workload dials
+  (``http+unix://`` upstream URIs): no TCP port on the machine calls a service as this one.
+
+What still bypasses the sidecar: any process of the same OS user can open the sockets (the
+files are ``0600``, the folder ``0700``: other users cannot), and the probe port answers
+``/health`` and ``/ready`` to anyone on the machine. The folder is removed when the instance
+stops.
 
 Stopping an instance deregisters both services (``PUT /v1/agent/service/deregister/:id``)
 and closes its port. The control API in :mod:`.api` exposes this over HTTP.
@@ -42,6 +51,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -50,9 +60,11 @@ from typing import Any
 import requests
 
 from soa_sdk.sandbox.ports import free_port
-from soa_sdk.sandbox.workloads.service import FakeService, Timing, WorkloadConfig
+from soa_sdk.sandbox.workloads.service import FakeService, Timing, WorkloadConfig, unix_uri
 
 _UNIX_PATH_MAX = 108  # sockaddr_un.sun_path on Linux, the final NUL included
+_LONGEST_SOCKET = os.path.join("w99999", "u999.sock")  # in a socket folder (see _start_one)
+_SOCKET_MODE = "0600"  # the upstreams' LocalBindSocketMode: the sandbox's own user only
 _NAME_RE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 _DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
 _SPEC_KEYS = {
@@ -89,15 +101,26 @@ class WorkloadError(Exception):
 
 @dataclass
 class Upstream:
+    """An upstream as registered: on a local TCP port, or on a Unix socket (not both)."""
+
     name: str
-    local_bind_port: int
+    local_bind_port: int | None
     partition: str | None = None
     peer: str | None = None
+    local_bind_socket_path: str | None = None
+
+    def uri(self, host: str) -> str:
+        """Where the workload calls it (fake-service's ``UPSTREAM_URIS``); ``host``: the
+        address a TCP upstream listens on."""
+        if self.local_bind_socket_path:
+            return unix_uri(self.local_bind_socket_path)
+        return f"http://{host}:{self.local_bind_port}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "local_bind_port": self.local_bind_port,
+            "local_bind_socket_path": self.local_bind_socket_path,
             "partition": self.partition,
             "peer": self.peer,
         }
@@ -125,6 +148,8 @@ class Workload:
     placement: dict[str, str] = field(default_factory=dict)
     """What placed it (the sandbox's scheduler: the ECS service and task definition it runs
     for); empty for an instance started by hand. Not registered in Consul."""
+    socket_folder: str | None = None
+    """Its own folder of Unix sockets (the application's, the upstreams'); removed on stop."""
 
     @property
     def sidecar_id(self) -> str:
@@ -226,7 +251,7 @@ class WorkloadHost:
         self.check_interval = check_interval
         self.socket_dir = socket_dir
         if socket_dir:
-            if len(os.path.join(socket_dir, "w99999.sock")) >= _UNIX_PATH_MAX:
+            if len(os.path.join(socket_dir, _LONGEST_SOCKET)) >= _UNIX_PATH_MAX:
                 # A Unix socket's path has at most 107 bytes: a deep folder gives way to a
                 # short one of its own (mode 0700 too).
                 self.socket_dir = tempfile.mkdtemp(prefix="soa-lab-workloads-")
@@ -311,12 +336,13 @@ class WorkloadHost:
         }
         upstreams = []
         for up in wl.upstreams:
-            item: dict[str, Any] = {
-                "DestinationType": "service",
-                "DestinationName": up.name,
-                "LocalBindAddress": self.host,
-                "LocalBindPort": up.local_bind_port,
-            }
+            item: dict[str, Any] = {"DestinationType": "service", "DestinationName": up.name}
+            if up.local_bind_socket_path:
+                item["LocalBindSocketPath"] = up.local_bind_socket_path
+                item["LocalBindSocketMode"] = _SOCKET_MODE
+            else:
+                item["LocalBindAddress"] = self.host
+                item["LocalBindPort"] = up.local_bind_port
             if up.partition:
                 item["DestinationPartition"] = up.partition
             if up.peer:
@@ -475,21 +501,31 @@ class WorkloadHost:
         while wid is None or wid in self._workloads:
             self._seq[key] = self._seq.get(key, 0) + 1
             wid = f"{base.name}-{base.version}-{self._seq[key]}"
+        folder = socket_path = None
+        if self.socket_dir:
+            self._sockets += 1  # short names: the paths must fit sun_path
+            folder = os.path.join(self.socket_dir, f"w{self._sockets}")
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            os.chmod(folder, 0o700)
+            socket_path = os.path.join(folder, "app.sock")
         upstreams = [
-            Upstream(u["name"], free_port(self.host), u.get("partition"), u.get("peer"))
-            for u in ups
+            Upstream(
+                u["name"],
+                None if folder else free_port(self.host),
+                u.get("partition"),
+                u.get("peer"),
+                os.path.join(folder, f"u{i}.sock") if folder else None,
+            )
+            for i, u in enumerate(ups, 1)
         ]
         cfg = WorkloadConfig(
-            **{
-                **base.__dict__,
-                "upstream_uris": [f"http://{self.host}:{u.local_bind_port}" for u in upstreams],
-            }
+            **{**base.__dict__, "upstream_uris": [u.uri(self.host) for u in upstreams]}
         )
-        socket_path = None
-        if self.socket_dir:
-            self._sockets += 1  # short names: the path must fit sun_path
-            socket_path = os.path.join(self.socket_dir, f"w{self._sockets}.sock")
-        service = FakeService(cfg, host=self.host, socket_path=socket_path).start()
+        try:
+            service = FakeService(cfg, host=self.host, socket_path=socket_path).start()
+        except Exception:
+            _remove(folder)
+            raise
         wl = Workload(
             wid,
             base.name,
@@ -503,6 +539,7 @@ class WorkloadHost:
             token,
             accessor,
             placement=dict(placement or {}),
+            socket_folder=folder,
         )
         try:
             if login is not None:
@@ -511,6 +548,7 @@ class WorkloadHost:
         except Exception:
             self._logout(wl)
             service.stop()
+            _remove(folder)
             raise
         self._workloads[wid] = wl
         return wl
@@ -562,6 +600,7 @@ class WorkloadHost:
         self._deregister(wl)
         self._logout(wl)
         wl.service.stop()
+        _remove(wl.socket_folder)
 
     def stop_all(self) -> int:
         with self._lock:
@@ -570,3 +609,9 @@ class WorkloadHost:
         for wl in workloads:
             self._stop(wl)
         return len(workloads)
+
+
+def _remove(folder: str | None) -> None:
+    """A workload's socket folder, and the sockets its sidecar's listeners left in it."""
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -12,9 +12,9 @@ upgrades (WebSocket), HTTP/2, TLS (Envoy terminates the mesh's mTLS).
 The server listens on a TCP port or on a Unix socket (``unix_path``: the file is made
 readable and writable by its owner only), runs one thread per connection (blocking sockets
 release the GIL while they wait) and answers with a handler ``Callable[[Request],
-Response]``. The client is a connection pool keyed by ``(host, port)`` that reuses idle
-sockets and retries once when a reused socket turns out to have been closed by the server in
-the meantime.
+Response]``. The client is a connection pool keyed by ``(host, port)`` (or by a Unix socket's
+path, ``unix_path``) that reuses idle sockets and retries once when a reused socket turns out
+to have been closed by the server in the meantime.
 """
 
 from __future__ import annotations
@@ -423,8 +423,20 @@ def _read_response(conn: _Conn, method: str) -> Response:
     return Response(status, body, headers, keep)
 
 
+def _connect_unix(path: str, timeout: float) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(path)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class ConnectionPool:
-    """Keep-alive client connections, shared across threads, keyed by ``(host, port)``."""
+    """Keep-alive client connections, shared across threads, keyed by ``(host, port)``, or by
+    ``(unix_path, 0)`` for a Unix socket."""
 
     def __init__(self, timeout: float = 15.0, max_idle_per_host: int = 64) -> None:
         self.timeout = timeout
@@ -432,14 +444,19 @@ class ConnectionPool:
         self._idle: dict[tuple[str, int], list[_Conn]] = {}
         self._lock = threading.Lock()
 
-    def _connect(self, host: str, port: int, timeout: float) -> _Conn:
+    def _connect(self, host: str, port: int, timeout: float, unix_path: str | None) -> _Conn:
+        where = unix_path or f"{host}:{port}"
         try:
-            sock = socket.create_connection((host, port), timeout=timeout)
+            if unix_path:
+                sock = _connect_unix(unix_path, timeout)
+            else:
+                sock = socket.create_connection((host, port), timeout=timeout)
         except TimeoutError as exc:
-            raise UpstreamConnectError(f"connect to {host}:{port} timed out") from exc
+            raise UpstreamConnectError(f"connect to {where} timed out") from exc
         except OSError as exc:
-            raise UpstreamConnectError(f"connect to {host}:{port}: {exc.strerror}") from exc
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            raise UpstreamConnectError(f"connect to {where}: {exc.strerror}") from exc
+        if not unix_path:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = _Conn(sock)
         conn.timeout = timeout
         return conn
@@ -453,8 +470,10 @@ class ConnectionPool:
         headers: list[tuple[str, str]] | None = None,
         body: bytes = b"",
         timeout: float | None = None,
+        unix_path: str | None = None,
     ) -> Response:
-        """Send one request and return the whole response.
+        """Send one request and return the whole response; with ``unix_path`` over that Unix
+        socket (``host`` and ``port`` then make the ``Host`` header only).
 
         Raises UpstreamConnectError, UpstreamTimeout or UpstreamReset; a request on a
         reused connection that the server had closed is retried once on a fresh one.
@@ -470,12 +489,12 @@ class ConnectionPool:
                 has_host = True
             out.append(f"{k}: {v}\r\n")
         if not has_host:
-            out.append(f"Host: {host}:{port}\r\n")
+            out.append(f"Host: {host}:{port}\r\n" if port else f"Host: {host}\r\n")
         if body or method in ("POST", "PUT", "PATCH"):
             out.append(f"Content-Length: {len(body)}\r\n")
         out.append("\r\n")
         data = "".join(out).encode("latin-1") + body
-        key = (host, port)
+        key = (unix_path, 0) if unix_path else (host, port)
         for attempt in (0, 1):
             conn = None
             if attempt == 0:
@@ -485,7 +504,7 @@ class ConnectionPool:
                         conn = idle.pop()
             reused = conn is not None
             if conn is None:
-                conn = self._connect(host, port, timeout)
+                conn = self._connect(host, port, timeout, unix_path)
             if conn.timeout != timeout:
                 conn.sock.settimeout(timeout)
                 conn.timeout = timeout

@@ -16,6 +16,11 @@ What fake-service does, and we do too (its environment variable in brackets):
   counting time already spent on upstream calls;
 - ``/health`` answers [HEALTH_CHECK_RESPONSE_CODE] with ``OK``.
 
+An upstream URI is ``http://host:port[/path]`` as fake-service's, or
+``http+unix://<percent-encoded socket path>[/path]`` (the convention of requests-unixsocket and
+docker-py) for an upstream listener on a Unix socket (Consul's ``LocalBindSocketPath``),
+which the workload dials instead of a TCP port (:func:`unix_uri` makes one).
+
 With ``socket_path`` (the workload host's way) the application listens on that Unix socket
 only, which its sidecar's ``local_app`` cluster dials (Consul's ``SocketPath``), and the TCP
 port answers ``/health`` and ``/ready`` only (404 otherwise): the probe port Consul's HTTP
@@ -36,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from soa_sdk.sandbox.headers import NOT_FORWARDED
 from soa_sdk.sandbox.workloads.http1 import (
@@ -47,6 +52,7 @@ from soa_sdk.sandbox.workloads.http1 import (
 )
 
 INJECTED_ERROR = "Service error automatically injected"
+HTTP, HTTP_UNIX = "http", "http+unix"  # the upstream URIs' schemes
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 _JSON = [("Content-Type", "application/json")]
 _TEXT = [("Content-Type", "text/plain; charset=utf-8")]
@@ -133,8 +139,19 @@ class WorkloadConfig:
             raise ValueError("upstream_workers must be >= 1")
         for uri in self.upstream_uris:
             parts = urlsplit(uri)
-            if parts.scheme != "http" or not parts.hostname:
-                raise ValueError(f"upstream URI {uri!r} is not an http:// URI")
+            where = parts.netloc if parts.scheme == HTTP_UNIX else parts.hostname
+            if parts.scheme not in (HTTP, HTTP_UNIX) or not where:
+                raise ValueError(f"upstream URI {uri!r} is not an http:// or http+unix:// URI")
+
+
+def unix_uri(socket_path: str) -> str:
+    """The upstream URI of an upstream listener on the Unix socket ``socket_path``."""
+    return f"{HTTP_UNIX}://{quote(socket_path, safe='')}"
+
+
+def _socket_path(parts: SplitResult) -> str | None:
+    """The Unix socket an ``http+unix://`` URI names (None for ``http://``)."""
+    return unquote(parts.netloc) if parts.scheme == HTTP_UNIX else None
 
 
 _shared_pool = ConnectionPool(timeout=30.0)
@@ -283,14 +300,16 @@ class FakeService:
         headers: list[tuple[str, str]] = []
         if cfg.append_request:
             headers = [(k, v) for k, v in req.headers if k.lower() not in NOT_FORWARDED]
+        unix_path = _socket_path(parts)
         try:
             resp = self.pool.request(
-                parts.hostname or "127.0.0.1",
-                parts.port or 80,
+                "localhost" if unix_path else parts.hostname or "127.0.0.1",
+                0 if unix_path else parts.port or 80,
                 "GET",
                 target or "/",
                 headers,
                 timeout=cfg.client_timeout,
+                unix_path=unix_path,
             )
         except Exception as exc:  # any transport failure is reported in the reply, as upstream
             return uri, {"uri": uri, "code": -1, "error": str(exc)}, False
