@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import socket
 import threading
 import time
 from collections import Counter
@@ -160,8 +161,9 @@ def attempt_call(
     """Have an instance of ``source`` call ``destination`` through its sidecar, whatever the
     intentions say (sandbox only). The workload host starts a short-lived instance of
     ``source`` whose sidecar declares ``destination`` as an upstream (as a build that calls a
-    service it was never meant to would), sends one request to that upstream's local port,
-    then stops the instance. The request leaves with ``source``'s identity, so the mesh
+    service it was never meant to would), sends one request to that upstream's local listener
+    (the Unix socket in the instance's own folder, or its local port), then stops the
+    instance. The request leaves with ``source``'s identity, so the mesh
     decides it by ``destination``'s intentions (and records it in its telemetry). On AWS the
     same test is a shell in one of ``source``'s tasks (ECS Exec), which the SDK leaves out."""
     host = ctx.workloads
@@ -185,25 +187,52 @@ def attempt_call(
         tags=["probe"],
     )
     try:
-        port = probe["upstreams"][0]["local_bind_port"]
+        (upstream,) = probe["upstreams"]
+        where = upstream.get("local_bind_socket_path") or upstream["local_bind_port"]
         deadline = time.monotonic() + wait
         while True:  # the data plane opens the listener once it sees the registration
+            conn = _upstream_connection(where)
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
                 conn.request("GET", "/")
                 reply = conn.getresponse()
                 body = reply.read().decode(errors="replace")
-                conn.close()
                 return CallAttempt(source, destination, reply.status, body)
-            except ConnectionRefusedError:
+            except (ConnectionRefusedError, FileNotFoundError):  # no listener (socket) yet
                 if time.monotonic() > deadline:
                     raise ServiceUnavailable(
                         f"The sidecar of {source}'s probe never listened for {destination} "
-                        f"(port {port}) within {wait:.0f} s; see `soa-lab status`."
+                        f"({where}) within {wait:.0f} s; see `soa-lab status`."
                     ) from None
                 time.sleep(0.1)
+            finally:
+                conn.close()
     finally:
         host.stop(probe["id"])
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """An HTTP connection over a Unix socket (a sidecar's upstream listener on one)."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.socket_path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def _upstream_connection(where: str | int) -> http.client.HTTPConnection:
+    """A connection to a sidecar's upstream listener: a Unix socket's path or a local port."""
+    if isinstance(where, str):
+        return _UnixConnection(where, timeout=5)
+    return http.client.HTTPConnection("127.0.0.1", where, timeout=5)
 
 
 # -- one instance ---------------------------------------------------------------------------

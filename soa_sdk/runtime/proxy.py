@@ -6,10 +6,10 @@ routes, clusters, endpoints and secrets; private keys come ``[redacted]``), on t
 admin port (``consul connect envoy`` binds it to ``localhost:19000``; reach it with
 ``kubectl port-forward`` or ECS Exec). Which of the Envoy's resources are the sidecar's comes
 from Consul's catalog (``GET /v1/catalog/connect/:service``): the listeners on the sidecar's
-public port and its upstreams' local bind ports, then what those listeners refer to (routes,
-then clusters), and the certificates their TLS contexts name. So the same reading serves an
-Envoy holding one sidecar (a real deployment) or many (the sandbox's, where a resource's name
-ends in ``~<identity>`` to tell them apart).
+public port and its upstreams' local bind ports or Unix sockets (``LocalBindSocketPath``),
+then what those listeners refer to (routes, then clusters), and the certificates their TLS
+contexts name. So the same reading serves an Envoy holding one sidecar (a real deployment)
+or many (the sandbox's, where a resource's name ends in ``~<identity>`` to tell them apart).
 
 A certificate's identity is the SPIFFE ID in its URI SAN (``spiffe://<trust domain>/ns/
 default/dc/dc1/svc/<service>``, ``/ap/<partition>`` outside ``default``), read from the PEM
@@ -180,14 +180,16 @@ def proxy_config(
     clusters: list[str] = []
     certs: list[tuple[str, dict[str, Any] | None]] = []  # (where, Secret-shaped or None)
     for sidecar in sidecars:
-        ports = {int(sidecar["ServicePort"]): "public (inbound, mTLS)"}
+        binds: dict[int | str, str] = {int(sidecar["ServicePort"]): "public (inbound, mTLS)"}
         for up in (sidecar.get("ServiceProxy") or {}).get("Upstreams") or ():
-            ports[int(up["LocalBindPort"])] = f"upstream {up['DestinationName']} (outbound)"
+            # Consul's upstream: a local port, or a Unix socket (LocalBindSocketPath)
+            bind = up.get("LocalBindSocketPath") or int(up.get("LocalBindPort") or 0)
+            binds[bind] = f"upstream {up['DestinationName']} (outbound)"
         for listener in d.listeners.values():
-            port = (listener.get("address") or {}).get("socket_address", {}).get("port_value")
-            if port not in ports:
+            bind = _bind(listener.get("address") or {})
+            if bind not in binds:
                 continue
-            row, refers, tls = _listener(listener, ports[port], sidecar["ServiceID"])
+            row, refers, tls = _listener(listener, binds[bind], sidecar["ServiceID"])
             listener_rows.append(row)
             routes += [r for r in refers["routes"] if r not in routes]
             clusters += [c for c in refers["clusters"] if c not in clusters]
@@ -258,16 +260,28 @@ def _listener(
                 refers["clusters"].append(config["cluster"])
             elif filt.get("name") in _RBAC:
                 authz = _rbac(config)
-    address = listener.get("address", {}).get("socket_address", {})
+    address = listener.get("address", {})
+    tcp = address.get("socket_address", {})
     row = {
         "sidecar": sidecar,
         "listener": listener.get("name", ""),
         "role": role,
-        "address": f"{address.get('address')}:{address.get('port_value')}",
+        "address": (
+            f"unix:{address['pipe'].get('path')}"
+            if "pipe" in address
+            else f"{tcp.get('address')}:{tcp.get('port_value')}"
+        ),
         "protocol": protocol,
         "intentions (RBAC)": authz or "-",
     }
     return row, refers, tls
+
+
+def _bind(address: dict[str, Any]) -> int | str | None:
+    """What a listener is bound to: its TCP port, or its Unix socket's path (an Envoy pipe)."""
+    if "pipe" in address:
+        return str(address["pipe"].get("path"))
+    return (address.get("socket_address") or {}).get("port_value")
 
 
 def _rbac(config: dict[str, Any]) -> str:

@@ -24,8 +24,9 @@ later is swept too. Only what the real product leaves open may answer with data:
 - Consul's gRPC port (xDS): a stream without a token or with a made-up one gets no config
   (test_xds_acl.py has the details).
 
-Not swept: the sidecars' upstream listeners on the loopback, which answer whoever connects,
-as the calling service (a real sidecar's are reached only from its task or pod).
+The sidecars' upstream listeners are not on the loopback: the workload host registers them
+on Unix sockets in each workload's own folder (test_upstream_sockets.py), so the sweep finds
+none among the Envoy's TCP listeners.
 
 And nothing changes: the state read with the administrators' credentials before the sweep
 equals the state after it.
@@ -598,7 +599,8 @@ def test_aws_refuses_unsigned_requests_and_made_up_keys(lab: Any) -> None:
 def envoy_listeners(lab: Any, sandbox: Any) -> dict[str, list[int]]:
     """The Envoy's TCP listeners by kind (``guard``, ``public``, ``ingress``, ``upstream``),
     from its own ``/listeners`` (Consul's names: ``public_listener:<addr>``,
-    ``<service>:<addr>`` for an upstream, ``<protocol>:<addr>`` for a gateway's)."""
+    ``<service>:<addr>`` for an upstream, ``<protocol>:<addr>`` for a gateway's); listeners on
+    Unix sockets (pipes) are left out."""
     listeners = requests.get(
         sandbox.services["envoy"].url + "/listeners",
         params={"format": "json"},
@@ -607,6 +609,8 @@ def envoy_listeners(lab: Any, sandbox: Any) -> dict[str, list[int]]:
     ).json()["listener_statuses"]
     kinds: dict[str, list[int]] = {"guard": [], "public": [], "ingress": [], "upstream": []}
     for item in listeners:
+        if "socket_address" not in item["local_address"]:
+            continue
         name, port = item["name"], item["local_address"]["socket_address"]["port_value"]
         if name.startswith("envoy_admin_guard"):
             kinds["guard"].append(port)
@@ -646,6 +650,7 @@ def test_envoy_listeners_and_admin_sweep(lab: Any, sandbox: Any, protected: dict
     kinds = envoy_listeners(lab, sandbox)
     assert kinds["guard"] == [int(sandbox.services["envoy"].url.rsplit(":", 1)[1])]
     assert kinds["public"], "the protected workload's sidecar has a public listener"
+    assert kinds["upstream"] == [], "upstream listeners are on the workloads' Unix sockets"
     leaks = []
     for port in kinds["public"]:
         for who, outcome in (("no cert", _no_certificate(port)), ("plain", _plain_http(port))):
