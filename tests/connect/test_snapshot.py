@@ -123,6 +123,13 @@ def test_an_upstream_on_a_unix_socket_gets_a_pipe_listener(backend: ConsulBacken
     tcp = listeners["customers:127.0.0.1:9292"]["address"]["socket_address"]
     assert (tcp["address"], tcp["port_value"]) == ("127.0.0.1", 9292)
     assert not [n for n in listeners if n.startswith(("inventory:127", "payments:127"))]
+    (upstreams,) = [
+        s["Proxy"]["Upstreams"]
+        for s in backend.agent_services().values()
+        if s["ID"] == "store-1-sidecar-proxy"
+    ]
+    assert "LocalBindPort" not in upstreams[0]  # omitempty, as Consul's JSON
+    assert upstreams[0]["LocalBindSocketMode"] == "0600"
     assert ads.to_any(snapshot.T_LISTENER, inventory).type_url == snapshot.T_LISTENER
     both = {"DestinationName": "x", "LocalBindPort": 1, "LocalBindSocketPath": "/run/x.sock"}
     with pytest.raises(BadRequest, match="only one of upstream local bind port or local socket"):

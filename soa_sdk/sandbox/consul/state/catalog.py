@@ -57,6 +57,8 @@ def _upstream(up: dict) -> dict:
         raise BadRequest(
             "only one of upstream local bind port or local socket path can be defined and nonzero"
         )
+    if not out["LocalBindPort"]:
+        del out["LocalBindPort"]  # `json:",omitempty"` in Consul's structs.Upstream
     return out
 
 
