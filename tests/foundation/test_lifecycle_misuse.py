@@ -212,3 +212,33 @@ def test_status_shows_a_service_whose_dependency_died_as_degraded(home):
     assert services["workloads"]["healthy"] is False
     assert services["aws"]["health"] == "healthy"
     assert "degraded: consul is down" in cli(home, "status").stdout
+
+
+@pytest.mark.parametrize("kept", [(), ("aws",)], ids=["no service", "only aws"])
+def test_a_state_file_that_lost_services_is_not_a_healthy_sandbox(home, kept):
+    """A well-formed state.json that names none or only some of the running services (edited
+    or cut short): status and doctor say which are missing, and up finds them again."""
+    assert cli(home, "up").returncode == 0
+    before = pids(home)
+    document = json.loads((home / STATE_FILE).read_text())
+    document["services"] = {name: document["services"][name] for name in kept}
+    (home / STATE_FILE).write_text(json.dumps(document))
+
+    status = cli(home, "status", "--json")
+    assert status.returncode == 1, status.stdout
+    report = json.loads(status.stdout)
+    assert report["healthy"] is False
+    health = {s["name"]: s["health"] for s in report["services"]}
+    assert set(health) == set(before)
+    assert {n for n, h in health.items() if h == "missing from state.json"} == set(before) - set(
+        kept
+    )
+    assert "missing from state.json" in cli(home, "status").stdout
+    doctor = cli(home, "doctor")
+    assert doctor.returncode == 1 and "has no record of vault" in doctor.stdout, doctor.stdout
+
+    up = cli(home, "up")
+    assert up.returncode == 0, up.stderr
+    assert "has no record of" in up.stdout and "from the records" in up.stdout, up.stdout
+    assert pids(home) == before  # the running services were found, not started again
+    assert cli(home, "status").returncode == 0
