@@ -33,6 +33,7 @@ import requests
 from soa_sdk import validate
 from soa_sdk.awsclient import translate_client_error
 from soa_sdk.errors import Conflict, NotFound, ServiceUnavailable, SoaLabError, ValidationError
+from soa_sdk.reachability import ingress_service, unavailable
 from soa_sdk.runtime import compute, mesh, network, proxy, workloads
 from soa_sdk.tables import Table
 from soa_sdk.tf.lab_spec import MeshSpec, RuntimeSpec, load_mesh, validate_runtime
@@ -323,8 +324,9 @@ class Runtimes:
         url = self.ingress_url(name) + path
         try:
             response = requests.get(url, headers=headers, timeout=10)
-        except requests.RequestException as error:
-            raise ServiceUnavailable(f"The ingress of {name} did not answer ({error}).") from None
+        except (requests.ConnectionError, requests.Timeout) as error:
+            service = ingress_service(url)
+            raise unavailable(service, url, error, f"Calling the ingress of {name}") from None
         try:
             return response.status_code, response.json()
         except ValueError:

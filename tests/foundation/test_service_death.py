@@ -110,3 +110,24 @@ def test_consul_dies_during_a_canary(own_lab: tuple[Lab, SandboxState]) -> None:
         lab.release.active(SERVICE, RUNTIME)
     with pytest.raises(ServiceUnavailable, match=r"Consul .*soa-lab up"):
         lab.release.versions(SERVICE, RUNTIME)
+
+
+def test_envoy_dies_during_a_canary(own_lab: tuple[Lab, SandboxState]) -> None:
+    lab, state = own_lab
+    error, after = _canary_killing(lab, state, "envoy")
+    assert isinstance(error, ServiceUnavailable), repr(error)
+    assert error.service == "envoy"
+    assert "Envoy" in str(error) and "soa-lab up" in str(error), str(error)
+    assert after < DEADLINE, f"the error came {after:.0f} s after Envoy died"
+    # Consul lives: the lock is released and the traffic is back on the baseline.
+    _, item = lab.consul.client.kv.get(LOCK)
+    assert item is None
+    assert lab.release.active(SERVICE, RUNTIME) is None
+    # Whatever reads Envoy says the same: a call through the ingress, the config dump.
+    for read in (
+        lambda: lab.runtime.call(RUNTIME),
+        lambda: lab.runtime.proxy_config(RUNTIME, "store"),
+    ):
+        with pytest.raises(ServiceUnavailable, match=r"Envoy .*soa-lab up") as raised:
+            read()
+        assert raised.value.service == "envoy"
