@@ -22,6 +22,7 @@ from soa_sdk.errors import ServiceUnavailable
 from soa_sdk.release import ReleaseEvent
 from soa_sdk.release.lock import LOCK_PREFIX
 from soa_sdk.sandbox import lifecycle
+from soa_sdk.sandbox.process import wait_until
 from soa_sdk.sandbox.state import SandboxState
 
 RUNTIME = "runtime-ecs"
@@ -131,3 +132,23 @@ def test_envoy_dies_during_a_canary(own_lab: tuple[Lab, SandboxState]) -> None:
         with pytest.raises(ServiceUnavailable, match=r"Envoy .*soa-lab up") as raised:
             read()
         assert raised.value.service == "envoy"
+
+    # Envoy lost only its counters: `soa-lab up` restarts it alone, and Consul's xDS server
+    # gives it every proxy's configuration again (a call through the ingress answers).
+    said: list[str] = []
+    before = {name: record.pid for name, record in state.services.items()}
+    restarted, _ = lifecycle.up(state.home, progress=said.append)
+    assert any("envoy died" in line for line in said), said
+    assert any("Restarted envoy" in line for line in said), said
+    assert not any("afresh" in line for line in said), said
+    after = {name: record.pid for name, record in restarted.services.items()}
+    assert after.pop("envoy") != before.pop("envoy")
+    assert after == before
+    assert wait_until(lambda: _answers(lab), 30.0, interval=0.2)
+
+
+def _answers(lab: Lab) -> bool:
+    try:
+        return lab.runtime.call(RUNTIME)[0] == 200
+    except ServiceUnavailable:
+        return False
