@@ -15,15 +15,16 @@ Misuse it survives:
   when ``state.json`` is gone or garbage, and a pid is only signalled when its creation time
   is the recorded one (a reused pid is never killed).
 - ``up`` on a partly dead sandbox says which services died and what state went with them,
-  then restarts them. The rule, per service (:attr:`Service.restart_alone`): a dead service is
-  restarted on its own, on its old port, while the rest keeps running, only when nothing the
-  others hold refers to state it lost. That is PostgreSQL's case (its data is on disk and
-  comes back), Envoy's (Consul's xDS server gives it every proxy's configuration again; only
-  its counters restart from zero) and the frontend's. Every other service keeps the lab's state in memory, and the others point at it
-  (AWS accounts and Consul partitions and the runtime registry; Consul's registrations and
-  the workload host's instances; Vault's leases and the database users they made; Vault's
-  store and Boundary's users), so keeping the rest would leave it inconsistent: ``up`` starts
-  afresh, and says so. A service whose dependency is restarted is restarted too.
+  then restarts them. The rule, per service (:attr:`Service.restart_alone`): a dead service
+  is restarted on its own, on its old port, while the rest keeps running, only when nothing
+  the others hold refers to state it lost. That is PostgreSQL's case (its data is on disk
+  and comes back), Envoy's (Consul's xDS server gives it every proxy's configuration again;
+  only its counters restart from zero) and the frontend's. Every other service keeps the
+  lab's state in memory, and the others point at it (AWS accounts and Consul partitions and
+  the runtime registry; Consul's registrations and the workload host's instances; Vault's
+  leases and the database users they made; Vault's store and Boundary's users), so keeping
+  the rest would leave it inconsistent: ``up`` starts afresh, and says so. A service whose
+  dependency is restarted is restarted too.
 - ``status`` shows a service that answers while one it depends on is down as
   ``degraded: consul is down``.
 """
