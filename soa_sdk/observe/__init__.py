@@ -327,7 +327,7 @@ class Observe:
         )
         where = self.ctx.runtime(runtime)
         names = [s.name for s in where.spec.services]
-        validate.one_of_names(source, f"service of {runtime}", names)
+        validate.one_of_names(source, "service", names, of=runtime)
         return manage.attempt_call(self.ctx, where, source, destination)
 
     def drive_traffic(

@@ -293,7 +293,7 @@ class Runtimes:
         ``admin_url``: the sidecar's Envoy admin, e.g. ``http://localhost:19000`` through
         ``kubectl port-forward`` or ECS Exec on AWS; on the sandbox, its Envoy by default."""
         runtime = self.spec(name)
-        validate.one_of_names(service, f"service of {name}", [s.name for s in runtime.services])
+        validate.one_of_names(service, "service", [s.name for s in runtime.services], of=name)
         headers: dict[str, str] = {}
         if admin_url is None:
             if self.sandbox is None:
@@ -338,7 +338,7 @@ class Runtimes:
         mesh, ``destination`` in runtime ``name``."""
         runtime = self.spec(name)
         validate.one_of_names(source, "service", self.mesh_spec().services())
-        validate.one_of_names(destination, f"service of {name}", [s.name for s in runtime.services])
+        validate.one_of_names(destination, "service", [s.name for s in runtime.services], of=name)
         reply = self.consul.request(
             "GET",
             "connect/intentions/check",

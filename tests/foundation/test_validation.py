@@ -146,6 +146,10 @@ def test_is_allowed_with_an_unknown_service(
         ValidationError,
         f"no service.* named {named}",
     )
+    with pytest.raises(ValidationError) as raised:
+        built.runtime.is_allowed(RUNTIME, "store", "nosuch")
+    # One noun, once: "the services of runtime-ecs are", not "the service of runtime-ecss".
+    assert f"the services of {RUNTIME} are: " in str(raised.value), str(raised.value)
 
 
 # -- one row per class of fault, over the public methods ------------------------------------
