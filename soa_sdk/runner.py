@@ -177,7 +177,10 @@ def run_notebook(
         )
     finally:
         if kernel.has_kernel:
-            asyncio.run(kernel.shutdown_kernel(now=True))
+            # Asked, not killed (jupyter_client kills it if it has not exited within
+            # shutdown_wait_time): the kernel's atexit handlers and finalizers run, which stop
+            # what the lab started in it and remove its temporary folders.
+            asyncio.run(kernel.shutdown_kernel(now=False))
         sockets.cleanup()
     return NotebookRun(notebook.stem, output, True, time.monotonic() - started)
 

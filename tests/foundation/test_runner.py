@@ -82,3 +82,18 @@ def test_the_cell_timeout_comes_from_the_environment(monkeypatch: pytest.MonkeyP
     assert runner.cell_timeout() == 42
     monkeypatch.delenv("SOA_LAB_CELL_TIMEOUT")
     assert runner.cell_timeout() == runner.DEFAULT_CELL_TIMEOUT
+
+
+def test_a_notebook_s_kernel_exits_cleanly_so_its_exit_handlers_run(tmp_path: Path) -> None:
+    """A kernel stopped at once (SIGKILL) runs no atexit handler or finalizer: what the lab
+    cleans up there (lab.tf's provider folders, soa-lab-tf-*) stayed in the temporary folder
+    after every notebook. The runner asks the kernel to shut down instead."""
+    marker = tmp_path / "cleaned-up"
+    notebook = _notebook(
+        tmp_path,
+        "00_exit.ipynb",
+        f"import atexit, pathlib; atexit.register(pathlib.Path({str(marker)!r}).touch)",
+    )
+    result = runner.run_notebook(notebook, tmp_path / "out.ipynb", timeout=60)
+    assert result.ok, result.error
+    assert marker.exists()
