@@ -168,8 +168,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     _say(str(Table(rows, title="Summary")))
     failures = [r for r in results if not r.ok]
     for failure in failures:
+        verdict = (
+            "failed" + failure.where if failure.failed_cell is not None else "could not be run"
+        )
         _say(
-            f"{failure.name} failed at cell {failure.failed_cell}: {failure.error}\n"
+            f"{failure.name} {verdict}: {failure.error}\n"
             f"  the executed notebook is {failure.output}"
             + (f"\n  {failure.hint}" if failure.hint else "")
         )
