@@ -242,3 +242,21 @@ def test_a_state_file_that_lost_services_is_not_a_healthy_sandbox(home, kept):
     assert "has no record of" in up.stdout and "from the records" in up.stdout, up.stdout
     assert pids(home) == before  # the running services were found, not started again
     assert cli(home, "status").returncode == 0
+
+
+@pytest.mark.parametrize("command", [("doctor",), ("status",), ("status", "--json")])
+def test_output_into_a_closed_pipe_is_no_traceback(home, command):
+    """`soa-lab status | head -1`: the reader goes away before the writer is done."""
+    home.mkdir()
+    (home / STATE_FILE).write_text("{oops")  # so that status has something to say
+    reader_gone = subprocess.Popen(
+        [sys.executable, "-m", "soa_sdk.cli", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "SOA_LAB_HOME": str(home)},
+    )
+    assert reader_gone.stdout is not None and reader_gone.stderr is not None
+    reader_gone.stdout.close()
+    errors = reader_gone.stderr.read().decode()
+    assert reader_gone.wait(timeout=60) != 0
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
