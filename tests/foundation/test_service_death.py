@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -152,3 +153,30 @@ def _answers(lab: Lab) -> bool:
         return lab.runtime.call(RUNTIME)[0] == 200
     except ServiceUnavailable:
         return False
+
+
+# A step's call into each service, made right after that service died.
+CALLS: dict[str, Any] = {
+    "aws": lambda lab: lab.org.session("runtime-ecs"),
+    "vault": lambda lab: lab.access.revoke("database/creds/prod-readonly/abc"),
+    "consul": lambda lab: lab.release.active(SERVICE, RUNTIME),
+    "boundary": lambda lab: lab.access.login("alice"),
+    "postgres": lambda lab: lab.access.database_users(),
+}
+
+
+@pytest.mark.parametrize("victim", CALLS)
+def test_every_service_s_death_is_named_with_the_fix(tmp_path: Path, victim: str) -> None:
+    home = tmp_path / "home"
+    state, _ = lifecycle.up(home)
+    try:
+        lab = Lab.connect("sandbox", home=home, start=False)
+        os.kill(state.services[victim].pid, signal.SIGKILL)
+        with pytest.raises(ServiceUnavailable) as raised:
+            CALLS[victim](lab)
+        assert raised.value.service == victim, repr(raised.value)
+        port = urlsplit(state.services[victim].url).port
+        assert raised.value.url and f":{port}" in str(raised.value), str(raised.value)
+        assert "soa-lab status" in str(raised.value) and "soa-lab up" in str(raised.value)
+    finally:
+        lifecycle.down(home)
