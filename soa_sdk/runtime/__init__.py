@@ -271,12 +271,13 @@ class Runtimes:
 
     def mesh_spec_with(self, runtime: RuntimeSpec) -> MeshSpec:
         """The declared mesh, with ``runtime`` in it (replacing a declared one of that name)."""
+        validate_runtime(runtime)
         declared = [r for r in self.mesh_spec().runtimes if r.name != runtime.name]
         return MeshSpec((*declared, runtime))
 
     # -- read --------------------------------------------------------------------------------
     def ingress_url(self, name: str) -> str:
-        validate.text(name, "A runtime name")
+        validate.RUNTIME.check(name)
         record = self.record(name)
         if record is None:
             raise NotFound(f"The runtime '{name}' does not exist yet: create it first (step 1).")
@@ -451,7 +452,7 @@ class Runtimes:
     def record(self, name: str) -> dict[str, Any] | None:
         """Where step 1 created runtime ``name`` (account, kind, region, partition, ingress),
         from its registry in Consul KV (``soa-lab/runtimes/<name>``); None if never created."""
-        validate.text(name, "A runtime name")
+        validate.RUNTIME.check(name)
         _, item = self.consul.client.kv.get(f"{mesh.REGISTRY_PREFIX}{name}")
         return json.loads(item["Value"]) if item and item.get("Value") else None
 

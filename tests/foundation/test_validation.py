@@ -225,6 +225,21 @@ MISUSES: list[tuple[str, Callable[[Any, Path], Any], str]] = [
         "runtime name",
     ),
     ("release.deploy", lambda lab, _: lab.release.deploy("inventory", "v3\n", RUNTIME), "version"),
+    # reads that answered None ("nothing there") for a name that cannot exist
+    ("runtime.record", lambda lab, _: lab.runtime.record("runtime-ecs\n"), "runtime name"),
+    ("runtime.ingress_url", lambda lab, _: lab.runtime.ingress_url("ecs"), "runtime name"),
+    ("release.active", lambda lab, _: lab.release.active("inventory\n", RUNTIME), "service name"),
+    (
+        "extend.failover_resolver",
+        lambda lab, _: lab.extend.failover_resolver(None, "default"),
+        "service name",
+    ),
+    (
+        "extend.failover_resolver",
+        lambda lab, _: lab.extend.failover_resolver("payments", "default\n"),
+        "partition name",
+    ),
+    ("runtime.mesh_spec_with", lambda lab, _: lab.runtime.mesh_spec_with(None), "RuntimeSpec"),
     # out of range
     ("observe.scale", lambda lab, _: lab.observe.scale(RUNTIME, "store", "v1", 11), "0 to 10"),
     (
