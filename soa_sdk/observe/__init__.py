@@ -375,7 +375,7 @@ class Observe:
         """Remove a fault :meth:`fault` injected (e.g. one a dead kernel left on): the ids of
         the instances given back what they answered with before."""
         where = self.ctx.runtime_of_service(service, runtime)
-        chosen = version or where.spec.service(service).versions[0]
+        chosen = fault.declared_version(where, service, version)
         return fault.clear(self.ctx, where, service, chosen)
 
     # -- helpers -----------------------------------------------------------------------------

@@ -240,6 +240,12 @@ MISUSES: list[tuple[str, Callable[[Any, Path], Any], str]] = [
         "partition name",
     ),
     ("runtime.mesh_spec_with", lambda lab, _: lab.runtime.mesh_spec_with(None), "RuntimeSpec"),
+    ("org.guardrails", lambda lab, _: lab.org.guardrails(region=3.5), "region"),
+    (
+        "observe.clear_fault",
+        lambda lab, _: lab.observe.clear_fault("payments", version="v1\n"),
+        "no version",
+    ),
     # out of range
     ("observe.scale", lambda lab, _: lab.observe.scale(RUNTIME, "store", "v1", 11), "0 to 10"),
     (
