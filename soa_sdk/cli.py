@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -168,8 +169,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     _say(str(Table(rows, title="Summary")))
     failures = [r for r in results if not r.ok]
     for failure in failures:
+        verdict = (
+            "failed" + failure.where if failure.failed_cell is not None else "could not be run"
+        )
         _say(
-            f"{failure.name} failed at cell {failure.failed_cell}: {failure.error}\n"
+            f"{failure.name} {verdict}: {failure.error}\n"
             f"  the executed notebook is {failure.output}"
             + (f"\n  {failure.hint}" if failure.hint else "")
         )
@@ -241,6 +245,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`soa-lab status | head -1`): as the Python docs advise,
+        # point stdout at devnull so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer into a closed pipe
 
 
 if __name__ == "__main__":

@@ -407,6 +407,8 @@ class Extend:
 
     def failover_resolver(self, service: str, partition: str) -> dict[str, Any] | None:
         """The ``service-resolver`` of ``service`` in ``partition``, as Consul holds it."""
+        validate.SERVICE.check(service)
+        validate.PARTITION.check(partition)
         return self.consul.get_config("service-resolver", service, partition)
 
     @staticmethod

@@ -200,6 +200,8 @@ class Organization:
     def guardrails(self, region: str | None = None) -> Guardrails:
         """The organization trail (CloudTrail ``GetTrail``, ``GetTrailStatus``) and the SCPs
         on each top-level OU (Organizations ``ListPoliciesForTarget``), read from the APIs."""
+        if region is not None:
+            validate.REGION.check(region)
         name = f"{self.spec.name}-organization-trail"
         cloudtrail = self.management.client(
             "cloudtrail", region_name=region or self.management.region_name

@@ -1,11 +1,13 @@
 """One message for a service that stopped answering, and a ``requests`` session that says it.
 
 Every client the SDK builds (the workload host's, Consul's through python-consul2 and raw HTTP,
-Vault's through hvac, the mesh's telemetry) sends its requests through a
+Vault's through hvac) sends its requests through a
 :class:`GuardedSession`, so a refused or timed-out connection becomes a
 :class:`~soa_sdk.errors.ServiceUnavailable` naming the service and the fix, wherever the call
 was made. botocore has its own transport: :class:`soa_sdk.awsclient.EndpointSession` does the
-same for its clients. HTTP error answers (4xx, 5xx) are left to each client's own translation.
+same for its clients, and the readers of Envoy (its statistics and config dump, a runtime's
+ingress) call :func:`unavailable` with ``"envoy"`` themselves. HTTP error answers (4xx, 5xx)
+are left to each client's own translation.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ SERVICES = {
     "envoy": "Envoy (the mesh's data plane)",
     "workloads": "workload host",
     "boundary": "Boundary",
+    "prometheus": "Prometheus (the mesh's metrics)",
+    "ingress": "ingress gateway",
 }
 """The sandbox's services (``soa-lab status`` names them so) and how a message calls them."""
 
@@ -34,14 +38,20 @@ _ADDRESS_VARIABLES = {
     "postgres": "SOA_LAB_POSTGRES_URL",
     "consul": "CONSUL_HTTP_ADDR",
     "boundary": "BOUNDARY_ADDR",
+    "prometheus": "SOA_LAB_PROMETHEUS_URL",
+    "ingress": "the runtime's ingress address",
 }
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def unavailable(
-    service: str, url: str | None, error: BaseException | None = None
+    service: str,
+    url: str | None,
+    error: BaseException | None = None,
+    doing: str | None = None,
 ) -> ServiceUnavailable:
-    """The error for ``service`` (a key of :data:`SERVICES`) not answering at ``url``.
+    """The error for ``service`` (a key of :data:`SERVICES`) not answering at ``url``, while
+    ``doing`` (a few words, such as "Reading the mesh metrics"), when given.
 
     The sandbox listens on the loopback address only, so a loopback URL means the sandbox's
     service died: the fix is ``soa-lab status`` then ``soa-lab up``. Elsewhere the fix is the
@@ -62,9 +72,17 @@ def unavailable(
             f"{label} at {url} did not answer{cause}. Check {variable} and that it is reachable "
             "from here."
         )
+    if doing:
+        message = f"{doing}: {message[0].lower()}{message[1:]}"
     found = ServiceUnavailable(message)
     found.service, found.url = service, url
     return found
+
+
+def ingress_service(url: str) -> str:
+    """Who answers at a runtime's ingress ``url``: the sandbox's Envoy (its ingress gateways
+    listen in it, on loopback), else the runtime's own gateway."""
+    return "envoy" if urlsplit(url).hostname in _LOOPBACK else "ingress"
 
 
 class GuardedSession(requests.Session):

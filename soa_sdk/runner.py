@@ -47,6 +47,11 @@ class NotebookRun:
     error: str = ""
     hint: str = ""  # what to do about the failure, when the runner knows more than the error
 
+    @property
+    def where(self) -> str:
+        """`` at cell N`` for a failed cell, "" when the notebook failed before any cell."""
+        return "" if self.failed_cell is None else f" at cell {self.failed_cell}"
+
 
 def notebooks_in(folder: Path, only: list[str] | None = None) -> list[Path]:
     """The numbered notebooks of ``folder`` in order, optionally only those named in ``only``
@@ -128,7 +133,8 @@ def run_notebook(
     import papermill
     from jupyter_client.manager import AsyncKernelManager
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from papermill.exceptions import PapermillExecutionError
+    from nbformat import ValidationError as NbformatValidationError
+    from papermill.exceptions import PapermillException, PapermillExecutionError
 
     limit = cell_timeout(timeout)
     notebook, output = Path(notebook), Path(output)
@@ -148,6 +154,7 @@ def run_notebook(
             str(output),
             parameters=parameters or {},
             kernel_name="python3",
+            language="python",  # for the injected parameters: a notebook may not say
             # A bar of cells in a terminal; nothing in CI logs or when output is captured.
             progress_bar=sys.stderr.isatty(),
             cwd=str(notebook.parent),
@@ -175,9 +182,21 @@ def run_notebook(
             "The kernel process was killed, most often for lack of memory: close other "
             "programs (`free -h` shows what is left) and run the notebook again.",
         )
+    except (ValueError, OSError, PapermillException, NbformatValidationError) as error:
+        # Not a cell's failure (CellTimeoutError, a TimeoutError and so an OSError, is caught
+        # above): the file could not be read as a notebook, or the output not written.
+        return failed(
+            None,
+            f"the notebook could not be run ({type(error).__name__}: {error})",
+            f"Check that {notebook} is a Jupyter notebook that JupyterLab opens, and that "
+            f"{output.parent} is writable.",
+        )
     finally:
         if kernel.has_kernel:
-            asyncio.run(kernel.shutdown_kernel(now=True))
+            # Asked, not killed (jupyter_client kills it if it has not exited within
+            # shutdown_wait_time): the kernel's atexit handlers and finalizers run, which stop
+            # what the lab started in it and remove its temporary folders.
+            asyncio.run(kernel.shutdown_kernel(now=False))
         sockets.cleanup()
     return NotebookRun(notebook.stem, output, True, time.monotonic() - started)
 
@@ -198,7 +217,7 @@ def run_all(
         say(f"running {notebook.name} ...")
         result = run_notebook(notebook, folder / notebook.name, parameters, timeout=timeout)
         results.append(result)
-        verdict = "ok" if result.ok else f"FAILED at cell {result.failed_cell}: {result.error}"
+        verdict = "ok" if result.ok else f"FAILED{result.where}: {result.error}"
         say(f"{notebook.name}: {verdict} ({result.seconds:.1f} s)")
         if not result.ok and stop_on_failure:
             break

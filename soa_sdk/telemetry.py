@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import requests
 
 from soa_sdk.errors import ServiceUnavailable
+from soa_sdk.reachability import unavailable
 
 PROMETHEUS_URL_ENV = "SOA_LAB_PROMETHEUS_URL"
 
@@ -161,13 +162,21 @@ def aggregate(texts: Iterable[str]) -> dict[Cluster, ClusterStats]:
 class MeshMetrics:
     """Reads Envoy's statistics from ``urls`` (each answering Prometheus text)."""
 
-    def __init__(self, urls: Sequence[str], session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        urls: Sequence[str],
+        session: requests.Session | None = None,
+        source: str = "prometheus",
+    ) -> None:
+        """``source``: what answers at ``urls``, as :mod:`soa_sdk.reachability` names it
+        (``"envoy"`` for the sandbox's Envoy admins), for the error when one does not."""
         if not urls:
             raise ServiceUnavailable(
                 "No source of mesh metrics: on real endpoints set "
                 f"{PROMETHEUS_URL_ENV} to a Prometheus text endpoint with the Envoy metrics."
             )
         self.urls = list(urls)
+        self.source = source
         self._http = session or requests.Session()
 
     @classmethod
@@ -181,7 +190,8 @@ class MeshMetrics:
         query = "?usedonly&filter=upstream_rq_(total|time|[1-5]xx)$"
         session = requests.Session()
         session.headers.update(headers or {})
-        return cls([u.rstrip("/") + "/stats/prometheus" + query for u in admin_urls], session)
+        urls = [u.rstrip("/") + "/stats/prometheus" + query for u in admin_urls]
+        return cls(urls, session, "envoy")
 
     @classmethod
     def from_environment(cls) -> MeshMetrics:
@@ -195,11 +205,15 @@ class MeshMetrics:
         for url in self.urls:
             try:
                 reply = self._http.get(url, timeout=10)
-                reply.raise_for_status()
-            except requests.RequestException as error:
-                raise ServiceUnavailable(
-                    f"The mesh metrics at {url} did not answer ({error})."
-                ) from None
+            except (requests.ConnectionError, requests.Timeout) as error:
+                raise unavailable(self.source, url, error, "Reading the mesh metrics") from None
+            if not reply.ok:
+                found = ServiceUnavailable(
+                    f"The mesh metrics at {url} answered HTTP {reply.status_code} "
+                    f"({reply.text[:200].strip()!r})."
+                )
+                found.service, found.url = self.source, url
+                raise found
             texts.append(reply.text)
         return aggregate(texts)
 

@@ -227,11 +227,14 @@ def instance(value: object, kind: type[T], hint: str) -> T:
     return value
 
 
-def one_of_names(value: object, what: str, known: Iterable[str]) -> str:
-    """``value`` if it is one of the ``known`` names (which the error lists)."""
+def one_of_names(value: object, what: str, known: Iterable[str], of: str = "") -> str:
+    """``value`` if it is one of the ``known`` names (which the error lists); ``of`` says
+    whose they are (``one_of_names(name, "service", names, of="runtime-ecs")``)."""
     listed = list(known)
     if not isinstance(value, str) or value not in listed:
+        whose = f" of {of}" if of else ""
         raise ValidationError(
-            f"There is no {what} named {value!r}; the {what}s are: {', '.join(listed) or 'none'}."
+            f"There is no {what}{whose} named {value!r}; the {what}s{whose} are: "
+            f"{', '.join(listed) or 'none'}."
         )
     return value

@@ -14,6 +14,7 @@ and by :func:`vault_users` to check that no user Vault made is left.
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -21,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from soa_sdk.errors import ServiceUnavailable, ValidationError
+from soa_sdk.reachability import unavailable
 from soa_sdk.tf.lab_spec import AccessSpec
 from soa_sdk.tf.lab_spec import DatabaseRole as SpecRole
 from soa_sdk.vault import DatabaseRole, PostgresConnection
@@ -84,6 +86,9 @@ class AdminConnection:
                 **dict(self.options),
             )
         except psycopg.OperationalError as error:
+            if not _listens(self.host, self.port):  # not refused by PostgreSQL: no server
+                url = f"postgresql://{self.host}:{self.port}/{database}"
+                raise unavailable("postgres", url, error, "Connecting as the lab's admin") from None
             raise ServiceUnavailable(
                 f"PostgreSQL at {self.host}:{self.port} refused the lab's admin connection "
                 f"({type(error).__name__}); is the sandbox up?"
@@ -174,3 +179,12 @@ def _vault_role(role: SpecRole) -> DatabaseRole:
             **ttls,
         )
     raise ValidationError(f"Database role {role.name!r}: unknown privileges {role.privileges!r}.")
+
+
+def _listens(host: str, port: int) -> bool:
+    """Something accepts TCP connections at ``host``:``port``."""
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError:
+        return False
+    return True

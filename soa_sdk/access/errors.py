@@ -101,7 +101,11 @@ def from_response(response: requests.Response, doing: str) -> BoundaryError:
 
 
 def unreachable(url: str, doing: str, error: Exception) -> BoundaryUnavailable:
-    return BoundaryUnavailable(
-        f"{doing}: Boundary at {url} did not answer ({type(error).__name__}). "
-        "Is the sandbox up (`soa-lab status`) or BOUNDARY_ADDR right?"
-    )
+    """Boundary did not answer at ``url``: the message every service's death gets
+    (:func:`soa_sdk.reachability.unavailable`), as a :class:`BoundaryUnavailable`."""
+    from soa_sdk.reachability import unavailable
+
+    said = unavailable("boundary", url, error, doing[:1].upper() + doing[1:])
+    found = BoundaryUnavailable(str(said), endpoint=url)
+    found.service, found.url = said.service, said.url
+    return found

@@ -327,7 +327,7 @@ class Observe:
         )
         where = self.ctx.runtime(runtime)
         names = [s.name for s in where.spec.services]
-        validate.one_of_names(source, f"service of {runtime}", names)
+        validate.one_of_names(source, "service", names, of=runtime)
         return manage.attempt_call(self.ctx, where, source, destination)
 
     def drive_traffic(
@@ -375,7 +375,7 @@ class Observe:
         """Remove a fault :meth:`fault` injected (e.g. one a dead kernel left on): the ids of
         the instances given back what they answered with before."""
         where = self.ctx.runtime_of_service(service, runtime)
-        chosen = version or where.spec.service(service).versions[0]
+        chosen = fault.declared_version(where, service, version)
         return fault.clear(self.ctx, where, service, chosen)
 
     # -- helpers -----------------------------------------------------------------------------

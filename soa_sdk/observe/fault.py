@@ -63,6 +63,18 @@ class Fault:
         self.clear()
 
 
+def declared_version(runtime: Runtime, service: str, version: object) -> str:
+    """``version`` if ``service`` declares it in ``runtime`` (its first one when None)."""
+    declared = runtime.spec.service(service)
+    chosen = declared.versions[0] if version is None else version
+    if not isinstance(chosen, str) or chosen not in declared.versions:
+        raise ValidationError(
+            f"{service} has no version {chosen!r} in {runtime.name} (its versions are "
+            f"{', '.join(declared.versions)})."
+        )
+    return chosen
+
+
 def inject(
     ctx: Context,
     runtime: Runtime,
@@ -78,13 +90,7 @@ def inject(
         "Injecting a fault into a running service",
         "on AWS deploy a faulty build as a canary (step 3) instead.",
     )
-    declared = runtime.spec.service(service)
-    version = version or declared.versions[0]
-    if version not in declared.versions:
-        raise ValidationError(
-            f"{service} has no version {version!r} in {runtime.name} (its versions are "
-            f"{', '.join(declared.versions)})."
-        )
+    version = declared_version(runtime, service, version)
     settings = check_build(error_rate, error_code, latency_ms, None)
     settings = {k: v for k, v in settings.items() if v is not None}
     _check_order(settings.get("latency_ms") or {})

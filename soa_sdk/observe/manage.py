@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from soa_sdk import progress, validate
 from soa_sdk.errors import ServiceUnavailable, ValidationError
 from soa_sdk.observe.context import Context, Runtime
+from soa_sdk.reachability import ingress_service, unavailable
 from soa_sdk.runtime.compute import workload_name
 from soa_sdk.runtime.workloads import wait_ecs_stable, wait_passing
 from soa_sdk.tables import Table
@@ -417,9 +418,8 @@ def send(
             bar.update(requests)
     seconds = time.monotonic() - started
     if statuses.get(0) == requests:
-        raise ServiceUnavailable(
-            f"The ingress of {runtime.name} at {runtime.ingress_url} did not answer."
-        )
+        where = runtime.ingress_url
+        raise unavailable(ingress_service(where), where, None, f"Traffic to {runtime.name}")
     return dict(sorted(statuses.items())), seconds
 
 

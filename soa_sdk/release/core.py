@@ -159,8 +159,8 @@ class Release:
 
     def active(self, service: str, runtime: str = "runtime-ecs") -> dict[str, Any] | None:
         """The canary in progress on ``service`` (from Consul KV), or None."""
-        validate.text(service, "A service name")
-        validate.text(runtime, "A runtime name")
+        validate.SERVICE.check(service)
+        validate.RUNTIME.check(runtime)
         _, item = self.consul.client.kv.get(f"{LOCK_PREFIX}{runtime}/{service}")
         return json.loads(item["Value"]) if item and item.get("Value") else None
 

@@ -33,6 +33,7 @@ import requests
 from soa_sdk import validate
 from soa_sdk.awsclient import translate_client_error
 from soa_sdk.errors import Conflict, NotFound, ServiceUnavailable, SoaLabError, ValidationError
+from soa_sdk.reachability import ingress_service, unavailable
 from soa_sdk.runtime import compute, mesh, network, proxy, workloads
 from soa_sdk.tables import Table
 from soa_sdk.tf.lab_spec import MeshSpec, RuntimeSpec, load_mesh, validate_runtime
@@ -270,12 +271,13 @@ class Runtimes:
 
     def mesh_spec_with(self, runtime: RuntimeSpec) -> MeshSpec:
         """The declared mesh, with ``runtime`` in it (replacing a declared one of that name)."""
+        validate_runtime(runtime)
         declared = [r for r in self.mesh_spec().runtimes if r.name != runtime.name]
         return MeshSpec((*declared, runtime))
 
     # -- read --------------------------------------------------------------------------------
     def ingress_url(self, name: str) -> str:
-        validate.text(name, "A runtime name")
+        validate.RUNTIME.check(name)
         record = self.record(name)
         if record is None:
             raise NotFound(f"The runtime '{name}' does not exist yet: create it first (step 1).")
@@ -292,7 +294,7 @@ class Runtimes:
         ``admin_url``: the sidecar's Envoy admin, e.g. ``http://localhost:19000`` through
         ``kubectl port-forward`` or ECS Exec on AWS; on the sandbox, its Envoy by default."""
         runtime = self.spec(name)
-        validate.one_of_names(service, f"service of {name}", [s.name for s in runtime.services])
+        validate.one_of_names(service, "service", [s.name for s in runtime.services], of=name)
         headers: dict[str, str] = {}
         if admin_url is None:
             if self.sandbox is None:
@@ -323,8 +325,9 @@ class Runtimes:
         url = self.ingress_url(name) + path
         try:
             response = requests.get(url, headers=headers, timeout=10)
-        except requests.RequestException as error:
-            raise ServiceUnavailable(f"The ingress of {name} did not answer ({error}).") from None
+        except (requests.ConnectionError, requests.Timeout) as error:
+            service = ingress_service(url)
+            raise unavailable(service, url, error, f"Calling the ingress of {name}") from None
         try:
             return response.status_code, response.json()
         except ValueError:
@@ -336,7 +339,7 @@ class Runtimes:
         mesh, ``destination`` in runtime ``name``."""
         runtime = self.spec(name)
         validate.one_of_names(source, "service", self.mesh_spec().services())
-        validate.one_of_names(destination, f"service of {name}", [s.name for s in runtime.services])
+        validate.one_of_names(destination, "service", [s.name for s in runtime.services], of=name)
         reply = self.consul.request(
             "GET",
             "connect/intentions/check",
@@ -449,7 +452,7 @@ class Runtimes:
     def record(self, name: str) -> dict[str, Any] | None:
         """Where step 1 created runtime ``name`` (account, kind, region, partition, ingress),
         from its registry in Consul KV (``soa-lab/runtimes/<name>``); None if never created."""
-        validate.text(name, "A runtime name")
+        validate.RUNTIME.check(name)
         _, item = self.consul.client.kv.get(f"{mesh.REGISTRY_PREFIX}{name}")
         return json.loads(item["Value"]) if item and item.get("Value") else None
 

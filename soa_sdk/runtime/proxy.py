@@ -31,6 +31,7 @@ import requests
 from cryptography import x509
 
 from soa_sdk.errors import NotFound, ServiceUnavailable
+from soa_sdk.reachability import unavailable
 from soa_sdk.tables import Table
 from soa_sdk.telemetry import parse_cluster
 
@@ -50,6 +51,9 @@ def fetch_config_dump(
         reply = requests.get(
             url, params={"include_eds": ""}, headers=dict(headers or {}), timeout=timeout
         )
+    except (requests.ConnectionError, requests.Timeout) as error:
+        raise unavailable("envoy", admin_url, error, "Reading Envoy's config dump") from None
+    try:
         reply.raise_for_status()
         return dict(reply.json())
     except (requests.RequestException, ValueError) as error:

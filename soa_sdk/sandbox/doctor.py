@@ -110,7 +110,13 @@ def _sandbox(home: Path) -> list[Finding]:
         if status.healthy:
             findings.append(Finding(True, f"{status.name} healthy at {status.url}"))
             continue
-        if not status.running:
+        if not status.recorded:
+            fix = (
+                f"state.json has no record of {status.name} (it was edited or cut short). Run "
+                "`soa-lab up`: it finds what still runs from the records in run/ and restarts "
+                "the rest (or `soa-lab down` then `soa-lab up` for a fresh sandbox)."
+            )
+        elif not status.running:
             fix = (
                 f"The {status.name} process (pid {status.pid}) is gone: the sandbox was killed. "
                 "Run `soa-lab up`: it says what state was lost and restarts what is needed "
@@ -129,7 +135,8 @@ def _sandbox(home: Path) -> list[Finding]:
                 f"The {status.name} process runs but does not answer; see "
                 f"{state.services[status.name].log}. `soa-lab up` restarts it."
             )
-        findings.append(Finding(False, f"{status.name} at {status.url}: {status.health}", fix))
+        where = f" at {status.url}" if status.url else ""
+        findings.append(Finding(False, f"{status.name}{where}: {status.health}", fix))
     return findings
 
 

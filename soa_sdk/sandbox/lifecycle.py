@@ -15,14 +15,16 @@ Misuse it survives:
   when ``state.json`` is gone or garbage, and a pid is only signalled when its creation time
   is the recorded one (a reused pid is never killed).
 - ``up`` on a partly dead sandbox says which services died and what state went with them,
-  then restarts them. The rule, per service (:attr:`Service.restart_alone`): a dead service is
-  restarted on its own, on its old port, while the rest keeps running, only when nothing the
-  others hold refers to state it lost. That is PostgreSQL's case: its data is on disk and
-  comes back. Every other service keeps the lab's state in memory, and the others point at it
-  (AWS accounts and Consul partitions and the runtime registry; Consul's registrations and
-  the workload host's instances; Vault's leases and the database users they made; Vault's
-  store and Boundary's users), so keeping the rest would leave it inconsistent: ``up`` starts
-  afresh, and says so. A service whose dependency is restarted is restarted too.
+  then restarts them. The rule, per service (:attr:`Service.restart_alone`): a dead service
+  is restarted on its own, on its old port, while the rest keeps running, only when nothing
+  the others hold refers to state it lost. That is PostgreSQL's case (its data is on disk
+  and comes back), Envoy's (Consul's xDS server gives it every proxy's configuration again;
+  only its counters restart from zero) and the frontend's. Every other service keeps the
+  lab's state in memory, and the others point at it (AWS accounts and Consul partitions and
+  the runtime registry; Consul's registrations and the workload host's instances; Vault's
+  leases and the database users they made; Vault's store and Boundary's users), so keeping
+  the rest would leave it inconsistent: ``up`` starts afresh, and says so. A service whose
+  dependency is restarted is restarted too.
 - ``status`` shows a service that answers while one it depends on is down as
   ``degraded: consul is down``.
 """
@@ -59,6 +61,9 @@ from soa_sdk.sandbox.state import (
 
 Progress = Callable[[str], None]
 
+MISSING = "missing from state.json"
+"""The health of a service the state file has no record of."""
+
 LOCK_WAIT = 180.0
 """Seconds a second ``up`` or ``down`` waits for the one that holds the lock."""
 
@@ -75,13 +80,17 @@ class ServiceStatus:
     healthy: bool
     """It answers, and so does every service it depends on."""
     health: str = ""
-    """``healthy``, ``stopped``, ``not answering`` or ``degraded: consul is down``."""
+    """``healthy``, ``stopped``, ``not answering``, ``degraded: consul is down`` or
+    ``missing from state.json``."""
     answers: bool = False
     """Its own health request succeeds (whatever its dependencies do)."""
     facts: dict[str, Any] = field(default_factory=dict)
     """What it says of itself beyond its health (``Service.observe``; asked for only)."""
     notes: list[str] = field(default_factory=list)
     """The same, as lines of text."""
+    recorded: bool = True
+    """state.json has a record of it (``soa-lab up`` writes one for every service; False for
+    a service a hand-edited or truncated state file lost: ``health`` is then ``missing``)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -116,13 +125,13 @@ def up(home: Path | str | None = None, progress: Progress = _quiet) -> tuple[San
         if problem:
             progress(problem)
         if not state.services:
-            progress("Starting the sandbox afresh.")
+            progress("Starting the sandbox afresh: state.json names no service.")
             _stop_everything(home, keep_logs=True)
             return _start_afresh(home, progress), True
         statuses = status(state)
         services = by_name()
-        broken = [s for s in statuses if not s.answers]
-        missing = [name for name in services if name not in state.services]
+        broken = [s for s in statuses if s.recorded and not s.answers]
+        missing = [s.name for s in statuses if not s.recorded]
         if not broken and not missing:
             if problem:
                 state.save()
@@ -189,9 +198,11 @@ def busy(home: Path | str | None = None) -> int | None:
 
 def status(state: SandboxState | None = None, observe: bool = False) -> list[ServiceStatus]:
     """The health of every service the state file names (a real health request each); a
-    service that answers while one it depends on does not is ``degraded``. With ``observe``,
-    also what each service that answers says of itself (``Service.observe``: for an Envoy,
-    the config it accepted over xDS and its NACKs)."""
+    service that answers while one it depends on does not is ``degraded``, and a service of
+    the sandbox the state file does not name at all is ``missing from state.json`` (never
+    healthy: an empty ``services`` object is no running sandbox). With ``observe``, also what
+    each service that answers says of itself (``Service.observe``: for an Envoy, the config it
+    accepted over xDS and its NACKs)."""
     state = state or SandboxState.load()
     services = by_name()
     own: dict[str, tuple[bool, bool]] = {}
@@ -231,6 +242,11 @@ def status(state: SandboxState | None = None, observe: bool = False) -> list[Ser
                 seen.lines if seen else [],
             )
         )
+    for name, service in services.items():
+        if name not in state.services:
+            result.append(
+                ServiceStatus(name, service.summary, "", 0, False, False, MISSING, recorded=False)
+            )
     return result
 
 
@@ -350,17 +366,38 @@ def _recorded(home: Path) -> tuple[SandboxState | None, str]:
     there is no record of any sandbox at all.
     """
     try:
-        return SandboxState.load(home), ""
+        state = SandboxState.load(home)
     except SandboxStateInvalid as error:
         problem = f"The sandbox's state.json is not usable ({error.reason})"
     except SandboxNotRunning:
         problem = "The sandbox's state.json is missing"
+    else:
+        return _with_run_records(state)
     state = SandboxState.from_run_records(home)
     if state is None:
         if (home / STATE_FILE).exists():
             return SandboxState(home), f"{problem}, and no process records are left."
         return None, ""
     return state, f"{problem}; found its processes from their records in {home / RUN_FOLDER}."
+
+
+def _with_run_records(state: SandboxState) -> tuple[SandboxState, str]:
+    """``state`` completed with the per-service records of services it does not name (a
+    state.json edited or cut short), and what was missing ("" when nothing was)."""
+    lost = {n: r for n, r in read_run_records(state.home).items() if n not in state.services}
+    if not lost:
+        return state, ""
+    order = [service.name for wave in waves() for service in wave]
+    merged = {**state.services, **lost}
+    state.services = {n: merged[n] for n in sorted(merged, key=_position(order))}
+    return state, (
+        f"The sandbox's state.json has no record of {', '.join(lost)}; found "
+        f"{'it' if len(lost) == 1 else 'them'} from the records in {state.home / RUN_FOLDER}."
+    )
+
+
+def _position(order: list[str]) -> Callable[[str], int]:
+    return lambda name: order.index(name) if name in order else len(order)
 
 
 def _with_dependents(names: set[str]) -> list[str]:

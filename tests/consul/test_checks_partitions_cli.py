@@ -230,3 +230,16 @@ def test_list_unimplemented() -> None:
     ):
         assert served not in out
     assert "/v1/catalog/gateway-services" not in out.split("Parameters and fields")[0]
+
+
+def test_a_trailing_newline_is_not_part_of_a_name(cs: Running, root: consul.Consul) -> None:
+    """Consul matches names with Go regexps, whose `$` is the end of the text: a name with a
+    trailing newline is refused (Python's `re.match` with `$` would take it)."""
+    r = cs.http("PUT", "/v1/partition", json={"Name": "runtime-zz\n"})
+    assert r.status_code == 400, r.text
+    assert "runtime-zz\n" not in {p["Name"] for p in cs.http("GET", "/v1/partitions").json()}
+    resolver = {"Kind": "service-resolver", "Name": "x", "Subsets": {"v1\n": {}}}
+    r = cs.http("PUT", "/v1/config", json=resolver)
+    assert r.status_code == 500 and "is invalid" in r.text, r.text
+    r = cs.http("PUT", "/v1/acl/token", json={"ServiceIdentities": [{"ServiceName": "store\n"}]})
+    assert r.status_code == 400 and "has an invalid name" in r.text, r.text

@@ -212,3 +212,51 @@ def test_status_shows_a_service_whose_dependency_died_as_degraded(home):
     assert services["workloads"]["healthy"] is False
     assert services["aws"]["health"] == "healthy"
     assert "degraded: consul is down" in cli(home, "status").stdout
+
+
+@pytest.mark.parametrize("kept", [(), ("aws",)], ids=["no service", "only aws"])
+def test_a_state_file_that_lost_services_is_not_a_healthy_sandbox(home, kept):
+    """A well-formed state.json that names none or only some of the running services (edited
+    or cut short): status and doctor say which are missing, and up finds them again."""
+    assert cli(home, "up").returncode == 0
+    before = pids(home)
+    document = json.loads((home / STATE_FILE).read_text())
+    document["services"] = {name: document["services"][name] for name in kept}
+    (home / STATE_FILE).write_text(json.dumps(document))
+
+    status = cli(home, "status", "--json")
+    assert status.returncode == 1, status.stdout
+    report = json.loads(status.stdout)
+    assert report["healthy"] is False
+    health = {s["name"]: s["health"] for s in report["services"]}
+    assert set(health) == set(before)
+    assert {n for n, h in health.items() if h == "missing from state.json"} == set(before) - set(
+        kept
+    )
+    assert "missing from state.json" in cli(home, "status").stdout
+    doctor = cli(home, "doctor")
+    assert doctor.returncode == 1 and "has no record of vault" in doctor.stdout, doctor.stdout
+
+    up = cli(home, "up")
+    assert up.returncode == 0, up.stderr
+    assert "has no record of" in up.stdout and "from the records" in up.stdout, up.stdout
+    assert pids(home) == before  # the running services were found, not started again
+    assert cli(home, "status").returncode == 0
+
+
+@pytest.mark.parametrize("command", [("doctor",), ("status",), ("status", "--json")])
+def test_output_into_a_closed_pipe_is_no_traceback(home, command):
+    """`soa-lab status | head -1`: the reader goes away before the writer is done."""
+    home.mkdir()
+    (home / STATE_FILE).write_text("{oops")  # so that status has something to say
+    reader_gone = subprocess.Popen(
+        [sys.executable, "-m", "soa_sdk.cli", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "SOA_LAB_HOME": str(home)},
+    )
+    assert reader_gone.stdout is not None and reader_gone.stderr is not None
+    reader_gone.stdout.close()
+    errors = reader_gone.stderr.read().decode()
+    assert reader_gone.wait(timeout=60) != 0
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors

@@ -82,3 +82,50 @@ def test_the_cell_timeout_comes_from_the_environment(monkeypatch: pytest.MonkeyP
     assert runner.cell_timeout() == 42
     monkeypatch.delenv("SOA_LAB_CELL_TIMEOUT")
     assert runner.cell_timeout() == runner.DEFAULT_CELL_TIMEOUT
+
+
+def test_a_notebook_s_kernel_exits_cleanly_so_its_exit_handlers_run(tmp_path: Path) -> None:
+    """A kernel stopped at once (SIGKILL) runs no atexit handler or finalizer: what the lab
+    cleans up there (lab.tf's provider folders, soa-lab-tf-*) stayed in the temporary folder
+    after every notebook. The runner asks the kernel to shut down instead."""
+    marker = tmp_path / "cleaned-up"
+    notebook = _notebook(
+        tmp_path,
+        "00_exit.ipynb",
+        f"import atexit, pathlib; atexit.register(pathlib.Path({str(marker)!r}).touch)",
+    )
+    result = runner.run_notebook(notebook, tmp_path / "out.ipynb", timeout=60)
+    assert result.ok, result.error
+    assert marker.exists()
+
+
+def test_a_notebook_that_cannot_be_read_is_a_failure_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOA_LAB_CHECKOV", sys.executable)  # `run` prepares no checkov here
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    path = folder / "00_broken.ipynb"
+    path.write_text("{oops")
+    result = runner.run_notebook(path, tmp_path / "out.ipynb", timeout=60)
+    assert not result.ok and result.failed_cell is None
+    assert "could not be run" in result.error and str(path) in result.hint, result
+    argv = ["run", "--target", "aws", "--notebooks", str(folder), "--output", str(tmp_path)]
+    assert cli_main(argv) == 1
+    output = capsys.readouterr()
+    assert "00_broken could not be run" in output.out, output.out
+    assert "Traceback" not in output.out + output.err
+
+
+def test_a_notebook_without_a_kernelspec_runs_with_the_lab_s_parameters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """papermill finds the language of the parameters it injects in the notebook's metadata;
+    a notebook saved without one raised ValueError out of `soa-lab run`."""
+    monkeypatch.setenv("SOA_LAB_CHECKOV", sys.executable)
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    cells = [nbformat.v4.new_code_cell("assert TARGET == 'aws'")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), folder / "00_plain.ipynb")
+    argv = ["run", "--target", "aws", "--notebooks", str(folder), "--output", str(tmp_path)]
+    assert cli_main(argv) == 0

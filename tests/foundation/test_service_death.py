@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -22,6 +23,7 @@ from soa_sdk.errors import ServiceUnavailable
 from soa_sdk.release import ReleaseEvent
 from soa_sdk.release.lock import LOCK_PREFIX
 from soa_sdk.sandbox import lifecycle
+from soa_sdk.sandbox.process import wait_until
 from soa_sdk.sandbox.state import SandboxState
 
 RUNTIME = "runtime-ecs"
@@ -110,3 +112,71 @@ def test_consul_dies_during_a_canary(own_lab: tuple[Lab, SandboxState]) -> None:
         lab.release.active(SERVICE, RUNTIME)
     with pytest.raises(ServiceUnavailable, match=r"Consul .*soa-lab up"):
         lab.release.versions(SERVICE, RUNTIME)
+
+
+def test_envoy_dies_during_a_canary(own_lab: tuple[Lab, SandboxState]) -> None:
+    lab, state = own_lab
+    error, after = _canary_killing(lab, state, "envoy")
+    assert isinstance(error, ServiceUnavailable), repr(error)
+    assert error.service == "envoy"
+    assert "Envoy" in str(error) and "soa-lab up" in str(error), str(error)
+    assert after < DEADLINE, f"the error came {after:.0f} s after Envoy died"
+    # Consul lives: the lock is released and the traffic is back on the baseline.
+    _, item = lab.consul.client.kv.get(LOCK)
+    assert item is None
+    assert lab.release.active(SERVICE, RUNTIME) is None
+    # Whatever reads Envoy says the same: a call through the ingress, the config dump.
+    for read in (
+        lambda: lab.runtime.call(RUNTIME),
+        lambda: lab.runtime.proxy_config(RUNTIME, "store"),
+    ):
+        with pytest.raises(ServiceUnavailable, match=r"Envoy .*soa-lab up") as raised:
+            read()
+        assert raised.value.service == "envoy"
+
+    # Envoy lost only its counters: `soa-lab up` restarts it alone, and Consul's xDS server
+    # gives it every proxy's configuration again (a call through the ingress answers).
+    said: list[str] = []
+    before = {name: record.pid for name, record in state.services.items()}
+    restarted, _ = lifecycle.up(state.home, progress=said.append)
+    assert any("envoy died" in line for line in said), said
+    assert any("Restarted envoy" in line for line in said), said
+    assert not any("afresh" in line for line in said), said
+    after = {name: record.pid for name, record in restarted.services.items()}
+    assert after.pop("envoy") != before.pop("envoy")
+    assert after == before
+    assert wait_until(lambda: _answers(lab), 30.0, interval=0.2)
+
+
+def _answers(lab: Lab) -> bool:
+    try:
+        return lab.runtime.call(RUNTIME)[0] == 200
+    except ServiceUnavailable:
+        return False
+
+
+# A step's call into each service, made right after that service died.
+CALLS: dict[str, Any] = {
+    "aws": lambda lab: lab.org.session("runtime-ecs"),
+    "vault": lambda lab: lab.access.revoke("database/creds/prod-readonly/abc"),
+    "consul": lambda lab: lab.release.active(SERVICE, RUNTIME),
+    "boundary": lambda lab: lab.access.login("alice"),
+    "postgres": lambda lab: lab.access.database_users(),
+}
+
+
+@pytest.mark.parametrize("victim", CALLS)
+def test_every_service_s_death_is_named_with_the_fix(tmp_path: Path, victim: str) -> None:
+    home = tmp_path / "home"
+    state, _ = lifecycle.up(home)
+    try:
+        lab = Lab.connect("sandbox", home=home, start=False)
+        os.kill(state.services[victim].pid, signal.SIGKILL)
+        with pytest.raises(ServiceUnavailable) as raised:
+            CALLS[victim](lab)
+        assert raised.value.service == victim, repr(raised.value)
+        port = urlsplit(state.services[victim].url).port
+        assert raised.value.url and f":{port}" in str(raised.value), str(raised.value)
+        assert "soa-lab status" in str(raised.value) and "soa-lab up" in str(raised.value)
+    finally:
+        lifecycle.down(home)

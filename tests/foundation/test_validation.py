@@ -146,6 +146,10 @@ def test_is_allowed_with_an_unknown_service(
         ValidationError,
         f"no service.* named {named}",
     )
+    with pytest.raises(ValidationError) as raised:
+        built.runtime.is_allowed(RUNTIME, "store", "nosuch")
+    # One noun, once: "the services of runtime-ecs are", not "the service of runtime-ecss".
+    assert f"the services of {RUNTIME} are: " in str(raised.value), str(raised.value)
 
 
 # -- one row per class of fault, over the public methods ------------------------------------
@@ -221,6 +225,27 @@ MISUSES: list[tuple[str, Callable[[Any, Path], Any], str]] = [
         "runtime name",
     ),
     ("release.deploy", lambda lab, _: lab.release.deploy("inventory", "v3\n", RUNTIME), "version"),
+    # reads that answered None ("nothing there") for a name that cannot exist
+    ("runtime.record", lambda lab, _: lab.runtime.record("runtime-ecs\n"), "runtime name"),
+    ("runtime.ingress_url", lambda lab, _: lab.runtime.ingress_url("ecs"), "runtime name"),
+    ("release.active", lambda lab, _: lab.release.active("inventory\n", RUNTIME), "service name"),
+    (
+        "extend.failover_resolver",
+        lambda lab, _: lab.extend.failover_resolver(None, "default"),
+        "service name",
+    ),
+    (
+        "extend.failover_resolver",
+        lambda lab, _: lab.extend.failover_resolver("payments", "default\n"),
+        "partition name",
+    ),
+    ("runtime.mesh_spec_with", lambda lab, _: lab.runtime.mesh_spec_with(None), "RuntimeSpec"),
+    ("org.guardrails", lambda lab, _: lab.org.guardrails(region=3.5), "region"),
+    (
+        "observe.clear_fault",
+        lambda lab, _: lab.observe.clear_fault("payments", version="v1\n"),
+        "no version",
+    ),
     # out of range
     ("observe.scale", lambda lab, _: lab.observe.scale(RUNTIME, "store", "v1", 11), "0 to 10"),
     (

@@ -221,6 +221,13 @@ def test_control_api_registers_workloads_and_sidecars(host_client):
         ({"name": "a", "upstreams": "payments"}, "upstreams"),
         ({"name": "a", "check_interval": "soon"}, "check_interval"),
         ({"name": "a", "colour": "red"}, "unknown"),
+        # A trailing newline is not part of a name (Python's `$` matches before one; Go's,
+        # and so Consul's, does not).
+        ({"name": "a\n"}, "name"),
+        ({"name": "a", "version": "v1\n"}, "version"),
+        ({"name": "a", "partition": "ecs\n"}, "partition"),
+        ({"name": "a", "id": "a-1\n"}, "id"),
+        ({"name": "a", "check_interval": "10s\n"}, "check_interval"),
         ({"name": "a", "consul_login": {"auth_method": "m"}}, "consul_login"),
         ({"name": "a", "consul_login": {"auth_method": "m", "bearer_token": ""}}, "consul_login"),
         (

@@ -140,7 +140,7 @@ def _validate_resolver(e: dict) -> None:
     for name, subset in subsets.items():
         if name == "":
             raise ConfigEntryError("Subset defined with empty name")
-        if not _VALID_SUBSET.match(name) or len(name) > 63:
+        if not _VALID_SUBSET.fullmatch(name) or len(name) > 63:
             raise ConfigEntryError(f'Subset "{name}" is invalid')
         flt = (subset or {}).get("Filter", "")
         if flt:

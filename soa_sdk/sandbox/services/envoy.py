@@ -63,8 +63,15 @@ class EnvoyService(Service):
 
     depends_on: ClassVar[tuple[str, ...]] = ("consul",)
     start_timeout: ClassVar[float] = 30.0
-    lost_when_stopped: ClassVar[str] = "nothing: its configuration comes again from Consul"
-    restart_note: ClassVar[str] = "its configuration comes from Consul"
+    lost_when_stopped: ClassVar[str] = (
+        "its statistics counters only: its configuration comes again from Consul over xDS, and "
+        "its access log is a file Consul's record names"
+    )
+    restart_alone: ClassVar[bool] = True
+    restart_note: ClassVar[str] = (
+        "a restarted Envoy asks Consul's xDS server for every proxy's configuration again, on "
+        "the same admin port; only the counters that step 3 reads start again from zero"
+    )
     secret_names: ClassVar[tuple[str, ...]] = (ADMIN_TOKEN, XDS_TOKEN)
 
     def __init__(self, partition: str) -> None:

@@ -401,24 +401,24 @@ class WorkloadHost:
         if unknown:
             raise WorkloadError(f"unknown field(s): {', '.join(sorted(unknown))}")
         name = spec.get("name")
-        if not isinstance(name, str) or not _NAME_RE.match(name):
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
             raise WorkloadError("name must be a valid Consul service name (letters, digits, -)")
         version = str(spec.get("version") or "v1")
         partition = str(spec.get("partition") or "default")
         runtime = str(spec.get("runtime") or "ec2")
         for key, value in (("version", version), ("partition", partition), ("runtime", runtime)):
-            if not _NAME_RE.match(value) and not re.match(r"^[A-Za-z0-9._-]+$", value):
+            if not _NAME_RE.fullmatch(value) and not re.fullmatch(r"[A-Za-z0-9._-]+", value):
                 raise WorkloadError(f"{key} {value!r} is not valid")
         count = _number(spec, "count", int, 1)
         if not 1 <= count <= 50:
             raise WorkloadError("count must be between 1 and 50")
         wanted_id = spec.get("id")
         if wanted_id is not None and (
-            count != 1 or not isinstance(wanted_id, str) or not _NAME_RE.match(wanted_id)
+            count != 1 or not isinstance(wanted_id, str) or not _NAME_RE.fullmatch(wanted_id)
         ):
             raise WorkloadError("id must be a valid name, and only with count 1")
         interval = str(spec.get("check_interval") or self.check_interval)
-        if not _DURATION_RE.match(interval):
+        if not _DURATION_RE.fullmatch(interval):
             raise WorkloadError(f"check_interval {interval!r} is not a duration like '1s'")
         tags = spec.get("tags") or []
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
@@ -477,7 +477,7 @@ class WorkloadHost:
                 item = {"name": item}
             if not isinstance(item, dict) or set(item) - {"name", "partition", "peer"}:
                 raise WorkloadError("an upstream is a name or {name, partition?, peer?}")
-            if not isinstance(item.get("name"), str) or not _NAME_RE.match(item["name"]):
+            if not isinstance(item.get("name"), str) or not _NAME_RE.fullmatch(item["name"]):
                 raise WorkloadError(f"upstream name {item.get('name')!r} is not valid")
             out.append(item)
         return out

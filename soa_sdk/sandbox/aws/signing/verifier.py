@@ -151,7 +151,7 @@ class SignatureVerifier:
         content_hash = environ.get("HTTP_X_AMZ_CONTENT_SHA256", "")
         if (
             s3
-            and _HEX64.match(content_hash)
+            and _HEX64.fullmatch(content_hash)
             and hashlib.sha256(read_body(environ)).hexdigest() != content_hash
         ):
             raise AuthFailure(Reason.PAYLOAD_MISMATCH, access_key_id=signed.access_key_id)

@@ -210,7 +210,7 @@ class AuthMethodState(Store):
                 raise BadRequest(
                     f"Invalid Binding Rule: invalid BindName: unknown variable {exc.args[0]!r}"
                 ) from exc
-            if bind_type in ("service", "node") and not IDENTITY_NAME.match(
+            if bind_type in ("service", "node") and not IDENTITY_NAME.fullmatch(
                 sample.replace("x", "a")
             ):
                 raise BadRequest(f"Invalid Binding Rule: invalid BindName {bind_name!r}")

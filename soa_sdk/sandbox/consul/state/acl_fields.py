@@ -43,7 +43,7 @@ def service_identities(raw: list[dict] | None, what: str = "Token") -> list[dict
         name = s.get("ServiceName", "")
         if not name:
             continue
-        if not IDENTITY_NAME.match(name):
+        if not IDENTITY_NAME.fullmatch(name):
             raise BadRequest(
                 f"Invalid {what}: Service identity {name!r} has an invalid name. Only lowercase"
                 " alphanumeric characters, '-' and '_' are allowed"

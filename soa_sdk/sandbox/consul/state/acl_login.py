@@ -128,9 +128,9 @@ class LoginState(Store):
                 bound = interpolate(rule.bind_name, variables)
             except KeyError:
                 continue
-            if rule.bind_type == "service" and IDENTITY_NAME.match(bound):
+            if rule.bind_type == "service" and IDENTITY_NAME.fullmatch(bound):
                 services.append({"ServiceName": bound})
-            elif rule.bind_type == "node" and IDENTITY_NAME.match(bound):
+            elif rule.bind_type == "node" and IDENTITY_NAME.fullmatch(bound):
                 nodes.append({"NodeName": bound, "Datacenter": self.datacenter})
             elif rule.bind_type == "role":
                 roles.append({"Name": bound})

@@ -103,7 +103,7 @@ def templated_policies(raw: list[dict] | None, what: str = "Token") -> list[dict
             vname = variables.get("name")
             if not vname:
                 raise BadRequest(f"Invalid {what}: name is required")
-            if not IDENTITY_NAME.match(str(vname)):
+            if not IDENTITY_NAME.fullmatch(str(vname)):
                 kind = "service" if name == "builtin/service" else "node"
                 raise BadRequest(
                     f"Invalid {what}: {kind} identity {vname!r} has an invalid name. Only"

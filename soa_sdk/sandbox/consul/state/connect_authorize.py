@@ -40,9 +40,9 @@ def parse_service_uri(uri: str) -> tuple[str, str, str]:
     path = parts.path
     if parts.scheme != "spiffe" or not parts.netloc:
         raise HTTPError(400, "ClientCertURI not a valid Connect identifier")
-    found = _SERVICE.match(path)
+    found = _SERVICE.fullmatch(path)
     if found is None:
-        if any(rx.match(path) for rx in _OTHER):
+        if any(rx.fullmatch(path) for rx in _OTHER):
             raise HTTPError(400, "ClientCertURI not a valid Service identifier")
         raise HTTPError(400, "ClientCertURI not a valid Connect identifier")
     partition, namespace, _dc, service = found.groups()

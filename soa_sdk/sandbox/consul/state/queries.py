@@ -133,7 +133,7 @@ def render(body: dict, name: str, segment: str = "") -> dict[str, Any]:
     def expand(text: str) -> str:
         def one(m: re.Match[str]) -> str:
             expr = m.group(1)
-            index = _MATCH.match(expr)
+            index = _MATCH.fullmatch(expr)
             if index:
                 n = int(index.group(1))
                 return groups[n] if n < len(groups) else ""
@@ -225,7 +225,7 @@ class PreparedQueryState(Store):
                 raise RPCError(f"name '{body['Name']}' aliases an existing query name")
             if not body["Name"] and body["Template"]["Type"] and other.template and not other.name:
                 raise RPCError("a query template with an empty name already exists")
-        if _UUID.match(body["Name"]) and body["Name"] in self._queries:
+        if _UUID.fullmatch(body["Name"]) and body["Name"] in self._queries:
             raise RPCError(f"name '{body['Name']}' aliases an existing query ID")
         if body["Template"]["Type"]:
             try:
@@ -288,7 +288,7 @@ class PreparedQueryState(Store):
 
     def _resolve_query(self, id_or_name: str) -> dict:
         """``PreparedQueryResolve``: by ID, by exact name, by longest template prefix."""
-        if _UUID.match(id_or_name) and id_or_name in self._queries:
+        if _UUID.fullmatch(id_or_name) and id_or_name in self._queries:
             query = self._queries[id_or_name]
         else:
             named = [q for q in self._queries.values() if q.name == id_or_name]

@@ -33,7 +33,7 @@ class TenancyState(CatalogState):
     ) -> dict:
         """``PUT /v1/partition`` (create) / ``PUT /v1/partition/:name`` (update)."""
         self._require(authz, "operator", "write")
-        if not name or not ce._VALID_SUBSET.match(name):
+        if not name or not ce._VALID_SUBSET.fullmatch(name):
             raise BadRequest(f"Partition name {name!r} is invalid")
         with self.write():
             if name in self._partitions:

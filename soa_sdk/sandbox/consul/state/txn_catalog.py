@@ -65,7 +65,7 @@ class TxnCatalogState(Store):
                 node = op.get("Node") or {}
                 if not node.get("Node"):
                     return "Must provide node"
-                if node.get("ID") and not _UUID.match(node["ID"]):
+                if node.get("ID") and not _UUID.fullmatch(node["ID"]):
                     return "Bad node ID: uuid string is wrong length"
                 self._require(authz, "node", "write", node["Node"], partition)
             elif kind == "Service" and verb != "get":
