@@ -45,6 +45,7 @@ from typing import Any
 
 from soa_sdk.errors import SandboxError, SandboxNotRunning
 from soa_sdk.sandbox import process, tls
+from soa_sdk.sandbox.providers import mirror
 from soa_sdk.sandbox.services import LaunchContext, Service, by_name, waves
 from soa_sdk.sandbox.state import (
     LOCK_FILE,
@@ -468,6 +469,8 @@ def _remove_files(home: Path, keep_logs: bool = False) -> None:
         (home / name).unlink(missing_ok=True)
     shutil.rmtree(home / RUN_FOLDER, ignore_errors=True)
     shutil.rmtree(tls.files(home).ca.parent, ignore_errors=True)
+    # Terraform's working data and identity token belong to this sandbox's S3 and OpenBao.
+    shutil.rmtree(mirror.terraform_home(home), ignore_errors=True)
     if not keep_logs:
         shutil.rmtree(home / "logs", ignore_errors=True)
 

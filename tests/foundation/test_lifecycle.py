@@ -62,8 +62,13 @@ def test_up_status_up_again_down_leaves_nothing(own_home):
         n: r.pid for n, r in state.services.items()
     }
 
+    init = cli(own_home, "tf", "org", "init")
+    assert init.returncode == 0, init.stdout + init.stderr
+    assert (own_home / "terraform").is_dir()
+
     down = cli(own_home, "down")
     assert down.returncode == 0
+    assert not (own_home / "terraform").exists(), "Terraform's working data was left behind"
     psutil.wait_procs(processes, timeout=5)
     assert not [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not (own_home / STATE_FILE).exists()
