@@ -3,6 +3,10 @@
 # the prod database whose credentials Boundary brokers from Vault's database secrets engine
 # (one lease per session), plus the roles that say which groups may connect. A user in no
 # allowed group (bob for the admin target) is denied.
+#
+# The standing configuration only: nobody is a standing member of a group that opens a target
+# (dba, developers). Membership there is granted just in time, for minutes, by the platform's
+# access tooling (the lab's SDK, step 4), which Terraform leaves alone (ignore_changes).
 
 module "spec" {
   source = "../../modules/lab_spec"
@@ -16,6 +20,14 @@ locals {
   users    = { for u in local.access.users : u.name => u }
   groups   = { for g in local.access.groups : g.name => g }
   targets  = { for t in local.access.targets : t.name => t }
+  # Groups that open a target: members only just in time. The others (auditors) are standing.
+  jit_group_names = toset(flatten([for t in local.access.targets : t.groups]))
+  jit_groups      = { for name, g in local.groups : name => g if contains(local.jit_group_names, name) }
+  standing_groups = { for name, g in local.groups : name => g if !contains(local.jit_group_names, name) }
+  group_ids = merge(
+    { for name, g in boundary_group.standing : name => g.id },
+    { for name, g in boundary_group.just_in_time : name => g.id },
+  )
   # Projects that hold at least one target need a credential store and a host catalog.
   target_projects = toset([for t in local.access.targets : t.project])
   # access.json's address of the database, unless database_endpoint says otherwise.
@@ -73,13 +85,28 @@ resource "boundary_user" "this" {
   account_ids = [boundary_account_password.this[each.key].id]
 }
 
-resource "boundary_group" "this" {
-  for_each = local.groups
+# Standing groups: their members are declared (access.json's users in them).
+resource "boundary_group" "standing" {
+  for_each = local.standing_groups
 
   scope_id    = boundary_scope.org.id
   name        = each.key
   description = each.value.description
   member_ids  = [for name, u in local.users : boundary_user.this[name].id if contains(u.groups, each.key)]
+}
+
+# Just-in-time groups: no standing member; a grant adds one for minutes and removes them at
+# expiry, so Terraform neither sets nor corrects the members.
+resource "boundary_group" "just_in_time" {
+  for_each = local.jit_groups
+
+  scope_id    = boundary_scope.org.id
+  name        = each.key
+  description = each.value.description
+
+  lifecycle {
+    ignore_changes = [member_ids]
+  }
 }
 
 # --- Roles ----------------------------------------------------------------------------------
@@ -103,7 +130,7 @@ resource "boundary_role" "members" {
   name            = "members"
   description     = "What every prod user may do: browse scopes, list targets, manage own sessions"
   grant_scope_ids = ["this", "children"]
-  principal_ids   = [for g in boundary_group.this : g.id]
+  principal_ids   = values(local.group_ids)
   grant_strings = [
     "ids=*;type=scope;actions=list,read,no-op",
     "ids=*;type=target;actions=list,no-op",
@@ -121,19 +148,19 @@ resource "boundary_role" "target" {
   name            = "connect-${each.key}"
   description     = "Open sessions to ${each.key}"
   grant_scope_ids = ["this"]
-  principal_ids   = [for g in each.value.groups : boundary_group.this[g].id]
+  principal_ids   = [for g in each.value.groups : boundary_group.just_in_time[g].id]
   grant_strings   = ["ids=${boundary_target.this[each.key].id};actions=read,authorize-session"]
 }
 
 # Auditors read every session of the org's projects (and, where recording is on, replay it).
 resource "boundary_role" "auditors" {
-  count = contains(keys(local.groups), "auditors") ? 1 : 0
+  count = contains(keys(local.standing_groups), "auditors") ? 1 : 0
 
   scope_id        = boundary_scope.org.id
   name            = "auditors"
   description     = "Read all sessions and session recordings of the prod org"
   grant_scope_ids = ["this", "children"]
-  principal_ids   = [boundary_group.this["auditors"].id]
+  principal_ids   = [boundary_group.standing["auditors"].id]
   grant_strings = [
     "ids=*;type=session;actions=list,read",
     "ids=*;type=session-recording;actions=list,read,download",
@@ -215,4 +242,10 @@ resource "boundary_target" "this" {
   egress_worker_filter           = var.worker_filter
   host_source_ids                = [boundary_host_set_static.database[each.value.project].id]
   brokered_credential_source_ids = [boundary_credential_library_vault.this[each.key].id]
+
+  lifecycle {
+    # Session recording of a TCP target is the sandbox's extension (real Boundary records SSH
+    # and RDP targets, with Enterprise or HCP): the lab turns it on there, Terraform leaves it.
+    ignore_changes = [enable_session_recording, storage_bucket_id]
+  }
 }
