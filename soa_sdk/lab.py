@@ -254,6 +254,7 @@ class Lab:
             progress=self.progress,
             spec=spec,
             store_mount=store_mount or DEFAULT_MOUNT,
+            terraform=self.tf,
         )
 
     @cached_property

@@ -8,6 +8,7 @@ just-in-time grants of :mod:`.grants`) each take a :class:`Context`;
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -28,8 +29,18 @@ if TYPE_CHECKING:
 
     from soa_sdk.awsclient import EndpointSession
     from soa_sdk.sandbox.controls import SandboxControls
+    from soa_sdk.tf.workspace import LabTerraform
 
 _TOKEN_RENEW_EVERY = 60.0
+#: Where the users' passwords come from on real endpoints: the variable that gives
+#: shared_services/boundary its ``user_passwords``.
+PASSWORDS_VARIABLE = "TF_VAR_" + "user_passwords"
+#: The folders of step 4's standing configuration, in the order they apply.
+VAULT_FOLDER = "shared_services/vault"
+BOUNDARY_FOLDER = "shared_services/boundary"
+#: Vault names a token ``token-<display_name>``; shared_services/boundary's are
+#: ``boundary-<project>``.
+_TOKEN_DISPLAY_NAME = "token-boundary-{project}"
 
 
 class Context:
@@ -39,7 +50,8 @@ class Context:
     controller; ``vault_url``: the Vault address Boundary's credential stores call;
     ``postgres_url`` / ``postgres_password``: the database as its admin; ``controls``: the
     sandbox's (None on real endpoints); ``store`` and ``database``: the KV store and the
-    database engine in Vault."""
+    database engine in Vault; ``terraform``: ``lab.tf``, which applies the folders of
+    step 4's standing configuration."""
 
     def __init__(
         self,
@@ -54,6 +66,7 @@ class Context:
         postgres_password: str | None,
         controls: SandboxControls | None,
         progress: Callable[[str], None],
+        terraform: LabTerraform | None = None,
     ) -> None:
         self.spec = spec
         self.vault = vault
@@ -67,9 +80,11 @@ class Context:
         self.postgres_password = postgres_password
         self.controls = controls
         self.progress = progress
+        self.terraform = terraform
         self.ids: SetupReport | None = None
         self._admin_api: BoundaryApi | None = None
         self._renewed_at = 0.0
+        self._accessors: dict[str, str] = {}
         self._lock = threading.RLock()
 
     @property
@@ -116,38 +131,73 @@ class Context:
             return pg.host, pg.port
         return self.spec.database.host, self.spec.database.port
 
+    def password(self, user: str) -> str:
+        """``user``'s Boundary password, never shown: on the sandbox the initial one that
+        ``shared_services/boundary`` set from its ``user_passwords`` input; on real endpoints
+        from ``TF_VAR_user_passwords`` (the same secret, JSON by user name)."""
+        if self.controls is not None:
+            return self.controls.boundary_user_password(user)
+        try:
+            passwords = json.loads(os.environ.get(PASSWORDS_VARIABLE) or "{}")
+        except ValueError:
+            passwords = {}
+        if not isinstance(passwords, dict) or not passwords.get(user):
+            raise ValidationError(
+                f"No password for {user!r}: set TF_VAR_user_passwords (JSON by user name), "
+                "as for terraform/shared_services/boundary."
+            )
+        return str(passwords[user])
+
+    def tf(self) -> LabTerraform:
+        """``lab.tf``; a clear error when this Access was built without it."""
+        if self.terraform is None:
+            raise ValidationError(
+                "This Access has no Terraform: build it as lab.access (or lab.new_access())."
+            )
+        return self.terraform
+
     # --- Boundary's Vault tokens -----------------------------------------------------------------
 
-    def new_vault_token(self, project: str) -> str:
-        """A fresh orphan periodic token for ``project``'s credential store; its accessor (not
-        the token) is kept to renew and revoke it."""
-        token = self.database.create_boundary_token()
-        self.store.write(f"boundary-tokens/{project}", {"accessor": token.accessor})
-        return token.token
+    def _accessor(self, project: str) -> str:
+        """The accessor of the token shared_services/boundary made for ``project``'s credential
+        store, found by its display name (``LIST /auth/token/accessors``, then
+        ``/auth/token/lookup-accessor``); cached. Empty when Vault has none."""
+        found = self._accessors.get(project, "")
+        if found:
+            return found
+        wanted = _TOKEN_DISPLAY_NAME.format(project=project)
+        answer = self.vault.auth.token.list_accessors()
+        for accessor in (answer.get("data") or {}).get("keys") or []:
+            try:
+                data = self.vault.auth.token.lookup_accessor(accessor)["data"]
+            except Exception:  # expired between the list and the lookup
+                continue
+            if data.get("display_name") == wanted:
+                self._accessors[project] = accessor
+                return accessor
+        return ""
 
     def renew_vault_tokens(self, force: bool = False) -> None:
         """Renew Boundary's Vault tokens (real Boundary renews its own; the sandbox's emulator
-        does not), replacing one that died (e.g. the sandbox idled past its period)."""
+        does not). A token that died (the sandbox idled past its period) is Terraform's to
+        replace: ``shared_services/boundary`` is applied again (its ``vault_token`` is gone, so
+        Terraform makes a new one and gives it to the credential store)."""
         if not force and time.time() - self._renewed_at < _TOKEN_RENEW_EVERY:
             return
         self._renewed_at = time.time()
-        ids = self.lookup()
-        admin = self.admin()
+        dead = False
         for project in sorted({t.project for t in self.spec.targets}):
-            record = self.store.read(f"boundary-tokens/{project}") or {}
+            accessor = self._accessor(project)
             try:
-                self.vault.auth.token.renew_accessor(record.get("accessor", ""))
-                continue
-            except Exception:  # hvac raises per status; any failure means replace
-                pass
-            store = admin.find("credential-stores", "vault", scope_id=ids.projects[project])
-            if store is not None:
-                admin.update(
-                    "credential-stores",
-                    store,
-                    {"attributes": {"token": self.new_vault_token(project)}},
-                    f"replace the Vault token of {project}",
-                )
+                if not accessor:
+                    raise LookupError(project)
+                self.vault.auth.token.renew_accessor(accessor)
+            except Exception:  # hvac raises per status; any failure means gone
+                self._accessors.pop(project, None)
+                dead = True
+        if dead and self.terraform is not None:
+            self.progress("a credential store's Vault token is gone: Terraform replaces it")
+            self.terraform.apply(BOUNDARY_FOLDER)
 
     # --- what setup built ------------------------------------------------------------------------
 

@@ -1,15 +1,11 @@
-"""The prod database and its Vault side for step 4, from ``terraform/shared_services/access.json``.
+"""The prod database as the lab's admin sees it on the sandbox, for step 4.
 
-- The database: in the sandbox, the ``store`` database (``database.database``) is created on the
-  sandbox's PostgreSQL with a small ``orders`` table, so there is something to query. On real
-  infrastructure it exists already and is not touched.
-- Vault (via :class:`soa_sdk.vault.DatabaseSecrets`): the database engine at
-  ``database.vault_mount``, a connection to the database, one role per ``database.roles`` entry
-  (``readonly``, ``readwrite`` or ``admin`` privileges, the spec's TTLs), the narrow policy of
-  Boundary's credential store and its orphan periodic token.
-
-The PostgreSQL admin (the sandbox's superuser) is used only by Vault, by :func:`prepare_sandbox`
-and by :func:`vault_users` to check that no user Vault made is left.
+The database itself (``database.database`` of ``terraform/shared_services/access.json``) is
+the runtime's: on the sandbox :mod:`soa_sdk.sandbox.terraform.inputs` makes it, with the role
+Vault connects as, before ``shared_services/vault`` is first applied (Vault's engine, its
+connection and roles are that folder's). Here only what Terraform does not do:
+:func:`seed_orders` puts a small ``orders`` table in it so there is something to query, and
+the checks that no user Vault made is left (:func:`vault_users`, :func:`user_exists`).
 """
 
 from __future__ import annotations
@@ -19,17 +15,10 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import psycopg
-from psycopg import sql
 
 from soa_sdk.errors import ServiceUnavailable, ValidationError
 from soa_sdk.reachability import unavailable
-from soa_sdk.tf.lab_spec import AccessSpec
-from soa_sdk.tf.lab_spec import DatabaseRole as SpecRole
-from soa_sdk.vault import DatabaseRole, PostgresConnection
 
-_CREATE_USER = (
-    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"
-)
 #: Vault names the users it makes ``v-<display name>-<role>-<random>-<time>``.
 VAULT_USER_PATTERN = "v-%"
 
@@ -94,49 +83,35 @@ class AdminConnection:
                 f"({type(error).__name__}); is the sandbox up?"
             ) from None
 
-    def for_vault(self, database: str, name: str) -> PostgresConnection:
-        """The connection Vault stores for ``database`` (it fills in user and password)."""
-        return PostgresConnection(
-            self.host,
-            self.port,
-            database,
-            self.username,
-            self.password,
-            name=name,
-            options=self.options,
-        )
 
-
-def prepare_sandbox(admin: AdminConnection, database: str) -> list[str]:
-    """Create the ``database`` and its ``orders`` table unless they exist (sandbox only)."""
-    changes = []
-    with admin.connect("postgres") as conn:
-        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
-        if found.fetchone() is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-            changes.append(f"created database {database}")
+def seed_orders(admin: AdminConnection, database: str) -> list[str]:
+    """Create ``database``'s ``orders`` table with a few rows unless it exists (sandbox)."""
     with admin.connect(database) as conn:
         exists = conn.execute("SELECT to_regclass('public.orders')").fetchone()
-        if exists is None or exists[0] is None:
-            conn.execute(
-                "CREATE TABLE public.orders (id serial PRIMARY KEY, customer text NOT NULL, "
-                "total numeric(10, 2) NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+        if exists is not None and exists[0] is not None:
+            return []
+        conn.execute(
+            "CREATE TABLE public.orders (id serial PRIMARY KEY, customer text NOT NULL, "
+            "total numeric(10, 2) NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+        )
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO public.orders (customer, total) VALUES (%s, %s)", _ORDERS
             )
-            with conn.cursor() as cursor:
-                cursor.executemany(
-                    "INSERT INTO public.orders (customer, total) VALUES (%s, %s)", _ORDERS
-                )
-            changes.append(f"created table {database}.public.orders")
-    return changes
+    return [f"created table {database}.public.orders"]
 
 
-def drop_sandbox_database(admin: AdminConnection, database: str) -> bool:
-    """Drop the sandbox's ``database`` (closing its sessions). True if it existed."""
+def drop_orders(admin: AdminConnection, database: str) -> bool:
+    """Drop the table :func:`seed_orders` made. True if it existed."""
     with admin.connect("postgres") as conn:
         found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
         if found.fetchone() is None:
             return False
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(database)))
+    with admin.connect(database) as conn:
+        exists = conn.execute("SELECT to_regclass('public.orders')").fetchone()
+        if exists is None or exists[0] is None:
+            return False
+        conn.execute("DROP TABLE public.orders")
     return True
 
 
@@ -153,32 +128,6 @@ def user_exists(admin: AdminConnection, username: str) -> bool:
     with admin.connect("postgres") as conn:
         row = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (username,)).fetchone()
     return row is not None
-
-
-def vault_roles(spec: AccessSpec) -> list[DatabaseRole]:
-    """One Vault database role per ``database.roles`` entry of the access spec."""
-    return [_vault_role(r) for r in spec.database.roles]
-
-
-def _vault_role(role: SpecRole) -> DatabaseRole:
-    ttls = {"default_ttl": role.default_ttl, "max_ttl": role.max_ttl}
-    if role.privileges == "readonly":
-        return DatabaseRole.readonly(role.name, **ttls)
-    if role.privileges == "admin":
-        return DatabaseRole.admin(role.name, **ttls)
-    if role.privileges == "readwrite":
-        return DatabaseRole(
-            name=role.name,
-            creation_statements=(
-                _CREATE_USER,
-                'GRANT USAGE ON SCHEMA "public" TO "{{name}}";',
-                'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "public" '
-                'TO "{{name}}";',
-                'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "public" TO "{{name}}";',
-            ),
-            **ttls,
-        )
-    raise ValidationError(f"Database role {role.name!r}: unknown privileges {role.privileges!r}.")
 
 
 def _listens(host: str, port: int) -> bool:

@@ -1,76 +1,66 @@
-"""Build and remove everything of step 4: :func:`setup` and :func:`teardown`.
+"""Build and remove step 4: :func:`setup` and :func:`teardown`.
 
-Vault: ``/sys/mounts``, ``/database/config/:name``, ``/database/roles/:name``,
-``/sys/policies/acl/:name``, ``/auth/token/create-orphan``, ``/sys/leases/revoke``; a KV
-engine keeps passwords and grants (:mod:`.store`). Boundary: the tree of
-:mod:`.boundary_setup`. On the sandbox also the prod database itself and the recordings
-bucket in S3 (on real endpoints both are Terraform's).
+The standing configuration is the platform team's Terraform, applied through ``lab.tf``:
+``terraform/shared_services/vault`` first (the database secrets engine, its connection and
+roles, the ``boundary-controller`` and ``database-<role>`` policies), then
+``terraform/shared_services/boundary`` (the org, projects, auth method, users with their
+initial passwords, groups, roles, credential stores with their periodic Vault tokens,
+libraries, hosts and targets). What Terraform does not do stays here: the KV engine of
+just-in-time grants (:mod:`.store`), and on the sandbox the ``orders`` rows to query and
+session recording (the S3 bucket, the org's storage bucket, the targets' recording; see
+:mod:`.boundary_setup`). Teardown cancels the sessions, revokes the database engine's
+leases (Vault drops the PostgreSQL users), runs ``terraform destroy`` of both folders,
+boundary first, and removes what setup added beside them.
 """
 
 from __future__ import annotations
-
-import secrets
 
 from botocore.exceptions import ClientError
 
 from soa_sdk.access import database
 from soa_sdk.access.boundary_setup import BoundarySetup
-from soa_sdk.access.context import Context
+from soa_sdk.access.context import BOUNDARY_FOLDER, VAULT_FOLDER, Context
 from soa_sdk.access.grants import JustInTime, cancel_session
 from soa_sdk.access.values import SetupReport, TeardownReport
+from soa_sdk.tf.result import PlanSummary
 from soa_sdk.vault.errors import vault_errors
 
 RECORDING_BUCKET = "soa-lab-session-recordings"
+#: Applied in this order, destroyed in the reverse one (Boundary's tokens carry Vault's
+#: policies).
+FOLDERS = (VAULT_FOLDER, BOUNDARY_FOLDER)
+
+
+def _changes(folder: str, summary: PlanSummary) -> list[str]:
+    """What one apply or destroy did, address by address."""
+    done = [("created", summary.created), ("changed", summary.changed)]
+    done.append(("destroyed", summary.destroyed))
+    return [f"{folder}: {verb} {address}" for verb, addresses in done for address in addresses]
 
 
 def setup(ctx: Context) -> SetupReport:
-    """Build (or find) everything of step 4; see :meth:`soa_sdk.access.Access.setup`."""
+    """Apply step 4's folders and do what Terraform does not; see
+    :meth:`soa_sdk.access.Access.setup`."""
+    terraform = ctx.tf()
     report = SetupReport()
     if ctx.store.ensure():
         report.changes.append(f"enabled {ctx.store.mount}/")
-    db = ctx.spec.database
+    for folder in FOLDERS:
+        summary = terraform.apply(folder)
+        report.terraform[folder] = summary
+        report.changes += _changes(folder, summary)
+    ctx.ids = None
+    ids = ctx.lookup()
+    report.org_id, report.auth_method_id = ids.org_id, ids.auth_method_id
+    report.projects, report.users = ids.projects, ids.users
+    report.groups, report.targets = ids.groups, ids.targets
     if ctx.sandbox:
-        admin_pg = ctx.admin_pg()
-        report.database_changes += database.prepare_sandbox(admin_pg, db.database)
-        connection = admin_pg.for_vault(db.database, db.name)
-        report.database_changes += ctx.database.configure(
-            connection, database.vault_roles(ctx.spec)
-        )
-    with vault_errors("write the Boundary policy"):
-        ctx.database.write_boundary_policy(sorted({t.database_role for t in ctx.spec.targets}))
-    builder = BoundarySetup(ctx.admin(), ctx.spec, report)
-    builder.scopes(_projects(ctx))
-    builder.identities(lambda user: _password(ctx, user))
-    if ctx.sandbox:
+        report.database_changes += database.seed_orders(ctx.admin_pg(), ctx.spec.database.database)
+        builder = BoundarySetup(ctx.admin(), ctx.spec, report)
         builder.recording_bucket(_recording_bucket(ctx), ctx.region)
-    host, port = ctx.database_address()
-    builder.targets(host, port, ctx.vault_url or "", ctx.new_vault_token)
-    builder.roles(builder.role_plans())
+        builder.record_targets()
     ctx.ids = report
-    ctx.renew_vault_tokens(force=True)
     return report
-
-
-def _projects(ctx: Context) -> list[str]:
-    """A project per runtime (as in the talk), and at least those holding targets."""
-    names = {t.project for t in ctx.spec.targets}
-    try:
-        from soa_sdk.tf.lab_spec import load_mesh
-
-        names |= {r.name for r in load_mesh().runtimes}
-    except Exception as error:  # a runtime being written by step 5 must not block step 4
-        ctx.progress(f"runtimes not read ({type(error).__name__}); projects for targets")
-    return sorted(names)
-
-
-def _password(ctx: Context, user: str) -> str:
-    """The user's login password: from Vault, or generated and stored there now."""
-    found = ctx.store.read(f"users/{user}")
-    if found and found.get("password"):
-        return found["password"]
-    password = secrets.token_urlsafe(18)
-    ctx.store.write(f"users/{user}", {"password": password})
-    return password
 
 
 def _recording_bucket(ctx: Context) -> str:
@@ -89,6 +79,7 @@ def _recording_bucket(ctx: Context) -> str:
 
 def teardown(ctx: Context, jit: JustInTime) -> TeardownReport:
     """Remove everything :func:`setup` made; see :meth:`soa_sdk.access.Access.teardown`."""
+    terraform = ctx.tf()
     report = TeardownReport()
     jit.cancel_timers()
     admin = ctx.admin()
@@ -97,36 +88,26 @@ def teardown(ctx: Context, jit: JustInTime) -> TeardownReport:
         for project in admin.list("scopes", "list the projects", scope_id=org["id"]):
             for s in admin.list("sessions", "list sessions", scope_id=project["id"]):
                 cancel_session(admin, s)
-        admin.delete("scopes", org["id"], f"delete the org {ctx.spec.org!r}")
-        report.removed.append(f"boundary org {ctx.spec.org}")
     ctx.ids = None
-    vault = ctx.vault
-    with vault_errors("tear down the Vault side of step 4"):
-        mounts = vault.sys.list_mounted_secrets_engines()
+    with vault_errors("revoke the leases of step 4"):
+        mounts = ctx.vault.sys.list_mounted_secrets_engines()
         if f"{ctx.database.mount_point}/" in mounts.get("data", mounts):
             ctx.database.revoke_prefix()
-            vault.sys.disable_secrets_engine(ctx.database.mount_point)
-            report.removed.append(f"vault {ctx.database.mount_point}/ (leases revoked)")
-        for key in ctx.store.keys("boundary-tokens"):
-            accessor = (ctx.store.read(key) or {}).get("accessor", "")
-            try:
-                vault.auth.token.revoke_accessor(accessor)
-                report.removed.append(f"vault token of {key.rsplit('/', 1)[-1]}")
-            except Exception:  # already expired or revoked
-                pass
-        from soa_sdk.vault.database import BOUNDARY_POLICY
-
-        if BOUNDARY_POLICY in (vault.sys.list_acl_policies().get("data", {}).get("keys") or []):
-            vault.sys.delete_acl_policy(BOUNDARY_POLICY)
-            report.removed.append(f"vault policy {BOUNDARY_POLICY}")
+            report.removed.append(f"leases of vault {ctx.database.mount_point}/")
+    for folder in reversed(FOLDERS):
+        summary = terraform.destroy(folder)
+        report.terraform[folder] = summary
+        report.removed += _changes(folder, summary)
+    if org is not None and admin.find("scopes", ctx.spec.org, scope_id="global") is None:
+        report.removed.append(f"boundary org {ctx.spec.org}")
     if ctx.store.remove():
         report.removed.append(f"vault {ctx.store.mount}/")
     if ctx.sandbox:
         if _remove_bucket(ctx):
             report.removed.append(f"s3 bucket {RECORDING_BUCKET}")
         pg = ctx.admin_pg()
-        if database.drop_sandbox_database(pg, ctx.spec.database.database):
-            report.removed.append(f"database {ctx.spec.database.database}")
+        if database.drop_orders(pg, ctx.spec.database.database):
+            report.removed.append(f"table {ctx.spec.database.database}.public.orders")
         report.database_users_left = database.vault_users(pg)
     return report
 

@@ -44,10 +44,7 @@ class Sessions:
         ctx.user(user)
         self.jit.expire()
         ids = ctx.lookup()
-        record = ctx.store.read(f"users/{user}")
-        if not record:
-            raise NotFound(f"No password for {user!r} in Vault: run lab.access.setup().")
-        attrs = BoundaryApi(ctx.url()).authenticate(ids.auth_method_id, user, record["password"])
+        attrs = BoundaryApi(ctx.url()).authenticate(ids.auth_method_id, user, ctx.password(user))
         return UserToken(
             user=user,
             user_id=attrs["user_id"],

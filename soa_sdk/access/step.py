@@ -5,12 +5,10 @@ each session, every session recorded and replayed to an auditor. :class:`Access`
 the parts, one module per concern, over a shared :class:`~soa_sdk.access.context.Context`
 (the clients, Boundary's admin login, the ids of what setup built):
 
-- :mod:`.provision`: setup and teardown (Vault: ``/sys/mounts``, ``/database/config/:name``,
-  ``/database/roles/:name``, ``/sys/policies/acl/:name``, ``/auth/token/create-orphan``,
-  ``/sys/leases/revoke``; Boundary: ``/v1/scopes``, ``/v1/auth-methods``, ``/v1/accounts``,
-  ``/v1/users``, ``/v1/groups``, ``/v1/host-catalogs``, ``/v1/hosts``, ``/v1/host-sets``,
-  ``/v1/credential-stores``, ``/v1/credential-libraries``, ``/v1/storage-buckets``,
-  ``/v1/targets``, ``/v1/roles``), with :mod:`.boundary_setup`;
+- :mod:`.provision`: setup and teardown: ``lab.tf`` applies ``terraform/shared_services/vault``
+  then ``terraform/shared_services/boundary`` (the standing configuration, the platform
+  team's), plus what Terraform does not do (the KV engine of grants; on the sandbox the rows
+  to query and session recording, ``/v1/storage-buckets``, with :mod:`.boundary_setup`);
 - :mod:`.grants`: just-in-time grants (``/v1/groups`` ``:add-members``, ``:remove-members``)
   and their expiry sweep;
 - :mod:`.sessions`: login (``:authenticate``), ``/v1/targets/:id:authorize-session``, the
@@ -61,6 +59,7 @@ if TYPE_CHECKING:
 
     from soa_sdk.awsclient import EndpointSession
     from soa_sdk.sandbox.controls import SandboxControls
+    from soa_sdk.tf.workspace import LabTerraform
 
 #: Shortest and longest just-in-time grant, in minutes (3 seconds; a working day).
 MIN_MINUTES = 0.05
@@ -80,12 +79,12 @@ def check_minutes(minutes: object) -> float:
 class Access:
     """Step 4 of the lab. Build it as ``lab.access`` (or ``lab.new_access()``).
 
-    ``vault``: the hvac client (database engine, policy, KV store of passwords and grants);
+    ``vault``: the hvac client (leases, Boundary's token renewal, the KV store of grants);
     ``aws``: the management session (the recordings bucket, sandbox); ``boundary_url``: the
     controller; ``vault_url``: the Vault address Boundary's credential stores call;
     ``postgres_url`` / ``postgres_password``: the database as its admin; ``sandbox``: the
     sandbox's controls (``boundary dev``'s admin, the session proxy, recordings' SQL), None
-    on real endpoints."""
+    on real endpoints; ``terraform``: ``lab.tf``, which applies step 4's folders."""
 
     def __init__(
         self,
@@ -100,6 +99,7 @@ class Access:
         progress: Callable[[str], None] | None = None,
         spec: AccessSpec | None = None,
         store_mount: str = DEFAULT_MOUNT,
+        terraform: LabTerraform | None = None,
     ) -> None:
         self.spec = spec or load_access()
         self.store = AccessStore(vault, store_mount)
@@ -115,6 +115,7 @@ class Access:
             postgres_password,
             sandbox,
             progress or (lambda message: None),
+            terraform,
         )
         self.database = self.ctx.database
         self.jit = JustInTime(
@@ -143,20 +144,24 @@ class Access:
     # --- setup and teardown ----------------------------------------------------------------------
 
     def setup(self) -> SetupReport:
-        """Build (or find) everything of step 4; a second run changes nothing.
+        """Apply step 4's standing configuration through ``lab.tf`` and do what Terraform
+        does not; a second run changes nothing.
 
-        Vault: the database engine, its connection and roles, Boundary's narrow policy and
-        periodic token. Boundary: the org, a project per runtime, the password auth method, the
-        users (generated passwords, kept in Vault, never shown), groups, targets with brokered
-        credentials and session recording, and the roles. ``report.changes`` lists what changed.
+        ``terraform/shared_services/vault`` (the database engine, its connection and roles, the
+        ``boundary-controller`` and ``database-<role>`` policies), then
+        ``terraform/shared_services/boundary`` (the org, a project per runtime, the password auth
+        method, the users with their initial passwords, the groups, Vault credential stores with
+        their periodic tokens, targets with brokered credentials, and the roles). On the sandbox
+        also an ``orders`` table to query and session recording. ``report.terraform`` has each
+        folder's counts, ``report.changes`` lists what changed.
         """
         return setup(self.ctx)
 
     def teardown(self) -> TeardownReport:
-        """Remove everything :meth:`setup` made: sessions cancelled, the org deleted (with all it
-        holds), every Vault lease of the engine revoked (Vault drops the PostgreSQL users), the
-        engine, policy, Boundary's tokens and the KV engine removed; in the sandbox also the
-        recordings bucket and the ``store`` database."""
+        """Remove everything :meth:`setup` made: sessions cancelled, every Vault lease of the
+        engine revoked (Vault drops the PostgreSQL users), ``terraform destroy`` of
+        ``shared_services/boundary`` then ``shared_services/vault``, the KV engine removed; in
+        the sandbox also the recordings bucket and the ``orders`` table."""
         return teardown(self.ctx, self.jit)
 
     # --- just-in-time grants ---------------------------------------------------------------------

@@ -1,11 +1,7 @@
 """Where step 4 keeps what must outlive one Python process: in Vault, a KV version 1 engine.
 
-- ``users/<name>``: the generated login password of each Boundary user (a secrets manager is
-  where the Terraform variable ``user_passwords`` comes from, too);
 - ``grants/<user>/<group>``: the just-in-time memberships and when they expire, so that any
-  process (a notebook's kernel, a test, the next notebook) can run the expiry sweep;
-- ``boundary-tokens/<project>``: the accessor (not the token) of Boundary's Vault token, to
-  revoke it at teardown.
+  process (a notebook's kernel, a test, the next notebook) can run the expiry sweep.
 
 Endpoints (hvac): ``GET /sys/mounts``, ``POST /sys/mounts/:path`` (type ``kv``, version 1),
 ``GET|POST|DELETE /:mount/:path``, ``LIST /:mount/:prefix``, ``DELETE /sys/mounts/:path``.

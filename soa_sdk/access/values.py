@@ -6,21 +6,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from soa_sdk.tf.result import PlanSummary
 
 
 def _clock(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S")
-
-
-@dataclass(frozen=True)
-class UserPassword:
-    """A user's generated login password. Never shown; kept in Vault (see ``store``)."""
-
-    user: str
-    password: str = field(repr=False)
-
-    def __repr__(self) -> str:
-        return f"UserPassword(user={self.user!r}, password=<hidden>)"
 
 
 @dataclass(frozen=True)
@@ -160,9 +153,12 @@ class Revocation:
 
 @dataclass
 class SetupReport:
-    """What :meth:`~soa_sdk.access.Access.setup` found or made (ids only, no secrets)."""
+    """What :meth:`~soa_sdk.access.Access.setup` found or made (ids only, no secrets):
+    ``terraform`` has each folder's apply (its counts and addresses), ``changes`` what changed,
+    Terraform's resources and the SDK's own additions alike."""
 
     changes: list[str] = field(default_factory=list)
+    terraform: dict[str, PlanSummary] = field(default_factory=dict)
     org_id: str = ""
     auth_method_id: str = ""
     projects: dict[str, str] = field(default_factory=dict)
@@ -180,4 +176,5 @@ class TeardownReport:
     by Vault were left (must be none)."""
 
     removed: list[str] = field(default_factory=list)
+    terraform: dict[str, PlanSummary] = field(default_factory=dict)
     database_users_left: list[str] = field(default_factory=list)

@@ -195,6 +195,18 @@ class SandboxControls:
             raise ServiceUnavailable("The sandbox has no Boundary: run `soa-lab up`.")
         return ADMIN_AUTH_METHOD, ADMIN_LOGIN, password
 
+    def boundary_user_password(self, user: str) -> str:
+        """The password the sandbox gives ``user`` of access.json: the initial one that
+        ``shared_services/boundary`` sets from its ``user_passwords`` input (derived from the
+        sandbox's root token, :mod:`soa_sdk.sandbox.terraform.inputs`). On real endpoints the
+        user types their own."""
+        from soa_sdk.sandbox.terraform.inputs import derive, user_label
+
+        root = self._credentials.vault_token
+        if not root:
+            raise ServiceUnavailable("The sandbox has no Vault: run `soa-lab up`.")
+        return derive(root, user_label(user))
+
     @staticmethod
     def boundary_connect(api: _Requester, authorization_token: str, session_id: str) -> Any:
         """Open a session's local listener, as ``boundary connect`` does on the user's

@@ -33,15 +33,26 @@ from soa_sdk.sandbox.state import SandboxState
 VAULT_ROLE = "vault"
 
 
+def derive(root_token: str, label: str) -> str:
+    """A password of the sandbox whose root token is ``root_token``, for ``label`` (24
+    URL-safe characters)."""
+    digest = hmac.new(root_token.encode(), label.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).decode()[:24]
+
+
 def derived_secret(state: SandboxState, label: str) -> str:
     """A password of the sandbox for ``label`` (24 URL-safe characters)."""
-    digest = hmac.new(state.secret(ROOT_TOKEN).encode(), label.encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(digest.digest()).decode()[:24]
+    return derive(state.secret(ROOT_TOKEN), label)
+
+
+def user_label(user: str) -> str:
+    """The label of ``user``'s initial Boundary password."""
+    return f"boundary/users/{user}"
 
 
 def user_password(state: SandboxState, user: str) -> str:
     """The initial Boundary password Terraform gives ``user`` (``user_passwords``)."""
-    return derived_secret(state, f"boundary/users/{user}")
+    return derived_secret(state, user_label(user))
 
 
 def _database_endpoint(state: SandboxState) -> dict[str, Any]:
