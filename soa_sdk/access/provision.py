@@ -54,9 +54,13 @@ def setup(ctx: Context) -> SetupReport:
     report.org_id, report.auth_method_id = ids.org_id, ids.auth_method_id
     report.projects, report.users = ids.projects, ids.users
     report.groups, report.targets = ids.groups, ids.targets
+    admin = ctx.admin()
+    for scope_id in (ids.org_id, *ids.projects.values()):
+        for role in admin.list("roles", "list roles", scope_id=scope_id):
+            report.roles[role["name"]] = role["id"]
     if ctx.sandbox:
         report.database_changes += database.seed_orders(ctx.admin_pg(), ctx.spec.database.database)
-        builder = BoundarySetup(ctx.admin(), ctx.spec, report)
+        builder = BoundarySetup(admin, ctx.spec, report)
         builder.recording_bucket(_recording_bucket(ctx), ctx.region)
         builder.record_targets()
     ctx.ids = report

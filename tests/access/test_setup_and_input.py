@@ -32,6 +32,9 @@ def _state(access: Access) -> dict:
 def test_setup_is_idempotent(access: Access):
     again = access.setup()
     assert again.changes == [] and again.database_changes == []
+    # Terraform's second plan of both folders is empty.
+    assert set(again.terraform) == {"shared_services/vault", "shared_services/boundary"}
+    assert all(s.no_changes for s in again.terraform.values())
     assert set(again.targets) == {ADMIN_TARGET, READONLY_TARGET}
     assert set(again.users) == {"alice", "bob", "carol"}
     assert again.storage_bucket_id.startswith("sb_")
@@ -111,7 +114,7 @@ def test_no_secret_in_reprs_logs_or_status(fresh: Access, sandbox):
     fresh.run_queries(auth, ["SELECT 1"])
     fresh.revoke(auth)
     cred = auth.credentials[0]
-    user_passwords = [fresh.store.read(f"users/{u.name}")["password"] for u in fresh.spec.users]
+    user_passwords = [fresh.ctx.password(u.name) for u in fresh.spec.users]
     secret_values = {
         **{name: value for name, value in sandbox.secrets.items()},
         "alice token": alice.token,

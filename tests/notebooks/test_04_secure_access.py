@@ -28,6 +28,10 @@ def test_notebook_04_grants_just_in_time_and_replays_the_session(sandbox, lab, r
     assert result.ok, f"cell {result.failed_cell}: {result.error}"
     outcome = outcomes.read(result.output)
     assert outcome["setup_changes_on_second_run"] == []
+    assert set(outcome["terraform_first_run"]) == {
+        "shared_services/vault",
+        "shared_services/boundary",
+    }
     assert outcome["granted_group"] == "dba"
     assert outcome["alice_authorized"] is True
     assert outcome["alice_queries"] == len(QUERIES)
@@ -41,12 +45,12 @@ def test_notebook_04_grants_just_in_time_and_replays_the_session(sandbox, lab, r
     assert outcome["database_users_left"] == 0
     assert outcome["credentials_work_after_revoke"] is False
     assert_no_secret_in_outputs(result.output, sandbox)
-    # Nor the secrets of step 4: the users' passwords (kept in Vault by the SDK).
+    # Nor the secrets of step 4: the users' passwords (shared_services/boundary's input).
     shown = json.dumps(
         [c.get("outputs", []) for c in json.loads(result.output.read_text())["cells"]]
     )
     for user in lab.access.spec.users:
-        password = lab.access.store.read(f"users/{user.name}")["password"]
+        password = lab.access.ctx.password(user.name)
         assert password not in shown, f"the notebook shows {user.name}'s password"
     # And after the run alice holds no grant and no PostgreSQL user made by Vault is left.
     assert all(g.user != "alice" for g in lab.access.grants())
