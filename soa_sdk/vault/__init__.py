@@ -12,7 +12,6 @@ from soa_sdk.vault.database import (
     DatabaseRole,
     DatabaseSecrets,
     PostgresConnection,
-    VaultToken,
 )
 from soa_sdk.vault.errors import (
     AwsExchangeError,
@@ -51,7 +50,6 @@ __all__ = [
     "VaultNotFound",
     "VaultPermissionDenied",
     "VaultSetupError",
-    "VaultToken",
     "VaultUnavailable",
     "Workload",
     "WorkloadIdentity",

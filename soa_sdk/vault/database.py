@@ -10,8 +10,10 @@ This module wraps the real endpoints thinly (hvac does the HTTP):
 - ``POST /database/roles/:name`` defines what a dynamic user is (SQL run to create and drop it,
   ``default_ttl``, ``max_ttl``);
 - ``GET /database/creds/:name`` creates a user and returns it under a lease;
-- ``PUT /sys/leases/revoke`` and ``/sys/leases/revoke-prefix/:prefix`` drop users early;
-- ``POST /auth/token/create-orphan`` makes the token Boundary's Vault credential store holds.
+- ``PUT /sys/leases/revoke`` and ``/sys/leases/revoke-prefix/:prefix`` drop users early.
+
+Boundary's policy and the token its credential store holds are ``shared_services/vault``'s
+and ``shared_services/boundary``'s (``vault_policy``, ``vault_token``), not this module's.
 
 Docs: https://openbao.org/api-docs/secret/databases/ and .../databases/postgresql/ (same API as
 https://developer.hashicorp.com/vault/api-docs/secret/databases/postgresql).
@@ -42,7 +44,6 @@ from soa_sdk.vault.errors import (
 
 DEFAULT_MOUNT_POINT = "database"
 PLUGIN_NAME = "postgresql-database-plugin"
-BOUNDARY_POLICY = "boundary-db"
 
 #: Shortest lease we accept: Vault's expiration manager works at second resolution.
 MIN_TTL = 1
@@ -255,18 +256,6 @@ class DatabaseLease:
     renewable: bool = False
 
 
-@dataclass(frozen=True)
-class VaultToken:
-    """A Vault token and what it may do. ``repr`` shows the accessor, never the token."""
-
-    token: str = field(repr=False)
-    accessor: str = ""
-    policies: tuple[str, ...] = ()
-    period: int = 0
-    orphan: bool = False
-    renewable: bool = False
-
-
 class DatabaseSecrets:
     """The database secrets engine mounted at ``mount_point`` (``database/`` by default)."""
 
@@ -469,79 +458,8 @@ class DatabaseSecrets:
             self.client.sys.revoke_prefix(prefix)
         return prefix
 
-    # --- Boundary ----------------------------------------------------------------------------
-
-    def boundary_policy(self, roles: Iterable[str]) -> str:
-        """The HCL policy of Boundary's Vault credential store for these roles.
-
-        Boundary documents the token self-management paths it needs ("Vault Boundary Controller
-        Policy", boundary docs, concepts/domain-model/credential-stores); the only other
-        capability is reading ``:mount/creds/<role>``.
-        """
-        lines = [
-            f'path "{self.mount_point}/creds/{_check_name(r, "role name")}" {{\n'
-            '  capabilities = ["read"]\n}'
-            for r in roles
-        ]
-        if not lines:
-            raise InvalidSettingError("the Boundary policy needs at least one role")
-        for path, capability in _BOUNDARY_TOKEN_PATHS:
-            lines.append(f'path "{path}" {{\n  capabilities = ["{capability}"]\n}}')
-        return "\n".join(lines) + "\n"
-
-    def write_boundary_policy(self, roles: Iterable[str], name: str = BOUNDARY_POLICY) -> str:
-        """Write :meth:`boundary_policy` as ACL policy ``name``. Returns the HCL.
-
-        Supported methods: PUT /sys/policies/acl/:name (204).
-        """
-        _check_name(name, "policy name")
-        hcl = self.boundary_policy(roles)
-        with vault_errors(f"write the {name!r} policy"):
-            self.client.sys.create_or_update_acl_policy(name, hcl)
-        return hcl
-
-    def create_boundary_token(
-        self, policy: str = BOUNDARY_POLICY, period: _ttl.Duration = "20m"
-    ) -> VaultToken:
-        """An orphan, periodic, renewable token holding only ``policy``, for Boundary.
-
-        Supported methods: POST /auth/token/create-orphan (200). Boundary requires exactly this
-        shape: periodic (it renews the token and the token never reaches a max TTL), renewable,
-        and orphan (revoking whoever created it must not revoke the credential store). The
-        ``default`` policy is left out, so the token can do nothing beyond ``policy``.
-        """
-        _check_name(policy, "policy name")
-        period_s = _ttl.check_range(period, "token period", 60, _ttl.VAULT_SYSTEM_MAX_TTL)
-        with vault_errors("create the Boundary credential-store token"):
-            response = self.client.auth.token.create_orphan(
-                policies=[policy],
-                no_default_policy=True,
-                renewable=True,
-                period=f"{period_s}s",
-                display_name="boundary-credential-store",
-            )
-        auth = response["auth"]
-        return VaultToken(
-            token=auth["client_token"],
-            accessor=auth["accessor"],
-            policies=tuple(auth.get("token_policies") or auth.get("policies") or ()),
-            period=period_s,
-            orphan=bool(auth.get("orphan", True)),
-            renewable=bool(auth.get("renewable", False)),
-        )
-
-
-_BOUNDARY_TOKEN_PATHS: tuple[tuple[str, str], ...] = (
-    ("auth/token/lookup-self", "read"),
-    ("auth/token/renew-self", "update"),
-    ("auth/token/revoke-self", "update"),
-    ("sys/leases/renew", "update"),
-    ("sys/leases/revoke", "update"),
-    ("sys/capabilities-self", "update"),
-)
 
 __all__ = [
-    "BOUNDARY_POLICY",
     "DEFAULT_MOUNT_POINT",
     "PLUGIN_NAME",
     "REVOCATION_STATEMENTS",
@@ -549,5 +467,4 @@ __all__ = [
     "DatabaseRole",
     "DatabaseSecrets",
     "PostgresConnection",
-    "VaultToken",
 ]

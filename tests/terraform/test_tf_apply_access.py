@@ -178,6 +178,7 @@ def test_boundary_round_trip(
         secrets = [*tokens, sandbox.secret("boundary_admin_password")]
         secrets += list(inputs.variables(BOUNDARY, sandbox)["user_passwords"].values())
         assert not [s for s in secrets if s in applied.output], "a secret in Terraform's output"
+        _check_credential_store_token(sandbox, tokens[0])
 
         assert terraform.plan().no_changes
         # A just-in-time membership (what a grant adds) is no drift: Terraform leaves it.
@@ -216,3 +217,30 @@ def test_boundary_round_trip(
         assert terraform.state_list() == []
         assert boundary.find("scopes", access.org, scope_id="global") is None
         shared.destroy()
+
+
+def _check_credential_store_token(sandbox: SandboxState, token: str) -> None:
+    """The token Terraform gives a credential store: orphan, periodic, renewable, with only
+    the boundary-controller and database-<role> policies; it reads credentials, renews and
+    revokes their leases, and nothing else."""
+    mount = load_access().database.vault_mount
+    store = hvac.Client(url=sandbox.url("vault"), token=token, timeout=10)
+    me = store.auth.token.lookup_self()["data"]
+    assert sorted(me["policies"]) == ["boundary-controller", "database-admin", "database-readonly"]
+    assert me["orphan"] is True and me["renewable"] is True and me["period"] == 1200
+    assert store.auth.token.renew_self()["auth"]["lease_duration"] == 1200
+    issued = store.secrets.database.generate_credentials("readonly", mount)
+    assert issued["data"]["username"].startswith("v-")
+    store.sys.renew_lease(issued["lease_id"])
+    store.sys.revoke_lease(issued["lease_id"])  # what Boundary does when a session ends
+    denied = [
+        lambda: store.sys.list_mounted_secrets_engines(),
+        lambda: store.secrets.database.read_connection(load_access().database.name, mount),
+        lambda: store.secrets.database.create_role("evil", "x", ["SELECT 1"], mount_point=mount),
+        lambda: store.auth.token.create(policies=["boundary-controller"]),
+        lambda: store.sys.revoke_prefix(f"{mount}/creds/"),
+        lambda: store.sys.read_acl_policy("boundary-controller"),
+    ]
+    for call in denied:
+        with pytest.raises(hvac.exceptions.Forbidden):
+            call()

@@ -22,9 +22,7 @@ from soa_sdk.vault.errors import (
     InvalidSettingError,
     InvalidTTLError,
     VaultInvalidRequest,
-    VaultPermissionDenied,
     VaultUnavailable,
-    vault_errors,
 )
 
 SHORT_TTL = 2  # seconds: the lease Vault's expiration manager must end by itself
@@ -170,8 +168,6 @@ def test_bad_input_changes_nothing(vault: hvac.Client, setup: Setup) -> None:
         offline.configure(setup.connection, [setup.roles[0], setup.roles[0]])
     with pytest.raises(InvalidSettingError):
         offline.configure(setup.connection, ["prod-readonly"])  # type: ignore[list-item]
-    with pytest.raises(InvalidTTLError):
-        offline.create_boundary_token(period="5s")
     with pytest.raises(InvalidSettingError):
         offline.issue_credentials("../sys/mounts")
     with pytest.raises(VaultUnavailable, match="soa-lab status"):
@@ -190,47 +186,3 @@ def test_bad_input_changes_nothing(vault: hvac.Client, setup: Setup) -> None:
     with pytest.raises(hvac.exceptions.InvalidPath):  # Vault's 404: no connection at all
         vault.secrets.database.list_connections(db.mount_point)
     vault.sys.disable_secrets_engine(db.mount_point)
-
-
-def test_boundary_token_reads_credentials_and_nothing_else(
-    vault: hvac.Client, endpoints, setup: Setup
-) -> None:
-    policy = f"boundary-db-{secrets.token_hex(3)}"
-    hcl = setup.db.write_boundary_policy(["prod-readonly", "prod-admin"], name=policy)
-    assert f'path "{setup.db.mount_point}/creds/prod-admin"' in hcl
-    token = setup.db.create_boundary_token(policy=policy)
-    assert token.token not in repr(token)
-    boundary = hvac.Client(url=endpoints.vault_url, token=token.token, timeout=10)
-
-    me = boundary.auth.token.lookup_self()["data"]
-    assert me["policies"] == [policy]  # no "default" policy
-    assert me["orphan"] is True and me["renewable"] is True and me["period"] == 1200
-    assert boundary.auth.token.renew_self()["auth"]["lease_duration"] == 1200
-
-    issued = boundary.secrets.database.generate_credentials("prod-readonly", setup.db.mount_point)
-    assert issued["data"]["username"].startswith("v-")
-    boundary.sys.renew_lease(issued["lease_id"])
-    boundary.sys.revoke_lease(issued["lease_id"])  # what Boundary does when a session ends
-    assert not _role_exists(setup, issued["data"]["username"])
-    caps = boundary.write_data(
-        "sys/capabilities-self", data={"paths": [f"{setup.db.mount_point}/creds/prod-admin"]}
-    )
-    assert caps["data"]["capabilities"] == ["read"]
-
-    denied = [
-        lambda: boundary.sys.list_mounted_secrets_engines(),
-        lambda: boundary.secrets.database.read_connection("prod", setup.db.mount_point),
-        lambda: boundary.secrets.database.create_role(
-            "evil", "prod", ["SELECT 1"], mount_point=setup.db.mount_point
-        ),
-        lambda: boundary.secrets.database.rotate_root_credentials("prod", setup.db.mount_point),
-        lambda: boundary.auth.token.create(policies=[policy]),
-        lambda: boundary.sys.revoke_prefix(f"{setup.db.mount_point}/creds/"),
-        lambda: boundary.read("cubbyhole/anything"),
-        lambda: boundary.sys.read_acl_policy(policy),
-    ]
-    for call in denied:
-        with pytest.raises(VaultPermissionDenied) as info, vault_errors("try"):
-            call()
-        assert info.value.status == 403
-    vault.auth.token.revoke_accessor(token.accessor)
