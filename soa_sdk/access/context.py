@@ -1,5 +1,7 @@
-"""What every part of step 4 shares: the clients, the declared access, Boundary's admin login,
-the ids of what setup built, and the checks of names before any call.
+"""What every part of step 4 shares: the clients (``lab.tf`` among them), the declared access,
+Boundary's admin login, the users' passwords (``shared_services/boundary``'s input), the ids of
+what Terraform built, the renewal of Boundary's Vault tokens, and the checks of names before
+any call.
 
 The parts (:mod:`.provision`, :mod:`.sessions`, :mod:`.recordings`, :mod:`.roles`, and the
 just-in-time grants of :mod:`.grants`) each take a :class:`Context`;

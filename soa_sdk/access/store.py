@@ -34,7 +34,7 @@ class AccessStore:
                 "kv",
                 path=self.mount,
                 options={"version": "1"},
-                description="soa-lab step 4: user passwords and just-in-time grants",
+                description="soa-lab step 4: just-in-time grants",
             )
         return True
 
