@@ -7,6 +7,10 @@ from collections.abc import Callable
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from soa_sdk.sandbox.aws.authorization import install as install_authorization
+from soa_sdk.sandbox.aws.cloudfront_policies import (
+    CloudFrontPoliciesMiddleware,
+    keep_origin_access_control,
+)
 from soa_sdk.sandbox.aws.cloudtrail import CloudTrailMiddleware
 from soa_sdk.sandbox.aws.compression import DecompressionMiddleware
 from soa_sdk.sandbox.aws.health import HealthMiddleware
@@ -36,6 +40,9 @@ def build_app(root: RootKeys | None = None, clock: Callable[[], float] | None = 
     # IAM policies enforced from the first request, the sandbox's users created.
     install_authorization(root)
     app: WSGIApp = build_moto_app()
+    # CloudFront: the policy APIs moto lacks, and the origin access control moto drops.
+    keep_origin_access_control()
+    app = CloudFrontPoliciesMiddleware(app)
     # CloudTrail sits outside the token check so that refused web-identity calls are recorded.
     app = WebIdentityMiddleware(app)
     changes = ComputeChanges()
