@@ -16,7 +16,7 @@ from soa_sdk.sandbox.providers.aws.provider import SCHEMA_FILE
 from soa_sdk.sandbox.providers.schema import ProviderSchema
 
 # The folders whose every aws type the local provider implements.
-FOLDERS = ["org", "runtime_ecs", "runtime_eks", "runtime_ec2"]
+FOLDERS = ["org", "runtime_ecs", "runtime_eks", "runtime_ec2", "runtime_frontend"]
 
 
 def _folders(folder: Path) -> list[Path]:

@@ -3,7 +3,8 @@
 One module per AWS service family (:mod:`.organizations`, :mod:`.kms`, :mod:`.s3`,
 :mod:`.cloudtrail`, :mod:`.vpc`, :mod:`.routing`, :mod:`.security_groups`, :mod:`.logs`,
 :mod:`.iam`, :mod:`.ecs`, :mod:`.ecs_services`, :mod:`.eks`, :mod:`.launch_templates`,
-:mod:`.autoscaling`, :mod:`.data_sources`) on :mod:`.base`
+:mod:`.autoscaling`, :mod:`.cloudfront`, :mod:`.cloudfront_distribution`,
+:mod:`.wafv2`, :mod:`.data_sources`) on :mod:`.base`
 (configuration, credentials, clients, tags); the schema of them all is ``schema.json``.
 """
 
@@ -13,6 +14,13 @@ from typing import ClassVar
 
 from soa_sdk.sandbox.providers.aws.autoscaling import AutoScalingGroup
 from soa_sdk.sandbox.providers.aws.base import SCHEMA_FILE, AwsProvider
+from soa_sdk.sandbox.providers.aws.cloudfront import (
+    CachePolicyData,
+    OriginAccessControl,
+    OriginRequestPolicyData,
+    ResponseHeadersPolicy,
+)
+from soa_sdk.sandbox.providers.aws.cloudfront_distribution import Distribution
 from soa_sdk.sandbox.providers.aws.cloudtrail import Trail
 from soa_sdk.sandbox.providers.aws.data_sources import (
     AvailabilityZones,
@@ -59,6 +67,7 @@ from soa_sdk.sandbox.providers.aws.security_groups import (
     SecurityGroup,
 )
 from soa_sdk.sandbox.providers.aws.vpc import Eip, InternetGateway, NatGateway, Subnet, Vpc
+from soa_sdk.sandbox.providers.aws.wafv2 import WebAcl, WebAclLoggingConfiguration
 from soa_sdk.sandbox.providers.framework import (
     DataSource,
     Resource,
@@ -114,6 +123,12 @@ class LocalAwsProvider(AwsProvider):
         # runtime_ec2: modules/ec2_runtime
         AutoScalingGroup,
         InstanceProfile,
+        # runtime_frontend: modules/static_site
+        OriginAccessControl,
+        ResponseHeadersPolicy,
+        Distribution,
+        WebAcl,
+        WebAclLoggingConfiguration,
     ]
     data_source_types: ClassVar[list[type[DataSource]]] = [
         Partition,
@@ -122,4 +137,6 @@ class LocalAwsProvider(AwsProvider):
         PolicyDocument,
         AvailabilityZones,
         SsmParameter,
+        CachePolicyData,
+        OriginRequestPolicyData,
     ]
