@@ -1,5 +1,5 @@
-"""Terraform on terraform/org, then terraform/runtime_ecs, against a fresh sandbox: init,
-apply, no-change plan (twice), destroy, for each folder, side by side.
+"""Terraform on terraform/org, then terraform/runtime_ecs (or the folders given), against a
+fresh sandbox: init, apply, no-change plan (twice), destroy, for each folder, side by side.
 
 runtime_ecs goes into the account org makes (its provider assumes the role there), so org is
 applied first and destroyed last.
@@ -28,8 +28,25 @@ STEPS = ("init", "apply", "plan", "plan")
 
 def runtime_variables(state: SandboxState, folder: str) -> dict[str, str]:
     """A runtime folder's variables on the sandbox: its account's id (made by org), where
-    Consul and Vault's issuer are (placeholders: nothing here dials them)."""
+    Consul and Vault's issuer are, or for runtime_frontend the store's API origin
+    (placeholders: nothing here dials them)."""
+    if folder == "runtime_frontend":
+        spec = terraform_root() / folder / "frontend.auto.tfvars.json"
+        frontend = json.loads(spec.read_text())["frontend"]
+        return {
+            "account_id": _account_id(state, frontend["account"]),
+            "api_origin": json.dumps({"domain_name": "ingress.runtime-ecs.sandbox.soa-lab.test"}),
+        }
     runtime = json.loads((terraform_root() / folder / "runtime.auto.tfvars.json").read_text())
+    return {
+        "account_id": _account_id(state, runtime["runtime"]["account"]),
+        "consul": json.dumps({"server_address": "consul.sandbox.internal", "datacenter": "dc1"}),
+        "vault_oidc_issuer": "https://vault.sandbox.soa-lab.test/v1/identity/oidc",
+    }
+
+
+def _account_id(state: SandboxState, name: str) -> str:
+    """The id of the organization's account ``name``."""
     organizations = boto3.client(
         "organizations",
         endpoint_url=state.url("aws"),
@@ -38,12 +55,7 @@ def runtime_variables(state: SandboxState, folder: str) -> dict[str, str]:
         aws_secret_access_key=state.secret("aws_secret_access_key"),
     )
     accounts = organizations.list_accounts()["Accounts"]
-    account = next(a["Id"] for a in accounts if a["Name"] == runtime["runtime"]["account"])
-    return {
-        "account_id": account,
-        "consul": json.dumps({"server_address": "consul.sandbox.internal", "datacenter": "dc1"}),
-        "vault_oidc_issuer": "https://vault.sandbox.soa-lab.test/v1/identity/oidc",
-    }
+    return str(next(a["Id"] for a in accounts if a["Name"] == name))
 
 
 def main() -> None:
