@@ -10,7 +10,9 @@ else goes to moto untouched.
 
 Left out: custom cache and origin request policies (``Create``/``Update``/``Delete``: this
 lab's modules use the managed ones), managed response headers policies, ``Type`` filtering
-beyond managed/custom, pagination (``Marker``: every list fits one page here).
+beyond managed/custom, pagination (``Marker``: every list fits one page here). These calls
+are signed (the signature middleware is outside this one) but not checked against IAM
+policies, which moto's own dispatch does for the calls it serves.
 """
 
 from __future__ import annotations
