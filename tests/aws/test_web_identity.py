@@ -6,6 +6,7 @@ import base64
 import json
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,11 +53,12 @@ def _sign(header: dict[str, Any], claims: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="module")
-def issuer(sandbox: Any) -> Issuer:
+def issuer(sandbox: Any) -> Iterator[Issuer]:
     """OpenBao as an OIDC issuer: a key, roles with client ids, a workload entity."""
     url = sandbox.url("vault")
     root = hvac.Client(url=url, token=sandbox.secret("vault_root_token"))
     s = secrets.token_hex(3)
+    before = root.read("identity/oidc/config")["data"]["issuer"]
     root.write("identity/oidc/config", issuer=url)
     root.write(f"identity/oidc/key/aws-{s}", algorithm="RS256", allowed_client_ids="*")
     root.write(f"identity/oidc/role/sts-{s}", key=f"aws-{s}", client_id=AUDIENCE, ttl="10m")
@@ -73,7 +75,9 @@ def issuer(sandbox: Any) -> Issuer:
     workload = hvac.Client(url=url)
     workload.auth.userpass.login("deployer", password, mount_point=f"userpass-{s}")
     iss = f"{url}/v1/identity/oidc"
-    return Issuer(iss, iss.split("://", 1)[1], s, workload)
+    yield Issuer(iss, iss.split("://", 1)[1], s, workload)
+    # The session's sandbox keeps OpenBao's own issuer for the tests after this one.
+    root.write("identity/oidc/config", issuer=before)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import base64
 import json
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,15 +51,18 @@ class Setup:
 
 
 @pytest.fixture(scope="module")
-def setup(vault: hvac.Client, endpoints) -> Setup:
+def setup(vault: hvac.Client, endpoints) -> Iterator[Setup]:
     suffix = secrets.token_hex(3)
     wi = WorkloadIdentity(vault, approle_mount=f"approle-{suffix}")
+    before = vault.read("identity/oidc/config")["data"]["issuer"]
     issuer = wi.configure_issuer(endpoints.vault_url)
     key, role = f"aws-{suffix}", f"runtime-ecs-{suffix}"
     wi.create_key(key, allowed_client_ids=[DEFAULT_AUDIENCE, "not-sts"])
     wi.create_role(role, key=key, ttl=TOKEN_TTL, template={"account": "runtime-ecs"})
     workload = wi.create_workload(f"deployer-{suffix}", role)
-    return Setup(wi, issuer, key, role, workload, wi.login(workload))
+    yield Setup(wi, issuer, key, role, workload, wi.login(workload))
+    # The session's sandbox keeps OpenBao's own issuer for the tests after this one.
+    vault.write("identity/oidc/config", issuer=before)
 
 
 def test_issuer_and_keys_are_where_oidc_clients_look(setup: Setup, endpoints) -> None:
