@@ -146,17 +146,26 @@ def _block_problems(block: Any, body: dict[str, Any], where: str) -> list[str]:
 
 def _schema_problems(folder: Path, schema: Any) -> list[str]:
     """Every argument of ``folder``'s resources, data sources and provider blocks that the
-    provider's schema (a ``ProviderSchema``) does not have, or has otherwise."""
+    provider's schema (a ``ProviderSchema``) does not have, or has otherwise. ``schema`` may
+    also be several providers' schemas by name (``{"vault": ..., "boundary": ...}``): each type
+    and provider block is then checked against its own provider's, others are left out."""
     import hcl2
+
+    def schema_of(name: str) -> Any:
+        return schema.get(name) if isinstance(schema, dict) else schema
 
     problems: list[str] = []
     for path in sorted(folder.glob("*.tf")):
         with path.open() as handle:
             document = hcl2.load(handle)
-        for kind, section in (("resource", schema.resources), ("data", schema.data_sources)):
+        for kind in ("resource", "data"):
             for entry in document.get(kind, []):
                 for quoted, instances in entry.items():
                     type_name = quoted.strip('"')
+                    provider = schema_of(type_name.split("_", 1)[0])
+                    if provider is None:
+                        continue  # another provider's type: its own test checks it
+                    section = provider.resources if kind == "resource" else provider.data_sources
                     if type_name not in section:
                         problems.append(f"{path.name}: {type_name} has no schema")
                         continue
@@ -164,8 +173,11 @@ def _schema_problems(folder: Path, schema: Any) -> list[str]:
                         where = f"{path.name}: {type_name}.{name}"
                         problems += _block_problems(section[type_name].block, body, where)
         for entry in document.get("provider", []):
-            for _, body in entry.items():
-                problems += _block_problems(schema.provider.block, body, f"{path.name}: provider")
+            for quoted, body in entry.items():
+                provider = schema_of(quoted.strip('"'))
+                if provider is not None:
+                    where = f"{path.name}: provider"
+                    problems += _block_problems(provider.provider.block, body, where)
     return problems
 
 

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import hvac
 import pytest
-from schema_usage import problems_in
 
 from soa_sdk.access.client import BoundaryApi
 from soa_sdk.paths import terraform_root
@@ -34,8 +33,8 @@ SCHEMAS = {
 
 
 @pytest.mark.parametrize("folder", [VAULT, BOUNDARY])
-def test_every_argument_the_folder_uses_is_in_the_schema(folder: str) -> None:
-    problems = problems_in(terraform_root() / folder, SCHEMAS)
+def test_every_argument_the_folder_uses_is_in_the_schema(folder: str, schema_problems) -> None:
+    problems = schema_problems(terraform_root() / folder, SCHEMAS)
     assert not problems, "\n".join(problems)
 
 
