@@ -34,7 +34,7 @@ from soa_sdk import validate
 from soa_sdk.awsclient import translate_client_error
 from soa_sdk.errors import Conflict, NotFound, ServiceUnavailable, SoaLabError, ValidationError
 from soa_sdk.reachability import ingress_service, unavailable
-from soa_sdk.runtime import compute, mesh, network, proxy, workloads
+from soa_sdk.runtime import applied, compute, mesh, network, proxy, workloads
 from soa_sdk.tables import Table
 from soa_sdk.tf.lab_spec import MeshSpec, RuntimeSpec, load_mesh, validate_runtime
 
@@ -63,9 +63,10 @@ class RuntimeReport:
     compute: compute.Compute
     consul_entries: list[str] = field(default_factory=list)
     workloads: list[dict[str, Any]] = field(default_factory=list)
-    terraform: PlanSummary | None = None
-    """What ``terraform apply`` of ``shared_services/consul`` did (None: not applied by this
-    call, e.g. a runtime no folder declares)."""
+    terraform: dict[str, PlanSummary] = field(default_factory=dict)
+    """What ``terraform apply`` did, by folder: the runtime's own (``runtime_ecs``...) and
+    ``shared_services/consul`` (the mesh's policy) when this call applied it; empty for a
+    runtime no folder declares."""
 
     def table(self) -> Table:
         """Every resource, one row each: where it lives, its kind and its identifier."""
@@ -91,6 +92,10 @@ class RuntimeReport:
         ]
         if c.node_group:
             rows.append({"where": f"AWS {self.account}", "kind": "node group", "id": c.node_group})
+        rows += [
+            {"where": f"AWS {self.account}", "kind": "auto scaling group", "id": g}
+            for g in c.groups
+        ]
         rows += [{"where": f"AWS {self.account}", "kind": "instance", "id": i} for i in c.instances]
         rows += [
             {"where": f"Consul {self.partition}", "kind": e.split(":")[0], "id": e.split(":", 1)[1]}
@@ -187,10 +192,10 @@ class Runtimes:
     ) -> RuntimeReport:
         runtime = self._runtime(name, spec)
         declared = self.is_declared(runtime)
-        applied: PlanSummary | None = None
+        policy_applied: PlanSummary | None = None
         if declared and policy is None:
             # One apply of the mesh's policy covers this runtime and its upstreams.
-            applied = policy = self.apply_mesh_policy()
+            policy_applied = policy = self.apply_mesh_policy()
         if with_upstreams and spec is None:
             for other in self.upstream_runtimes(name):
                 self.progress(f"{name} calls services of {other}: making sure it runs")
@@ -204,7 +209,8 @@ class Runtimes:
             if not existed:  # never leave a half-created runtime behind
                 self._teardown(runtime)
             raise
-        report.terraform = applied
+        if policy_applied is not None:
+            report.terraform[mesh.TERRAFORM_FOLDER] = policy_applied
         return report
 
     def is_declared(self, runtime: RuntimeSpec) -> bool:
@@ -216,9 +222,18 @@ class Runtimes:
         entries of every declared runtime (no change when they are as declared)."""
         assert self.terraform is not None
         variables = None if self.sandbox is not None else {"consul_address": self.consul.url}
-        applied = self.terraform.apply(mesh.TERRAFORM_FOLDER, variables)
-        self.progress(f"terraform/{mesh.TERRAFORM_FOLDER}: {applied.counts()}")
-        return applied
+        summary = self.terraform.apply(mesh.TERRAFORM_FOLDER, variables)
+        self.progress(f"terraform/{mesh.TERRAFORM_FOLDER}: {summary.counts()}")
+        return summary
+
+    def apply_runtime(self, runtime: RuntimeSpec, account_id: str) -> PlanSummary:
+        """``terraform apply`` of the runtime's folder (``runtime_ecs``...) into its account:
+        the network, the compute and the workload identity it declares."""
+        assert self.terraform is not None
+        folder = applied.folder(runtime)
+        summary = self.terraform.apply(folder, {"account_id": account_id})
+        self.progress(f"terraform/{folder}: {summary.counts()}")
+        return summary
 
     def _build(self, runtime: RuntimeSpec, account: Any, declared: bool) -> RuntimeReport:
         say = self.progress
@@ -235,16 +250,26 @@ class Runtimes:
             for entry in entries:
                 consul.put_config(entry, runtime.consul_partition)
             written = [f"{e['Kind']}:{e['Name']}" for e in entries]
-        ec2 = session.client("ec2", region_name=runtime.region)
+        regional = self._regional(session, runtime.region)
+        terraform: dict[str, PlanSummary] = {}
         try:
-            net = network.ensure_network(
-                ec2, runtime.name, runtime.vpc_cidr, [s.port for s in runtime.services]
-            )
-            say(f"network {net.vpc_id} ready")
-            regional = self._regional(session, runtime.region)
-            calls = {s.name: workloads.upstreams(s, runtime, mesh_spec) for s in runtime.services}
-            machines = compute.ensure_compute(regional, runtime, net, calls)
-            say(f"{runtime.kind} compute ready")
+            if declared:  # the network and the compute: terraform apply of its folder
+                terraform[applied.folder(runtime)] = self.apply_runtime(runtime, account.id)
+                net = applied.network(regional.client("ec2"), runtime)
+                machines = applied.compute(regional, runtime)
+            else:
+                net = network.ensure_network(
+                    regional.client("ec2"),
+                    runtime.name,
+                    runtime.vpc_cidr,
+                    [s.port for s in runtime.services],
+                )
+                say(f"network {net.vpc_id} ready")
+                calls = {
+                    s.name: workloads.upstreams(s, runtime, mesh_spec) for s in runtime.services
+                }
+                machines = compute.ensure_compute(regional, runtime, net, calls)
+                say(f"{runtime.kind} compute ready")
         except SoaLabError:
             raise
         except Exception as error:
@@ -267,6 +292,7 @@ class Runtimes:
             machines,
             [*written, f"ingress-gateway:{mesh.ingress_name(runtime)}"],
             instances,
+            terraform,
         )
 
     def mesh_spec_with(self, runtime: RuntimeSpec) -> MeshSpec:
@@ -388,9 +414,14 @@ class Runtimes:
                     self.sandbox.workloads.stop(workload["id"])
                     removed.append(f"workload:{workload['id']}")
         session = None
+        declared = self.is_declared(runtime)
         try:
             session = self._regional(self.org.session(runtime.account).session, runtime.region)
-            removed += compute.destroy_compute(session, runtime)
+            if declared:  # what a release added beside Terraform's, then Terraform's own
+                removed += compute.destroy_released(session, runtime)
+                removed += self.destroy_runtime(runtime)
+            else:
+                removed += compute.destroy_compute(session, runtime)
         except NotFound:
             pass  # the account is gone, and with it everything in it
         except SoaLabError:
@@ -406,7 +437,7 @@ class Runtimes:
                 removed.append(f"partition:{runtime.consul_partition}")
             except NotFound:
                 pass
-        if session is not None:
+        if session is not None and not declared:
             try:
                 removed += network.destroy_network(session.client("ec2"), runtime.name)
             except SoaLabError:
@@ -415,6 +446,14 @@ class Runtimes:
                 raise translate_client_error(error, f"destroy {runtime.name}") from None
         self.consul.request("DELETE", f"kv/{mesh.REGISTRY_PREFIX}{runtime.name}")
         return removed
+
+    def destroy_runtime(self, runtime: RuntimeSpec) -> list[str]:
+        """``terraform destroy`` of the runtime's folder; the addresses it destroyed."""
+        assert self.terraform is not None
+        folder = applied.folder(runtime)
+        summary = self.terraform.destroy(folder, {"account_id": self._account(runtime).id})
+        self.progress(f"terraform/{folder}: {len(summary.destroyed)} destroyed")
+        return [f"terraform/{folder}:{address}" for address in summary.destroyed]
 
     def _wait_stopped(self, runtime: RuntimeSpec) -> list[str]:
         """Wait until the scheduler has stopped the runtime's ECS tasks (its services are

@@ -34,6 +34,8 @@ class Compute:
     task_definitions: list[str] = field(default_factory=list)
     services: list[str] = field(default_factory=list)
     node_group: str = ""
+    groups: list[str] = field(default_factory=list)
+    """Auto Scaling groups (an EC2 runtime applied by Terraform: one per service version)."""
     instances: list[str] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)
 
@@ -203,6 +205,34 @@ def _ecs_services(ecs: Any, cluster: str) -> list[dict[str, Any]]:
         return []
     arns = ecs.list_services(cluster=cluster)["serviceArns"]
     return ecs.describe_services(cluster=cluster, services=arns)["services"] if arns else []
+
+
+def destroy_released(session: Any, runtime: RuntimeSpec) -> list[str]:
+    """What a release (step 3) added to an ECS runtime beside what Terraform made: the ECS
+    services and task definition revisions without the ``ManagedBy = terraform`` tag that the
+    runtime folder's provider gives everything (``default_tags``). Removed before ``terraform
+    destroy``, which cannot delete a cluster that still runs services; nothing for other kinds."""
+    if runtime.kind != "ecs":
+        return []
+    ecs = session.client("ecs")
+
+    def by_terraform(arn: str) -> bool:
+        tags = ecs.list_tags_for_resource(resourceArn=arn)["tags"]
+        return {"key": "ManagedBy", "value": "terraform"} in tags
+
+    removed = []
+    for service in _ecs_services(ecs, runtime.name):
+        if service["status"] == "ACTIVE" and not by_terraform(service["serviceArn"]):
+            name = service["serviceName"]
+            ecs.update_service(cluster=runtime.name, service=name, desiredCount=0)
+            ecs.delete_service(cluster=runtime.name, service=name, force=True)
+            removed.append(service["serviceArn"])
+    active = ecs.list_task_definitions(familyPrefix=runtime.name, status="ACTIVE")
+    for arn in active["taskDefinitionArns"]:
+        if not by_terraform(arn):
+            ecs.deregister_task_definition(taskDefinition=arn)
+            removed.append(arn)
+    return removed
 
 
 def _destroy_ecs(ecs: Any, runtime: RuntimeSpec) -> list[str]:

@@ -64,12 +64,15 @@ def _ecs_applied(member: Client, runtime: dict[str, Any]) -> None:
     assert ecs.describe_clusters(clusters=[name])["clusters"][0]["status"] == "ACTIVE"
     arns = ecs.list_services(cluster=name)["serviceArns"]
     services = ecs.describe_services(cluster=name, services=arns)["services"]
-    assert {s["serviceName"]: s["desiredCount"] for s in services} == _workloads(runtime)
+    # Named as their task definitions' families: <runtime>-<service>-<version>.
+    wanted = {f"{name}-{workload}": count for workload, count in _workloads(runtime).items()}
+    assert {s["serviceName"]: s["desiredCount"] for s in services} == wanted
 
 
 def _ecs_drift(member: Client, runtime: dict[str, Any]) -> str:
     workload = next(iter(_workloads(runtime)))
-    member("ecs").update_service(cluster=runtime["name"], service=workload, desiredCount=5)
+    service = f"{runtime['name']}-{workload}"
+    member("ecs").update_service(cluster=runtime["name"], service=service, desiredCount=5)
     return f'module.compute.aws_ecs_service.this["{workload}"]'
 
 

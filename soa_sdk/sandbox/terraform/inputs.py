@@ -8,6 +8,11 @@ set does, and what it makes before the first run, as an administrator does.
   :func:`prepare` makes first, as a DBA makes it on a managed database (here a superuser:
   RDS's master user has ``rds_superuser``). The ``store`` database is made too (on real
   endpoints the runtime has it; step 4 seeds its ``orders`` table on the sandbox).
+- a runtime folder (``runtime_ecs``, ``runtime_eks``, ``runtime_ec2``, or one step 5 renders:
+  a folder with a ``runtime.auto.tfvars.json``): ``vault_oidc_issuer``, the ``iss`` of
+  OpenBao's identity tokens at its TLS address, which the account trusts as an OIDC provider;
+  ``consul``, the Consul emulator's HTTPS address and datacenter (what the workloads would
+  join). ``account_id`` is the caller's: the runtime's account in the organization.
 - ``shared_services/boundary``: ``boundary_address`` (the emulator's TLS listener),
   ``boundary_admin`` (``boundary dev``'s global auth method and admin login) and
   ``boundary_admin_password``, ``vault_address``, ``database_endpoint``, and
@@ -26,7 +31,9 @@ import hmac
 import json
 from typing import Any
 
+from soa_sdk.paths import terraform_root
 from soa_sdk.sandbox.services.boundary import ADMIN_AUTH_METHOD, ADMIN_LOGIN, ADMIN_PASSWORD
+from soa_sdk.sandbox.services.consul import DATACENTER
 from soa_sdk.sandbox.services.vault import ROOT_TOKEN, tls_url
 from soa_sdk.sandbox.state import SandboxState
 
@@ -82,6 +89,16 @@ def variables(folder: str, state: SandboxState) -> dict[str, Any]:
             "vault_address": tls_url(state.services["vault"]),
             "database_endpoint": _database_endpoint(state),
             "user_passwords": {u.name: user_password(state, u.name) for u in load_access().users},
+        }
+    if (terraform_root() / folder / "runtime.auto.tfvars.json").is_file():
+        from urllib.parse import urlsplit
+
+        from soa_sdk.vault.identity import token_issuer
+
+        consul = state.services["consul"].extra.get("https_url") or state.url("consul")
+        return {
+            "vault_oidc_issuer": token_issuer(tls_url(state.services["vault"])),
+            "consul": {"server_address": urlsplit(consul).netloc, "datacenter": DATACENTER},
         }
     return {}
 

@@ -191,8 +191,10 @@ resource "aws_ecs_task_definition" "this" {
         "consul.hashicorp.com/service-port"         = tostring(each.value.service.port)
         "consul.hashicorp.com/service-meta-version" = each.value.version
         "consul.hashicorp.com/partition"            = var.consul.partition
+        # An upstream in another admin partition in consul-k8s's labelled form.
         "consul.hashicorp.com/upstreams" = join(",", [
-          for u, port in local.upstream_ports[each.value.service.name] : "${u}:${port}"
+          for u, port in local.upstream_ports[each.value.service.name] :
+          "${lookup(var.upstream_partitions, u, var.consul.partition) == var.consul.partition ? u : "${u}.svc.default.ns.${var.upstream_partitions[u]}.ap"}:${port}"
         ])
       }
       logConfiguration = {
@@ -212,7 +214,8 @@ resource "aws_ecs_task_definition" "this" {
 resource "aws_ecs_service" "this" {
   for_each = local.workloads
 
-  name                    = each.key
+  # As the task definition's family: a release adds a version's service beside these.
+  name                    = "${var.name}-${each.key}"
   cluster                 = aws_ecs_cluster.this.id
   task_definition         = aws_ecs_task_definition.this[each.key].arn
   desired_count           = each.value.service.replicas

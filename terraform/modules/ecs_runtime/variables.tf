@@ -86,6 +86,17 @@ variable "consul" {
   }
 }
 
+variable "upstream_partitions" {
+  description = "The admin partition of each upstream the services call that runs in another runtime (by service name); an upstream not listed is in this runtime's own partition."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for p in values(var.upstream_partitions) : can(regex("^[a-z][a-z0-9-]{0,62}$", p))])
+    error_message = "upstream_partitions must map service names to admin partition names (lowercase letters, digits, hyphens)."
+  }
+}
+
 variable "log_retention_days" {
   description = "How many days workload logs are kept in CloudWatch Logs."
   type        = number

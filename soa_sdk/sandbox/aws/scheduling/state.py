@@ -123,10 +123,16 @@ def autoscaling_groups() -> list[dict[str, Any]]:
                     "region": region,
                     "autoScalingGroupName": name,
                     "desiredCapacity": int(group.desired_capacity or 0),
-                    "tags": {t["key"]: t["value"] for t in getattr(group, "tags", []) or []},
+                    "tags": _group_tags(group),
                 }
             )
     return found
+
+
+def _group_tags(group: Any) -> dict[str, str]:
+    """An Auto Scaling group's tags; moto keeps them as the API's ``Key``/``Value`` items."""
+    tags = getattr(group, "tags", None) or []
+    return {str(t.get("Key", t.get("key"))): str(t.get("Value", t.get("value"))) for t in tags}
 
 
 def snapshot(seq: int) -> dict[str, Any]:

@@ -27,6 +27,18 @@ module "compute" {
     datacenter     = var.consul.datacenter
     partition      = var.runtime.consul_partition
   }
+
+  # Where each upstream runs: the mesh's specification, read from every runtime's folder.
+  upstream_partitions = {
+    for u in distinct(flatten([for s in var.runtime.services : s.upstreams])) :
+    u => module.spec.services[u].partition
+    if module.spec.services[u].partition != var.runtime.consul_partition
+  }
+}
+
+module "spec" {
+  source        = "../modules/lab_spec"
+  terraform_dir = "${path.root}/.."
 }
 
 module "workload_identity" {
