@@ -2,10 +2,12 @@
 
 :meth:`Extend.add_runtime` follows the monorepo's pattern: it writes the new runtime's folder
 from ``terraform/templates/runtime`` (:mod:`soa_sdk.tf.template`), runs the offline checks on
-it (:mod:`soa_sdk.tf.checks`: parse, fmt, conventions, checkov), then builds the equivalent:
-an account under the ``runtimes`` OU (step 0's ``add_account``), the runtime in it (step 1's
-``create``: network, compute, Consul admin partition, entries, workloads) and what lets the
-mesh use it across runtimes. The new runtime runs services that already run elsewhere (e.g.
+it (:mod:`soa_sdk.tf.checks`: parse, fmt, conventions, checkov), then builds it: an account
+under the ``runtimes`` OU (step 0's ``add_account``), the runtime in it (step 1's ``create``
+with the folder: ``terraform apply`` of it, then the Consul admin partition, entries and
+workloads) and what lets the mesh use it across runtimes. The Consul entries of the new
+partition are written with HTTP: ``shared_services/consul`` declares the runtimes of
+``terraform/``, and applying it from a scratch copy would fight the next step 1 over them. The new runtime runs services that already run elsewhere (e.g.
 ``payments``): the existing runtime stays the service's primary, the new one becomes its
 failover target. In Consul terms (the entries ``terraform/shared_services/consul`` declares):
 
@@ -23,8 +25,8 @@ region, service, or a bad account or folder name: :class:`ValidationError`): a r
 writes no folder and creates nothing. What it did is recorded in Consul's KV store
 (``soa-lab/extensions/<name>``), so :meth:`Extend.remove_runtime` undoes all of it, from any
 process: the failover resolvers, the runtime (workloads, Consul entries and partition, AWS
-resources), the account (removed from the organization: ``RemoveAccountFromOrganization`` in
-the sandbox; on real AWS an account is closed instead, ``CloseAccount``, and AWS keeps it
+resources: ``terraform destroy`` of its folder), the account (removed from the organization:
+``RemoveAccountFromOrganization`` in the sandbox; on real AWS an account is closed instead, ``CloseAccount``, and AWS keeps it
 suspended for 90 days) and the folder it wrote. A scratch copy of ``terraform/`` that
 :meth:`Extend.scratch_terraform` made goes with the last runtime written into it, so a run of
 step 5 leaves no ``soa-lab-step5-*`` folder behind.
@@ -260,7 +262,7 @@ class Extend:
             else:
                 created = self.org.add_account(account_spec)
             say(f"account {created.name} ({created.id}) in OU {created.ou}")
-            report = self.runtime.create(spec=spec, with_upstreams=False)
+            report = self.runtime.create(spec=spec, with_upstreams=False, terraform_root=root)
             self._label_workloads(spec)
             failover = self._ensure_failover(spec, combined)
         except BaseException:
@@ -360,7 +362,7 @@ class Extend:
         account = org_spec.AccountSpec(**record["account"])
         if account.name not in [a.name for a in self.org.spec.accounts]:
             self.org.spec = self.org.spec.with_account(account)  # a new process
-        removed += self.runtime.destroy(spec=spec)
+        removed += self.runtime.destroy(spec=spec, terraform_root=Path(record["folder"]).parent)
         removed += self._remove_account(account.name)
         folder = Path(record["folder"])
         if folder.is_dir() and (folder / tfspec.RUNTIME_FILE).is_file():

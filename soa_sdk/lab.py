@@ -177,19 +177,21 @@ class Lab:
 
         return LabTerraform(self._terraform_runner, self.target, self.progress)
 
-    def _terraform_runner(self, folder: str, progress: Progress) -> FolderRunner:
+    def _terraform_runner(
+        self, folder: str, progress: Progress, root: Path | None = None
+    ) -> FolderRunner:
         if self.target == "sandbox":
             from soa_sdk.sandbox.state import SandboxState
             from soa_sdk.sandbox.terraform.run import Terraform
 
-            return Terraform(folder, SandboxState.load(self._sandbox_home), progress)
+            return Terraform(folder, SandboxState.load(self._sandbox_home), progress, root=root)
         from soa_sdk.sandbox.state import sandbox_home
         from soa_sdk.tf.runner import RegistryRunner
 
         account = self.aws.client("sts").get_caller_identity()["Account"]
         variables = {"management_account_id": account, "region": self.endpoints.region}
         work = sandbox_home() / "terraform-aws" / "work"
-        return RegistryRunner(folder, work, self.endpoints.region, variables, progress)
+        return RegistryRunner(folder, work, self.endpoints.region, variables, progress, root)
 
     # -- steps -------------------------------------------------------------------------------
     @cached_property

@@ -2,18 +2,22 @@
 
 A runtime is declared in ``terraform/runtime_<x>/runtime.auto.tfvars.json`` (see
 :mod:`soa_sdk.tf.lab_spec`): its kind (ecs, eks, ec2), account, region, VPC block, Consul admin
-partition and services. :meth:`Runtimes.create` builds it through the member account's own
-session from step 0: the mesh's policy (``terraform/shared_services/consul``, applied by real
-Terraform through ``lab.tf``: admin partitions, config entries), the network
-(:mod:`.network`), the compute (:mod:`.compute`) and the runtime's ingress gateway
-(:mod:`.mesh`). A runtime that no folder of ``terraform/`` declares (step 5's new one, until it
-applies its own folder) gets its mesh entries written with HTTP instead. An ECS runtime's
-services run what ECS runs for them (in the sandbox, the sandbox's scheduler starts the
-workload host's instances to match each service's desired count and task definition): step 1
-waits until they do and pass in Consul. In the sandbox step 1 starts the workloads of EKS and
-EC2 runtimes itself. Every step adopts what exists, so creating twice changes nothing; when a
-step fails, what this call created is removed again. :meth:`Runtimes.destroy` removes
-everything, in AWS and in Consul.
+partition and services. :meth:`Runtimes.create` applies, with real Terraform through ``lab.tf``
+and side by side, the mesh's policy (``terraform/shared_services/consul``: admin partitions,
+config entries) and the runtime's folder with those of the runtimes it calls
+(``terraform/runtime_ecs``...: network, compute, workload identity, into each runtime's account
+through the role step 0 made there), reads back what they made (:mod:`.applied`), then adds what
+Terraform does not declare: the runtime's ingress gateway (:mod:`.mesh`) and its registry entry.
+A runtime that no folder of ``terraform/`` declares (step 5's new one) is built through the APIs
+instead: its mesh entries with HTTP, its network (:mod:`.network`) and compute (:mod:`.compute`)
+with boto3. An ECS runtime's services run what ECS runs for them (in the sandbox, the sandbox's
+scheduler starts the workload host's instances to match each service's desired count and task
+definition): step 1 waits until they do and pass in Consul. In the sandbox step 1 starts the
+workloads of EKS and EC2 runtimes itself (Kubernetes pods and the instances' boot scripts have no
+stand-in yet). Creating twice changes nothing (Terraform's plans are empty); when a step fails,
+what this call created is removed again. :meth:`Runtimes.destroy` removes everything: what a
+release added beside Terraform's services, then ``terraform destroy`` of the folder, and the
+mesh entries in Consul.
 
 Against real AWS the workloads are the ECS tasks / EKS pods / EC2 instances running the
 fake-service image, joined to the mesh by Consul's ECS or Helm integration (declared in
@@ -22,10 +26,13 @@ Terraform); the SDK then only reads the ingress gateway's address from Consul.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -64,9 +71,9 @@ class RuntimeReport:
     consul_entries: list[str] = field(default_factory=list)
     workloads: list[dict[str, Any]] = field(default_factory=list)
     terraform: dict[str, PlanSummary] = field(default_factory=dict)
-    """What ``terraform apply`` did, by folder: the runtime's own (``runtime_ecs``...) and
-    ``shared_services/consul`` (the mesh's policy) when this call applied it; empty for a
-    runtime no folder declares."""
+    """What ``terraform apply`` did in this call, by folder: ``shared_services/consul`` (the
+    mesh's policy), the runtime's own (``runtime_ecs``...) and those of the runtimes it calls;
+    empty for a runtime no folder declares."""
 
     def table(self) -> Table:
         """Every resource, one row each: where it lives, its kind and its identifier."""
@@ -174,48 +181,70 @@ class Runtimes:
         name: str = "runtime-ecs",
         spec: RuntimeSpec | None = None,
         with_upstreams: bool = True,
+        terraform_root: Path | None = None,
     ) -> RuntimeReport:
         """Build runtime ``name`` (or the given ``spec``); safe to run again.
 
         With ``with_upstreams`` (the default) the runtimes that serve what its services call
         are created first (idempotently), so that its requests succeed end to end.
+        ``terraform_root``: a copy of ``terraform/`` holding the folder of a ``spec`` that
+        ``terraform/`` does not declare (step 5 renders one): that folder is applied.
         """
         validate.flag(with_upstreams, "with_upstreams")
-        return self._create(name, spec, with_upstreams, policy=None)
+        return self._create(name, spec, with_upstreams, None, terraform_root)
 
     def _create(
         self,
         name: str,
         spec: RuntimeSpec | None,
         with_upstreams: bool,
-        policy: PlanSummary | None,
+        terraform: dict[str, PlanSummary] | None,
+        root: Path | None = None,
     ) -> RuntimeReport:
         runtime = self._runtime(name, spec)
         declared = self.is_declared(runtime)
-        policy_applied: PlanSummary | None = None
-        if declared and policy is None:
-            # One apply of the mesh's policy covers this runtime and its upstreams.
-            policy_applied = policy = self.apply_mesh_policy()
-        if with_upstreams and spec is None:
-            for other in self.upstream_runtimes(name):
-                self.progress(f"{name} calls services of {other}: making sure it runs")
-                self._create(other, None, False, policy)
+        upstreams = self.upstream_runtimes(name) if with_upstreams and spec is None else []
+        if terraform is None:  # the first call applies what it and its upstreams need
+            terraform = {}
+            if declared:
+                terraform = self.apply_declared([*map(self.spec, upstreams), runtime])
+            elif root is not None and self.terraform is not None:
+                account_id = self._account(runtime).id
+                terraform = {applied.folder(runtime): self.apply_runtime(runtime, account_id, root)}
+        for other in upstreams:
+            self.progress(f"{name} calls services of {other}: making sure it runs")
+            self._create(other, None, False, terraform)
         account = self._account(runtime)
         self._check_registry(runtime)
         existed = self.record(runtime.name) is not None
         try:
-            report = self._build(runtime, account, declared)
+            report = self._build(runtime, account, declared, terraform.get(applied.folder(runtime)))
         except BaseException:
             if not existed:  # never leave a half-created runtime behind
-                self._teardown(runtime)
+                self._teardown(runtime, root)
             raise
-        if policy_applied is not None:
-            report.terraform[mesh.TERRAFORM_FOLDER] = policy_applied
+        report.terraform = dict(terraform)
         return report
 
     def is_declared(self, runtime: RuntimeSpec) -> bool:
         """Whether ``runtime`` is one of ``terraform/``'s runtimes, as declared there."""
         return self.terraform is not None and runtime in self.mesh_spec().runtimes
+
+    def apply_declared(self, runtimes: list[RuntimeSpec]) -> dict[str, PlanSummary]:
+        """``terraform apply`` of the mesh's policy and of each runtime's folder, by folder.
+
+        The folders have states, accounts and providers of their own and nothing in one
+        refers to another, so they are applied side by side (one Terraform process each);
+        every runtime's account is checked first, before any change."""
+        accounts = {r.name: self._account(r).id for r in runtimes}
+        jobs: dict[str, Callable[[], PlanSummary]] = {mesh.TERRAFORM_FOLDER: self.apply_mesh_policy}
+        for runtime in runtimes:
+            jobs[applied.folder(runtime)] = functools.partial(
+                self.apply_runtime, runtime, accounts[runtime.name]
+            )
+        with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="terraform") as pool:
+            running = {folder: pool.submit(job) for folder, job in jobs.items()}
+        return {folder: future.result() for folder, future in running.items()}
 
     def apply_mesh_policy(self) -> PlanSummary:
         """``terraform apply`` of ``shared_services/consul``: the admin partitions and config
@@ -226,16 +255,28 @@ class Runtimes:
         self.progress(f"terraform/{mesh.TERRAFORM_FOLDER}: {summary.counts()}")
         return summary
 
-    def apply_runtime(self, runtime: RuntimeSpec, account_id: str) -> PlanSummary:
-        """``terraform apply`` of the runtime's folder (``runtime_ecs``...) into its account:
-        the network, the compute and the workload identity it declares."""
+    def apply_runtime(
+        self, runtime: RuntimeSpec, account_id: str, root: Path | None = None
+    ) -> PlanSummary:
+        """``terraform apply`` of the runtime's folder (``runtime_ecs``...; in ``root``, a copy
+        of ``terraform/``, if given) into its account: the network, the compute and the
+        workload identity it declares."""
         assert self.terraform is not None
         folder = applied.folder(runtime)
-        summary = self.terraform.apply(folder, {"account_id": account_id})
+        summary = self.terraform.apply(folder, {"account_id": account_id}, root)
         self.progress(f"terraform/{folder}: {summary.counts()}")
         return summary
 
-    def _build(self, runtime: RuntimeSpec, account: Any, declared: bool) -> RuntimeReport:
+    def _build(
+        self,
+        runtime: RuntimeSpec,
+        account: Any,
+        declared: bool,
+        terraform: PlanSummary | None,
+    ) -> RuntimeReport:
+        """The runtime in its account and in the mesh. ``declared``: ``shared_services/consul``
+        applied its mesh entries (else they are written here); ``terraform``: what the apply of
+        its folder did (None: no folder, built through the APIs)."""
         say = self.progress
         session = self.org.session(account.name).session
         consul = self.consul
@@ -251,10 +292,8 @@ class Runtimes:
                 consul.put_config(entry, runtime.consul_partition)
             written = [f"{e['Kind']}:{e['Name']}" for e in entries]
         regional = self._regional(session, runtime.region)
-        terraform: dict[str, PlanSummary] = {}
         try:
-            if declared:  # the network and the compute: terraform apply of its folder
-                terraform[applied.folder(runtime)] = self.apply_runtime(runtime, account.id)
+            if terraform is not None:  # the network and the compute: Terraform applied them
                 net = applied.network(regional.client("ec2"), runtime)
                 machines = applied.compute(regional, runtime)
             else:
@@ -292,7 +331,6 @@ class Runtimes:
             machines,
             [*written, f"ingress-gateway:{mesh.ingress_name(runtime)}"],
             instances,
-            terraform,
         )
 
     def mesh_spec_with(self, runtime: RuntimeSpec) -> MeshSpec:
@@ -398,13 +436,19 @@ class Runtimes:
         return Table(rows, title="Call chain through the mesh")
 
     # -- destroy -----------------------------------------------------------------------------
-    def destroy(self, name: str = "runtime-ecs", spec: RuntimeSpec | None = None) -> list[str]:
-        """Remove everything of the runtime: workloads, Consul entries, compute, network."""
+    def destroy(
+        self,
+        name: str = "runtime-ecs",
+        spec: RuntimeSpec | None = None,
+        terraform_root: Path | None = None,
+    ) -> list[str]:
+        """Remove everything of the runtime: workloads, Consul entries, compute, network
+        (``terraform destroy`` of its folder: in ``terraform_root`` for one step 5 rendered)."""
         runtime = self._runtime(name, spec)
         self._account(runtime)
-        return self._teardown(runtime)
+        return self._teardown(runtime, terraform_root)
 
-    def _teardown(self, runtime: RuntimeSpec) -> list[str]:
+    def _teardown(self, runtime: RuntimeSpec, root: Path | None = None) -> list[str]:
         """Workloads started by hand, the compute (an ECS service's tasks stop with it), the
         mesh entries and partition, the network, the registry entry."""
         removed = []
@@ -414,12 +458,15 @@ class Runtimes:
                     self.sandbox.workloads.stop(workload["id"])
                     removed.append(f"workload:{workload['id']}")
         session = None
-        declared = self.is_declared(runtime)
+        by_terraform = self.terraform is not None and (
+            self.is_declared(runtime)
+            or (root is not None and (root / applied.folder(runtime)).is_dir())
+        )
         try:
             session = self._regional(self.org.session(runtime.account).session, runtime.region)
-            if declared:  # what a release added beside Terraform's, then Terraform's own
+            if by_terraform:  # what a release added beside Terraform's, then Terraform's own
                 removed += compute.destroy_released(session, runtime)
-                removed += self.destroy_runtime(runtime)
+                removed += self.destroy_runtime(runtime, root)
             else:
                 removed += compute.destroy_compute(session, runtime)
         except NotFound:
@@ -437,7 +484,7 @@ class Runtimes:
                 removed.append(f"partition:{runtime.consul_partition}")
             except NotFound:
                 pass
-        if session is not None and not declared:
+        if session is not None and not by_terraform:
             try:
                 removed += network.destroy_network(session.client("ec2"), runtime.name)
             except SoaLabError:
@@ -447,11 +494,12 @@ class Runtimes:
         self.consul.request("DELETE", f"kv/{mesh.REGISTRY_PREFIX}{runtime.name}")
         return removed
 
-    def destroy_runtime(self, runtime: RuntimeSpec) -> list[str]:
+    def destroy_runtime(self, runtime: RuntimeSpec, root: Path | None = None) -> list[str]:
         """``terraform destroy`` of the runtime's folder; the addresses it destroyed."""
         assert self.terraform is not None
         folder = applied.folder(runtime)
-        summary = self.terraform.destroy(folder, {"account_id": self._account(runtime).id})
+        variables = {"account_id": self._account(runtime).id}
+        summary = self.terraform.destroy(folder, variables, root)
         self.progress(f"terraform/{folder}: {len(summary.destroyed)} destroyed")
         return [f"terraform/{folder}:{address}" for address in summary.destroyed]
 

@@ -1,4 +1,8 @@
-"""A runtime's compute in its account, for each kind the talk uses.
+"""A runtime's compute in its account, for each kind the talk uses, through the APIs: for a
+runtime that no folder of ``terraform/`` declares (step 5's new one). A declared runtime's
+compute is its folder's (``modules/ecs_runtime``...), applied by Terraform
+(:mod:`soa_sdk.runtime.applied` reads it back). The task definitions' environment and mesh
+labels here are also what a release (step 3) registers for a new version.
 
 - ``ecs``: a cluster, one task definition and one Fargate service per service version;
 - ``eks``: a cluster and a managed node group, with their IAM roles;

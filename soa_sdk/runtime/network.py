@@ -1,4 +1,6 @@
-"""A runtime's network in its account: one VPC, two subnets in two zones, a security group.
+"""A runtime's network in its account: one VPC, two subnets in two zones, a security group;
+through the APIs, for a runtime that no folder of ``terraform/`` declares (step 5's new one).
+A declared runtime's network is ``modules/network``, applied by Terraform.
 
 Every resource carries the tag ``soa-lab:runtime = <runtime name>``; lookups go by that tag,
 so creating twice adopts what exists and destroying finds everything that was made.

@@ -47,9 +47,13 @@ def _quiet(line: str) -> None:
 class FolderRunner:
     """Terraform on one folder (``org``, ``shared_services/vault`` ...) of the monorepo."""
 
-    def __init__(self, folder: str, work: Path, progress: Progress = _quiet) -> None:
+    def __init__(
+        self, folder: str, work: Path, progress: Progress = _quiet, root: Path | None = None
+    ) -> None:
+        """``root``: the monorepo the folder is in, ``terraform/`` by default (step 5 passes
+        the scratch copy it rendered a new runtime's folder into)."""
         self.folder = folder
-        root = terraform_root().resolve()
+        self.root = root = (root or terraform_root()).resolve()
         self.path = (root / folder).resolve()
         inside = self.path.is_relative_to(root) and self.path != root
         if not inside or not self.path.is_dir() or not list(self.path.glob("*.tf")):
@@ -200,6 +204,7 @@ class RegistryRunner(FolderRunner):
         region: str,
         variables: Mapping[str, str],
         progress: Progress = _quiet,
+        root: Path | None = None,
     ) -> None:
         bucket = os.environ.get(STATE_BUCKET_VARIABLE, "")
         if not bucket:
@@ -207,7 +212,7 @@ class RegistryRunner(FolderRunner):
                 f"Terraform on real endpoints keeps its state in your S3 bucket: set "
                 f"{STATE_BUCKET_VARIABLE} to its name (versioned, in {region})."
             )
-        super().__init__(folder, work, progress)
+        super().__init__(folder, work, progress, root)
         self.bucket = bucket
         self.region = region
         self.variables = dict(variables)

@@ -22,13 +22,14 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from soa_sdk import validate
 from soa_sdk.tf.result import PlanSummary
 from soa_sdk.tf.runner import FolderRunner, Progress
 
-RunnerFactory = Callable[[str, Progress], FolderRunner]
+RunnerFactory = Callable[[str, Progress, Path | None], FolderRunner]
 
 
 class LabTerraform:
@@ -40,41 +41,53 @@ class LabTerraform:
         self._progress = progress
         self._runners: dict[str, FolderRunner] = {}
         self._lock = threading.Lock()
+        self._folder_locks: dict[str, threading.Lock] = {}
         # The sandbox's runner holds a provider process: stop it with the lab.
         self._finalizer = weakref.finalize(self, _close_all, self._runners)
 
     def __repr__(self) -> str:
         return f"LabTerraform(target={self.target!r}, folders={sorted(self._runners)!r})"
 
-    def runner(self, folder: str) -> FolderRunner:
+    def runner(self, folder: str, root: Path | None = None) -> FolderRunner:
         """The folder's runner, made on first use and ``terraform init``-ed unless its working
-        data already is (by an earlier process: each notebook's kernel is one)."""
+        data already is (by an earlier process: each notebook's kernel is one). ``root``: the
+        monorepo the folder is in, ``terraform/`` by default (step 5: a scratch copy)."""
         validate.text(folder, "folder (a folder of terraform/, e.g. 'org')")
-        with self._lock:
-            found = self._runners.get(folder)
+        key = folder if root is None else f"{Path(root).resolve()}:{folder}"
+        with self._lock:  # one lock per folder: two folders start (and init) side by side
+            folder_lock = self._folder_locks.setdefault(key, threading.Lock())
+        with folder_lock:
+            found = self._runners.get(key)
             if found is None:
-                found = self._make_runner(folder, self._progress)
+                found = self._make_runner(folder, self._progress, root)
                 if not found.initialised():
                     found.init()
-                self._runners[folder] = found
+                with self._lock:
+                    self._runners[key] = found
             return found
 
     def init(self, folder: str) -> str:
         """``terraform init`` again (providers and backend), e.g. after the sandbox restarted."""
         return self.runner(folder).init()
 
-    def plan(self, folder: str, variables: Mapping[str, Any] | None = None) -> PlanSummary:
+    def plan(
+        self, folder: str, variables: Mapping[str, Any] | None = None, root: Path | None = None
+    ) -> PlanSummary:
         """``terraform plan``; ``variables`` win over the folder's ``*.auto.tfvars.json``."""
-        return self.runner(folder).plan(variables=variables)
+        return self.runner(folder, root).plan(variables=variables)
 
-    def apply(self, folder: str, variables: Mapping[str, Any] | None = None) -> PlanSummary:
+    def apply(
+        self, folder: str, variables: Mapping[str, Any] | None = None, root: Path | None = None
+    ) -> PlanSummary:
         """``terraform plan -out`` and, if it has changes, ``terraform apply`` of that plan:
         the folder as declared, or with ``variables``."""
-        return self.runner(folder).apply(variables=variables)
+        return self.runner(folder, root).apply(variables=variables)
 
-    def destroy(self, folder: str, variables: Mapping[str, Any] | None = None) -> PlanSummary:
+    def destroy(
+        self, folder: str, variables: Mapping[str, Any] | None = None, root: Path | None = None
+    ) -> PlanSummary:
         """``terraform destroy -auto-approve``: everything the folder's state holds."""
-        return self.runner(folder).destroy(variables=variables)
+        return self.runner(folder, root).destroy(variables=variables)
 
     def close(self) -> None:
         """Stop what the runners hold (the sandbox's provider process); safe to call twice,

@@ -16,7 +16,7 @@ def organization(lab):
 
 def vpcs(lab, runtime):
     ec2 = lab.org.session(runtime.account).client("ec2", region_name=runtime.region)
-    found = ec2.describe_vpcs(Filters=[{"Name": "tag:soa-lab:runtime", "Values": [runtime.name]}])
+    found = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [runtime.name]}])
     return found["Vpcs"]
 
 
@@ -37,9 +37,12 @@ def test_create_then_destroy_leaves_nothing(lab, organization):
     runtime = lab.runtime.spec("runtime-eks")
     report = lab.runtime.create("runtime-eks")
     assert report.compute.cluster == "runtime-eks"
-    # The mesh's policy came from terraform/shared_services/consul, through real Terraform.
-    assert report.terraform is not None, "step 1 did not apply shared_services/consul"
+    assert report.compute.node_group == "runtime-eks-default"  # modules/eks_runtime's name
+    # The mesh's policy and the runtime came from terraform/, through real Terraform.
+    assert set(report.terraform) == {"shared_services/consul", "runtime_eks"}  # no upstreams
+    assert report.terraform["runtime_eks"].add > 0
     assert lab.tf.plan("shared_services/consul").no_changes
+    assert lab.tf.plan("runtime_eks", {"account_id": report.account_id}).no_changes
     assert "service-intentions:customers" in report.consul_entries
     assert vpcs(lab, runtime)
     assert consul_entries(lab, runtime)
@@ -47,7 +50,7 @@ def test_create_then_destroy_leaves_nothing(lab, organization):
     assert status == 200, reply
 
     removed = lab.runtime.destroy("runtime-eks")
-    assert removed
+    assert "terraform/runtime_eks:module.compute.aws_eks_cluster.this" in removed
     assert vpcs(lab, runtime) == []
     assert consul_entries(lab, runtime) == []
     assert [w for w in lab.workloads.list() if w["runtime"] == "runtime-eks"] == []

@@ -29,6 +29,7 @@ import base64
 import hashlib
 import hmac
 import json
+from pathlib import Path
 from typing import Any
 
 from soa_sdk.paths import terraform_root
@@ -69,8 +70,9 @@ def _database_endpoint(state: SandboxState) -> dict[str, Any]:
     return {"host": parts.hostname, "port": parts.port}
 
 
-def variables(folder: str, state: SandboxState) -> dict[str, Any]:
-    """The folder's inputs on this sandbox (none for folders that need none)."""
+def variables(folder: str, state: SandboxState, root: Path | None = None) -> dict[str, Any]:
+    """The folder's inputs on this sandbox (none for folders that need none); ``root``: the
+    monorepo the folder is in (``terraform/`` by default)."""
     if folder == "shared_services/vault":
         vault = tls_url(state.services["vault"])
         return {
@@ -90,7 +92,7 @@ def variables(folder: str, state: SandboxState) -> dict[str, Any]:
             "database_endpoint": _database_endpoint(state),
             "user_passwords": {u.name: user_password(state, u.name) for u in load_access().users},
         }
-    if (terraform_root() / folder / "runtime.auto.tfvars.json").is_file():
+    if ((root or terraform_root()) / folder / "runtime.auto.tfvars.json").is_file():
         from urllib.parse import urlsplit
 
         from soa_sdk.vault.identity import token_issuer
@@ -103,12 +105,12 @@ def variables(folder: str, state: SandboxState) -> dict[str, Any]:
     return {}
 
 
-def environment(folder: str, state: SandboxState) -> dict[str, str]:
+def environment(folder: str, state: SandboxState, root: Path | None = None) -> dict[str, str]:
     """:func:`variables` as ``TF_VAR_<name>`` (objects and maps as JSON, which Terraform
     reads as HCL)."""
     return {
         f"TF_VAR_{name}": value if isinstance(value, str) else json.dumps(value)
-        for name, value in variables(folder, state).items()
+        for name, value in variables(folder, state, root).items()
     }
 
 

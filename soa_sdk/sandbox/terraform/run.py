@@ -74,9 +74,10 @@ class Terraform(FolderRunner):
         state: SandboxState,
         progress: Progress = _quiet,
         variables: dict[str, str] | None = None,
+        root: Path | None = None,
     ) -> None:
         self.home = mirror.terraform_home(state.home)
-        super().__init__(folder, self.home / "work", progress)
+        super().__init__(folder, self.home / "work", progress, root)
         self.state = state
         self.cli_config = mirror.write_mirror(state.home)
         self.uses_consul = any(
@@ -129,7 +130,7 @@ class Terraform(FolderRunner):
                 "CHECKPOINT_DISABLE": "1",
             }
         )
-        env.update(inputs.environment(self.folder, self.state))
+        env.update(inputs.environment(self.folder, self.state, self.root))
         for name, value in self.variables.items():
             env[f"TF_VAR_{name}"] = value
         if reattach:
