@@ -1,15 +1,16 @@
 """Step 5: add a runtime from the template, joined to the mesh across accounts.
 
 :meth:`Extend.add_runtime` follows the monorepo's pattern: it writes the new runtime's folder
-from ``terraform/templates/runtime`` (:mod:`soa_sdk.tf.template`), runs the offline checks on
-it (:mod:`soa_sdk.tf.checks`: parse, fmt, conventions, checkov), then builds it: an account
-under the ``runtimes`` OU (step 0's ``add_account``), the runtime in it (step 1's ``create``
-with the folder: ``terraform apply`` of it, then the Consul admin partition, entries and
-workloads) and what lets the mesh use it across runtimes. The Consul entries of the new
-partition are written with HTTP: ``shared_services/consul`` declares the runtimes of
-``terraform/``, and applying it from a scratch copy would fight the next step 1 over them. The new runtime runs services that already run elsewhere (e.g.
-``payments``): the existing runtime stays the service's primary, the new one becomes its
-failover target. In Consul terms (the entries ``terraform/shared_services/consul`` declares):
+from ``terraform/templates/runtime`` (:mod:`soa_sdk.tf.template`), runs the offline checks on it
+(:mod:`soa_sdk.tf.checks`: parse, fmt, conventions, checkov), then builds it: an account under
+the ``runtimes`` OU (step 0's ``add_account``), the runtime in it (step 1's ``create`` with the
+folder: ``terraform apply`` of it, then the Consul admin partition, entries and workloads) and
+what lets the mesh use it across runtimes. The Consul entries of the new partition are written
+with HTTP: ``shared_services/consul`` declares the runtimes of ``terraform/``, and applying it
+from a scratch copy would fight the next step 1 over them. The new runtime runs services that
+already run elsewhere (e.g. ``payments``): the existing runtime stays the service's primary, the
+new one becomes its failover target. In Consul terms (the entries
+``terraform/shared_services/consul`` declares):
 
 - the new partition exports the service to the partitions of its callers
   (``exported-services``), and its ``service-intentions`` allow those callers;
@@ -20,16 +21,16 @@ failover target. In Consul terms (the entries ``terraform/shared_services/consul
 A new runtime in another region would, on real Consul, join through cluster peering; the
 sandbox has one datacenter, so admin partitions stand for both.
 
-Everything is validated before any change (name taken: :class:`Conflict`; unknown kind,
-region, service, or a bad account or folder name: :class:`ValidationError`): a rejected call
-writes no folder and creates nothing. What it did is recorded in Consul's KV store
+Everything is validated before any change (name taken: :class:`Conflict`; unknown kind, region,
+service, or a bad account or folder name: :class:`ValidationError`): a rejected call writes no
+folder and creates nothing. What it did is recorded in Consul's KV store
 (``soa-lab/extensions/<name>``), so :meth:`Extend.remove_runtime` undoes all of it, from any
 process: the failover resolvers, the runtime (workloads, Consul entries and partition, AWS
 resources: ``terraform destroy`` of its folder), the account (removed from the organization:
-``RemoveAccountFromOrganization`` in the sandbox; on real AWS an account is closed instead, ``CloseAccount``, and AWS keeps it
-suspended for 90 days) and the folder it wrote. A scratch copy of ``terraform/`` that
-:meth:`Extend.scratch_terraform` made goes with the last runtime written into it, so a run of
-step 5 leaves no ``soa-lab-step5-*`` folder behind.
+``RemoveAccountFromOrganization`` in the sandbox; on real AWS an account is closed instead,
+``CloseAccount``, and AWS keeps it suspended for 90 days) and the folder it wrote. A scratch
+copy of ``terraform/`` that :meth:`Extend.scratch_terraform` made goes with the last runtime
+written into it, so a run of step 5 leaves no ``soa-lab-step5-*`` folder behind.
 
 Calling ``add_runtime`` again with the same arguments adopts what exists (the runtime is
 recorded with the same specification): it is not a conflict.
