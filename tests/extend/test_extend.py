@@ -144,7 +144,7 @@ def test_add_fails_over_then_remove_leaves_nothing(base, scratch_tree: Path) -> 
     )
     url = lab.endpoints.aws_url
     vpcs = inside.client("ec2", endpoint_url=url).describe_vpcs(
-        Filters=[{"Name": "tag:soa-lab:runtime", "Values": [NAME]}]
+        Filters=[{"Name": "tag:Runtime", "Values": [NAME]}]  # the folder's default_tags
     )["Vpcs"]
     assert vpcs == []
     assert NAME not in inside.client("eks", endpoint_url=url).list_clusters()["clusters"]

@@ -18,7 +18,7 @@ def leftovers(lab: Any) -> dict[str, Any]:
     spec = lab.runtime.spec(NAME)
     session = lab.org.session(spec.account)
     ec2 = session.client("ec2", region_name=spec.region)
-    tagged = [{"Name": "tag:soa-lab:runtime", "Values": [NAME]}]
+    tagged = [{"Name": "tag:Runtime", "Values": [NAME]}]  # the folder's default_tags
     names = [s.name for s in spec.services]
     entries = []
     for kind in ("service-defaults", "service-intentions", "ingress-gateway"):

@@ -23,6 +23,7 @@ legacy type system's leniency for that instead, which the protocol forbids to ot
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -218,6 +219,12 @@ class ProviderSchema:
 
     @classmethod
     def load(cls, path: Path) -> ProviderSchema:
+        """The schema in ``path``, read once per process: every provider instance (one per
+        Terraform command's connection) shares it; it is frozen."""
+        return _load(cls, path)
+
+    @classmethod
+    def parse(cls, path: Path) -> ProviderSchema:
         document = json.loads(path.read_text())
 
         def schemas(section: str) -> dict[str, Schema]:
@@ -240,3 +247,8 @@ class ProviderSchema:
             data_source_schemas={n: s.to_proto() for n, s in self.data_sources.items()},
             server_capabilities=pb.ServerCapabilities(get_provider_schema_optional=True),
         )
+
+
+@functools.cache
+def _load(cls: type[ProviderSchema], path: Path) -> ProviderSchema:
+    return cls.parse(path)

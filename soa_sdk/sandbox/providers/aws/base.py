@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -45,6 +47,19 @@ from soa_sdk.sandbox.providers.framework import (
     State,
 )
 from soa_sdk.sandbox.providers.schema import ProviderSchema
+
+_LOADER = botocore.loaders.create_loader()
+
+
+def new_session(**kwargs: Any) -> boto3.session.Session:
+    """A boto3 session whose botocore session shares one loader with every other in this
+    process: each provider configuration (one per Terraform command) has sessions of its own
+    (its credentials), and a new loader would read each service's model and endpoint rules
+    from their JSON again (about half of a no-change plan's time, measured with py-spy)."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _LOADER)
+    return boto3.session.Session(botocore_session=core, **kwargs)
+
 
 log = logging.getLogger(__name__)
 SCHEMA_FILE = Path(__file__).with_name("schema.json")
@@ -70,7 +85,7 @@ class AwsProvider(Provider):
             or os.environ.get("AWS_DEFAULT_REGION")
             or "us-east-1"
         )
-        self._session = boto3.session.Session(
+        self._session = new_session(
             aws_access_key_id=config.get("access_key") or None,
             aws_secret_access_key=config.get("secret_key") or None,
             aws_session_token=config.get("token") or None,
@@ -151,7 +166,7 @@ class AwsProvider(Provider):
             "WebIdentityToken": token,
         }
         kwargs.update(_session_options(web))
-        sts = boto3.session.Session(region_name=self.region).client(
+        sts = new_session(region_name=self.region).client(
             "sts",
             region_name=self.config.get("sts_region") or self.region,
             endpoint_url=self._endpoints.get("sts"),
@@ -191,7 +206,7 @@ class AwsProvider(Provider):
         return self._session_from(reply["Credentials"])
 
     def _session_from(self, credentials: dict[str, Any]) -> boto3.session.Session:
-        return boto3.session.Session(
+        return new_session(
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
@@ -201,7 +216,7 @@ class AwsProvider(Provider):
     def client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                session = self._session or boto3.session.Session(region_name=self.region)
+                session = self._session or new_session(region_name=self.region)
                 self._clients[service] = session.client(
                     service,
                     region_name=self.region,
