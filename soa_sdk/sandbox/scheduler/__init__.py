@@ -8,6 +8,11 @@ reports the counts back into moto (``runningCount``, ``deployments``). The loop 
 long-polls instead of polling each account: :mod:`.loop`. Whether boto3, the SDK or
 Terraform made the ECS service makes no difference.
 
-Left out: EKS node groups and Auto Scaling groups are read but place nothing yet (step 1
-still starts the workloads of EKS and EC2 runtimes on the workload host itself).
+EC2 Auto Scaling groups place too (:mod:`.autoscaling`): ``DesiredCapacity`` instances of
+what the group's launch template version's user data boots (the ``ec2_runtime`` module's
+boot script), rolled on a new version, stopped at capacity 0.
+
+Left out: EKS node groups are read but place nothing yet (step 1 still starts the workloads
+of EKS runtimes on the workload host itself); step 1 is not yet wired to this scheduler for
+EC2 runtimes either (it still starts their workloads itself).
 """

@@ -19,7 +19,8 @@ else the first essential one. From it:
 
 Left out: the upstreams' local ports (each instance gets free ones on the shared host, as it
 cannot bind the task's ``localhost:20000``), the image, CPU and memory, every other
-container. EKS node groups and Auto Scaling groups are in the snapshot but place nothing yet.
+container. Auto Scaling groups place through :mod:`.autoscaling`; EKS node groups are in
+the snapshot but place nothing yet.
 """
 
 from __future__ import annotations
@@ -43,11 +44,14 @@ class Placement:
     count: int
     spec: dict[str, Any]
     ecs: dict[str, str] = field(default_factory=dict)
-    """account, region, cluster, serviceName: where its counts are reported."""
+    """account, region, cluster, serviceName: where its counts are reported (for an Auto
+    Scaling group: account, region, autoScalingGroupName)."""
+    scheduler: str = "ecs"
 
     def placement(self) -> dict[str, str]:
         """What the workload host keeps with each instance (``placement``)."""
-        return {"scheduler": "ecs", "key": self.key, "revision": self.revision, **self.ecs}
+        return {"scheduler": self.scheduler, "key": self.key, "revision": self.revision,
+                **self.ecs}  # fmt: skip
 
 
 def ecs_key(service: dict[str, Any]) -> str:

@@ -14,6 +14,10 @@ are never touched. For each placement:
   100 and ``maximumPercent`` 200; the host registers an instance once it serves);
 - an instance whose ECS service is gone, inactive or in a deleted cluster: stopped.
 
+Auto Scaling groups are placed the same way (:mod:`.autoscaling`): ``DesiredCapacity``
+instances of the launch template version, a new version rolled new-first, a deleted group's
+instances stopped.
+
 After each pass the counts are reported to the AWS stand-in (``runningCount``,
 ``deployments``). Left out: placement strategies and constraints, task health checks
 (an instance the lab breaks stays: Consul's health check, not ECS, takes it out of the
@@ -28,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from soa_sdk.sandbox.scheduler.autoscaling import group_placements
 from soa_sdk.sandbox.scheduler.placements import Placement, ecs_key, placements
 
 log = logging.getLogger("soa_sdk.sandbox.scheduler")
@@ -81,6 +86,9 @@ class Reconciler:
         began = time.monotonic()
         done = Pass(int(snapshot.get("seq", 0)))
         wanted, done.problems = placements(snapshot)
+        groups, problems = group_placements(snapshot)
+        wanted += groups
+        done.problems += problems
         self.wanted = {}
         owned: dict[str, list[dict[str, Any]]] = {}
         for workload in self.host.list():
@@ -90,7 +98,7 @@ class Reconciler:
         for placement in wanted:
             self._place(placement, owned.pop(placement.key, []), done)
         for key, gone in owned.items():
-            self._stop(gone, f"{key}: its ECS service is gone", done)
+            self._stop(gone, f"{key}: its ECS service or Auto Scaling group is gone", done)
         self._report(snapshot)
         done.seconds = time.monotonic() - began
         return done

@@ -61,9 +61,11 @@ class ComputeChanges:
             return self.seq
 
     def observe(self, call: CallRecord) -> None:
-        """A recorded AWS call: a successful write to ECS, EKS or Auto Scaling is a change."""
+        """A recorded AWS call: a successful write to ECS, EKS, Auto Scaling or an EC2 launch
+        template (a group on ``$Latest`` launches its new version) is a change."""
         op = call.operation
-        if op.service not in WATCHED or op.read_only:
+        launch_template = op.service == "ec2" and "LaunchTemplate" in op.name
+        if (op.service not in WATCHED and not launch_template) or op.read_only:
             return
         if call.response is None or call.response.status >= 400:
             return

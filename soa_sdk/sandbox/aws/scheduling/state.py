@@ -124,9 +124,29 @@ def autoscaling_groups() -> list[dict[str, Any]]:
                     "autoScalingGroupName": name,
                     "desiredCapacity": int(group.desired_capacity or 0),
                     "tags": _group_tags(group),
+                    "launchTemplate": _launch_template(group),
                 }
             )
     return found
+
+
+def _launch_template(group: Any) -> dict[str, Any] | None:
+    """The group's launch template version as it would launch now (the version it names,
+    ``$Latest`` and ``$Default`` resolved), with that version's ``UserData`` (base64)."""
+    template = getattr(group, "ec2_launch_template", None)
+    if template is None:
+        return None
+    asked = getattr(group, "provided_launch_template_version", None) or "$Default"
+    try:
+        version = template.get_version(asked)
+    except Exception:  # a version that no longer exists: nothing to launch
+        return None
+    return {
+        "id": template.id,
+        "name": template.name,
+        "version": int(version.number),
+        "userData": str(version.data.get("UserData") or ""),
+    }
 
 
 def _group_tags(group: Any) -> dict[str, str]:
