@@ -12,12 +12,12 @@ A runtime that no folder of ``terraform/`` declares (step 5's new one) is built 
 instead: its mesh entries with HTTP, its network (:mod:`.network`) and compute (:mod:`.compute`)
 with boto3. An ECS runtime's services run what ECS runs for them (in the sandbox, the sandbox's
 scheduler starts the workload host's instances to match each service's desired count and task
-definition): step 1 waits until they do and pass in Consul. In the sandbox step 1 starts the
-workloads of EKS and EC2 runtimes itself (Kubernetes pods and the instances' boot scripts have no
-stand-in yet). Creating twice changes nothing (Terraform's plans are empty); when a step fails,
-what this call created is removed again. :meth:`Runtimes.destroy` removes everything: what a
-release added beside Terraform's services, then ``terraform destroy`` of the folder, and the
-mesh entries in Consul.
+definition, and an Auto Scaling group's desired capacity of what its launch template's boot
+script runs): step 1 waits until they do and pass in Consul. In the sandbox step 1 starts the
+workloads of EKS runtimes itself (Kubernetes pods have no stand-in yet). Creating twice changes
+nothing (Terraform's plans are empty); when a step fails, what this call created is removed
+again. :meth:`Runtimes.destroy` removes everything: what a release added beside Terraform's
+services, then ``terraform destroy`` of the folder, and the mesh entries in Consul.
 
 Against real AWS the workloads are the ECS tasks / EKS pods / EC2 instances running the
 fake-service image, joined to the mesh by Consul's ECS or Helm integration (declared in
@@ -592,12 +592,25 @@ class Runtimes:
     def _ensure_workloads(
         self, runtime: RuntimeSpec, session: Any, machines: compute.Compute
     ) -> list[dict[str, Any]]:
-        """The sandbox's instances of the runtime. An ECS runtime's are its services' tasks,
+        """The sandbox's instances of the runtime. An ECS runtime's are its services' tasks
+        and those of an EC2 runtime that Terraform applied its Auto Scaling groups' instances,
         which the sandbox's scheduler starts: wait until every service runs its desired
-        count. Those of EKS and EC2 runtimes are started here."""
+        count. Those of EKS runtimes (and of EC2 runtimes built without Terraform) are
+        started here."""
         if self.sandbox is None:
             return []
         host = self.sandbox.workloads
+        if runtime.kind == "ec2" and machines.groups:  # one group per service version
+            for service in runtime.services:
+                for version in service.versions:
+                    workloads.wait_passing(
+                        self.consul,
+                        service.name,
+                        runtime.consul_partition,
+                        version,
+                        service.replicas,
+                    )
+            return workloads.of_runtime(host, runtime.name)
         if runtime.kind == "ecs":
             try:
                 workloads.wait_ecs_stable(session.client("ecs"), runtime.name, machines.services)

@@ -13,6 +13,6 @@ what the group's launch template version's user data boots (the ``ec2_runtime`` 
 boot script), rolled on a new version, stopped at capacity 0.
 
 Left out: EKS node groups are read but place nothing yet (step 1 still starts the workloads
-of EKS runtimes on the workload host itself); step 1 is not yet wired to this scheduler for
-EC2 runtimes either (it still starts their workloads itself).
+of EKS runtimes on the workload host itself); step 1 waits for what this scheduler runs for an
+EC2 runtime whose folder Terraform applied.
 """
