@@ -8,16 +8,17 @@ config entries) and the runtime's folder with those of the runtimes it calls
 (``terraform/runtime_ecs``...: network, compute, workload identity, into each runtime's account
 through the role step 0 made there), reads back what they made (:mod:`.applied`), then adds what
 Terraform does not declare: the runtime's ingress gateway (:mod:`.mesh`) and its registry entry.
-A runtime that no folder of ``terraform/`` declares (step 5's new one) is built through the APIs
-instead: its mesh entries with HTTP, its network (:mod:`.network`) and compute (:mod:`.compute`)
-with boto3. An ECS runtime's services run what ECS runs for them (in the sandbox, the sandbox's
-scheduler starts the workload host's instances to match each service's desired count and task
-definition, and an Auto Scaling group's desired capacity of what its launch template's boot
-script runs): step 1 waits until they do and pass in Consul. In the sandbox step 1 starts the
-workloads of EKS runtimes itself (Kubernetes pods have no stand-in yet). Creating twice changes
-nothing (Terraform's plans are empty); when a step fails, what this call created is removed
-again. :meth:`Runtimes.destroy` removes everything: what a release added beside Terraform's
-services, then ``terraform destroy`` of the folder, and the mesh entries in Consul.
+A runtime that ``terraform/`` does not declare (step 5's new one) is built from its folder in a
+copy of the monorepo (``terraform_root``), its mesh entries written with HTTP; one with no
+folder at all is refused before any change. An ECS runtime's services run what ECS runs for them
+(in the sandbox, the sandbox's scheduler starts the workload host's instances to match each
+service's desired count and task definition, and an Auto Scaling group's desired capacity of
+what its launch template's boot script runs): step 1 waits until they do and pass in Consul. In
+the sandbox step 1 starts the workloads of EKS runtimes itself (Kubernetes pods have no stand-in
+yet). Creating twice changes nothing (Terraform's plans are empty); when a step fails, what this
+call created is removed again. :meth:`Runtimes.destroy` removes everything: what a release added
+beside Terraform's services, then ``terraform destroy`` of the folder, and the mesh entries in
+Consul.
 
 Against real AWS the workloads are the ECS tasks / EKS pods / EC2 instances running the
 fake-service image, joined to the mesh by Consul's ECS or Helm integration (declared in
@@ -41,7 +42,7 @@ from soa_sdk import validate
 from soa_sdk.awsclient import translate_client_error
 from soa_sdk.errors import Conflict, NotFound, ServiceUnavailable, SoaLabError, ValidationError
 from soa_sdk.reachability import ingress_service, unavailable
-from soa_sdk.runtime import applied, compute, mesh, network, proxy, workloads
+from soa_sdk.runtime import applied, compute, mesh, proxy, workloads
 from soa_sdk.tables import Table
 from soa_sdk.tf.lab_spec import MeshSpec, RuntimeSpec, load_mesh, validate_runtime
 
@@ -66,7 +67,7 @@ class RuntimeReport:
     region: str
     partition: str
     ingress_url: str
-    network: network.Network
+    network: applied.Network
     compute: compute.Compute
     consul_entries: list[str] = field(default_factory=list)
     workloads: list[dict[str, Any]] = field(default_factory=list)
@@ -203,22 +204,27 @@ class Runtimes:
     ) -> RuntimeReport:
         runtime = self._runtime(name, spec)
         declared = self.is_declared(runtime)
+        account = self._account(runtime)
+        self._check_registry(runtime)
+        folder = applied.folder(runtime)
+        if self.terraform is None or not (declared or (root and (root / folder).is_dir())):
+            raise ValidationError(
+                f"No folder of terraform/ declares the runtime '{runtime.name}' as given: a "
+                "runtime is built by terraform apply of its folder. Write one from the template "
+                "(step 5's lab.extend.add_runtime does) and pass its copy as terraform_root."
+            )
         upstreams = self.upstream_runtimes(name) if with_upstreams and spec is None else []
         if terraform is None:  # the first call applies what it and its upstreams need
-            terraform = {}
             if declared:
                 terraform = self.apply_declared([*map(self.spec, upstreams), runtime])
-            elif root is not None and self.terraform is not None:
-                account_id = self._account(runtime).id
-                terraform = {applied.folder(runtime): self.apply_runtime(runtime, account_id, root)}
+            else:
+                terraform = {folder: self.apply_runtime(runtime, account.id, root)}
         for other in upstreams:
             self.progress(f"{name} calls services of {other}: making sure it runs")
             self._create(other, None, False, terraform)
-        account = self._account(runtime)
-        self._check_registry(runtime)
         existed = self.record(runtime.name) is not None
         try:
-            report = self._build(runtime, account, declared, terraform.get(applied.folder(runtime)))
+            report = self._build(runtime, account, declared, terraform[folder])
         except BaseException:
             if not existed:  # never leave a half-created runtime behind
                 self._teardown(runtime, root)
@@ -272,11 +278,11 @@ class Runtimes:
         runtime: RuntimeSpec,
         account: Any,
         declared: bool,
-        terraform: PlanSummary | None,
+        terraform: PlanSummary,
     ) -> RuntimeReport:
-        """The runtime in its account and in the mesh. ``declared``: ``shared_services/consul``
-        applied its mesh entries (else they are written here); ``terraform``: what the apply of
-        its folder did (None: no folder, built through the APIs)."""
+        """The runtime in its account (``terraform``: what the apply of its folder did) and in
+        the mesh. ``declared``: ``shared_services/consul`` applied its mesh entries (else they
+        are written here)."""
         say = self.progress
         session = self.org.session(account.name).session
         consul = self.consul
@@ -293,22 +299,8 @@ class Runtimes:
             written = [f"{e['Kind']}:{e['Name']}" for e in entries]
         regional = self._regional(session, runtime.region)
         try:
-            if terraform is not None:  # the network and the compute: Terraform applied them
-                net = applied.network(regional.client("ec2"), runtime)
-                machines = applied.compute(regional, runtime)
-            else:
-                net = network.ensure_network(
-                    regional.client("ec2"),
-                    runtime.name,
-                    runtime.vpc_cidr,
-                    [s.port for s in runtime.services],
-                )
-                say(f"network {net.vpc_id} ready")
-                calls = {
-                    s.name: workloads.upstreams(s, runtime, mesh_spec) for s in runtime.services
-                }
-                machines = compute.ensure_compute(regional, runtime, net, calls)
-                say(f"{runtime.kind} compute ready")
+            net = applied.network(regional.client("ec2"), runtime)
+            machines = applied.compute(regional, runtime)
         except SoaLabError:
             raise
         except Exception as error:
@@ -457,18 +449,15 @@ class Runtimes:
                 if not workloads.placed(workload):
                     self.sandbox.workloads.stop(workload["id"])
                     removed.append(f"workload:{workload['id']}")
-        session = None
+        folder = applied.folder(runtime)
         by_terraform = self.terraform is not None and (
-            self.is_declared(runtime)
-            or (root is not None and (root / applied.folder(runtime)).is_dir())
+            self.is_declared(runtime) or (root is not None and (root / folder).is_dir())
         )
         try:
-            session = self._regional(self.org.session(runtime.account).session, runtime.region)
             if by_terraform:  # what a release added beside Terraform's, then Terraform's own
+                session = self._regional(self.org.session(runtime.account).session, runtime.region)
                 removed += compute.destroy_released(session, runtime)
                 removed += self.destroy_runtime(runtime, root)
-            else:
-                removed += compute.destroy_compute(session, runtime)
         except NotFound:
             pass  # the account is gone, and with it everything in it
         except SoaLabError:
@@ -484,13 +473,6 @@ class Runtimes:
                 removed.append(f"partition:{runtime.consul_partition}")
             except NotFound:
                 pass
-        if session is not None and not by_terraform:
-            try:
-                removed += network.destroy_network(session.client("ec2"), runtime.name)
-            except SoaLabError:
-                raise
-            except Exception as error:
-                raise translate_client_error(error, f"destroy {runtime.name}") from None
         self.consul.request("DELETE", f"kv/{mesh.REGISTRY_PREFIX}{runtime.name}")
         return removed
 

@@ -17,12 +17,21 @@ the runtime's report lists what the workloads run on).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from soa_sdk.errors import NotFound
 from soa_sdk.runtime.compute import Compute
-from soa_sdk.runtime.network import Network
 from soa_sdk.tf.lab_spec import RuntimeSpec
+
+
+@dataclass(frozen=True)
+class Network:
+    """The runtime's VPC, the private subnets its workloads run in and their security group."""
+
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+    security_group_id: str
 
 
 def folder(runtime: RuntimeSpec) -> str:
