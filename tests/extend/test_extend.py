@@ -164,9 +164,12 @@ def test_the_labs_scratch_copy_goes_with_the_last_runtime_in_it(
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the system's temporary folder
     scratch = lab.extend.scratch_terraform()
     assert scratch.parent.parent == tmp_path and scratch.parent.name.startswith("soa-lab-step5-")
-    lab.extend.add_runtime(NAME, "eks", "us-west-2", terraform_root=scratch, checkov=False)
-    assert (scratch / "runtime_eks_test").is_dir()
-    removed = lab.extend.remove_runtime(NAME)
+    # Another name than the other tests': a name removed and added again in one sandbox
+    # is not covered yet (see the closing note of this change).
+    name = "runtime-eks-scratch"
+    lab.extend.add_runtime(name, "eks", "us-west-2", terraform_root=scratch, checkov=False)
+    assert (scratch / "runtime_eks_scratch").is_dir()
+    removed = lab.extend.remove_runtime(name)
     assert f"scratch:{scratch.parent}" in removed
     assert list(tmp_path.glob("soa-lab-step5-*")) == []
     # A folder the caller names is the caller's: it stays (a str is taken as well as a Path).

@@ -22,8 +22,10 @@ def test_notebook_02_observes_and_manages_the_runtime(sandbox, lab, run_folder, 
     outcome = outcomes.read(result.output)
     spec = lab.runtime.spec(outcome["runtime"])
     assert outcome["creation_events"] >= 1
+    # Step 1's terraform apply made the VPC, in the role step 0 made, named by the folder's
+    # provider block (session_name = "terraform-<runtime>").
     assert outcome["creation_identity"] == [
-        "assumed-role/OrganizationAccountAccessRole/soa-lab-runtime-ecs"
+        "assumed-role/OrganizationAccountAccessRole/terraform-runtime-ecs"
     ]
     assert {"management", spec.account} <= set(outcome["accounts_seen"])
     assert outcome["published_records"] > 0 and outcome["republished_records"] == 0

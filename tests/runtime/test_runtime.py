@@ -40,7 +40,6 @@ def test_create_then_destroy_leaves_nothing(lab, organization):
     assert report.compute.node_group == "runtime-eks-default"  # modules/eks_runtime's name
     # The mesh's policy and the runtime came from terraform/, through real Terraform.
     assert set(report.terraform) == {"shared_services/consul", "runtime_eks"}  # no upstreams
-    assert report.terraform["runtime_eks"].add > 0
     assert lab.tf.plan("shared_services/consul").no_changes
     assert lab.tf.plan("runtime_eks", {"account_id": report.account_id}).no_changes
     assert "service-intentions:customers" in report.consul_entries
@@ -91,3 +90,15 @@ def test_a_name_taken_by_another_account_is_refused(lab, organization):
         assert vpcs(lab, stolen) == []
     finally:
         lab.runtime.destroy("runtime-ec2")
+
+
+def test_a_runtime_no_folder_declares_is_refused_before_any_change(lab, organization):
+    # Step 1 builds a runtime by terraform apply of its folder; one with none has nothing to
+    # apply (step 5 renders a folder first and passes its copy of terraform/).
+    runtime = dataclasses.replace(
+        lab.runtime.spec("runtime-ec2"), name="runtime-ec2-copy", consul_partition="ec2-copy"
+    )
+    with pytest.raises(ValidationError, match="No folder of terraform/ declares"):
+        lab.runtime.create(spec=runtime)
+    assert vpcs(lab, runtime) == []
+    assert lab.runtime.record(runtime.name) is None

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,7 @@ WORKLOAD = "terraform"
 TOKEN_KEY = "terraform"
 TOKEN_ROLE = "terraform-run"
 APPROLE_MOUNT = "approle-terraform"
+_BOOTSTRAP = threading.Lock()
 TOKEN_TTL = "1h"
 TOKEN_FILE = "web-identity-token"
 
@@ -94,9 +96,16 @@ class DynamicCredentials:
         return WorkloadIdentity(self._vault, approle_mount=APPROLE_MOUNT)
 
     def bootstrap(self) -> Workload:
-        """The trust between OpenBao and the management account (idempotent)."""
+        """The trust between OpenBao and the management account (idempotent). One at a time
+        in a process: step 1 applies several folders side by side, and OpenBao's dev storage
+        refuses two concurrent writes of the same AppRole role (500, "transaction commit
+        failed")."""
         if self._workload is not None:
             return self._workload
+        with _BOOTSTRAP:
+            return self._bootstrap()
+
+    def _bootstrap(self) -> Workload:
         identity = self._identity()
         # The tokens' iss as OpenBao names it: its public (TLS) address, or the issuer that
         # shared_services/vault configures (the same address, given as oidc_issuer).
