@@ -7,12 +7,12 @@ mesh, and from ECS's ``DescribeServices``; none asks the workload host to start 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
+import scheduler_waits
 
 RUNTIME = "runtime-ecs"
 PARTITION = "ecs"
@@ -29,13 +29,7 @@ def ecs(lab: Any) -> Any:
 
 
 def until(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"not within {WAIT:.0f} s: {what}")
+    return scheduler_waits.until(check, what, WAIT)
 
 
 def passing(lab: Any, service: str) -> dict[str, dict[str, Any]]:

@@ -9,11 +9,11 @@ the workload host to start anything.
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import scheduler_waits
 
 RUNTIME = "runtime-ecs"  # its account and Consul partition host the probe group
 PARTITION = "ecs"
@@ -70,13 +70,7 @@ def user_data(version: str) -> str:
 
 
 def until(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"not within {WAIT:.0f} s: {what}")
+    return scheduler_waits.until(check, what, WAIT)
 
 
 def passing(lab: Any) -> dict[str, dict[str, Any]]:

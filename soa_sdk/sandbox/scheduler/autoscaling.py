@@ -33,7 +33,7 @@ import binascii
 import re
 from typing import Any
 
-from soa_sdk.sandbox.scheduler.placements import Placement, duration_ms
+from soa_sdk.sandbox.scheduler.placements import Placement, behaviour
 
 _HEREDOC = re.compile(r"cat\s+>\s*(\S+)\s*<<-?\s*'?(\w+)'?\s*\n(.*?)\n\2\s*$", re.S | re.M)
 _ASSIGN = re.compile(r'^\s*(\w+)\s*=\s*"?([^"\n]*?)"?\s*$', re.M)
@@ -143,18 +143,4 @@ def boot_spec(user_data: str, group: dict[str, Any]) -> dict[str, Any]:
         "upstreams": upstreams,
         "message": message,
     }
-    if env.get("ERROR_RATE"):
-        spec["error_rate"] = float(env["ERROR_RATE"])
-        spec["error_code"] = int(env.get("ERROR_CODE") or 500)
-    timing = {
-        key: duration_ms(env[variable])
-        for key, variable in (
-            ("p50", "TIMING_50_PERCENTILE"),
-            ("p90", "TIMING_90_PERCENTILE"),
-            ("p99", "TIMING_99_PERCENTILE"),
-        )
-        if env.get(variable)
-    }
-    if timing:
-        spec["latency_ms"] = timing
-    return spec
+    return {**spec, **behaviour(env)}

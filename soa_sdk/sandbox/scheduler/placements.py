@@ -115,9 +115,16 @@ def workload_spec(definition: dict[str, Any], cluster: str) -> dict[str, Any] | 
         "upstreams": upstreams(labels.get(LABEL + "upstreams", "")),
         "message": env.get("MESSAGE") or f"{name} {version}",
     }
+    return {**spec, **behaviour(env)}
+
+
+def behaviour(env: dict[str, str]) -> dict[str, Any]:
+    """What the build does, from fake-service's environment: its error rate and code
+    (``ERROR_RATE``, ``ERROR_CODE``) and latency (``TIMING_50/90/99_PERCENTILE``)."""
+    found: dict[str, Any] = {}
     if env.get("ERROR_RATE"):
-        spec["error_rate"] = float(env["ERROR_RATE"])
-        spec["error_code"] = int(env.get("ERROR_CODE") or 500)
+        found["error_rate"] = float(env["ERROR_RATE"])
+        found["error_code"] = int(env.get("ERROR_CODE") or 500)
     timing = {
         key: duration_ms(env[variable])
         for key, variable in (
@@ -128,8 +135,8 @@ def workload_spec(definition: dict[str, Any], cluster: str) -> dict[str, Any] | 
         if env.get(variable)
     }
     if timing:
-        spec["latency_ms"] = timing
-    return spec
+        found["latency_ms"] = timing
+    return found
 
 
 def upstreams(label: str) -> list[dict[str, str]]:
