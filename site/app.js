@@ -25,6 +25,7 @@ function el(tag, attrs = {}, ...children) {
 }
 
 // What answered for each service, from a fake-service reply: "v1", "v2.1", or "failed".
+// A build's message is "<service> <version>", and "... on <runtime>" from Terraform's modules.
 function answers(reply) {
   const found = {};
   (function walk(node) {
@@ -33,7 +34,7 @@ function answers(reply) {
     let version = "failed";
     if (!node.error && typeof node.body === "string") {
       const words = node.body.split(" ");
-      version = words.length > 1 && words[0] === name ? words[words.length - 1] : node.body;
+      version = words.length > 1 && words[0] === name ? words[1] : node.body;
     }
     if (node.error || (node.code && node.code !== 200 && version === "failed")) version = "failed";
     if (!(name in found) || version === "failed") found[name] = version;
