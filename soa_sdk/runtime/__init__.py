@@ -194,6 +194,24 @@ class Runtimes:
         validate.flag(with_upstreams, "with_upstreams")
         return self._create(name, spec, with_upstreams, None, terraform_root)
 
+    def require(self, name: str = "runtime-ecs") -> RuntimeReport:
+        """Step 1's runtime for a later step (as ``lab.org.require()``): when it and the
+        runtimes it calls were created and what Terraform made for them reads back through the
+        APIs (registry entry, mesh entries, VPC, compute), each is checked as :meth:`create`
+        checks it (ingress, workloads running and passing) without running Terraform; else
+        :meth:`create`. Putting back drift in what Terraform declares is step 1's
+        ``create()``, which plans every folder."""
+        runtimes = [*map(self.spec, self.upstream_runtimes(name)), self.spec(name)]
+        try:
+            for runtime in runtimes:
+                if self.record(runtime.name) is None:
+                    raise NotFound(f"{runtime.name} was not created")
+                report = self._build(runtime, self._account(runtime), True, None)
+        except NotFound as missing:
+            self.progress(f"{name} is needed, step 1 runs ({missing})")
+            return self.create(name)
+        return report
+
     def _create(
         self,
         name: str,
@@ -278,11 +296,12 @@ class Runtimes:
         runtime: RuntimeSpec,
         account: Any,
         declared: bool,
-        terraform: PlanSummary,
+        terraform: PlanSummary | None,
     ) -> RuntimeReport:
-        """The runtime in its account (``terraform``: what the apply of its folder did) and in
-        the mesh. ``declared``: ``shared_services/consul`` applied its mesh entries (else they
-        are written here)."""
+        """The runtime in its account (``terraform``: what the apply of its folder did; None
+        when nothing was applied, and then what Terraform makes must already be there, else
+        NotFound before any change) and in the mesh. ``declared``: ``shared_services/consul``
+        applied its mesh entries (else they are written here)."""
         say = self.progress
         session = self.org.session(account.name).session
         consul = self.consul
@@ -305,6 +324,8 @@ class Runtimes:
             raise
         except Exception as error:
             raise translate_client_error(error, f"build {runtime.name}") from None
+        if terraform is None and not (written and machines.made()):
+            raise NotFound(f"{runtime.name} lacks what terraform/{applied.folder(runtime)} makes")
         port = mesh.ingress_port(consul, runtime) or self._gateway_port()
         ingress_url = mesh.ensure_ingress(consul, runtime, port)
         instances = self._ensure_workloads(runtime, regional, machines)

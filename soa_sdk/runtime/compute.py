@@ -31,6 +31,11 @@ class Compute:
     instances: list[str] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)
 
+    def made(self) -> bool:
+        """Whether the runtime's compute is there: ECS services, an EKS node group or Auto
+        Scaling groups."""
+        return bool(self.services or self.node_group or self.groups)
+
 
 def workload_name(runtime: RuntimeSpec, service: ServiceSpec, version: str) -> str:
     return f"{runtime.name}-{service.name}-{version}"

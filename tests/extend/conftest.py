@@ -14,7 +14,7 @@ from soa_sdk.paths import terraform_root
 def base(lab):
     """Step 0 and the production runtime with the runtimes it calls (store -> payments)."""
     lab.org.require()
-    lab.runtime.create("runtime-ecs")
+    lab.runtime.require("runtime-ecs")
     return lab
 
 

@@ -25,7 +25,7 @@ RUNTIME = "runtime-ecs"
 def built(lab: Any) -> Any:
     """Step 0 and the production runtime (with what it calls), in their declared state."""
     lab.org.ensure()
-    lab.runtime.create(RUNTIME)
+    lab.runtime.require(RUNTIME)
     lab.release.reset("inventory", RUNTIME)
     return lab
 
@@ -159,6 +159,7 @@ MISUSES: list[tuple[str, Callable[[Any, Path], Any], str]] = [
     ("tf.apply", lambda lab, _: lab.tf.apply(3), "folder .* must be a string"),
     ("runtime.spec", lambda lab, _: lab.runtime.spec(None), "must be a string"),
     ("runtime.create", lambda lab, _: lab.runtime.create(spec="runtime-ecs"), "RuntimeSpec"),
+    ("runtime.require", lambda lab, _: lab.runtime.require(3), "must be a string"),
     ("runtime.call", lambda lab, _: lab.runtime.call(RUNTIME, path=3), "path"),
     ("observe.search_logs", lambda lab, _: lab.observe.search_logs(RUNTIME, limit="5"), "limit"),
     ("observe.metrics", lambda lab, _: lab.observe.metrics("store", period="10"), "period"),

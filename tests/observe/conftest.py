@@ -20,7 +20,7 @@ def ecs(lab: Any) -> Any:
     a canary promoted by an earlier test (notebook 03) is undone, so that every declared
     version runs and no other does."""
     lab.org.require()
-    report = lab.runtime.create("runtime-ecs")
+    report = lab.runtime.require("runtime-ecs")
     for service in lab.runtime.spec("runtime-ecs").services:
         lab.release.reset(service.name, "runtime-ecs")
     return report

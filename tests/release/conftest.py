@@ -15,7 +15,7 @@ SERVICE = "inventory"
 def ecs(lab: Any) -> Iterator[Any]:
     """The session's lab with runtime-ecs created and inventory back on its declared v1."""
     lab.org.require()
-    lab.runtime.create(RUNTIME)
+    lab.runtime.require(RUNTIME)
     lab.release.reset(SERVICE, RUNTIME)
     yield lab
     lab.release.reset(SERVICE, RUNTIME)

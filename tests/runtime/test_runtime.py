@@ -47,6 +47,10 @@ def test_create_then_destroy_leaves_nothing(lab, organization):
     assert consul_entries(lab, runtime)
     status, reply = lab.runtime.call("runtime-eks")
     assert status == 200, reply
+    # A later step's require reads it back and runs no Terraform.
+    again = lab.runtime.require("runtime-eks")
+    assert again.terraform == {}
+    assert (again.ingress_url, again.compute) == (report.ingress_url, report.compute)
 
     removed = lab.runtime.destroy("runtime-eks")
     assert "terraform/runtime_eks:module.compute.aws_eks_cluster.this" in removed

@@ -23,7 +23,7 @@ WAIT = 30.0  # generous: the outcome, not its speed, is tested
 def ecs(lab: Any) -> Any:
     """Step 1's ECS runtime (made when missing) and a boto3 ECS client in its account."""
     lab.org.require()
-    lab.runtime.create(RUNTIME)
+    lab.runtime.require(RUNTIME)
     spec = lab.runtime.spec(RUNTIME)
     return lab.org.session(spec.account).client("ecs", region_name=spec.region)
 
@@ -178,7 +178,8 @@ def test_destroying_the_runtime_leaves_no_workload_then_step_1_brings_them_back(
 ) -> None:
     lab.runtime.destroy(RUNTIME)
     assert [w for w in lab.workloads.list() if w["runtime"] == RUNTIME] == []
-    report = lab.runtime.create(RUNTIME)
+    report = lab.runtime.require(RUNTIME)  # a later step's require: gone, so step 1 runs
+    assert "runtime_ecs" in report.terraform
     spec = lab.runtime.spec(RUNTIME)
     assert len(report.workloads) == sum(s.replicas * len(s.versions) for s in spec.services)
     assert all(w["placement"]["scheduler"] == "ecs" for w in report.workloads)

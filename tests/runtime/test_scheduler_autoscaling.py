@@ -84,7 +84,7 @@ def passing(lab: Any) -> dict[str, dict[str, Any]]:
 def group(lab: Any) -> Iterator[tuple[Any, Any, str]]:
     """A launch template and an Auto Scaling group at capacity 0 on ``$Latest``."""
     lab.org.require()
-    lab.runtime.create(RUNTIME)
+    lab.runtime.require(RUNTIME)
     spec = lab.runtime.spec(RUNTIME)
     session = lab.org.session(spec.account)
     ec2 = session.client("ec2", region_name=spec.region)

@@ -39,7 +39,7 @@ NOBODY = 65534
 def ecs(lab: Any) -> Any:
     """The production runtime ``runtime-ecs`` (created when missing)."""
     lab.org.require()
-    return lab.runtime.create("runtime-ecs")
+    return lab.runtime.require("runtime-ecs")
 
 
 def _listeners(lab: Any) -> list[dict[str, Any]]:

@@ -43,7 +43,7 @@ def shots(workshop_artifacts: Path) -> Path:
 @pytest.fixture(scope="module")
 def store(lab) -> Any:
     lab.org.require()
-    lab.runtime.create(RUNTIME)
+    lab.runtime.require(RUNTIME)
     lab.release.reset(SERVICE, RUNTIME)
     return lab.frontend.create(RUNTIME)
 

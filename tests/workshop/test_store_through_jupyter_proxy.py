@@ -30,7 +30,7 @@ RUNTIME = "runtime-ecs"
 @pytest.fixture(scope="module")
 def store(lab) -> Any:
     lab.org.require()
-    lab.runtime.create(RUNTIME)
+    lab.runtime.require(RUNTIME)
     return lab.frontend.create(RUNTIME)
 
 
