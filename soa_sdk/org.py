@@ -291,10 +291,6 @@ class Organization:
             region_name=self.management.region_name,
             endpoint_url=self.management.endpoint_url,
         )
-        # Every boto3 session reads the service models from disk again; share them instead.
-        session._session.register_component(
-            "data_loader", self.management._session.get_component("data_loader")
-        )
         return AccountSession(
             account, session, f"sts:AssumeRole {ACCESS_ROLE}", credentials.get("Expiration")
         )

@@ -16,10 +16,10 @@ service's desired count and task definition, and an Auto Scaling group's desired
 what its launch template's boot script runs): step 1 waits until they do and pass in Consul. In
 the sandbox step 1 starts the workloads of EKS runtimes itself (Kubernetes pods have no stand-in
 yet). Creating twice changes nothing (Terraform's plans are empty); when a step fails, what this
-call created is removed again. A later step that needs the runtime calls :meth:`Runtimes.require`:
-what Terraform made is read back and no Terraform runs when it is all there. :meth:`Runtimes.destroy` removes everything: what a release added
-beside Terraform's services, then ``terraform destroy`` of the folder, and the mesh entries in
-Consul.
+call created is removed again. A later step that needs the runtime calls
+:meth:`Runtimes.require`: what Terraform made is read back, and no Terraform runs when it is all
+there. :meth:`Runtimes.destroy` removes everything: what a release added beside Terraform's
+services, then ``terraform destroy`` of the folder, and the mesh entries in Consul.
 
 Against real AWS the workloads are the ECS tasks / EKS pods / EC2 instances running the
 fake-service image, joined to the mesh by Consul's ECS or Helm integration (declared in

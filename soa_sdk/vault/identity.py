@@ -40,6 +40,7 @@ import hvac
 import hvac.exceptions
 
 from soa_sdk import validate
+from soa_sdk.awsclient import new_session
 from soa_sdk.vault import ttl as _ttl
 from soa_sdk.vault.errors import AwsExchangeError, InvalidSettingError, vault_errors
 
@@ -505,7 +506,7 @@ def assume_role_with_web_identity(
     creds = response.get("Credentials")
     if not creds:
         raise AwsExchangeError("STS returned no credentials", action=f"assume {role_arn}")
-    return boto3.Session(
+    return new_session(
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],

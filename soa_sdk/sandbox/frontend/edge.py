@@ -22,6 +22,7 @@ import boto3
 import botocore.exceptions
 import requests
 
+from soa_sdk.awsclient import new_session
 from soa_sdk.sandbox.frontend import CONTROL_PREFIX, CONTROL_ROUTES
 from soa_sdk.sandbox.headers import NOT_FORWARDED
 
@@ -148,7 +149,7 @@ class AwsReader:
                 RoleArn=f"arn:aws:iam::{account_id}:role/{ROLE}",
                 RoleSessionName="cloudfront-edge",
             )["Credentials"]
-            session = boto3.Session(
+            session = new_session(
                 aws_access_key_id=reply["AccessKeyId"],
                 aws_secret_access_key=reply["SecretAccessKey"],
                 aws_session_token=reply["SessionToken"],

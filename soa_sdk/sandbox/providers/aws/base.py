@@ -33,12 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import botocore.loaders
-import botocore.session
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from soa_sdk.awsclient import new_session
 from soa_sdk.sandbox.providers.aws.common import tag_list
 from soa_sdk.sandbox.providers.framework import (
     Provider,
@@ -47,19 +46,6 @@ from soa_sdk.sandbox.providers.framework import (
     State,
 )
 from soa_sdk.sandbox.providers.schema import ProviderSchema
-
-_LOADER = botocore.loaders.create_loader()
-
-
-def new_session(**kwargs: Any) -> boto3.session.Session:
-    """A boto3 session whose botocore session shares one loader with every other in this
-    process: each provider configuration (one per Terraform command) has sessions of its own
-    (its credentials), and a new loader would read each service's model and endpoint rules
-    from their JSON again (about half of a no-change plan's time, measured with py-spy)."""
-    core = botocore.session.get_session()
-    core.register_component("data_loader", _LOADER)
-    return boto3.session.Session(botocore_session=core, **kwargs)
-
 
 log = logging.getLogger(__name__)
 SCHEMA_FILE = Path(__file__).with_name("schema.json")
