@@ -35,6 +35,7 @@ def install(
     environ: Mapping[str, str] | None = None,
 ) -> None:
     """Switch on IAM enforcement and create the sandbox's users (idempotent)."""
+    import moto.iam.models as moto_iam
     from moto import settings
     from moto.core.authorization import ActionAuthenticatorMixin
     from moto.iam.access_control import IAMPolicyStatement
@@ -60,9 +61,27 @@ def install(
     # moto's own bucket-policy check knows no principal, so it denies on any Deny statement
     # with a condition; bucket_policy.check decides instead, with the caller's identity.
     FakeBucket.get_permission = _neutral  # type: ignore[method-assign]
+    moto_iam.get_account_id_from = account_of_key
     if not getattr(OrganizationsBackend.create_account, "_soa_lab", False):
         OrganizationsBackend.create_account = _with_admin_role(OrganizationsBackend.create_account)  # type: ignore[method-assign]
     ensure_users()
+
+
+def account_of_key(access_key: str) -> str:
+    """The account whose IAM holds ``access_key`` (STS puts the keys it issues in the role's
+    account), else moto's default account: moto's ``get_account_id_from``, which serves every
+    request's account, but looking only in the IAM backends that exist. moto's own looks in
+    every partition's (aws-cn, aws-us-gov, aws-iso...) of every account and so creates them,
+    each reading the ~1,100 AWS managed policies: 3-20 s on the first call after accounts
+    are made (py-spy), for backends no key can be in."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import iam_backends
+
+    # list(): other threads may add accounts and backends meanwhile (moto's issue #5881).
+    for account_id, account in list(iam_backends.items()):
+        if any(access_key in backend.access_keys for backend in list(dict.values(account))):
+            return account_id
+    return DEFAULT_ACCOUNT_ID
 
 
 def _neutral(self: Any, action: str, resource: str) -> Any:
