@@ -16,15 +16,20 @@ from soa_sdk.reachability import unavailable
 _LOADER = botocore.loaders.create_loader()
 
 
+def _share_loader(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``boto3.Session``'s arguments, with a botocore session that uses the process's loader."""
+    core = kwargs.setdefault("botocore_session", botocore.session.get_session())
+    core.register_component("data_loader", _LOADER)
+    return kwargs
+
+
 def new_session(**kwargs: Any) -> boto3.Session:
     """A boto3 session (``boto3.Session``'s arguments) whose botocore session shares one data
     loader with every other in this process. Each account, role and Terraform command has
     sessions of its own (their credentials), and a new loader reads each service's model and
-    endpoint rules from their JSON again: about 1 s per session and service here (half of a
-    no-change plan's provider time, and most of ``lab.org.sessions``, measured with py-spy)."""
-    kwargs.setdefault("botocore_session", botocore.session.get_session())
-    kwargs["botocore_session"].register_component("data_loader", _LOADER)
-    return boto3.Session(**kwargs)
+    endpoint rules from their JSON again (half of a no-change plan's provider time, measured
+    with py-spy)."""
+    return boto3.Session(**_share_loader(kwargs))
 
 
 class EndpointSession(boto3.Session):
@@ -36,9 +41,7 @@ class EndpointSession(boto3.Session):
     """
 
     def __init__(self, *args: Any, endpoint_url: str | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("botocore_session", botocore.session.get_session())
-        kwargs["botocore_session"].register_component("data_loader", _LOADER)
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **_share_loader(kwargs))
         self.endpoint_url = endpoint_url
 
     def client(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
