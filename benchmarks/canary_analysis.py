@@ -8,7 +8,9 @@ Traffic model (the same for both methods):
 - a release walks the weights 5, 25, 50, 100 %; each step is a window of 400 requests,
   served in batches of 40 (the canary gets w % of each batch, the baseline the rest);
 - each request fails independently (baseline 0.5 %), latencies are log-normal (median 50 ms,
-  sigma 0.5, p99 about 160 ms); a slow canary has every latency doubled;
+  sigma 0.5, p99 about 160 ms); a slow canary has every latency doubled; a cold one has its
+  first 20 requests 4 times slower (its start: new mTLS connections, empty caches), and is
+  also analysed with no warm-up ("no warm-up": ``latency_warmup_requests=0``) side by side;
 - a regression of "k points" means an absolute canary error rate of 0.5 % + k %
   (2.5 %, 5.5 %, 10.5 %), not a relative increase.
 
@@ -38,7 +40,7 @@ import statistics
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from soa_sdk.canary_analysis import AnalysisConfig, CanaryAnalyzer, VersionSample
 from soa_sdk.release.plan import DEFAULT_DEADLINE_WINDOWS
@@ -56,6 +58,7 @@ class Case:
     name: str
     canary_error_rate: float
     canary_latency_factor: float = 1.0
+    cold_requests: int = 0  # the canary's first requests, 4x slower (a cold start)
 
 
 CASES = (
@@ -65,7 +68,9 @@ CASES = (
     Case("+5 points (5.5%)", 0.055),
     Case("+10 points (10.5%)", 0.105),
     Case("latency x2 (0.5%)", 0.005, 2.0),
+    Case("cold start (0.5%)", 0.005, cold_requests=20),
 )
+COLD_FACTOR = 4.0
 
 
 @dataclass
@@ -82,6 +87,11 @@ def _batch(rng: random.Random, n: int, error_rate: float, factor: float) -> Vers
     return VersionSample(requests=n, errors=errors, latencies_ms=latencies)
 
 
+def _factor(case: Case, served: int) -> float:
+    """The latency factor of the canary's next batch, ``served`` requests into the release."""
+    return COLD_FACTOR if served < case.cold_requests else case.canary_latency_factor
+
+
 def run_analyzer(rng: random.Random, case: Case, config: AnalysisConfig, deadline: int) -> Outcome:
     analyzer = CanaryAnalyzer(config)
     served = 0
@@ -91,7 +101,7 @@ def run_analyzer(rng: random.Random, case: Case, config: AnalysisConfig, deadlin
             verdict = "hold"
             for _ in range(WINDOW // BATCH):
                 baseline = _batch(rng, BATCH - n_canary, BASELINE_ERROR_RATE, 1.0)
-                canary = _batch(rng, n_canary, case.canary_error_rate, case.canary_latency_factor)
+                canary = _batch(rng, n_canary, case.canary_error_rate, _factor(case, served))
                 served += n_canary
                 verdict = analyzer.observe(baseline, canary).verdict
                 if verdict == "rollback":
@@ -112,7 +122,7 @@ def run_fixed_rule(rng: random.Random, case: Case) -> Outcome:
         for _ in range(WINDOW // BATCH):
             # Draw the same way as the analyzer so both see the same first requests.
             _batch(rng, BATCH - n_canary, BASELINE_ERROR_RATE, 1.0)
-            canary = _batch(rng, n_canary, case.canary_error_rate, case.canary_latency_factor)
+            canary = _batch(rng, n_canary, case.canary_error_rate, _factor(case, served))
             last.extend([True] * canary.errors + [False] * (n_canary - canary.errors))
             served += n_canary
             if len(last) == 100 and 1.0 - sum(last) / 100 < 0.99:
@@ -167,6 +177,8 @@ def main() -> None:
         ("sequential", lambda rng, case: run_analyzer(rng, case, config, args.deadline)),
         ("fixed 99%", run_fixed_rule),
     ]
+    cold = replace(config, latency_warmup_requests=0)
+    no_warmup = ("no warm-up", lambda rng, case: run_analyzer(rng, case, cold, args.deadline))
     started = time.perf_counter()
     print(
         f"{args.releases} releases per case, seed {args.seed}, deadline {args.deadline} "
@@ -175,7 +187,7 @@ def main() -> None:
     print("| case                 | method     | rollback | deadline | median |   p90 | promoted |")
     print("|" + "|".join("-" * w for w in (22, 12, 10, 10, 8, 7, 10)) + "|")
     for case_index, case in enumerate(CASES):
-        for method, run in methods:
+        for method, run in methods + ([no_warmup] if case.cold_requests else []):
             outcomes = [
                 run(random.Random(f"{args.seed}/{case_index}/{i}"), case)
                 for i in range(args.releases)

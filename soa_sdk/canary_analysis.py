@@ -47,6 +47,14 @@ Latency: a Wald SPRT on "slow" requests, with a threshold the baseline sets.
     few dozen requests; a regression confined to the slowest few percent of requests is
     not what this test looks for.
 
+    Warm-up: the latencies of a batch that begins within the canary's first
+    ``latency_warmup_requests`` requests are not judged (its errors are). A new build's first
+    requests pay for its cold start: the mesh opens new mTLS connections to it, caches fill,
+    and the testers' step sends them as one burst, not in the users' mix. Comparing them with
+    a warm baseline tests the start, not the build (Spinnaker's canary analysis has the same
+    warm-up, ``beginCanaryAnalysisAfterMins``; Argo Rollouts' ``initialDelay``). A batch is
+    skipped whole because a histogram's window has no order inside it.
+
 Decision rule (after each batch)
     1. rollback if the canary has served ``min_requests_for_rollback`` requests and either
        test rejects its H0 (sticky: later calls repeat it until :meth:`reset`);
@@ -108,6 +116,8 @@ class AnalysisConfig:
     min_requests_for_rollback: canary requests before any rollback (a floor, the tests
         are already valid without it).
     min_requests_per_step: canary requests at the current weight before continuing.
+    latency_warmup_requests: the canary's first requests, whose latencies are not judged
+        (its cold start; see the module's "Warm-up").
     check_latency: set False when the telemetry carries no latencies.
     """
 
@@ -121,6 +131,7 @@ class AnalysisConfig:
     alpha_latency: float = 0.01
     min_requests_for_rollback: int = 20
     min_requests_per_step: int = 50
+    latency_warmup_requests: int = 20
     check_latency: bool = True
 
     def __post_init__(self) -> None:
@@ -140,7 +151,11 @@ class AnalysisConfig:
                 f"got latency_tolerance={self.latency_tolerance!r}, "
                 f"latency_mde={self.latency_mde!r}"
             )
-        for name in ("min_requests_for_rollback", "min_requests_per_step"):
+        for name in (
+            "min_requests_for_rollback",
+            "min_requests_per_step",
+            "latency_warmup_requests",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"AnalysisConfig.{name} must be an int >= 0, got {value!r}")
@@ -370,6 +385,7 @@ class CanaryAnalyzer:
         if self._rolled_back is not None:
             return self._rolled_back
         cfg = self.config
+        warming = self._canary_requests < cfg.latency_warmup_requests
         self._baseline_requests += baseline.requests
         self._baseline_errors += baseline.errors
         self._canary_requests += canary.requests
@@ -382,7 +398,7 @@ class CanaryAnalyzer:
                 bisect.insort(self._baseline_latencies, x)
             for x in canary.latencies_ms:
                 bisect.insort(self._canary_latencies, x)
-            threshold = self._update_latency(canary.latencies_ms)
+            threshold = self._update_latency(() if warming else canary.latencies_ms)
 
         ev = self._evidence(threshold)
         decision = self._decide(ev)
@@ -444,6 +460,7 @@ class CanaryAnalyzer:
             ),
             "log_e_promote_threshold": math.log(1.0 / cfg.beta),
             "latency_threshold_ms": threshold,
+            "latency_warmup_requests": cfg.latency_warmup_requests,
             "canary_latency_samples": self._judged,
             "canary_slow_requests": self._slow,
             "canary_slow_fraction": self._slow / self._judged if self._judged else None,

@@ -86,6 +86,30 @@ def test_slow_canary_is_rolled_back_on_latency() -> None:
     assert ev["canary_p99_ms"] > 1.5 * ev["baseline_p99_ms"]
 
 
+def cold_start(warmup: int) -> Decision:
+    """The testers' burst of 20 canary requests, each 4x slower than the warm baseline,
+    then interleaved user traffic at 5 % where both versions are alike."""
+    rng = random.Random(8)
+    analyzer = CanaryAnalyzer(AnalysisConfig(latency_warmup_requests=warmup))
+    decision = analyzer.observe(sample(rng, 400, 0.0), sample(rng, 20, 0.0, slow=4.0))
+    for _ in range(60):
+        if decision.verdict != "hold":
+            break
+        decision = analyzer.observe(sample(rng, 380, 0.0), sample(rng, 20, 0.0))
+    return decision
+
+
+def test_canary_cold_start_is_not_judged_on_latency() -> None:
+    assert cold_start(warmup=0).verdict == "rollback"  # the burst alone condemns it
+    warmed = cold_start(warmup=20)
+    assert warmed.verdict == "continue", warmed.reason
+    ev = warmed.evidence
+    # The burst's 20 latencies were left out, the users' ones judged.
+    assert ev["canary_latency_samples"] == ev["canary_requests"] - 20
+    assert ev["canary_slow_requests"] < ev["canary_latency_samples"] * 0.2
+    assert ev["canary_p99_ms"] > ev["baseline_p99_ms"]  # the cold start stays on record
+
+
 def test_rollback_is_sticky_until_reset() -> None:
     analyzer = CanaryAnalyzer()
     first = analyzer.observe(VersionSample(1000, 5), VersionSample(50, 25))
@@ -169,6 +193,7 @@ def test_conservative_quantile_sits_above_the_true_p95() -> None:
         ({"latency_tolerance": 0.3, "latency_mde": 0.2}, "latency_tolerance < latency_mde"),
         ({"min_requests_per_step": -1}, "min_requests_per_step must be an int >= 0"),
         ({"min_requests_for_rollback": 2.5}, "min_requests_for_rollback must be an int"),
+        ({"latency_warmup_requests": -5}, "latency_warmup_requests must be an int >= 0"),
     ],
 )
 def test_config_validation(kwargs: dict[str, float], message: str) -> None:
