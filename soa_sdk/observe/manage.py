@@ -1,13 +1,18 @@
 """Management: scale a service, stop or break an instance, and send traffic to watch the
 mesh react.
 
-Scaling, real API: ECS ``UpdateService`` (``desiredCount``) on the service of that version in
-the runtime's cluster, through the runtime account's own session; ECS then starts or stops
-tasks, and Consul's ECS integration registers or deregisters them. In the sandbox the
-sandbox's scheduler does ECS's part (it starts or stops the workload host's instances to
-match), and the call waits until the service runs that many (``DescribeServices``) and they
-pass in Consul. EKS (a Deployment's replicas, through the Kubernetes API) and EC2 (an Auto
-Scaling group) are scaled in the sandbox only, on the workload host.
+Scaling, real API, through the runtime account's own session: on ECS ``UpdateService``
+(``desiredCount``) on the service of that version in the runtime's cluster; ECS then starts or
+stops tasks, and Consul's ECS integration registers or deregisters them. On EC2 EC2 Auto
+Scaling's ``UpdateAutoScalingGroup`` on the group Terraform made for that version (found by its
+``Service`` and ``Version`` tags): ``DesiredCapacity``, with ``MinSize`` / ``MaxSize`` widened
+to take it, as ``aws autoscaling update-auto-scaling-group`` does; the group launches or
+terminates instances, whose Consul agents register or deregister them. In the sandbox the
+sandbox's scheduler does ECS's and Auto Scaling's part (it starts or stops the workload host's
+instances to match), and the call waits until that many run and pass in Consul. Both are a
+drift from what Terraform applied, which step 1's next apply puts back. EKS (a Deployment's
+replicas, through the Kubernetes API, which the sandbox does not serve) is scaled in the
+sandbox only, on the workload host.
 
 Stopping an instance: ECS ``StopTask`` on AWS; the workload host in the sandbox. Breaking one
 (its health check answers 500, the process keeps running) exists in the sandbox only.
@@ -29,11 +34,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from soa_sdk import progress, validate
-from soa_sdk.errors import ServiceUnavailable, ValidationError
+from soa_sdk.errors import NotFound, ServiceUnavailable, ValidationError
 from soa_sdk.observe.context import Context, Runtime
 from soa_sdk.reachability import ingress_service, unavailable
 from soa_sdk.runtime.compute import workload_name
-from soa_sdk.runtime.workloads import wait_ecs_stable, wait_passing
+from soa_sdk.runtime.workloads import READY_TIMEOUT, wait_ecs_stable, wait_passing
 from soa_sdk.tables import Table
 
 MAX_REPLICAS = 10
@@ -79,12 +84,15 @@ def scale(ctx: Context, runtime: Runtime, service: str, version: str, replicas: 
             f"{', '.join(declared.versions)})."
         )
     sandbox = ctx.sandbox is not None
-    if not sandbox and runtime.spec.kind != "ecs":
+    if not sandbox and runtime.spec.kind == "eks":
         raise ValidationError(
-            f"{runtime.name} runs on {runtime.spec.kind}: scale it with its own tools "
-            "(kubectl scale / the Auto Scaling group); the SDK scales ECS services."
+            f"{runtime.name} runs on EKS: scale its Deployment with kubectl scale; the SDK "
+            "scales ECS services and EC2 Auto Scaling groups."
         )
     result: dict[str, Any] = {"service": service, "version": version, "replicas": replicas}
+    if runtime.spec.kind == "ec2":
+        result.update(_scale_group(ctx, runtime, service, version, replicas))
+        return result
     if runtime.spec.kind != "ecs":
         result.update(_scale_workloads(ctx, runtime, service, version, replicas))
         return result
@@ -100,6 +108,58 @@ def scale(ctx: Context, runtime: Runtime, service: str, version: str, replicas: 
         result["started"] = sorted(after - before, key=_natural)
         result["stopped"] = sorted(before - after, key=_natural)
     return result
+
+
+def _scale_group(
+    ctx: Context, runtime: Runtime, service: str, version: str, replicas: int
+) -> dict[str, Any]:
+    """``UpdateAutoScalingGroup`` of the version's group; in the sandbox, wait for its
+    instances (the scheduler's) to be ``replicas`` and pass."""
+    autoscaling = ctx.client(runtime.account, "autoscaling", runtime.region)
+    group = _group_of(autoscaling, runtime, service, version)
+    name = group["AutoScalingGroupName"]
+    sandbox = ctx.sandbox is not None
+
+    def running() -> set[str]:
+        return {w["id"] for w in instances(ctx, runtime, service) if w["version"] == version}
+
+    before = running() if sandbox else set()
+    autoscaling.update_auto_scaling_group(
+        AutoScalingGroupName=name,
+        MinSize=min(int(group["MinSize"]), replicas),
+        MaxSize=max(int(group["MaxSize"]), replicas),
+        DesiredCapacity=replicas,
+    )
+    result: dict[str, Any] = {"autoscaling_group": name}
+    if sandbox:  # the sandbox's scheduler starts or stops the group's instances
+        deadline = time.monotonic() + READY_TIMEOUT
+        while len(after := running()) != replicas:
+            if time.monotonic() > deadline:
+                raise ServiceUnavailable(
+                    f"The Auto Scaling group {name} runs {len(after)} of {replicas} instances "
+                    f"after {READY_TIMEOUT:.0f} s; in the sandbox its scheduler runs them: see "
+                    "`soa-lab status` and the scheduler's log."
+                )
+            time.sleep(0.1)
+        wait_passing(ctx.consul, service, runtime.partition, version, replicas)
+        result["started"] = sorted(after - before, key=_natural)
+        result["stopped"] = sorted(before - after, key=_natural)
+    return result
+
+
+def _group_of(autoscaling: Any, runtime: Runtime, service: str, version: str) -> dict[str, Any]:
+    """The Auto Scaling group of ``service`` ``version`` (``DescribeAutoScalingGroups``, its
+    ``Service`` and ``Version`` tags, as ``terraform/modules/ec2_runtime`` sets them)."""
+    wanted = {"Service": service, "Version": version}
+    for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate():
+        for group in page["AutoScalingGroups"]:
+            tags = {t["Key"]: t["Value"] for t in group.get("Tags", [])}
+            if all(tags.get(k) == v for k, v in wanted.items()):
+                return group
+    raise NotFound(
+        f"{runtime.name} has no Auto Scaling group for {service} {version}: step 1 "
+        f"(lab.runtime.create('{runtime.name}')) applies the one Terraform declares."
+    )
 
 
 def _scale_workloads(

@@ -104,6 +104,43 @@ def test_scale_up_and_down_through_ecs_and_the_workload_host(lab: Any, ecs: Any)
     assert any("runtime-ecs-store-v1" in r for r in changes.column("resource"))
 
 
+def test_scale_an_ec2_runtime_through_its_auto_scaling_group(lab: Any, ecs: Any) -> None:
+    # runtime-ecs's store calls payments in runtime-ec2: step 1 made both.
+    spec = lab.runtime.spec("runtime-ec2").service("payments")
+    autoscaling = lab.org.session("runtime-ec2").client("autoscaling")
+
+    def group() -> dict[str, Any]:
+        for found in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]:
+            if {"Key": "Service", "Value": "payments"} in [
+                {"Key": t["Key"], "Value": t["Value"]} for t in found["Tags"]
+            ]:
+                return found
+        raise AssertionError("no Auto Scaling group tagged Service=payments")
+
+    def passing() -> list[str]:
+        entries = lab.consul.request(
+            "GET", "health/service/payments", params={"partition": "ec2", "passing": "1"}
+        )
+        return sorted(e["Service"]["ID"] for e in entries)
+
+    try:
+        up = lab.observe.scale("runtime-ec2", "payments", "v1", spec.replicas + 1)
+        assert up["autoscaling_group"] == group()["AutoScalingGroupName"]
+        assert group()["DesiredCapacity"] == spec.replicas + 1 and len(up["started"]) == 1
+        assert up["started"][0] in passing() and len(passing()) == spec.replicas + 1
+        down = lab.observe.scale("runtime-ec2", "payments", "v1", spec.replicas - 1)
+        assert group()["DesiredCapacity"] == spec.replicas - 1
+        assert group()["MinSize"] == spec.replicas - 1  # widened to take it
+        assert len(down["stopped"]) == 2 and len(passing()) == spec.replicas - 1
+    finally:
+        lab.observe.scale("runtime-ec2", "payments", "v1", spec.replicas)
+    assert len(passing()) == spec.replicas
+    changes = lab.observe.who_did_what(
+        accounts=["runtime-ec2"], event_name="UpdateAutoScalingGroup"
+    )
+    assert any(group()["AutoScalingGroupName"] in r for r in changes.column("resource"))
+
+
 def test_stop_instance_removes_it_and_step_1_restores_it(lab: Any, ecs: Any) -> None:
     stopped = lab.observe.stop_instance("runtime-ecs", "inventory", 1)
     assert stopped not in consul_instances(lab, "inventory")

@@ -30,6 +30,7 @@ _BY_PARAM: dict[tuple[str, str], str] = {
     ("ec2", "vpcId"): "AWS::EC2::VPC",
     ("ec2", "subnetId"): "AWS::EC2::Subnet",
     ("ec2", "groupId"): "AWS::EC2::SecurityGroup",
+    ("autoscaling", "autoScalingGroupName"): "AWS::AutoScaling::AutoScalingGroup",
     ("elbv2", "loadBalancerArn"): "AWS::ElasticLoadBalancingV2::LoadBalancer",
     ("elbv2", "targetGroupArn"): "AWS::ElasticLoadBalancingV2::TargetGroup",
     ("elbv2", "listenerArn"): "AWS::ElasticLoadBalancingV2::Listener",
