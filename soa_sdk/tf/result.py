@@ -21,10 +21,11 @@ _SUMMARIES = (
 _DONE = re.compile(
     r"^(?P<address>[^\s#:][^:]*?): (?P<what>Creation|Modifications|Destruction) complete"
 )
-# Plan headings: "  # <address> will be created" / "must be replaced".
+# Plan headings: "  # <address> will be created" / "must be replaced" (also "is tainted, so
+# must be replaced" and "will be replaced, as requested").
 _PLANNED = re.compile(
     r"^\s*# (?P<address>\S+) (?:will be (?P<what>created|updated in-place|destroyed)|"
-    r"(?P<replace>must be replaced))"
+    r"(?P<replace>must be replaced|is tainted, so must be replaced|will be replaced, as requested))"
 )
 _KIND = {
     "Creation": "created",

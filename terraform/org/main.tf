@@ -117,6 +117,14 @@ resource "aws_organizations_policy" "guardrails" {
   type        = "SERVICE_CONTROL_POLICY"
   content     = data.aws_iam_policy_document.guardrails.json
   tags        = var.tags
+
+  # A policy lives in its organization: made once it exists, and made again with a new one
+  # (a replaced organization takes its policies along).
+  depends_on = [aws_organizations_organization.this]
+
+  lifecycle {
+    replace_triggered_by = [aws_organizations_organization.this.id]
+  }
 }
 
 resource "aws_organizations_policy_attachment" "guardrails" {

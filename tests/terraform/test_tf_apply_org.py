@@ -4,6 +4,7 @@ The schema check of every folder is test_tf_schema."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from soa_sdk.paths import terraform_root
 from soa_sdk.sandbox.providers.aws.provider import AwsProvider
 from soa_sdk.sandbox.providers.framework import ProviderError
 from soa_sdk.sandbox.state import SandboxState
-from soa_sdk.sandbox.terraform.run import Terraform
+from soa_sdk.sandbox.terraform.run import Terraform, TerraformFailed
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +130,53 @@ def _check_credentials(org: Terraform, sandbox: SandboxState) -> None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def test_a_failed_create_stays_in_state_tainted_and_a_rerun_converges(
+    org: Terraform, sandbox: SandboxState, tree_copy: Path
+) -> None:
+    """A create that fails half-way (the organization made, then a service principal
+    Organizations does not know) names the resource and the reason, keeps the organization in
+    state as tainted, plans its replacement; fixed, the next apply converges."""
+    org.destroy()  # whatever another test left: this one starts from nothing
+    main = tree_copy / "org" / "main.tf"
+    good = main.read_text()
+    assert '"sso.amazonaws.com",' in good
+    main.write_text(
+        good.replace('"sso.amazonaws.com",', '"sso.amazonaws.com", "nothing.example.com",')
+    )
+    address = "aws_organizations_organization.this"
+    with Terraform("org", sandbox, root=tree_copy) as terraform:
+        terraform.init()
+        with pytest.raises(TerraformFailed) as failed:
+            terraform.apply()
+        message = str(failed.value)
+        assert f"with {address}" in message and "unrecognized service principal" in message
+        managed = [a for a in terraform.state_list() if not a.startswith("data.")]
+        assert address in managed  # what depends on it was never tried
+        assert not [a for a in managed if a.startswith("aws_organizations_account.")]
+        _, pulled = terraform.run("state", "pull")
+        (resource,) = [
+            r for r in json.loads(pulled)["resources"] if r["type"] == address.split(".")[0]
+        ]
+        assert resource["instances"][0]["status"] == "tainted"
+        organizations = _client(sandbox, "organizations")
+        made = organizations.describe_organization()["Organization"]["Id"]
+        assert resource["instances"][0]["attributes"]["id"] == made
+
+        main.write_text(good)
+        planned = terraform.plan()
+        assert f"{address} is tainted, so must be replaced" in planned.output
+        assert address in planned.created and address in planned.destroyed
+        converged = terraform.apply()
+        assert converged.destroy == 1 and address in converged.created, converged.output[-2000:]
+        assert len([a for a in terraform.state_list() if not a.startswith("data.")]) == 23
+        assert organizations.describe_organization()["Organization"]["Id"] != made
+        assert terraform.plan().no_changes
+        destroyed = terraform.destroy()
+        assert destroyed.destroy == 23 and terraform.state_list() == []
+    with pytest.raises(Exception, match="AWSOrganizationsNotInUse"):
+        organizations.describe_organization()
 
 
 def test_folder_is_untouched() -> None:

@@ -19,12 +19,17 @@ the sandbox's APIs; this module does what Terraform's SDKs do around them:
   everywhere: no migrations).
 
 Errors a resource raises become Terraform diagnostics naming the resource and the reason.
+A create that fails after the remote object came to exist (:meth:`Resource.made`, what
+SDKv2's ``d.SetId`` marks) answers with that object's state beside the error, as the real
+providers do: Terraform keeps it in state as *tainted* and plans its replacement, so nothing
+is left outside state and the next apply converges.
 Left out: deferred actions, resource identity (Terraform 1.12's import by identity), moves,
 ephemeral and list resources, provider functions, write-only attributes.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import traceback
@@ -39,6 +44,9 @@ from soa_sdk.sandbox.providers.schema import Block, ProviderSchema, Schema
 log = logging.getLogger(__name__)
 
 State = dict[str, Any]
+
+# The state of the object the running create has made so far (Resource.made), per thread.
+_MADE: contextvars.ContextVar[State | None] = contextvars.ContextVar("made", default=None)
 
 
 class ProviderError(Exception):
@@ -65,6 +73,12 @@ class Resource:
 
     def create(self, planned: State, config: State) -> State:
         raise NotImplementedError
+
+    def made(self, state: State) -> None:
+        """Say, inside :meth:`create`, that the remote object exists from here on (``state``
+        has its ``id``): should a later call of the create fail, Terraform records the object
+        as tainted instead of losing it."""
+        _MADE.set(dict(state))
 
     def read(self, state: State) -> State | None:
         """The resource as the API has it now (``None``: it is gone)."""
@@ -308,7 +322,7 @@ class Provider:
                 response.new_state.CopyFrom(cty.encode(None))
                 return
             if prior is None:
-                result = resource.create(planned, config)
+                result = self._create(resource, planned, config, response)
             else:
                 result = resource.update(prior, planned, config)
             filled = _fill_unknowns(block, planned, block.conform(result))
@@ -316,6 +330,29 @@ class Provider:
             response.new_state.CopyFrom(cty.encode(new_state))
 
         return self._guard(response, f"Applying {request.type_name}", apply)
+
+    @staticmethod
+    def _create(resource: Resource, planned: State, config: State, response: Any) -> State:
+        """``resource.create``; when it fails after :meth:`Resource.made`, the response
+        carries the made object's state (as read back, else the plan with what ``made``
+        gave) and the error goes on to the diagnostics."""
+        token = _MADE.set(None)
+        try:
+            return resource.create(planned, config)
+        except Exception:
+            made = _MADE.get()
+            if made is not None:
+                block = resource.schema.block
+                try:
+                    found = resource.read({**planned, **made})
+                except Exception:
+                    found = None
+                if found is None:
+                    found = _fill_unknowns(block, planned, block.conform({**planned, **made}))
+                response.new_state.CopyFrom(cty.encode(block.conform(_resolved(found))))
+            raise
+        finally:
+            _MADE.reset(token)
 
     def ImportResourceState(self, request: Any, context: Any) -> Any:
         response = pb.ImportResourceState.Response()

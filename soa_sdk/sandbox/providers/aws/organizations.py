@@ -44,7 +44,8 @@ class Organization(AwsResource):
 
     def create(self, planned: State, config: State) -> State:
         organizations = self.client("organizations")
-        organizations.create_organization(FeatureSet=planned["feature_set"])
+        made = organizations.create_organization(FeatureSet=planned["feature_set"])
+        self.made({**planned, "id": made["Organization"]["Id"]})
         self._converge({}, planned)
         return self.read(planned) or {}
 
@@ -221,6 +222,7 @@ class Account(OrgTagged):
                 f"creating account {planned['name']} failed: {status.get('FailureReason')}"
             )
         account_id = status["AccountId"]
+        self.made({**planned, "id": account_id})
         parent = planned.get("parent_id")
         if parent:
             current = self.parent_of(account_id)

@@ -38,6 +38,7 @@ class Bucket(AwsResource):
         if planned.get("object_lock_enabled"):
             arguments["ObjectLockEnabledForBucket"] = True
         s3.create_bucket(**arguments)
+        self.made({**planned, "id": name})
         tags = planned.get("tags_all") or {}
         if tags:
             s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tag_list(tags)})
