@@ -42,6 +42,7 @@ class Trail(AwsResource):
         if tags:
             arguments["TagsList"] = tag_list(tags)
         trail = cloudtrail.create_trail(**arguments)
+        self.made({**planned, "id": planned["name"]})
         if planned.get("enable_logging", True):
             cloudtrail.start_logging(Name=trail["TrailARN"])
         return self.read({**planned, "id": planned["name"]}) or {}

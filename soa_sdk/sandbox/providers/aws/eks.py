@@ -304,6 +304,7 @@ class EksNodeGroup(EksTagged):
             arguments["tags"] = planned["tags_all"]
         eks = self.client("eks")
         eks.create_nodegroup(**arguments)
+        self.made({**planned, "id": f"{planned['cluster_name']}:{name}"})
         update = _update_config(planned)
         if update:
             eks.update_nodegroup_config(

@@ -40,6 +40,7 @@ class KmsKey(AwsResource):
         if planned.get("multi_region"):
             arguments["MultiRegion"] = True
         key = kms.create_key(**arguments)["KeyMetadata"]
+        self.made({**planned, "id": key["KeyId"], "key_id": key["KeyId"]})
         if planned.get("enable_key_rotation"):
             kms.enable_key_rotation(KeyId=key["KeyId"])
         if planned.get("is_enabled") is False:

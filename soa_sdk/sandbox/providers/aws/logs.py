@@ -35,6 +35,7 @@ class LogGroup(AwsResource):
         if isinstance(planned.get("log_group_class"), str):
             arguments["logGroupClass"] = planned["log_group_class"]
         logs.create_log_group(**arguments)
+        self.made({**planned, "id": name, "name_prefix": prefix})
         if planned.get("retention_in_days"):
             logs.put_retention_policy(
                 logGroupName=name, retentionInDays=int(planned["retention_in_days"])

@@ -132,6 +132,7 @@ class SecurityGroup(GroupBase):
         if isinstance(planned.get("vpc_id"), str):
             arguments["VpcId"] = planned["vpc_id"]
         group_id = ec2.create_security_group(**arguments)["GroupId"]
+        self.made({**planned, "id": group_id, "name_prefix": prefix})
         group = self.describe(group_id) or {}
         # As the real provider: no default allow-all egress; only what is declared.
         self.replace_rules(group, config.get("ingress") or [], config.get("egress") or [])

@@ -40,6 +40,7 @@ class Vpc(Ec2Resource):
             "TagSpecifications": self.tag_specifications(planned),
         }
         vpc = ec2.create_vpc(**arguments)["Vpc"]
+        self.made({**planned, "id": vpc["VpcId"]})
         self._set_attributes(vpc["VpcId"], {}, planned)
         return self.read({**planned, "id": vpc["VpcId"]}) or {}
 
