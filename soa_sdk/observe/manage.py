@@ -3,14 +3,15 @@ mesh react.
 
 Scaling, real API, through the runtime account's own session: on ECS ``UpdateService``
 (``desiredCount``) on the service of that version in the runtime's cluster; ECS then starts or
-stops tasks, and Consul's ECS integration registers or deregisters them. On EC2 EC2 Auto
+stops tasks, and Consul's ECS integration registers or deregisters them. On EC2, EC2 Auto
 Scaling's ``UpdateAutoScalingGroup`` on the group Terraform made for that version (found by its
 ``Service`` and ``Version`` tags): ``DesiredCapacity``, with ``MinSize`` / ``MaxSize`` widened
 to take it, as ``aws autoscaling update-auto-scaling-group`` does; the group launches or
 terminates instances, whose Consul agents register or deregister them. In the sandbox the
 sandbox's scheduler does ECS's and Auto Scaling's part (it starts or stops the workload host's
 instances to match), and the call waits until that many run and pass in Consul. Both are a
-drift from what Terraform applied, which step 1's next apply puts back. EKS (a Deployment's
+drift from what Terraform applied, which the next apply of the runtime's folder (step 1's
+``create``) puts back. EKS (a Deployment's
 replicas, through the Kubernetes API, which the sandbox does not serve) is scaled in the
 sandbox only, on the workload host.
 
