@@ -11,9 +11,8 @@ terminates instances, whose Consul agents register or deregister them. In the sa
 sandbox's scheduler does ECS's and Auto Scaling's part (it starts or stops the workload host's
 instances to match), and the call waits until that many run and pass in Consul. Both are a
 drift from what Terraform applied, which the next apply of the runtime's folder (step 1's
-``create``) puts back. EKS (a Deployment's
-replicas, through the Kubernetes API, which the sandbox does not serve) is scaled in the
-sandbox only, on the workload host.
+``create``) puts back. EKS (a Deployment's replicas, through the Kubernetes API, which the
+sandbox does not serve) is scaled in the sandbox only, on the workload host.
 
 Stopping an instance: ECS ``StopTask`` on AWS; the workload host in the sandbox. Breaking one
 (its health check answers 500, the process keeps running) exists in the sandbox only.
