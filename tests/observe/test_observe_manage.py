@@ -123,6 +123,7 @@ def test_scale_an_ec2_runtime_through_its_auto_scaling_group(lab: Any, ecs: Any)
         )
         return sorted(e["Service"]["ID"] for e in entries)
 
+    declared = group()
     try:
         up = lab.observe.scale("runtime-ec2", "payments", "v1", spec.replicas + 1)
         assert up["autoscaling_group"] == group()["AutoScalingGroupName"]
@@ -134,6 +135,11 @@ def test_scale_an_ec2_runtime_through_its_auto_scaling_group(lab: Any, ecs: Any)
         assert len(down["stopped"]) == 2 and len(passing()) == spec.replicas - 1
     finally:
         lab.observe.scale("runtime-ec2", "payments", "v1", spec.replicas)
+        autoscaling.update_auto_scaling_group(  # the sizes Terraform applied, for later tests
+            AutoScalingGroupName=declared["AutoScalingGroupName"],
+            MinSize=declared["MinSize"],
+            MaxSize=declared["MaxSize"],
+        )
     assert len(passing()) == spec.replicas
     changes = lab.observe.who_did_what(
         accounts=["runtime-ec2"], event_name="UpdateAutoScalingGroup"

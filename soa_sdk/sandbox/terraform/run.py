@@ -47,6 +47,7 @@ import time
 from pathlib import Path
 
 import boto3
+import hvac
 
 from soa_sdk.errors import SoaLabError
 from soa_sdk.sandbox import tls
@@ -177,12 +178,19 @@ class Terraform(FolderRunner):
             return {}
         if self._vault_token is None:
             self._vault_token = vault_token.mint(
-                self.state.url("vault"),
-                self.state.secret(ROOT_TOKEN),
-                str(tls.files(self.state.home).ca),
-                f"terraform-{self.folder.replace('/', '-')}",
+                self._vault_admin(), f"terraform-{self.folder.replace('/', '-')}"
             )
         return {"VAULT_TOKEN": self._vault_token.token}
+
+    def _vault_admin(self) -> hvac.Client:
+        """OpenBao as its root token (the sandbox's bootstrap credential): what mints and
+        revokes the runs' tokens, never what Terraform runs with."""
+        return hvac.Client(
+            url=self.state.url("vault"),
+            token=self.state.secret(ROOT_TOKEN),
+            verify=str(tls.files(self.state.home).ca),
+            timeout=10,
+        )
 
     def provider_environment(self) -> dict[str, str]:
         """What the local providers read from their environment, as the real ones do: AWS's
@@ -245,12 +253,7 @@ class Terraform(FolderRunner):
             )
             self._consul_token = None
         if self._vault_token is not None:
-            vault_token.revoke(
-                self.state.url("vault"),
-                self.state.secret(ROOT_TOKEN),
-                str(tls.files(self.state.home).ca),
-                self._vault_token,
-            )
+            vault_token.revoke(self._vault_admin(), self._vault_token)
             self._vault_token = None
         if self._socket_dir is not None:
             self._socket_dir.cleanup()

@@ -77,12 +77,12 @@ class VaultToken:
     token: str
 
 
-def mint(address: str, root_token: str, ca: str, display_name: str) -> VaultToken:
-    """Write the policy for today's specification and return a new token of it
-    (``PUT /sys/policies/acl/:name``, ``POST /auth/token/create`` as the root token)."""
+def mint(admin: hvac.Client, display_name: str) -> VaultToken:
+    """Write the policy for today's specification and return a new token of it, as
+    ``admin`` (the sandbox's root token): ``PUT /sys/policies/acl/:name``,
+    ``POST /auth/token/create``."""
     access = load_access().database
     runtimes = [r.name for r in load_mesh().runtimes]
-    admin = hvac.Client(url=address, token=root_token, verify=ca, timeout=10)
     admin.sys.create_or_update_acl_policy(
         POLICY, rules(access.vault_mount, [r.name for r in access.roles], runtimes)
     )
@@ -92,11 +92,10 @@ def mint(address: str, root_token: str, ca: str, display_name: str) -> VaultToke
     return VaultToken(answer["accessor"], answer["client_token"])
 
 
-def revoke(address: str, root_token: str, ca: str, token: VaultToken) -> None:
+def revoke(admin: hvac.Client, token: VaultToken) -> None:
     """Revoke the token (and the provider's child token with it); an OpenBao already gone
     took it along, and a token left behind expires on its own."""
     try:
-        admin = hvac.Client(url=address, token=root_token, verify=ca, timeout=10)
         admin.auth.token.revoke_accessor(token.accessor)
     except (hvac.exceptions.VaultError, OSError):
         pass
