@@ -22,12 +22,17 @@ as an operator would give a CI pipeline (the same pattern as
   The default policy stays (``lookup-self`` and the like).
 
 Nothing else: no other secrets engine or mount, no auth method, no ``sys/`` administration,
-no ``sys/policies/acl/*`` beyond the declared names (so the sandbox's own policies, such as
-the workloads' and Terraform's identity roles, are out of reach). The runtimes and the
-database's roles come from the lab's specification files, so a runtime added by step 5 is
-covered by the next token. ``sudo`` on ``auth/token/create`` lets the token create tokens of
-any policy but ``root``: what the folder's ``vault_token`` needs, and why the token lives no
-longer than the runner (:data:`TTL`, revoked on close).
+no ``sys/policies/acl/*`` beyond the declared names (the sandbox's own policies cannot be read
+or rewritten). The runtimes and the database's roles come from the lab's specification files,
+so a runtime added by step 5 is covered by the next token.
+
+What it still reaches: ``sudo`` on ``auth/token/create`` lets the token create tokens of any
+existing policy but ``root``, so through a child token it reaches whatever one of OpenBao's
+policies grants. That is what the folder's ``vault_token`` asks of its caller as declared (an
+orphan, periodic token of other policies); a token role (``auth/token/roles/:name`` with
+``allowed_policies`` and ``orphan``, and ``role_name`` on the ``vault_token``) would narrow
+it to the Boundary token's policies; not done here. Hence the token lives no longer than its
+runner (:data:`TTL`, revoked on close).
 """
 
 from __future__ import annotations
