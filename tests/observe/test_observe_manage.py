@@ -111,9 +111,7 @@ def test_scale_an_ec2_runtime_through_its_auto_scaling_group(lab: Any, ecs: Any)
 
     def group() -> dict[str, Any]:
         for found in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]:
-            if {"Key": "Service", "Value": "payments"} in [
-                {"Key": t["Key"], "Value": t["Value"]} for t in found["Tags"]
-            ]:
+            if {t["Key"]: t["Value"] for t in found["Tags"]}.get("Service") == "payments":
                 return found
         raise AssertionError("no Auto Scaling group tagged Service=payments")
 

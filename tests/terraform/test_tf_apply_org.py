@@ -152,7 +152,7 @@ def test_a_failed_create_stays_in_state_tainted_and_a_rerun_converges(
             terraform.apply()
         message = str(failed.value)
         assert f"with {address}" in message and "unrecognized service principal" in message
-        managed = [a for a in terraform.state_list() if not a.startswith("data.")]
+        managed = _managed(terraform)
         assert address in managed  # what depends on it was never tried
         assert not [a for a in managed if a.startswith("aws_organizations_account.")]
         _, pulled = terraform.run("state", "pull")
@@ -170,13 +170,18 @@ def test_a_failed_create_stays_in_state_tainted_and_a_rerun_converges(
         assert address in planned.created and address in planned.destroyed
         converged = terraform.apply()
         assert converged.destroy == 1 and address in converged.created, converged.output[-2000:]
-        assert len([a for a in terraform.state_list() if not a.startswith("data.")]) == 23
+        assert len(_managed(terraform)) == 23
         assert organizations.describe_organization()["Organization"]["Id"] != made
         assert terraform.plan().no_changes
         destroyed = terraform.destroy()
         assert destroyed.destroy == 23 and terraform.state_list() == []
     with pytest.raises(Exception, match="AWSOrganizationsNotInUse"):
         organizations.describe_organization()
+
+
+def _managed(terraform: Terraform) -> list[str]:
+    """The managed resources in the folder's state (its data sources left out)."""
+    return [a for a in terraform.state_list() if not a.startswith("data.")]
 
 
 def test_folder_is_untouched() -> None:
