@@ -4,13 +4,15 @@
 from ``terraform/templates/runtime`` (:mod:`soa_sdk.tf.template`), runs the offline checks on it
 (:mod:`soa_sdk.tf.checks`: parse, fmt, conventions, checkov), then builds it: an account under
 the ``runtimes`` OU (step 0's ``add_account``), the runtime in it (step 1's ``create`` with the
-folder: ``terraform apply`` of it, then the Consul admin partition, entries and workloads) and
-what lets the mesh use it across runtimes. The Consul entries of the new partition are written
-with HTTP: ``shared_services/consul`` declares the runtimes of ``terraform/``, and applying it
-from a scratch copy would fight the next step 1 over them. The new runtime runs services that
-already run elsewhere (e.g. ``payments``): the existing runtime stays the service's primary, the
-new one becomes its failover target. In Consul terms (the entries
-``terraform/shared_services/consul`` declares):
+folder: ``terraform apply`` of it and, from the same copy of ``terraform/``, of
+``shared_services/consul``, whose ``modules/lab_spec`` now finds the new folder and declares its
+admin partition, its entries and the failover; then its workloads). Every runtime step 5 adds
+goes into one copy (a second one is refused), and while they exist step 1 applies the mesh's
+policy from that copy too, for from ``terraform/`` Terraform would plan their partitions away,
+as a branch without their folders would. The new runtime runs services that already run
+elsewhere (e.g. ``payments``): the existing runtime stays the service's primary, the new one
+becomes its failover target. In Consul terms (the entries ``shared_services/consul``
+declares):
 
 - the new partition exports the service to the partitions of its callers
   (``exported-services``), and its ``service-intentions`` allow those callers;
@@ -25,11 +27,12 @@ Everything is validated before any change (name taken: :class:`Conflict`; unknow
 service, or a bad account or folder name: :class:`ValidationError`): a rejected call writes no
 folder and creates nothing. What it did is recorded in Consul's KV store
 (``soa-lab/extensions/<name>``), so :meth:`Extend.remove_runtime` undoes all of it, from any
-process: the failover resolvers, the runtime (workloads, Consul entries and partition, AWS
-resources: ``terraform destroy`` of its folder), the account (removed from the organization:
-``RemoveAccountFromOrganization`` in the sandbox; on real AWS an account is closed instead,
-``CloseAccount``, and AWS keeps it suspended for 90 days) and the folder it wrote. A scratch
-copy of ``terraform/`` that :meth:`Extend.scratch_terraform` made goes with the last runtime
+process: the runtime (workloads, AWS resources: ``terraform destroy`` of its folder; its
+partition and entries: ``terraform destroy -target`` of the partition), the account (removed
+from the organization: ``RemoveAccountFromOrganization`` in the sandbox; on real AWS an account
+is closed instead, ``CloseAccount``, and AWS keeps it suspended for 90 days), the folder it
+wrote, and then the failover (``shared_services/consul`` applied again without the folder). A
+scratch copy of ``terraform/`` that :meth:`Extend.scratch_terraform` made goes with the last runtime
 written into it, so a run of step 5 leaves no ``soa-lab-step5-*`` folder behind.
 
 Calling ``add_runtime`` again with the same arguments adopts what exists (the runtime is
@@ -66,7 +69,7 @@ if TYPE_CHECKING:
     from soa_sdk.runtime import RuntimeReport, Runtimes
     from soa_sdk.sandbox.controls import SandboxControls
 
-RECORD_PREFIX = "soa-lab/extensions/"
+RECORD_PREFIX = runtime_mesh.EXTENSIONS_PREFIX
 RUNTIMES_OU = "runtimes"
 SCRATCH_MARKER = ".soa-lab-scratch"  # in a scratch copy the lab made, beside terraform/
 
@@ -161,6 +164,13 @@ class Extend:
             raise ValidationError(f"{region!r} is not a supported AWS region (e.g. us-west-2).")
         account_name = validate.ACCOUNT.check(account if account is not None else name)
         validate.names(services, "services", validate.SERVICE)
+        holding = self.runtime.extension_root()
+        if holding is not None and holding.resolve() != root.resolve():
+            raise Conflict(
+                f"Step 5 adds every runtime to one copy of terraform/, and {holding} holds "
+                f"{', '.join(self.added())}: pass terraform_root={str(holding)!r}, or remove "
+                "them first (lab.extend.remove_runtime)."
+            )
         existing = tfspec.load_mesh(root)
         record = self._record(name)
         if any(r.name == name for r in existing.runtimes) and record is None:
@@ -265,7 +275,7 @@ class Extend:
             say(f"account {created.name} ({created.id}) in OU {created.ou}")
             report = self.runtime.create(spec=spec, with_upstreams=False, terraform_root=root)
             self._label_workloads(spec)
-            failover = self._ensure_failover(spec, combined)
+            failover = self._failover(spec, combined)
         except BaseException:
             if wrote:
                 self.progress(f"adding {name} failed: undoing what it did")
@@ -317,17 +327,13 @@ class Extend:
                 if workload.get("message") != message:
                     self.sandbox.workloads.update(workload["id"], message=message)
 
-    def _ensure_failover(
-        self, spec: tfspec.RuntimeSpec, combined: tfspec.MeshSpec
-    ) -> dict[str, dict[str, Any]]:
-        """Write each service's resolver in its primary's partition, failing over to the
-        other runtimes that run it (the new one included)."""
+    @staticmethod
+    def _failover(spec: tfspec.RuntimeSpec, combined: tfspec.MeshSpec) -> dict[str, dict[str, Any]]:
+        """Each service's primary partition and the partitions it fails over to (the new one
+        included), as the resolvers that ``shared_services/consul`` applied declare them."""
         failover = {}
         for service in spec.services:
             primary = combined.placements(service.name)[0]
-            resolver = runtime_mesh.resolver_entry(primary.service(service.name), primary, combined)
-            if resolver is not None:
-                self.consul.put_config(resolver, primary.consul_partition)
             failover[service.name] = {
                 "primary": primary.consul_partition,
                 "targets": [r.consul_partition for r in combined.failover_targets(service.name)],
@@ -343,34 +349,24 @@ class Extend:
         if record is None:
             raise NotFound(f"No runtime named '{name}' was added by step 5.")
         spec = tfspec.parse_runtime(record["spec"], f"the record of {name}")
-        removed: list[str] = []
-        without = tfspec.MeshSpec(
-            tuple(r for r in self.runtime.mesh_spec().runtimes if r.name != name)
-        )
-        for service in spec.services:
-            placements = without.placements(service.name)
-            if not placements:
-                continue
-            primary = placements[0]
-            resolver = runtime_mesh.resolver_entry(primary.service(service.name), primary, without)
-            if resolver is not None:
-                self.consul.put_config(resolver, primary.consul_partition)
-            elif self.consul.get_config("service-resolver", service.name, primary.consul_partition):
-                self.consul.delete_config(
-                    "service-resolver", service.name, primary.consul_partition
-                )
-            removed.append(f"failover:{service.name}@{primary.consul_partition}")
         account = org_spec.AccountSpec(**record["account"])
         if account.name not in [a.name for a in self.org.spec.accounts]:
             self.org.spec = self.org.spec.with_account(account)  # a new process
-        removed += self.runtime.destroy(spec=spec, terraform_root=Path(record["folder"]).parent)
-        removed += self._remove_account(account.name)
         folder = Path(record["folder"])
+        root = folder.parent
+        removed = self.runtime.destroy(spec=spec, terraform_root=root)
+        removed += self._remove_account(account.name)
         if folder.is_dir() and (folder / tfspec.RUNTIME_FILE).is_file():
             shutil.rmtree(folder)
             removed.append(f"folder:{folder}")
         self.consul.request("DELETE", f"kv/{RECORD_PREFIX}{name}")
-        if self._drop_scratch(folder.parent):
+        # The mesh's policy without the runtime: the primaries' resolvers lose their failover.
+        mesh_policy = self.runtime.apply_mesh_policy(root if root.is_dir() else None)
+        removed += [
+            f"terraform/{runtime_mesh.TERRAFORM_FOLDER}:{address}"
+            for address in (*mesh_policy.changed, *mesh_policy.destroyed)
+        ]
+        if self._drop_scratch(root):
             removed.append(f"scratch:{folder.parent.parent}")
         return removed
 

@@ -9,17 +9,19 @@ config entries) and the runtime's folder with those of the runtimes it calls
 through the role step 0 made there), reads back what they made (:mod:`.applied`), then adds what
 Terraform does not declare: the runtime's ingress gateway (:mod:`.mesh`) and its registry entry.
 A runtime that ``terraform/`` does not declare (step 5's new one) is built from its folder in a
-copy of the monorepo (``terraform_root``), its mesh entries written with HTTP; one with no
-folder at all is refused before any change. An ECS runtime's services run what ECS runs for them
-(in the sandbox, the sandbox's scheduler starts the workload host's instances to match each
-service's desired count and task definition, and an Auto Scaling group's desired capacity of
-what its launch template's boot script runs): step 1 waits until they do and pass in Consul. In
+copy of the monorepo (``terraform_root``), and its mesh entries by ``shared_services/consul``
+applied from that copy; one with no folder at all is refused before any change. An ECS
+runtime's services run what ECS runs for them (in the sandbox, the sandbox's scheduler starts
+the workload host's instances to match each service's desired count and task definition, and
+an Auto Scaling group's desired capacity of what its launch template's boot script runs): step 1
+waits until they do and pass in Consul. In
 the sandbox step 1 starts the workloads of EKS runtimes itself (Kubernetes pods have no stand-in
 yet). Creating twice changes nothing (Terraform's plans are empty); when a step fails, what this
 call created is removed again. A later step that needs the runtime calls
 :meth:`Runtimes.require`: what Terraform made is read back, and no Terraform runs when it is all
 there. :meth:`Runtimes.destroy` removes everything: what a release added beside Terraform's
-services, then ``terraform destroy`` of the folder, and the mesh entries in Consul.
+services, then ``terraform destroy`` of the folder, the ingress gateway, and the runtime's
+partition with its entries (``terraform destroy -target`` in ``shared_services/consul``).
 
 Against real AWS the workloads are the ECS tasks / EKS pods / EC2 instances running the
 fake-service image, joined to the mesh by Consul's ECS or Helm integration (declared in
@@ -207,7 +209,7 @@ class Runtimes:
             for runtime in runtimes:
                 if self.record(runtime.name) is None:
                     raise NotFound(f"{runtime.name} was not created")
-                report = self._build(runtime, self._account(runtime), True, None)
+                report = self._build(runtime, self._account(runtime), None)
         except NotFound as missing:
             self.progress(f"{name} is needed, step 1 runs ({missing})")
             return self.create(name)
@@ -236,14 +238,14 @@ class Runtimes:
         if terraform is None:  # the first call applies what it and its upstreams need
             if declared:
                 terraform = self.apply_declared([*map(self.spec, upstreams), runtime])
-            else:
-                terraform = {folder: self.apply_runtime(runtime, account.id, root)}
+            else:  # step 5's: its folder, and the mesh's policy from the copy that holds it
+                terraform = self.apply_declared([runtime], root)
         for other in upstreams:
             self.progress(f"{name} calls services of {other}: making sure it runs")
             self._create(other, None, False, terraform)
         existed = self.record(runtime.name) is not None
         try:
-            report = self._build(runtime, account, declared, terraform[folder])
+            report = self._build(runtime, account, terraform[folder])
         except BaseException:
             if not existed:  # never leave a half-created runtime behind
                 self._teardown(runtime, root)
@@ -255,30 +257,48 @@ class Runtimes:
         """Whether ``runtime`` is one of ``terraform/``'s runtimes, as declared there."""
         return self.terraform is not None and runtime in self.mesh_spec().runtimes
 
-    def apply_declared(self, runtimes: list[RuntimeSpec]) -> dict[str, PlanSummary]:
-        """``terraform apply`` of the mesh's policy and of each runtime's folder, by folder.
+    def apply_declared(
+        self, runtimes: list[RuntimeSpec], root: Path | None = None
+    ) -> dict[str, PlanSummary]:
+        """``terraform apply`` of the mesh's policy and of each runtime's folder, by folder
+        (``root``: step 5's copy of ``terraform/`` that holds a runtime's folder).
 
         The folders have states, accounts and providers of their own and nothing in one
         refers to another, so they are applied side by side (one Terraform process each);
         every runtime's account is checked first, before any change."""
         accounts = {r.name: self._account(r).id for r in runtimes}
-        jobs: dict[str, Callable[[], PlanSummary]] = {mesh.TERRAFORM_FOLDER: self.apply_mesh_policy}
+        jobs: dict[str, Callable[[], PlanSummary]] = {
+            mesh.TERRAFORM_FOLDER: functools.partial(self.apply_mesh_policy, root)
+        }
         for runtime in runtimes:
             jobs[applied.folder(runtime)] = functools.partial(
-                self.apply_runtime, runtime, accounts[runtime.name]
+                self.apply_runtime, runtime, accounts[runtime.name], root
             )
         with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="terraform") as pool:
             running = {folder: pool.submit(job) for folder, job in jobs.items()}
         return {folder: future.result() for folder, future in running.items()}
 
-    def apply_mesh_policy(self) -> PlanSummary:
+    def apply_mesh_policy(self, root: Path | None = None) -> PlanSummary:
         """``terraform apply`` of ``shared_services/consul``: the admin partitions and config
-        entries of every declared runtime (no change when they are as declared)."""
+        entries of every runtime the Terraform root declares (no change when they are as
+        declared). The root is ``root``, else the copy step 5 added runtimes to while they
+        exist (:meth:`extension_root`), else ``terraform/``."""
         assert self.terraform is not None
-        variables = None if self.sandbox is not None else {"consul_address": self.consul.url}
-        summary = self.terraform.apply(mesh.TERRAFORM_FOLDER, variables)
+        root = root or self.extension_root()
+        summary = self.terraform.apply(mesh.TERRAFORM_FOLDER, self._mesh_variables(), root)
         self.progress(f"terraform/{mesh.TERRAFORM_FOLDER}: {summary.counts()}")
         return summary
+
+    def _mesh_variables(self) -> dict[str, str] | None:
+        return None if self.sandbox is not None else {"consul_address": self.consul.url}
+
+    def extension_root(self) -> Path | None:
+        """The copy of ``terraform/`` that holds the runtimes step 5 added, while one exists:
+        the mesh's policy is applied from there, for from ``terraform/`` Terraform would plan
+        their partitions and entries away (as a branch without their folders would). Step 5
+        writes every runtime it adds into that one copy."""
+        roots = {Path(folder).parent for folder in mesh.extension_folders(self.consul)}
+        return min((root for root in roots if root.is_dir()), default=None)
 
     def apply_runtime(
         self, runtime: RuntimeSpec, account_id: str, root: Path | None = None
@@ -293,30 +313,16 @@ class Runtimes:
         return summary
 
     def _build(
-        self,
-        runtime: RuntimeSpec,
-        account: Any,
-        declared: bool,
-        terraform: PlanSummary | None,
+        self, runtime: RuntimeSpec, account: Any, terraform: PlanSummary | None
     ) -> RuntimeReport:
         """The runtime in its account (``terraform``: what the apply of its folder did; None
         when nothing was applied, and then what Terraform makes must already be there, else
-        NotFound before any change) and in the mesh. ``declared``: ``shared_services/consul``
-        applied its mesh entries (else they are written here)."""
+        NotFound before any change) and in the mesh: the partition and entries that
+        ``shared_services/consul`` applied, then the ingress gateway."""
         say = self.progress
         session = self.org.session(account.name).session
         consul = self.consul
-        mesh_spec = self.mesh_spec_with(runtime)
-        # The mesh first: the partition the workloads log in to and the entries that govern
-        # their traffic exist before anything runs.
-        if declared:  # the partition and the policy's entries: Terraform applied them
-            written = mesh.declared_entries(consul, runtime)
-        else:
-            mesh.ensure_partition(consul, runtime.consul_partition, f"Runtime {runtime.name}")
-            entries = mesh.desired_entries(runtime, mesh_spec)
-            for entry in entries:
-                consul.put_config(entry, runtime.consul_partition)
-            written = [f"{e['Kind']}:{e['Name']}" for e in entries]
+        written = mesh.declared_entries(consul, runtime)
         regional = self._regional(session, runtime.region)
         try:
             net = applied.network(regional.client("ec2"), runtime)
@@ -488,13 +494,9 @@ class Runtimes:
             raise translate_client_error(error, f"destroy {runtime.name}") from None
         if self.sandbox is not None:
             removed += self._wait_stopped(runtime)
-        removed += mesh.remove(self.consul, runtime)
-        if runtime.consul_partition != "default":
-            try:
-                self.consul.request("DELETE", f"partition/{runtime.consul_partition}")
-                removed.append(f"partition:{runtime.consul_partition}")
-            except NotFound:
-                pass
+        removed += mesh.remove_beside_terraform(self.consul, runtime, self.mesh_spec_with(runtime))
+        if self.terraform is not None:
+            removed += self.destroy_mesh_partition(runtime, root)
         self.consul.request("DELETE", f"kv/{mesh.REGISTRY_PREFIX}{runtime.name}")
         return removed
 
@@ -506,6 +508,22 @@ class Runtimes:
         summary = self.terraform.destroy(folder, variables, root)
         self.progress(f"terraform/{folder}: {len(summary.destroyed)} destroyed")
         return [f"terraform/{folder}:{address}" for address in summary.destroyed]
+
+    def destroy_mesh_partition(self, runtime: RuntimeSpec, root: Path | None = None) -> list[str]:
+        """``terraform destroy -target`` of the runtime's admin partition in
+        ``shared_services/consul``: the partition and every entry Terraform made in it (they
+        refer to it), the other runtimes' left as they are. A plan of the folder afterwards
+        shows them to add again, as long as a folder declares the runtime."""
+        assert self.terraform is not None
+        address = f'consul_admin_partition.this["{runtime.consul_partition}"]'
+        summary = self.terraform.destroy(
+            mesh.TERRAFORM_FOLDER,
+            self._mesh_variables(),
+            root or self.extension_root(),
+            targets=[address],
+        )
+        self.progress(f"terraform/{mesh.TERRAFORM_FOLDER}: {len(summary.destroyed)} destroyed")
+        return [f"terraform/{mesh.TERRAFORM_FOLDER}:{a}" for a in summary.destroyed]
 
     def _wait_stopped(self, runtime: RuntimeSpec) -> list[str]:
         """Wait until the scheduler has stopped the runtime's ECS tasks (its services are

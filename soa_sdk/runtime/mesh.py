@@ -6,19 +6,22 @@ applied by step 1 through ``lab.tf``): an admin partition per runtime; per servi
 ``service-splitter`` with the declared weights when a service has several versions;
 ``service-intentions`` that allow exactly the calls the application makes (and each runtime's
 ingress gateway, ``<runtime>-ingress``, to call its entry point), with a deny of every other
-source in each partition; the ``exported-services`` that cross-partition callers need. What it
-does not declare stays here: the ingress gateway itself, its listener on a port the target
-gives and its registration (:func:`ensure_ingress`); :func:`declared_entries` lists what Consul
-holds for a runtime after the apply.
-
-:func:`desired_entries` writes the same policy with HTTP for a runtime that no folder of
-``terraform/`` declares (step 5's new runtime, until that step applies its own folder).
-Real Consul Enterprise API: ``PUT /v1/partition``, ``PUT /v1/config?partition=``,
+source in each partition; the ``exported-services`` that cross-partition callers need. A
+runtime step 5 adds is declared by the same folder in the copy of ``terraform/`` that holds
+the new runtime's folder (:func:`extension_folders`). What the folder does not declare stays
+here: the ingress gateway itself, its listener on a port the target gives and its registration
+(:func:`ensure_ingress`), and their removal with what a release added
+(:func:`remove_beside_terraform`); :func:`declared_entries` lists what Consul holds for a
+runtime after the apply. :func:`resolver_entry`, :func:`version_entries`,
+:func:`intentions_entry` and :func:`exported_services` say in Python what the folder declares
+(the release step puts the declared routing back with them; tests compare the two).
+Real Consul Enterprise API: ``PUT /v1/config?partition=``,
 ``PUT /v1/agent/service/register?partition=``.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from soa_sdk.consul_api import ConsulApi
@@ -35,6 +38,7 @@ ENTRY_KINDS_IN_DELETE_ORDER = (
     "service-defaults",
 )
 REGISTRY_PREFIX = "soa-lab/runtimes/"
+EXTENSIONS_PREFIX = "soa-lab/extensions/"  # step 5's records: spec, folder, account
 TERRAFORM_FOLDER = "shared_services/consul"
 DECLARED_KINDS = (
     "service-defaults",
@@ -56,39 +60,6 @@ def entry_point(runtime: RuntimeSpec) -> str:
     return next(
         (s.name for s in runtime.services if s.name not in called), runtime.services[0].name
     )
-
-
-def ensure_partition(consul: ConsulApi, name: str, description: str) -> None:
-    if name == "default":
-        return
-    try:
-        consul.request("GET", f"partition/{name}")
-    except NotFound:
-        consul.request(
-            "PUT",
-            "partition",
-            json={"Name": name, "Description": description},
-            doing=f"create the admin partition '{name}'",
-        )
-
-
-def desired_entries(runtime: RuntimeSpec, mesh: MeshSpec) -> list[dict[str, Any]]:
-    """The config entries of the runtime's services, in the order Consul accepts them."""
-    entries: list[dict[str, Any]] = []
-    for service in runtime.services:
-        entries.append({"Kind": "service-defaults", "Name": service.name, "Protocol": "http"})
-    for service in runtime.services:
-        resolver = resolver_entry(service, runtime, mesh)
-        if resolver:
-            entries.append(resolver)  # before the splitter, whose subsets it defines
-        if len(service.versions) > 1:
-            entries.append(version_entries(service)[1])
-    for service in runtime.services:
-        entries.append(intentions_entry(service, runtime, mesh))
-    exports = exported_services(runtime, mesh)
-    if exports:
-        entries.append(exports)
-    return entries
 
 
 def exported_services(runtime: RuntimeSpec, mesh: MeshSpec) -> dict[str, Any] | None:
@@ -188,6 +159,12 @@ def declared_entries(consul: ConsulApi, runtime: RuntimeSpec) -> list[str]:
     return found
 
 
+def extension_folders(consul: ConsulApi) -> list[str]:
+    """The folders of the runtimes step 5 added (its records in Consul's KV store)."""
+    _, items = consul.client.kv.get(EXTENSIONS_PREFIX, recurse=True)
+    return [json.loads(item["Value"])["folder"] for item in items or () if item.get("Value")]
+
+
 def ensure_ingress(consul: ConsulApi, runtime: RuntimeSpec, port: int) -> str:
     """The ingress gateway's config entry and its registration; returns its URL."""
     partition = runtime.consul_partition
@@ -233,8 +210,12 @@ def ingress_port(consul: ConsulApi, runtime: RuntimeSpec) -> int | None:
     return int(entry["Listeners"][0]["Port"])
 
 
-def remove(consul: ConsulApi, runtime: RuntimeSpec) -> list[str]:
-    """Deregister the ingress and delete every entry of the runtime's services."""
+def remove_beside_terraform(consul: ConsulApi, runtime: RuntimeSpec, mesh: MeshSpec) -> list[str]:
+    """What the SDK and the release step (3) added in the runtime's partition beside what
+    ``shared_services/consul`` declares, removed before Terraform destroys the partition: the
+    ingress gateway (its registration and entry), and the routers, splitters and resolvers no
+    declaration makes. Consul refuses to delete a ``service-defaults`` (the protocol ``http``)
+    while a router or splitter still needs it, so these go first, routing chain first."""
     partition = runtime.consul_partition
     removed = []
     try:
@@ -246,10 +227,15 @@ def remove(consul: ConsulApi, runtime: RuntimeSpec) -> list[str]:
         removed.append(f"service:{ingress_name(runtime)}")
     except NotFound:
         pass
-    names = [ingress_name(runtime), partition] + [s.name for s in runtime.services]
-    for kind in ENTRY_KINDS_IN_DELETE_ORDER:
-        for name in names:
-            if consul.get_config(kind, name, partition):
-                consul.delete_config(kind, name, partition)
-                removed.append(f"{kind}:{name}")
+    undeclared = [("ingress-gateway", ingress_name(runtime))]
+    for service in runtime.services:
+        undeclared.append(("service-router", service.name))
+        if len(service.versions) < 2:
+            undeclared.append(("service-splitter", service.name))
+        if resolver_entry(service, runtime, mesh) is None:
+            undeclared.append(("service-resolver", service.name))
+    for kind, name in sorted(undeclared, key=lambda e: ENTRY_KINDS_IN_DELETE_ORDER.index(e[0])):
+        if consul.get_config(kind, name, partition):
+            consul.delete_config(kind, name, partition)
+            removed.append(f"{kind}:{name}")
     return removed

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +84,16 @@ class LabTerraform:
         return self.runner(folder, root).apply(variables=variables)
 
     def destroy(
-        self, folder: str, variables: Mapping[str, Any] | None = None, root: Path | None = None
+        self,
+        folder: str,
+        variables: Mapping[str, Any] | None = None,
+        root: Path | None = None,
+        targets: Sequence[str] = (),
     ) -> PlanSummary:
-        """``terraform destroy -auto-approve``: everything the folder's state holds."""
-        return self.runner(folder, root).destroy(variables=variables)
+        """``terraform destroy -auto-approve``: everything the folder's state holds, or with
+        ``targets`` (resource addresses) those and what depends on them (``-target``)."""
+        extra = [f"-target={address}" for address in targets]
+        return self.runner(folder, root).destroy(*extra, variables=variables)
 
     def close(self) -> None:
         """Stop what the runners hold (the sandbox's provider process); safe to call twice,

@@ -92,14 +92,28 @@ def test_add_fails_over_then_remove_leaves_nothing(base, scratch_tree: Path) -> 
     assert (scratch_tree / "runtime_eks_test" / "runtime.auto.tfvars.json").is_file()
     assert report.runtime.partition == "eks-test" and report.runtime.account == NAME
     assert report.failover == {"payments": {"primary": "ec2", "targets": ["eks-test"]}}
+    # The resolver as shared_services/consul, applied from the scratch copy, declares it.
     resolver = lab.extend.failover_resolver("payments", "ec2")
-    assert resolver["Failover"]["*"]["Targets"] == [{"Partition": "eks-test"}]
+    assert resolver["Failover"]["*"]["Targets"] == [
+        {"Partition": "eks-test", "Namespace": "default"}
+    ]
+    assert "eks-test" in partitions(lab)
     assert NAME in lab.extend.added()
     # Adding the same runtime again adopts it.
     again = lab.extend.add_runtime(
         NAME, "eks", "us-west-2", terraform_root=scratch_tree, checkov=False
     )
     assert again.runtime.network == report.runtime.network
+    # While it exists, step 1 applies the mesh's policy from the copy that holds it: nothing
+    # to change (from terraform/, Terraform would plan the new partition away).
+    assert lab.runtime.extension_root().resolve() == scratch_tree.resolve()
+    assert lab.runtime.apply_mesh_policy().no_changes
+    # Every runtime step 5 adds goes into that one copy: another is refused before any change.
+    other = scratch_tree.parent / "other"
+    other.mkdir()
+    with pytest.raises(Conflict, match="one copy of terraform/"):
+        lab.extend.add_runtime("runtime-eks-other", "eks", "us-west-2", terraform_root=other)
+    assert list(other.iterdir()) == [] and "runtime-eks-other" not in lab.extend.added()
 
     # Break the primary's health: the request through the ECS ingress still succeeds.
     local = [w for w in lab.workloads.list() if w["runtime"] == "runtime-ec2"]

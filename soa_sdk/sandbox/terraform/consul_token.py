@@ -12,14 +12,17 @@ operator would give a CI pipeline:
   service-defaults / resolvers / splitters (``service:write``) and service-intentions
   (``intentions:write``). No ``acl``, ``key``, ``node`` or ``agent`` rule.
 
-The partitions come from the runtimes' specifications (:func:`soa_sdk.tf.lab_spec.load_mesh`),
-so a runtime added by step 5 is covered by the next token. The sandbox's Consul grants
+The partitions come from the runtimes' specifications in the Terraform root the folder is
+applied from (:func:`soa_sdk.tf.lab_spec.load_mesh`): from step 5's copy of ``terraform/`` the
+new runtime's partition is covered too, and once it is gone the next token no longer covers it.
+The sandbox's Consul grants
 ``partition "<name>"`` blocks to a token of the default partition as Consul Enterprise does.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 
@@ -54,9 +57,9 @@ def _call(method: str, url: str, management: str, body: object = None) -> reques
     )
 
 
-def mint(address: str, management_token: str, description: str) -> ConsulToken:
-    """Write the policy for today's partitions and return a new token of it."""
-    partitions = [r.consul_partition for r in load_mesh().runtimes]
+def mint(address: str, management_token: str, description: str, root: Path) -> ConsulToken:
+    """Write the policy for the partitions ``root`` declares; return a new token of it."""
+    partitions = [r.consul_partition for r in load_mesh(root).runtimes]
     policy = {"Name": POLICY, "Description": "Terraform: shared_services/consul", "Rules": ""}
     policy["Rules"] = rules(partitions)
     found = _call("GET", f"{address}/v1/acl/policy/name/{POLICY}", management_token)

@@ -165,6 +165,7 @@ class Terraform(FolderRunner):
                 self.state.url("consul"),
                 self.state.secret(CONSUL_MANAGEMENT_TOKEN),
                 f"Terraform: {self.folder}",
+                self.root,
             )
         return {
             "CONSUL_CACERT": self._consul()["ca_file"],
