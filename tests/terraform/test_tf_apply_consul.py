@@ -6,6 +6,7 @@ schema check: every argument the folder's .tf files use is in the provider's sch
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from soa_sdk.sandbox.providers.consul.provider import SCHEMA_FILE
 from soa_sdk.sandbox.providers.schema import ProviderSchema
 from soa_sdk.sandbox.services.consul import MANAGEMENT_TOKEN
 from soa_sdk.sandbox.state import SandboxState
+from soa_sdk.sandbox.terraform import consul_token
 from soa_sdk.sandbox.terraform.run import Terraform
 from soa_sdk.tf.lab_spec import load_mesh
 
@@ -147,3 +149,40 @@ def test_consul_round_trip(consul: Terraform, sandbox: SandboxState) -> None:
     listed = {p["Name"] for p in api.get("/v1/partitions")}
     assert not partitions & listed
     assert api.get(f"/v1/config/service-defaults/{service.name}") is None
+
+
+def test_one_roots_token_is_not_narrowed_by_anothers(sandbox: SandboxState, tree_copy: Any) -> None:
+    """Each set of partitions has its policy: a token minted for a copy of terraform/ with one
+    more runtime keeps its partition while a token of terraform/ is minted beside it; each
+    policy goes with the last token that holds it."""
+    extra = tree_copy / "runtime_extra"
+    shutil.copytree(tree_copy / "runtime_eks", extra)
+    spec_file = extra / "runtime.auto.tfvars.json"
+    document = json.loads(spec_file.read_text())
+    document["runtime"].update(
+        name="runtime-extra", consul_partition="extra", vpc_cidr="10.9.0.0/16"
+    )
+    spec_file.write_text(json.dumps(document))
+    address, management = sandbox.url("consul"), sandbox.secret(MANAGEMENT_TOKEN)
+
+    wider = consul_token.mint(address, management, "test: with runtime-extra", tree_copy)
+    project = consul_token.mint(address, management, "test: terraform/", terraform_root())
+    assert wider.policy != project.policy
+    api = Consul(sandbox)
+    assert 'partition "extra"' in api.get(f"/v1/acl/policy/name/{wider.policy}")["Rules"]
+    reply = requests.get(
+        f"{address}/v1/config/service-defaults",
+        params={"partition": "extra"},
+        headers={"X-Consul-Token": wider.secret_id},
+        timeout=10,
+    )
+    assert reply.status_code == 200, reply.text
+
+    consul_token.revoke(address, management, wider)
+    gone = requests.get(
+        f"{address}/v1/acl/policy/name/{wider.policy}", headers=api.headers, timeout=10
+    )
+    assert gone.status_code in (403, 404) and "ACL not found" in gone.text
+    consul_token.revoke(address, management, project)
+    tokens = api.get("/v1/acl/tokens")
+    assert not {wider.accessor_id, project.accessor_id} & {t["AccessorID"] for t in tokens}
