@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,8 +23,11 @@ class Certs(Protocol):
         """Every root the mesh trusts, PEM, concatenated (two during a rotation)."""
         ...
 
-    def leaf(self, service: str, partition: str = "default") -> tuple[str, str]:
-        """(certificate chain PEM, private key PEM) of ``service``'s leaf."""
+    def leaf(
+        self, service: str, partition: str = "default", dns_sans: Sequence[str] = ()
+    ) -> tuple[str, str]:
+        """(certificate chain PEM, private key PEM) of ``service``'s leaf; ``dns_sans``, when
+        given, are its DNS SANs (an ingress gateway serving TLS)."""
         ...
 
 

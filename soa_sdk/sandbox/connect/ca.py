@@ -11,6 +11,9 @@ What Consul's Vault provider does (``agent/connect/ca/provider_vault.go``) and w
   gets a DNS SAN: OpenBao takes it on the issue call, the role field is ignored),
   EC P-256 keys; a leaf per service, URI SAN its SPIFFE ID (partition included outside
   ``default``, see :func:`~soa_sdk.sandbox.connect.snapshot.spiffe_id`), 72 h by default;
+  DNS SANs when asked (``ConnectCALeafRequest.DNSSAN``, which Consul fills for an ingress
+  gateway serving TLS): OpenBao's ``alt_names`` on the issue call, each set of names a leaf
+  of its own;
 - **rotation** (:meth:`ConnectCA.rotate`): a new root issuer in the root mount
   (``root/rotate/internal``), a new intermediate signed by it and made the intermediate
   mount's default issuer; the old root stays in the trust bundle until
@@ -32,6 +35,7 @@ import hashlib
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +89,7 @@ class ConnectCA:
         self.leaf_ttl = leaf_ttl
         self._lock = threading.RLock()
         self._roots: list[_Root] = []
-        self._leaves: dict[tuple[str, str], tuple[str, str, float]] = {}
+        self._leaves: dict[tuple[str, str, tuple[str, ...]], tuple[str, str, float]] = {}
         self.generation = 0
         self.index = 1
 
@@ -175,21 +179,27 @@ class ConnectCA:
         with self._lock:
             return "".join(r.pem for r in self._roots)
 
-    def leaf(self, service: str, partition: str = "default") -> tuple[str, str]:
-        """(chain PEM: leaf then intermediate, key PEM) of ``service``; cached, reissued
+    def leaf(
+        self, service: str, partition: str = "default", dns_sans: Sequence[str] = ()
+    ) -> tuple[str, str]:
+        """(chain PEM: leaf then intermediate, key PEM) of ``service``, with ``dns_sans`` as
+        its DNS SANs besides the SPIFFE URI; cached per (service, partition, names), reissued
         after a rotation or past half its life."""
         self.setup()
-        key = (service, partition)
+        names = tuple(dict.fromkeys(dns_sans))
+        key = (service, partition, names)
         with self._lock:
             hit = self._leaves.get(key)
             if hit and hit[2] > time.time():
                 return hit[0], hit[1]
+            extra = {"alt_names": ",".join(names)} if names else {}
             issued = self._write(
                 f"{self.intermediate_path}/issue/{ROLE}",
                 common_name=f"{service}.svc.default.{self.cluster_id[:8]}.consul",
                 uri_sans=spiffe_id(self.trust_domain, service, partition),
                 ttl=self.leaf_ttl,
                 exclude_cn_from_sans=True,
+                **extra,
             )
             chain = issued["certificate"].strip() + "\n" + self._roots[-1].intermediate_pem
             cert = x509.load_pem_x509_certificate(issued["certificate"].encode())

@@ -1,6 +1,16 @@
 """Envoy listeners of a proxy: a sidecar's public listener (mTLS, RBAC, to ``local_app``) and
 its upstream listeners, an ingress gateway's listeners, with their HTTP connection managers
 and the JSON access log the telemetry reads.
+
+An ingress listener serves TLS, as Consul's ``makeDownstreamTLSContextFromSnapshotListenerConfig``
+(``agent/xds/listeners_ingress.go``) has it, when the entry's ``TLS.Enabled`` or the listener's
+``TLS.Enabled`` is set: a ``DownstreamTlsContext`` with the gateway's leaf over SDS (the same
+secret as its upstream mTLS), the Connect roots as validation context but no client certificate
+required, TLS 1.2 at least, ALPN by protocol (``h2,http/1.1`` for ``http2``/``grpc``,
+``http/1.1`` for ``http``). The leaf's DNS SANs are :func:`ingress_dns_sans`. Not implemented:
+SDS certificates from another cluster (gateway, listener or per-service ``TLS.SDS``: the SNI
+filter chains Consul builds for them), ``TLSMinVersion``/``TLSMaxVersion``/``CipherSuites``
+(the config entry refuses them).
 """
 
 from __future__ import annotations
@@ -31,6 +41,9 @@ from soa_sdk.sandbox.connect.envoy_names import (
     TCP_PROXY,
 )
 from soa_sdk.sandbox.connect.rbac import rbac_rules
+
+#: Consul's DNS domain (``dns_config.domain``); the sandbox has no ``alt_domain``.
+DNS_DOMAIN = "consul"
 
 
 def _access_log(ctx: BuildContext, kind: str) -> list[dict[str, Any]]:
@@ -215,7 +228,12 @@ def _go_uint(text: str) -> int:
 
 
 def _upstream_listener(
-    ctx: BuildContext, name: str, partition: str, listener: str, address: dict[str, Any]
+    ctx: BuildContext,
+    name: str,
+    partition: str,
+    listener: str,
+    address: dict[str, Any],
+    transport_socket: dict[str, Any] | None = None,
 ) -> None:
     protocol = ctx.r.protocol(name, partition)
     stat = f"upstream.{name}.default.{partition}.{DC}"
@@ -257,12 +275,73 @@ def _upstream_listener(
             "name": listener,
             "address": address,
             "traffic_direction": "OUTBOUND",
-            "filter_chains": [{"filters": [filt]}],
+            "filter_chains": [_filter_chain([filt], transport_socket)],
         },
     )
 
 
+def _filter_chain(
+    filters: list[dict[str, Any]], transport_socket: dict[str, Any] | None
+) -> dict[str, Any]:
+    chain: dict[str, Any] = {"filters": filters}
+    if transport_socket:
+        chain["transport_socket"] = transport_socket
+    return chain
+
+
 # --- ingress gateways -----------------------------------------------------------------------
+
+
+def tls_enabled(entry: dict[str, Any] | None) -> bool:
+    """Consul's ``connectTLSServingEnabled``: TLS on the gateway or on any of its listeners."""
+    if not entry:
+        return False
+    listeners = entry.get("Listeners") or ()
+    return bool((entry.get("TLS") or {}).get("Enabled")) or any(
+        (lst.get("TLS") or {}).get("Enabled") for lst in listeners
+    )
+
+
+def ingress_dns_sans(entry: dict[str, Any] | None, datacenter: str) -> list[str]:
+    """The DNS SANs of an ingress gateway's leaf, as Consul's ``generateIngressDNSSANs``
+    (``agent/proxycfg/ingress_gateway.go``): none unless :func:`tls_enabled`; else, once the
+    gateway routes to any service, ``*.ingress.<domain>`` and
+    ``*.ingress.<datacenter>.<domain>`` (the default namespace, the only one; Consul adds no
+    partition segment either), then the ``Hosts`` of every service on every listener (Consul
+    gives one certificate for the whole gateway, TLS listeners or not), less ``*`` (no DNS
+    record; Consul refuses it only with the gateway-level TLS)."""
+    if not entry or not tls_enabled(entry):
+        return []
+    services = [svc for lst in entry.get("Listeners") or () for svc in lst.get("Services") or ()]
+    names: list[str] = []
+    if services:
+        names += [f"*.ingress.{DNS_DOMAIN}", f"*.ingress.{datacenter}.{DNS_DOMAIN}"]
+    for svc in services:
+        names += [h for h in svc.get("Hosts") or () if h != "*"]
+    return list(dict.fromkeys(names))
+
+
+def _ingress_tls(
+    ctx: BuildContext, entry: dict[str, Any], lst: dict[str, Any], protocol: str
+) -> dict[str, Any] | None:
+    """The listener's downstream TLS transport socket, or ``None`` for plain text."""
+    if not ((entry.get("TLS") or {}).get("Enabled") or (lst.get("TLS") or {}).get("Enabled")):
+        return None
+    common: dict[str, Any] = {
+        "tls_params": {"tls_minimum_protocol_version": "TLSv1_2"},
+        **ctx.tls(),
+    }
+    alpn = {"http": ["http/1.1"], "http2": ["h2", "http/1.1"], "grpc": ["h2", "http/1.1"]}
+    if protocol in alpn:
+        common["alpn_protocols"] = alpn[protocol]
+    return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": DOWN_TLS,
+            "common_tls_context": common,
+            "require_client_certificate": False,
+        },
+    }
 
 
 def ingress(ctx: BuildContext, proxy: dict[str, Any]) -> None:
@@ -276,11 +355,13 @@ def ingress(ctx: BuildContext, proxy: dict[str, Any]) -> None:
         protocol = (lst.get("Protocol") or "tcp").lower()
         services = lst.get("Services") or ()
         name = f"{protocol}:{ip}:{port}"
+        tls = _ingress_tls(ctx, entry, lst, protocol)
         if protocol not in L7:
             if services:
                 svc = services[0]
                 part = svc.get("Partition") or ctx.partition
-                _upstream_listener(ctx, svc["Name"], part, name, socket_address(ip, port))
+                address = socket_address(ip, port)
+                _upstream_listener(ctx, svc["Name"], part, name, address, tls)
             continue
         hosts = []
         for svc in services:
@@ -311,6 +392,6 @@ def ingress(ctx: BuildContext, proxy: dict[str, Any]) -> None:
                 "name": name,
                 "address": socket_address(ip, port),
                 "traffic_direction": "OUTBOUND",
-                "filter_chains": [{"filters": [filt]}],
+                "filter_chains": [_filter_chain([filt], tls)],
             },
         )

@@ -50,7 +50,11 @@ What Consul does (``agent/xds``) and we do:
   (:mod:`soa_sdk.sandbox.consul.state.precedence`; a test holds them together).
 - an **ingress gateway** (``Kind: ingress-gateway`` plus its config entry) gets one listener
   per entry listener, a route ``<port>`` with a virtual host per service (``Hosts``, else
-  ``<svc>.ingress.*``), and upstream clusters under its own identity.
+  ``<svc>.ingress.*``), and upstream clusters under its own identity. With ``TLS.Enabled``
+  (the gateway's or a listener's) the listener serves TLS with the gateway's leaf (no client
+  certificate asked for), and that leaf carries Consul's ingress DNS SANs
+  (:func:`~soa_sdk.sandbox.connect.listeners.ingress_dns_sans`, the datacenter the view
+  reports as ``datacenter``, else ``dc1``) besides its SPIFFE URI.
 - **secrets** (SDS over ADS): ``default`` style names ``leaf:<partition>/<service>`` and
   ``roots``, so a CA rotation changes secrets only.
 
@@ -58,10 +62,11 @@ SPIFFE IDs are Consul's: ``spiffe://<td>/ns/default/dc/dc1/svc/<svc>`` in the de
 partition, ``spiffe://<td>/ap/<ap>/ns/default/dc/dc1/svc/<svc>`` in another.
 
 Not implemented: namespaces (``default`` only), peers (their trust domains and mesh
-gateways: a peer target has no endpoints), mesh and terminating gateways, ``Datacenters``
-failover, resolver ``LoadBalancer``/``ConnectTimeout``, router ``QueryParam`` matches and
-intention ``QueryParam``/``JWT`` (Consul's intentions have none of the first either),
-transparent proxy, ``Expose`` paths, escape hatches.
+gateways: a peer target has no endpoints), mesh and terminating gateways, ingress TLS
+certificates from SDS clusters and TLS versions or ciphers (see :mod:`.listeners`),
+``Datacenters`` failover, resolver ``LoadBalancer``/``ConnectTimeout``, router ``QueryParam``
+matches and intention ``QueryParam``/``JWT`` (Consul's intentions have none of the first
+either), transparent proxy, ``Expose`` paths, escape hatches.
 """
 
 from __future__ import annotations
@@ -70,6 +75,7 @@ from typing import Any
 
 from soa_sdk.sandbox.connect.build_context import BuildContext, Certs, Reader, Snapshot, inline
 from soa_sdk.sandbox.connect.envoy_names import (
+    DC,
     ROOTS_SECRET,
     T_CLUSTER,
     T_ENDPOINT,
@@ -81,7 +87,7 @@ from soa_sdk.sandbox.connect.envoy_names import (
     sni,
     spiffe_id,
 )
-from soa_sdk.sandbox.connect.listeners import ingress, sidecar
+from soa_sdk.sandbox.connect.listeners import ingress, ingress_dns_sans, sidecar
 from soa_sdk.sandbox.connect.rbac import intention_sources, rbac_rules
 from soa_sdk.sandbox.connect.route_parts import route_match
 from soa_sdk.sandbox.connect.view import CatalogView, partitions_of
@@ -137,7 +143,14 @@ def build(
         service, partition = _identity(proxy)
         name = leaf_secret_name(service, partition)
         if name not in snap.resources[T_SECRET]:
-            chain, key = certs.leaf(service, partition)
+            sans: list[str] = []
+            if proxy.get("Kind") == "ingress-gateway":
+                entry = r.entry("ingress-gateway", service, partition)
+                sans = ingress_dns_sans(entry, getattr(view, "datacenter", None) or DC)
+            # the DNS SANs only when there are some: a Certs of the old shape still serves
+            chain, key = (
+                certs.leaf(service, partition, sans) if sans else certs.leaf(service, partition)
+            )
             snap.add(
                 T_SECRET,
                 {

@@ -10,14 +10,27 @@ Two layers, as in Consul:
   protocols must agree along a chain.
 
 Both raise :class:`ConfigEntryError`; the HTTP layer answers 500 with the text, as Consul
-passes RPC errors through. Not implemented: kinds other than those in :data:`KINDS` (Consul's
-``terminating-gateway``, ``api-gateway``, ``sameness-group``, ``jwt-provider``... are refused
-with a clear message), resolver ``Redirect``/``Failover`` graph checks, ``JWT`` on intentions.
+passes RPC errors through. A value Consul's decoder (mapstructure, weakly typed) could not read
+raises :class:`DecodeError`, a 400 ``Request decoding failed: ...``.
+
+``ingress-gateway`` (``config_entry_gateways.go``): ``TLS: {"Enabled": bool}`` on the gateway
+and on each listener (``Listeners[].TLS``), and Consul's checks on ``Hosts``: none on a ``tcp``
+listener or a ``*`` service, unique within a listener, each a valid DNS name (``miekg/dns``
+``IsDomainName``) with a wildcard only as the leftmost label, and no ``*`` host when the
+gateway-level TLS is enabled.
+
+Not implemented: kinds other than those in :data:`KINDS` (Consul's ``terminating-gateway``,
+``api-gateway``, ``sameness-group``, ``jwt-provider``... are refused with a clear message),
+resolver ``Redirect``/``Failover`` graph checks, ``JWT`` on intentions; on ingress gateways the
+TLS ``SDS``, ``TLSMinVersion``/``TLSMaxVersion``/``CipherSuites`` and the per-service ``TLS``
+(refused with a clear message), and Consul's checks that concern no host (ports declared twice,
+protocols, services per listener).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -107,6 +120,10 @@ class ConfigEntryError(ValueError):
 
 class UnknownKind(ConfigEntryError):
     """``invalid config entry kind: <kind>`` (a 400 at decode time)."""
+
+
+class DecodeError(ConfigEntryError):
+    """A value Consul's decoder refuses (a 400 ``Request decoding failed: <text>``)."""
 
 
 def canonical_kind(kind: str) -> str:
@@ -250,6 +267,140 @@ def _validate_exported(e: dict, partition: str) -> None:
                 )
 
 
+#: ``GatewayTLSConfig`` fields the sandbox does not implement (``Enabled`` is the one it does).
+_UNSUPPORTED_TLS = ("SDS", "TLSMinVersion", "TLSMaxVersion", "CipherSuites")
+_GO_BOOLS = {
+    **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+    **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
+}
+
+
+def _decode_failed(message: str) -> DecodeError:
+    return DecodeError(f"1 error(s) decoding:\n\n* {message}")
+
+
+def _weak_bool(value: Any, where: str) -> bool:
+    """mapstructure's weakly typed bool: a bool, a number (non-zero), ``strconv.ParseBool``
+    text, or empty text (false)."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str):
+        if value == "":
+            return False
+        if value in _GO_BOOLS:
+            return _GO_BOOLS[value]
+        raise _decode_failed(
+            f"cannot parse '{where}' as bool: strconv.ParseBool: parsing "
+            f"{_go_quote(value)}: invalid syntax"
+        )
+    raise _decode_failed(
+        f"'{where}' expected type 'bool', got unconvertible type '{_go_type(value)}'"
+    )
+
+
+def _go_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "map[string]interface {}"
+    if isinstance(value, list):
+        return "[]interface {}"
+    return type(value).__name__
+
+
+def _go_quote(text: str) -> str:
+    """Go's ``%q`` of ``text`` (close enough: JSON's escapes, non-ASCII kept)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _gateway_tls(e: dict, key: str, where: str) -> bool:
+    """Normalise ``e[key]`` (a ``GatewayTLSConfig``) in place; whether it enables TLS."""
+    tls = e.get(key)
+    if tls is None:
+        return False
+    if not isinstance(tls, dict):
+        raise _decode_failed(f"'{where}' expected a map, got '{_go_type(tls)}'")
+    for field_name in _UNSUPPORTED_TLS:
+        if tls.get(field_name) not in (None, "", [], {}):
+            raise ConfigEntryError(
+                f"{where}.{field_name} is not implemented by the sandbox "
+                "(the gateway's certificate is its Connect leaf)"
+            )
+    tls["Enabled"] = _weak_bool(tls.get("Enabled"), f"{where}.Enabled")
+    return tls["Enabled"]
+
+
+def is_dns_name(host: str) -> bool:
+    """``miekg/dns`` ``IsDomainName``: liberal about characters, strict about shape: no empty
+    label (``a..b``, a leading dot), labels of at most 63 octets, at most 255 on the wire."""
+    if host == ".":
+        return True
+    if not host or host.startswith("."):
+        return False
+    fqdn = host if host.endswith(".") else host + "."
+    labels = fqdn[:-1].split(".")
+    if any(not label or len(label.encode()) > 63 for label in labels):
+        return False
+    return len(fqdn.encode()) + 1 <= 255
+
+
+def _validate_host(tls_enabled: bool, host: str) -> None:
+    # '*' is Consul's special case: any Host header, for plain-HTTP demos only.
+    if host == "*":
+        if tls_enabled:
+            raise ConfigEntryError(
+                "Host '*' is not allowed when TLS is enabled, all hosts must be valid DNS "
+                "records to add as a DNSSAN"
+            )
+        return
+    if not is_dns_name(host):
+        raise ConfigEntryError(f"Host {_go_quote(host)} must be a valid DNS hostname")
+    if "*" in host.removeprefix("*."):
+        raise ConfigEntryError(
+            f"Host {_go_quote(host)} is not valid, a wildcard specifier is only allowed as "
+            "the leftmost label"
+        )
+
+
+def _validate_ingress(e: dict) -> None:
+    """The TLS blocks and the ``Hosts`` checks of ``IngressGatewayConfigEntry.Validate``, in
+    Consul's order (first error wins)."""
+    gateway_tls = _gateway_tls(e, "TLS", "TLS")
+    e["TLS"] = e.get("TLS") or {"Enabled": False}
+    for i, listener in enumerate(e.get("Listeners") or []):
+        port = listener.get("Port")
+        _gateway_tls(listener, "TLS", f"Listeners[{i}].TLS")
+        declared: set[str] = set()
+        for j, svc in enumerate(listener.get("Services") or []):
+            if (svc or {}).get("TLS") not in (None, {}):
+                raise ConfigEntryError(
+                    f"Listeners[{i}].Services[{j}].TLS (a per-service SDS certificate) is not "
+                    "implemented by the sandbox"
+                )
+            hosts = (svc or {}).get("Hosts") or []
+            if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+                raise _decode_failed(
+                    f"'Listeners[{i}].Services[{j}].Hosts' expected a list of strings"
+                )
+            if listener["Protocol"] == "tcp" and hosts:
+                raise ConfigEntryError(
+                    "Associating hosts to a service is not supported for the tcp protocol "
+                    f"(listener on port {port})"
+                )
+            if svc.get("Name") == "*" and hosts:
+                raise ConfigEntryError(
+                    "Associating hosts to a wildcard service is not supported "
+                    f"(listener on port {port})"
+                )
+            for host in hosts:
+                if host in declared:
+                    raise ConfigEntryError(
+                        f"Hosts must be unique within a specific listener (listener on port {port})"
+                    )
+                declared.add(host)
+                _validate_host(gateway_tls, host)
+
+
 def normalize_and_validate(raw: dict, partition: str, namespace: str) -> dict:
     """Return the entry as Consul stores it (canonical kind, defaults, tenancy) or raise."""
     e = copy.deepcopy(raw)
@@ -300,6 +451,7 @@ def normalize_and_validate(raw: dict, partition: str, namespace: str) -> dict:
     elif kind == "ingress-gateway":
         for listener in e.get("Listeners") or []:
             listener["Protocol"] = (listener.get("Protocol") or "tcp").lower()
+        _validate_ingress(e)
     return e
 
 

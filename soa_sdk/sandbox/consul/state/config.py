@@ -97,6 +97,8 @@ class ConfigState(Store):
             body = ce.normalize_and_validate(raw, partition, "default")
         except ce.UnknownKind:
             raise
+        except ce.DecodeError as exc:
+            raise BadRequest(f"Request decoding failed: {exc}") from exc
         except ce.ConfigEntryError as exc:
             raise RPCError(str(exc)) from exc
         if body["Kind"] in ce.PARTITION_KINDS:
