@@ -214,7 +214,7 @@ class Lab:
         """Step 1's frontend runtime: the store's site in S3 behind CloudFront."""
         from soa_sdk.frontend import Frontend
 
-        return Frontend(self.org, self.runtime, self.sandbox, self.progress)
+        return Frontend(self.org, self.runtime, self.tf, self.sandbox, self.progress)
 
     @cached_property
     def observe(self) -> Observe:

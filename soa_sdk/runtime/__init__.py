@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from soa_sdk.tf.result import PlanSummary
     from soa_sdk.tf.workspace import LabTerraform
 
-GATEWAY_PORT_ON_AWS = 8080
+GATEWAY_PORTS_ON_AWS = (8080, 8443)
 
 
 @dataclass
@@ -333,8 +333,8 @@ class Runtimes:
             raise translate_client_error(error, f"build {runtime.name}") from None
         if terraform is None and not (written and machines.made()):
             raise NotFound(f"{runtime.name} lacks what terraform/{applied.folder(runtime)} makes")
-        port = mesh.ingress_port(consul, runtime) or self._gateway_port()
-        ingress_url = mesh.ensure_ingress(consul, runtime, port)
+        ports = mesh.ingress_ports(consul, runtime) or self._gateway_ports()
+        ingress_url = mesh.ensure_ingress(consul, runtime, *ports)
         instances = self._ensure_workloads(runtime, regional, machines)
         self._register(runtime, account, ingress_url)
         self._wait_until_healthy(runtime)
@@ -366,6 +366,12 @@ class Runtimes:
         if record is None:
             raise NotFound(f"The runtime '{name}' does not exist yet: create it first (step 1).")
         return str(record["ingress_url"])
+
+    def api_origin(self, name: str) -> dict[str, Any]:
+        """The runtime's public API as ``terraform/runtime_frontend``'s ``api_origin`` takes
+        it: the ingress gateway's TLS listener (:func:`mesh.api_origin`)."""
+        self.ingress_url(name)  # NotFound before the runtime exists
+        return mesh.api_origin(self.consul, self.spec(name))
 
     def proxy_config(
         self, name: str, service: str, admin_url: str | None = None
@@ -608,8 +614,14 @@ class Runtimes:
             endpoint_url=getattr(session, "endpoint_url", None),
         )
 
-    def _gateway_port(self) -> int:
-        return self.sandbox.free_port() if self.sandbox is not None else GATEWAY_PORT_ON_AWS
+    def _gateway_ports(self) -> tuple[int, int]:
+        if self.sandbox is None:
+            return GATEWAY_PORTS_ON_AWS
+        plain = self.sandbox.free_port()
+        secure = self.sandbox.free_port()
+        while secure == plain:
+            secure = self.sandbox.free_port()
+        return plain, secure
 
     def _ensure_workloads(
         self, runtime: RuntimeSpec, session: Any, machines: compute.Compute

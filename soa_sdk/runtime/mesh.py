@@ -9,8 +9,9 @@ ingress gateway, ``<runtime>-ingress``, to call its entry point), with a deny of
 source in each partition; the ``exported-services`` that cross-partition callers need. A
 runtime step 5 adds is declared by the same folder in the copy of ``terraform/`` that holds
 the new runtime's folder (:func:`extension_folders`). What the folder does not declare stays
-here: the ingress gateway itself, its listener on a port the target gives and its registration
-(:func:`ensure_ingress`), and their removal with what a release added
+here: the ingress gateway itself, its listeners (plain HTTP, and TLS for the API origin the
+frontend's CloudFront reaches, :func:`api_origin`) and its registration (:func:`ensure_ingress`),
+and their removal with what a release added
 (:func:`remove_beside_terraform`); :func:`declared_entries` lists what Consul holds for a
 runtime after the apply. :func:`resolver_entry`, :func:`version_entries`,
 :func:`intentions_entry` and :func:`exported_services` say in Python what the folder declares
@@ -165,10 +166,26 @@ def extension_folders(consul: ConsulApi) -> list[str]:
     return [json.loads(item["Value"])["folder"] for item in items or () if item.get("Value")]
 
 
-def ensure_ingress(consul: ConsulApi, runtime: RuntimeSpec, port: int) -> str:
-    """The ingress gateway's config entry and its registration; returns its URL."""
+API_DOMAIN = "ingress.consul"
+"""The store's public API is ``<entry point>.ingress.consul``: Consul's DNS name of a service
+behind an ingress gateway, which the gateway's TLS certificate names (Consul's DNS SANs)."""
+
+
+def api_host(runtime: RuntimeSpec) -> str:
+    """The host name the ingress gateway's TLS listener answers for."""
+    return f"{entry_point(runtime)}.{API_DOMAIN}"
+
+
+def ensure_ingress(consul: ConsulApi, runtime: RuntimeSpec, port: int, tls_port: int) -> str:
+    """The ingress gateway's config entry and its registration; returns its plain-HTTP URL.
+
+    Two listeners for the entry point: ``port``, plain HTTP for any ``Host`` (the sandbox's
+    own callers), and ``tls_port``, TLS (``Listeners[].TLS.Enabled``: the gateway's
+    certificate is its Connect leaf, which Consul gives the listener's hosts as DNS SANs) for
+    :func:`api_host` only: the API origin CloudFront reaches (:func:`api_origin`)."""
     partition = runtime.consul_partition
     name = ingress_name(runtime)
+    service = entry_point(runtime)
     consul.put_config(
         {
             "Kind": "ingress-gateway",
@@ -176,11 +193,13 @@ def ensure_ingress(consul: ConsulApi, runtime: RuntimeSpec, port: int) -> str:
             # Hosts "*": any Host header matches (Consul's default is only
             # "<service>.ingress.*"); Consul allows it with one service on the listener.
             "Listeners": [
+                {"Port": port, "Protocol": "http", "Services": [{"Name": service, "Hosts": ["*"]}]},
                 {
-                    "Port": port,
+                    "Port": tls_port,
                     "Protocol": "http",
-                    "Services": [{"Name": entry_point(runtime), "Hosts": ["*"]}],
-                }
+                    "TLS": {"Enabled": True},
+                    "Services": [{"Name": service, "Hosts": [api_host(runtime)]}],
+                },
             ],
         },
         partition,
@@ -202,12 +221,23 @@ def ensure_ingress(consul: ConsulApi, runtime: RuntimeSpec, port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def ingress_port(consul: ConsulApi, runtime: RuntimeSpec) -> int | None:
-    """The port of an existing ingress gateway of the runtime (re-runs keep it)."""
+def ingress_ports(consul: ConsulApi, runtime: RuntimeSpec) -> tuple[int, int] | None:
+    """The (plain, TLS) ports of the runtime's ingress gateway, if it has both (re-runs keep
+    them)."""
     entry = consul.get_config("ingress-gateway", ingress_name(runtime), runtime.consul_partition)
-    if not entry or not entry.get("Listeners"):
-        return None
-    return int(entry["Listeners"][0]["Port"])
+    listeners = (entry or {}).get("Listeners") or []
+    plain = [int(x["Port"]) for x in listeners if not (x.get("TLS") or {}).get("Enabled")]
+    secure = [int(x["Port"]) for x in listeners if (x.get("TLS") or {}).get("Enabled")]
+    return (plain[0], secure[0]) if plain and secure else None
+
+
+def api_origin(consul: ConsulApi, runtime: RuntimeSpec) -> dict[str, Any]:
+    """The ``api_origin`` variable of ``terraform/runtime_frontend``: the TLS listener of the
+    runtime's ingress gateway, which CloudFront reaches over https only."""
+    ports = ingress_ports(consul, runtime)
+    if ports is None:
+        raise NotFound(f"The runtime '{runtime.name}' has no ingress yet: create it (step 1).")
+    return {"domain_name": api_host(runtime), "protocol": "https-only", "https_port": ports[1]}
 
 
 def remove_beside_terraform(consul: ConsulApi, runtime: RuntimeSpec, mesh: MeshSpec) -> list[str]:

@@ -158,13 +158,10 @@ class SandboxControls:
             raise ServiceUnavailable("The sandbox has no CloudFront edge: run `soa-lab up`.")
         return f"{url}/"
 
-    def deploy_distribution(
-        self, account_id: str, distribution_id: str, response_headers_policy: dict[str, Any]
-    ) -> str:
+    def deploy_distribution(self, account_id: str, distribution_id: str) -> str:
         """Have the sandbox's CloudFront edge serve a distribution (on AWS CloudFront serves
         it once deployed): ``PUT /sandbox/distribution`` (:mod:`soa_sdk.sandbox.frontend`).
-        moto has no response-headers-policy API, so the policy comes along (CloudFront API
-        shape). Returns the local URL the distribution is served on."""
+        Returns the local URL the distribution is served on."""
         import requests
 
         url = self.frontend_url()
@@ -173,7 +170,6 @@ class SandboxControls:
             json={
                 "account_id": account_id,
                 "distribution_id": distribution_id,
-                "response_headers_policy": response_headers_policy,
             },
             headers={"Authorization": f"Bearer {self._credentials.frontend_token or ''}"},
             timeout=30,
@@ -183,6 +179,18 @@ class SandboxControls:
                 f"The sandbox's CloudFront edge refused the distribution: {reply.text}"
             )
         return url
+
+    def forget_distribution(self) -> None:
+        """Have the sandbox's CloudFront edge stop serving (``DELETE /sandbox/distribution``)."""
+        import requests
+
+        reply = requests.delete(
+            f"{self.frontend_url()}sandbox/distribution",
+            headers={"Authorization": f"Bearer {self._credentials.frontend_token or ''}"},
+            timeout=30,
+        )
+        if reply.status_code != 204:
+            raise ServiceUnavailable(f"The sandbox's CloudFront edge did not stop: {reply.text}")
 
     # -- Boundary and PostgreSQL -------------------------------------------------------------
     def boundary_admin_login(self) -> tuple[str, str, str]:

@@ -28,6 +28,11 @@ def test_notebook_01_creates_the_production_runtime(sandbox, run_folder):
     assert outcome["rerun_changed_nothing"] is True
     assert outcome["store_may_call_inventory"] is True
     assert outcome["inventory_may_call_store"] is False
+    # The frontend is Terraform's (terraform/runtime_frontend applied, then planned again with
+    # no change), and its /api/* behaviour reaches the store through the ingress's TLS listener.
+    assert outcome["frontend_rerun_changed_nothing"] is True
+    assert outcome["frontend_api_status"] == 200
+    assert outcome["frontend_api_service"] == "store"
     # The identity Envoy's store sidecar presents: its leaf from the Connect CA, in Consul's
     # SPIFFE format with the runtime's admin partition.
     assert re.fullmatch(

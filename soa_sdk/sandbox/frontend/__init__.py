@@ -18,31 +18,36 @@ distribution at a time (:mod:`.edge`):
   403;
 - an S3 origin answers with ``GetObject`` (the key is the path below ``OriginPath``), S3's
   own status and error body passed through; a custom origin gets the request forwarded
-  (method, path, query string, body, the viewer's headers but ``Host``) over HTTP to
-  ``DomainName:HTTPPort``;
-- every answer carries the response-headers policy's security headers (overriding the
-  origin's) and CloudFront's ``Via``, ``X-Cache``, ``X-Amz-Cf-Pop`` and ``X-Amz-Cf-Id``.
+  (method, path, query string, body, the viewer's headers, ``Host`` set to the origin's
+  ``DomainName``): with ``OriginProtocolPolicy`` ``https-only`` over TLS 1.2+ to
+  ``HTTPSPort``, the domain as SNI, the certificate verified against the mesh's CA roots
+  (Consul's ``GET /v1/connect/ca/roots``: the origin is the store's ingress gateway, whose
+  TLS listener serves its Connect leaf), else over HTTP to ``HTTPPort``;
+- every answer carries the headers of the response-headers policy its cache behaviour names
+  (``GetResponseHeadersPolicy``: security and custom headers, overriding the origin's where
+  the policy says so) and CloudFront's ``Via``, ``X-Cache``, ``X-Amz-Cf-Pop`` and
+  ``X-Amz-Cf-Id``.
 
 What of CloudFront it does not do: caching (no cache policy or TTL is applied: every request
 goes to the origin, so "Miss from cloudfront" always, and invalidations are not needed),
-HTTPS and ``redirect-to-https`` (the sandbox serves plain HTTP on the loopback, so
-``Strict-Transport-Security`` is sent but browsers ignore it on http), the WAF web ACL, its
+HTTPS to viewers and ``redirect-to-https`` (the sandbox serves plain HTTP on the loopback,
+so ``Strict-Transport-Security`` is sent but browsers ignore it on http, and ``match-viewer``
+reaches origins over http), DNS (every origin's domain resolves to the loopback), publicly
+trusted CAs (only the mesh's roots are trusted: on AWS a load balancer with an ACM certificate
+would front the ingress), CORS and server-timing headers of a policy, the WAF web ACL, its
 logs and rate limit, compression, HTTP/2 and 3, edge locations and price classes, geo
 restrictions, origin groups and failover, custom error responses, signed URLs and cookies,
 CloudFront Functions and Lambda@Edge, aliases and certificates, origin access control's own
 signing (the stand-in reads the bucket as the account's role, not as the
-``cloudfront.amazonaws.com`` principal the bucket policy of the module names, so the sandbox's
-bucket carries no such policy), and more than one distribution at a time. moto 5.2 has no
-response-headers-policy API: the policy comes with the deployment request (the SDK reads it
-from the Terraform module, :mod:`soa_sdk.frontend`). CloudFront accepts only DNS names as
-origin domains; the sandbox's ingress is ``127.0.0.1``.
+``cloudfront.amazonaws.com`` principal the module's bucket policy names), and more than one
+distribution at a time.
 
 The control API (sandbox only: on AWS a distribution is served as soon as it is deployed)
 is guarded like the workload host's: a bearer token (the sandbox's ``frontend_api_token``),
 the ``Host`` header naming the loopback, JSON bodies only.
 
 - ``GET /sandbox/health`` -> ``{"status": "ok", "distribution": id | null}`` (no token)
-- ``PUT /sandbox/distribution`` {account_id, distribution_id, response_headers_policy}
+- ``PUT /sandbox/distribution`` {account_id, distribution_id}
   -> the distribution being served
 - ``GET /sandbox/distribution`` -> the same, or 404
 - ``DELETE /sandbox/distribution`` -> 204, nothing served any more

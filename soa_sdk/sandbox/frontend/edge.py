@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import secrets
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import boto3
 import botocore.exceptions
 import requests
+import urllib3
 
 from soa_sdk.awsclient import new_session
 from soa_sdk.sandbox.frontend import CONTROL_PREFIX, CONTROL_ROUTES
@@ -91,7 +93,8 @@ class Deployment:
     distribution_id: str
     domain_name: str
     config: dict[str, Any]
-    headers: list[tuple[str, str, bool]] = field(default_factory=list)
+    policies: dict[str, list[tuple[str, str, bool]]] = field(default_factory=dict)
+    """The headers each response-headers policy the behaviours name adds, by policy id."""
 
     def behaviour(self, path: str) -> dict[str, Any]:
         """The cache behaviour for ``path``: the first ordered one whose pattern matches, else
@@ -118,7 +121,9 @@ class Deployment:
                 for item in (self.config.get("CacheBehaviors") or {}).get("Items") or []
             ]
             + ["*"],
-            "response_headers": [name for name, _, _ in self.headers],
+            "response_headers": sorted(
+                {name for headers in self.policies.values() for name, _, _ in headers}
+            ),
         }
 
 
@@ -161,11 +166,43 @@ class AwsReader:
     def client(self, account_id: str, service: str) -> Any:
         return self.session(account_id).client(service, endpoint_url=self.aws_url)
 
-    def distribution(self, account_id: str, distribution_id: str) -> tuple[str, dict[str, Any]]:
-        """(domain name, DistributionConfig) of a distribution."""
-        reply = self.client(account_id, "cloudfront").get_distribution(Id=distribution_id)
-        distribution = reply["Distribution"]
-        return distribution["DomainName"], distribution["DistributionConfig"]
+    def distribution(self, account_id: str, distribution_id: str) -> Deployment:
+        """A distribution as the edge serves it: its domain name, ``DistributionConfig`` and
+        the response-headers policies its behaviours name (``GetResponseHeadersPolicy``)."""
+        cloudfront = self.client(account_id, "cloudfront")
+        distribution = cloudfront.get_distribution(Id=distribution_id)["Distribution"]
+        config = distribution["DistributionConfig"]
+        behaviours = [
+            config["DefaultCacheBehavior"],
+            *((config.get("CacheBehaviors") or {}).get("Items") or []),
+        ]
+        policies = {}
+        for policy_id in {b.get("ResponseHeadersPolicyId") for b in behaviours} - {"", None}:
+            policy = cloudfront.get_response_headers_policy(Id=policy_id)["ResponseHeadersPolicy"]
+            policies[policy_id] = policy_headers(policy["ResponseHeadersPolicyConfig"])
+        return Deployment(account_id, distribution_id, distribution["DomainName"], config, policies)
+
+
+class OriginTrust:
+    """What the edge trusts of a custom origin's certificate: the mesh's CA roots, read from
+    Consul (``GET /v1/connect/ca/roots``, no token needed). The origin the distribution names
+    is the store's ingress gateway, whose TLS certificate is its Connect leaf; CloudFront
+    trusts only publicly trusted CAs, so on AWS a load balancer with an ACM certificate would
+    sit in front of it."""
+
+    def __init__(self, consul_url: str) -> None:
+        self.consul_url = consul_url.rstrip("/")
+        self._context: ssl.SSLContext | None = None
+
+    def context(self, fresh: bool = False) -> ssl.SSLContext:
+        if self._context is None or fresh:
+            reply = requests.get(f"{self.consul_url}/v1/connect/ca/roots", timeout=10)
+            reply.raise_for_status()
+            pems = "".join(root["RootCert"] for root in reply.json()["Roots"])
+            context = ssl.create_default_context(cadata=pems)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2  # origin_ssl_protocols TLSv1.2
+            self._context = context
+        return self._context
 
 
 # -- the server ----------------------------------------------------------------------------------
@@ -173,21 +210,49 @@ class Edge:
     """What the edge serves, and its control API's state (kept in ``state_file`` so that a
     restarted edge serves the same distribution)."""
 
-    def __init__(self, reader: AwsReader, token: str, state_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        reader: AwsReader,
+        trust: OriginTrust,
+        token: str,
+        state_file: Path | None = None,
+    ) -> None:
         self.reader = reader
+        self.trust = trust
         self.token = token
         self.state_file = state_file
         self.deployment: Deployment | None = None
         self.allowed_hosts: set[str] = set()
-        self.origins = requests.Session()
+        self._pools: dict[tuple[str, int, bool], urllib3.HTTPConnectionPool] = {}
+        self._pools_lock = threading.Lock()
 
-    def deploy(self, account_id: str, distribution_id: str, policy: dict[str, Any]) -> Deployment:
-        domain, config = self.reader.distribution(account_id, distribution_id)
-        deployment = Deployment(account_id, distribution_id, domain, config, policy_headers(policy))
+    def origin_pool(
+        self, domain: str, port: int, secure: bool, fresh: bool = False
+    ) -> urllib3.HTTPConnectionPool:
+        """Connections to a custom origin. Every origin's domain resolves to the loopback on
+        the sandbox; over https the edge sends the domain as SNI and verifies the certificate
+        names it (``fresh``: the CA roots read again, after a rotation)."""
+        key = (domain, port, secure)
+        with self._pools_lock:
+            if fresh or key not in self._pools:
+                if secure:
+                    self._pools[key] = urllib3.HTTPSConnectionPool(
+                        "127.0.0.1",
+                        port,
+                        server_hostname=domain,
+                        assert_hostname=domain,
+                        ssl_context=self.trust.context(fresh),
+                        maxsize=8,
+                    )
+                else:
+                    self._pools[key] = urllib3.HTTPConnectionPool("127.0.0.1", port, maxsize=8)
+            return self._pools[key]
+
+    def deploy(self, account_id: str, distribution_id: str) -> Deployment:
+        deployment = self.reader.distribution(account_id, distribution_id)
         self.deployment = deployment
         if self.state_file is not None:
             record = {"account_id": account_id, "distribution_id": distribution_id}
-            record["policy"] = policy
             self.state_file.write_text(json.dumps(record))
         log.info("serving distribution %s of account %s", distribution_id, account_id)
         return deployment
@@ -207,7 +272,7 @@ class Edge:
             return
         record = json.loads(self.state_file.read_text())
         try:
-            self.deploy(record["account_id"], record["distribution_id"], record["policy"])
+            self.deploy(record["account_id"], record["distribution_id"])
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
             log.warning("the distribution deployed before is gone (%s)", error)
 
@@ -293,11 +358,10 @@ class _Handler(BaseHTTPRequestHandler):
             request = json.loads(body)
             account_id = str(request["account_id"])
             distribution_id = str(request["distribution_id"])
-            policy = dict(request.get("response_headers_policy") or {})
         except (ValueError, KeyError, TypeError) as error:
             return _json(400, {"error": f"the body is not a deployment request ({error})"})
         try:
-            deployment = edge.deploy(account_id, distribution_id, policy)
+            deployment = edge.deploy(account_id, distribution_id)
         except botocore.exceptions.ClientError as error:
             return _json(400, {"error": f"the distribution cannot be read: {error}"})
         except (botocore.exceptions.BotoCoreError, KeyError) as error:
@@ -327,12 +391,13 @@ class _Handler(BaseHTTPRequestHandler):
             )
         else:
             origin = deployment.origin(behaviour["TargetOriginId"])
-            if (origin.get("CustomOriginConfig") or {}).get("HTTPPort"):
+            if "CustomOriginConfig" in origin:
                 query = f"?{split.query}" if split.query else ""
                 status, headers, payload = self._forward(origin, path + query, body)
             else:
                 status, headers, payload = self._object(deployment, origin, path)
-        return status, self._edge_headers(deployment, headers, request_id), payload
+        policy = deployment.policies.get(behaviour.get("ResponseHeadersPolicyId") or "", [])
+        return status, self._edge_headers(deployment, policy, headers, request_id), payload
 
     def _object(
         self, deployment: Deployment, origin: dict[str, Any], path: str
@@ -362,31 +427,59 @@ class _Handler(BaseHTTPRequestHandler):
     def _forward(
         self, origin: dict[str, Any], target: str, body: bytes
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        port = origin["CustomOriginConfig"]["HTTPPort"]
-        url = f"http://{origin['DomainName']}:{port}{origin.get('OriginPath') or ''}{target}"
+        """A custom origin: ``https-only`` over TLS to ``HTTPSPort``, else (``http-only``, and
+        ``match-viewer`` since viewers reach the sandbox's edge over http) to ``HTTPPort``;
+        ``Host`` is the origin's domain (the managed ``AllViewerExceptHostHeader`` policy)."""
+        custom = origin["CustomOriginConfig"]
+        secure = custom.get("OriginProtocolPolicy") == "https-only"
+        port = int(custom["HTTPSPort"] if secure else custom["HTTPPort"])
+        domain = origin["DomainName"]
         headers = {k: v for k, v in self.headers.items() if k.lower() not in NOT_FORWARDED}
+        headers["Host"] = domain
         headers["Via"] = f"1.1 {self.edge.via()} (CloudFront)"
-        timeout = (origin["CustomOriginConfig"].get("OriginReadTimeout") or 30) + 0.0
-        try:
-            reply = self.edge.origins.request(
-                self.command, url, headers=headers, data=body or None, timeout=timeout
-            )
-        except requests.RequestException:
-            return _error_page(
-                502, "CloudFront wasn't able to connect to the origin (the store's ingress)."
-            )
+        timeout = urllib3.Timeout(total=(custom.get("OriginReadTimeout") or 30) + 0.0)
+        path = f"{origin.get('OriginPath') or ''}{target}"
+        reply = None
+        for fresh in (False, True):
+            pool = self.edge.origin_pool(domain, port, secure, fresh)
+            try:
+                reply = pool.urlopen(
+                    self.command,
+                    path,
+                    body=body or None,
+                    headers=headers,
+                    timeout=timeout,
+                    retries=False,
+                    redirect=False,
+                    decode_content=False,
+                )
+                break
+            except urllib3.exceptions.SSLError:
+                if fresh:
+                    return _error_page(
+                        502, "CloudFront could not verify the origin's TLS certificate."
+                    )
+            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError):
+                return _error_page(
+                    502, "CloudFront wasn't able to connect to the origin (the store's ingress)."
+                )
+        assert reply is not None
         passed = [
             (k, v)
             for k, v in reply.headers.items()
             if k.lower() not in NOT_FORWARDED and k.lower() != "content-encoding"
         ]
-        return reply.status_code, passed, reply.content
+        return reply.status, passed, reply.data
 
     def _edge_headers(
-        self, deployment: Deployment, headers: list[tuple[str, str]], request_id: str
+        self,
+        deployment: Deployment,
+        policy: list[tuple[str, str, bool]],
+        headers: list[tuple[str, str]],
+        request_id: str,
     ) -> list[tuple[str, str]]:
         out = list(headers)
-        for name, value, override in deployment.headers:
+        for name, value, override in policy:
             present = any(k.lower() == name.lower() for k, _ in out)
             if present and not override:
                 continue

@@ -1,7 +1,9 @@
 """Frontend: the sandbox's CloudFront edge, which serves the frontend runtime's distribution
 (the store's site from S3, ``/api/*`` to the store's ingress) on a local URL
 (:mod:`soa_sdk.sandbox.frontend`). It starts empty; step 1 (``lab.frontend.create``)
-creates the bucket and the distribution in the ``frontend`` account and deploys it here.
+applies ``terraform/runtime_frontend`` (the bucket and the distribution in the ``frontend``
+account) and deploys the distribution here. It trusts the mesh's CA roots (from Consul) for
+the ingress gateway's TLS listener, the distribution's ``/api/*`` origin.
 
 It reads AWS with the sandbox's administrator keys (passed in the environment, as its control
 API's token ``frontend_api_token``). What it serves is kept in a file, so it can be restarted
@@ -21,7 +23,7 @@ API_TOKEN = "frontend_api_token"
 class FrontendService(Service):
     name: ClassVar[str] = "frontend"
     summary: ClassVar[str] = "CloudFront edge (the store's web frontend)"
-    depends_on: ClassVar[tuple[str, ...]] = ("aws",)
+    depends_on: ClassVar[tuple[str, ...]] = ("aws", "consul")
     lost_when_stopped: ClassVar[str] = "nothing: it serves again what it served"
     restart_alone: ClassVar[bool] = True
     restart_note: ClassVar[str] = "the distribution it serves is kept on disk and read again"
@@ -34,6 +36,7 @@ class FrontendService(Service):
         return loopback_server(
             "soa_sdk.sandbox.frontend",
             *("--aws-url", context.urls["aws"]),
+            *("--consul-url", context.urls["consul"]),
             *("--state-file", str(folder / "distribution.json")),
             port=context.port_for(self.name),
             paths=[str(folder)],
