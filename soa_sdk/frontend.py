@@ -266,6 +266,14 @@ class Frontend:
         """A link to the store's page, for a notebook."""
         return Link(self.url(), "Open the store")
 
+    def require(self, runtime: str = "runtime-ecs") -> Link:
+        """The link to the store's page for a later step: read back through the API when the
+        frontend exists, else :meth:`create` (which applies ``terraform/runtime_frontend``)."""
+        try:
+            return self.link()
+        except NotFound:
+            return self.create(runtime).link()
+
     # -- helpers -----------------------------------------------------------------------------
     def _clients(self, spec: FrontendSpec) -> tuple[Any, Any]:
         session = self.org.session(spec.account).session

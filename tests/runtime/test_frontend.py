@@ -3,7 +3,7 @@
 store runtime's ingress gateway's TLS listener, uploads the site, and the sandbox's CloudFront
 edge serves it: the page from S3 with the policy's security headers, ``/api/*`` over TLS to the
 ingress (the edge verifies the gateway's Connect leaf names the origin). ``destroy`` leaves
-nothing, and ``create`` brings it all back."""
+nothing, and ``require`` (what a later step calls) brings it all back."""
 
 from __future__ import annotations
 
@@ -106,6 +106,8 @@ def test_destroy_leaves_nothing_and_create_restores(lab: Any, site: Any) -> None
     assert not wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
     assert requests.get(site.url, timeout=30).status_code == 404  # the edge serves nothing
 
-    restored = lab.frontend.create(RUNTIME)
-    assert restored.terraform is not None and set(restored.terraform.created) >= DECLARED
-    assert requests.get(restored.url + "api/", timeout=30).status_code == 200
+    # What a later step calls (notebooks 02 and 03): the frontend applied again, as it is gone.
+    link = lab.frontend.require(RUNTIME)
+    assert set(lab.tf.runner(FOLDER).state_list()) >= DECLARED
+    assert requests.get(link.url + "api/", timeout=30).status_code == 200
+    assert lab.frontend.require(RUNTIME).url == link.url  # there: read back, nothing applied
