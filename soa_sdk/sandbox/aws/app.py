@@ -15,6 +15,7 @@ from soa_sdk.sandbox.aws.cloudtrail import CloudTrailMiddleware
 from soa_sdk.sandbox.aws.compression import DecompressionMiddleware
 from soa_sdk.sandbox.aws.health import HealthMiddleware
 from soa_sdk.sandbox.aws.scheduling import ComputeChanges, SchedulingMiddleware
+from soa_sdk.sandbox.aws.serialized import SerializedMiddleware
 from soa_sdk.sandbox.aws.signing import CredentialStore, RootKeys, SignatureMiddleware
 from soa_sdk.sandbox.aws.web_identity import WebIdentityMiddleware
 from soa_sdk.sandbox.aws.wsgi import WSGIApp
@@ -39,7 +40,8 @@ def build_app(root: RootKeys | None = None, clock: Callable[[], float] | None = 
     root = root or RootKeys.from_environment()
     # IAM policies enforced from the first request, the sandbox's users created.
     install_authorization(root)
-    app: WSGIApp = build_moto_app()
+    # moto's backends are not thread-safe: one request at a time into them.
+    app: WSGIApp = SerializedMiddleware(build_moto_app())
     # CloudFront: the policy APIs moto lacks, and the origin access control moto drops.
     keep_origin_access_control()
     app = CloudFrontPoliciesMiddleware(app)
