@@ -94,6 +94,30 @@ def test_the_ingress_certificate_names_only_the_api_host(lab: Any, site: Any) ->
         context.wrap_socket(raw, server_hostname="store.example.com")
 
 
+def test_the_edge_refuses_an_origin_whose_certificate_does_not_name_it(lab: Any, site: Any) -> None:
+    """A distribution changed outside Terraform to send /api/* to another name on the same
+    listener: the gateway's certificate does not name it, so the edge answers CloudFront's 502
+    rather than talk to it; the next apply puts the origin back (drift), and the API answers."""
+    cloudfront = _client(lab, "cloudfront")
+    current = cloudfront.get_distribution_config(Id=site.distribution_id)
+    config = current["DistributionConfig"]
+    for origin in config["Origins"]["Items"]:
+        if origin["Id"] == "api":
+            origin["DomainName"] = "store.example.com"
+    cloudfront.update_distribution(
+        Id=site.distribution_id, IfMatch=current["ETag"], DistributionConfig=config
+    )
+    lab.sandbox.deploy_distribution(site.account_id, site.distribution_id)
+    refused = requests.get(site.url + "api/", timeout=30)
+    assert refused.status_code == 502, refused.text[:300]
+    assert "TLS certificate" in refused.text
+
+    fixed = lab.frontend.create(RUNTIME)
+    assert fixed.terraform is not None
+    assert f"{MODULE}.aws_cloudfront_distribution.this" in fixed.terraform.changed
+    assert requests.get(fixed.url + "api/", timeout=30).status_code == 200
+
+
 def test_destroy_leaves_nothing_and_create_restores(lab: Any, site: Any) -> None:
     spec = lab.frontend.spec()
     destroyed = lab.frontend.destroy()

@@ -21,7 +21,7 @@ from soa_sdk.sandbox.providers.schema import ProviderSchema
 from soa_sdk.sandbox.services.consul import MANAGEMENT_TOKEN
 from soa_sdk.sandbox.state import SandboxState
 from soa_sdk.sandbox.terraform import consul_token
-from soa_sdk.sandbox.terraform.run import Terraform
+from soa_sdk.sandbox.terraform.run import TOKENS_RENEWED_AFTER, Terraform
 from soa_sdk.tf.lab_spec import load_mesh
 
 FOLDER = "shared_services/consul"
@@ -186,3 +186,25 @@ def test_one_roots_token_is_not_narrowed_by_anothers(sandbox: SandboxState, tree
     consul_token.revoke(address, management, project)
     tokens = api.get("/v1/acl/tokens")
     assert not {wider.accessor_id, project.accessor_id} & {t["AccessorID"] for t in tokens}
+
+
+def test_a_runner_past_half_its_tokens_life_takes_new_ones(
+    consul: Terraform, sandbox: SandboxState
+) -> None:
+    """A notebook kernel open longer than half the tokens' 8 h: its next command restarts the
+    provider with a fresh Consul token and the old one is gone."""
+    consul.plan()
+    first = consul.provider_environment()["CONSUL_HTTP_TOKEN"]
+    consul.renew_tokens_after = 0.0
+    try:
+        consul.plan()
+    finally:
+        consul.renew_tokens_after = TOKENS_RENEWED_AFTER
+    second = consul.provider_environment()["CONSUL_HTTP_TOKEN"]
+    assert second != first
+    reply = requests.get(
+        f"{sandbox.url('consul')}/v1/acl/token/self",
+        headers={"X-Consul-Token": first},
+        timeout=10,
+    )
+    assert reply.status_code == 403 and "ACL not found" in reply.text

@@ -451,7 +451,7 @@ class _Handler(BaseHTTPRequestHandler):
                     timeout=timeout,
                     retries=False,
                     redirect=False,
-                    decode_content=False,
+                    decode_content=True,
                 )
                 break
             except urllib3.exceptions.SSLError:
@@ -459,7 +459,7 @@ class _Handler(BaseHTTPRequestHandler):
                     return _error_page(
                         502, "CloudFront could not verify the origin's TLS certificate."
                     )
-            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError):
+            except (urllib3.exceptions.HTTPError, OSError):
                 return _error_page(
                     502, "CloudFront wasn't able to connect to the origin (the store's ingress)."
                 )

