@@ -319,6 +319,16 @@ def _start_wave(
         raise SandboxError(" ".join(errors))
 
 
+def _log_tail(log: Path, lines: int = 4) -> str:
+    """The last lines of a service's log, for the error that names it (``soa-lab up`` removes
+    a sandbox that failed to start, the log with it)."""
+    try:
+        kept = log.read_text(errors="replace").strip().splitlines()[-lines:]
+    except OSError:
+        return "(no log)"
+    return " | ".join(line.strip() for line in kept) or "(empty)"
+
+
 def _start_one(service: Service, context: LaunchContext, progress: Progress) -> ServiceRecord:
     started = time.monotonic()
     launch = service.launch(context)
@@ -338,7 +348,8 @@ def _start_one(service: Service, context: LaunchContext, progress: Progress) -> 
     def ready() -> bool:
         if not child.is_running() or child.status() == "zombie":
             raise SandboxError(
-                f"The {service.name} service exited during start; see its log at {log}."
+                f"The {service.name} service exited during start; see its log at {log}. "
+                f"It ends: {_log_tail(log)}"
             )
         return service.is_healthy(record, context.secrets)
 

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import random
 import socket
+import threading
+from collections import deque
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 """Linux's range of ports for the local end of outgoing connections (``32768 60999`` by
 default)."""
-SERVER_PORTS = 12000
+SERVER_PORTS = 22000
 """How many ports below that range the sandbox's servers are given ports from."""
 ATTEMPTS = 64
+_given: deque[int] = deque(maxlen=4096)
+_given_lock = threading.Lock()
+"""The ports this process handed out lately: not handed out again while their server may
+not have bound them yet (two services of one start wave, a workload's sidecar and the next)."""
 
 
 def server_ports() -> range | None:
@@ -25,7 +31,7 @@ def server_ports() -> range | None:
         low, _ = (int(part) for part in EPHEMERAL_RANGE.read_text().split())
     except (OSError, ValueError):
         return None
-    start = max(1024, low - SERVER_PORTS)
+    start = max(10000, low - SERVER_PORTS)
     return range(start, low) if low - start >= 1000 else None
 
 
@@ -41,8 +47,11 @@ def free_port(host: str = LOOPBACK) -> int:
     if candidates is not None:
         for _ in range(ATTEMPTS):
             port = random.choice(candidates)
-            if port_is_free(port, host):
-                return port
+            with _given_lock:
+                if port in _given or not port_is_free(port, host):
+                    continue
+                _given.append(port)
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
