@@ -23,7 +23,7 @@ class FakeCerts:
     def roots_pem(self) -> str:
         return "ROOTS"
 
-    def leaf(self, service: str, partition: str = "default") -> tuple[str, str]:
+    def leaf(self, service: str, partition: str = "default", dns_sans: Any = ()) -> tuple[str, str]:
         return f"CERT {service}", f"KEY {service}"
 
 

@@ -296,10 +296,14 @@ def tls_enabled(entry: dict[str, Any] | None) -> bool:
     """Consul's ``connectTLSServingEnabled``: TLS on the gateway or on any of its listeners."""
     if not entry:
         return False
-    listeners = entry.get("Listeners") or ()
-    return bool((entry.get("TLS") or {}).get("Enabled")) or any(
-        (lst.get("TLS") or {}).get("Enabled") for lst in listeners
+    return any(_listener_tls(entry, lst) for lst in entry.get("Listeners") or ()) or bool(
+        (entry.get("TLS") or {}).get("Enabled")
     )
+
+
+def _listener_tls(entry: dict[str, Any], lst: dict[str, Any]) -> bool:
+    """TLS on this listener: the gateway's ``TLS.Enabled`` or its own."""
+    return bool((entry.get("TLS") or {}).get("Enabled") or (lst.get("TLS") or {}).get("Enabled"))
 
 
 def ingress_dns_sans(entry: dict[str, Any] | None, datacenter: str) -> list[str]:
@@ -325,7 +329,7 @@ def _ingress_tls(
     ctx: BuildContext, entry: dict[str, Any], lst: dict[str, Any], protocol: str
 ) -> dict[str, Any] | None:
     """The listener's downstream TLS transport socket, or ``None`` for plain text."""
-    if not ((entry.get("TLS") or {}).get("Enabled") or (lst.get("TLS") or {}).get("Enabled")):
+    if not _listener_tls(entry, lst):
         return None
     common: dict[str, Any] = {
         "tls_params": {"tls_minimum_protocol_version": "TLSv1_2"},

@@ -147,10 +147,7 @@ def build(
             if proxy.get("Kind") == "ingress-gateway":
                 entry = r.entry("ingress-gateway", service, partition)
                 sans = ingress_dns_sans(entry, getattr(view, "datacenter", None) or DC)
-            # the DNS SANs only when there are some: a Certs of the old shape still serves
-            chain, key = (
-                certs.leaf(service, partition, sans) if sans else certs.leaf(service, partition)
-            )
+            chain, key = certs.leaf(service, partition, sans)
             snap.add(
                 T_SECRET,
                 {
