@@ -43,25 +43,10 @@ def topo(mesh: Mesh) -> dict[str, int]:
     """store -> inventory (v1, v2) and payments (failover to partition west); web -> inventory."""
     b = mesh.backend
     b.partition_upsert("west")
-    ports = {
-        "store": mesh.register(
-            "store",
-            "store-1",
-            upstreams=[
-                {"DestinationName": "inventory", "LocalBindPort": INV_PORT},
-                {"DestinationName": "payments", "LocalBindPort": PAY_PORT},
-            ],
-        ),
-        "web": mesh.register(
-            "web",
-            "web-1",
-            upstreams=[{"DestinationName": "inventory", "LocalBindPort": WEB_INV_PORT}],
-        ),
-        "inventory-v1": mesh.register("inventory", "inventory-v1", "v1"),
-        "inventory-v2": mesh.register("inventory", "inventory-v2", "v2"),
-        "payments-east": mesh.register("payments", "payments-1", "east"),
-        "payments-west": mesh.register("payments", "payments-w1", "west", partition="west"),
-    }
+    # every entry before the first registration: each sidecar's listeners are born with the
+    # intentions. A listener updated later keeps serving the connections it had accepted with
+    # its old filter chain (Envoy drains them), so a store -> inventory connection pooled
+    # before the allow arrived would answer "RBAC: access denied" in the middle of a test.
     for svc in ("inventory", "payments"):
         mesh.apply({"Kind": "service-defaults", "Name": svc, "Protocol": "http"})
     mesh.apply({"Kind": "service-defaults", "Name": "payments", "Protocol": "http"}, "west")
@@ -118,7 +103,34 @@ def topo(mesh: Mesh) -> dict[str, int]:
             "Sources": [{"Name": "store", "Action": "allow"}],
         }
     )
-    eventually(lambda: get(f"http://127.0.0.1:{INV_PORT}/").status_code == 200)
+    ports = {
+        "store": mesh.register(
+            "store",
+            "store-1",
+            upstreams=[
+                {"DestinationName": "inventory", "LocalBindPort": INV_PORT},
+                {"DestinationName": "payments", "LocalBindPort": PAY_PORT},
+            ],
+        ),
+        "web": mesh.register(
+            "web",
+            "web-1",
+            upstreams=[{"DestinationName": "inventory", "LocalBindPort": WEB_INV_PORT}],
+        ),
+        "inventory-v1": mesh.register("inventory", "inventory-v1", "v1"),
+        "inventory-v2": mesh.register("inventory", "inventory-v2", "v2"),
+        "payments-east": mesh.register("payments", "payments-1", "east"),
+        "payments-west": mesh.register("payments", "payments-w1", "west", partition="west"),
+    }
+    seen: set[str] = set()
+
+    def both_versions_answer() -> bool:
+        r = get(f"http://127.0.0.1:{INV_PORT}/")
+        if r.status_code == 200:
+            seen.add(r.json()["version"])
+        return seen == {"v1", "v2"}
+
+    eventually(both_versions_answer)
     return ports
 
 
