@@ -142,6 +142,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     notebooks = runner.notebooks_in(Path(args.notebooks or notebooks_root()), args.only)
     timeout = runner.cell_timeout(args.cell_timeout)
+    given = dict(runner.parse_parameter(text) for text in args.parameter)
+    runner.check_parameters(notebooks, given)  # before the sandbox starts
+    parameters = {**runner.HEADLESS_PARAMETERS, **given, "TARGET": args.target}
     say = progress.stamped()
     # Step 5 scans Terraform with checkov: prepare it while the first notebooks run.
     preparing = tools.prepare_in_background(tools.CHECKOV)
@@ -149,9 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         lifecycle.up(progress=say)
     folder = runner.new_run_folder(Path(args.output or project_root() / "runs"))
     _say(f"Running {len(notebooks)} notebook(s) into {folder}")
-    results = runner.run_all(
-        notebooks, folder, {"TARGET": args.target}, progress=say, timeout=timeout
-    )
+    results = runner.run_all(notebooks, folder, parameters, progress=say, timeout=timeout)
     preparing.join(timeout=tools.INSTALL_TIMEOUT)  # never leave a half-made environment
     rows = [
         {
@@ -217,6 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--notebooks", help="folder of notebooks (default: the project's)")
     run.add_argument("--output", help="where run folders go (default: ./runs)")
     run.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 00 01")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a notebook parameter, as papermill's -p (repeatable; default: STEP_SECONDS=0)",
+    )
     run.add_argument(
         "--cell-timeout",
         type=float,

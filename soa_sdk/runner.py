@@ -201,6 +201,45 @@ def run_notebook(
     return NotebookRun(notebook.stem, output, True, time.monotonic() - started)
 
 
+HEADLESS_PARAMETERS: dict[str, Any] = {"STEP_SECONDS": 0}
+"""What ``soa-lab run`` sets unless told otherwise: no notebook output is watched while it
+runs, so notebook 03 does not hold each canary weight on the store's page for eyes (its
+``STEP_SECONDS``: 2 s in JupyterLab, about 12 s of the whole run)."""
+
+
+def parse_parameter(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` as papermill's ``-p`` reads it: VALUE becomes an int, a float, ``True``,
+    ``False`` or ``None`` where it spells one, else stays a string."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise ValidationError(f"a parameter is NAME=VALUE, e.g. STEP_SECONDS=2; got {text!r}")
+    for kind in (int, float):
+        try:
+            return name, kind(raw)
+        except ValueError:
+            pass
+    return name, {"True": True, "False": False, "None": None}.get(raw, raw)
+
+
+def declared_parameters(notebook: Path) -> set[str]:
+    """The names of ``notebook``'s parameters cell (the cell tagged ``parameters``)."""
+    import papermill
+
+    return set(papermill.inspect_notebook(str(notebook)))
+
+
+def check_parameters(notebooks: list[Path], parameters: dict[str, Any]) -> None:
+    """Refuse, before anything runs, a parameter that none of ``notebooks`` declares (a typo
+    would otherwise be injected as a stray variable and change nothing)."""
+    declared = set().union(*(declared_parameters(n) for n in notebooks)) if notebooks else set()
+    unknown = sorted(set(parameters) - declared)
+    if unknown:
+        raise ValidationError(
+            f"no notebook has a parameter {', '.join(unknown)}; "
+            f"their parameters are: {', '.join(sorted(declared))}"
+        )
+
+
 def run_all(
     notebooks: list[Path],
     folder: Path,
@@ -209,13 +248,16 @@ def run_all(
     stop_on_failure: bool = True,
     timeout: float | None = None,
 ) -> list[NotebookRun]:
-    """Run ``notebooks`` in order into ``folder``. Later steps build on earlier ones, so by
-    default the run stops at the first failure."""
+    """Run ``notebooks`` in order into ``folder``, each with those of ``parameters`` that its
+    parameters cell declares. Later steps build on earlier ones, so by default the run stops
+    at the first failure."""
     say = progress or (lambda message: None)
     results = []
     for notebook in notebooks:
         say(f"running {notebook.name} ...")
-        result = run_notebook(notebook, folder / notebook.name, parameters, timeout=timeout)
+        declared = declared_parameters(notebook)
+        own = {name: value for name, value in (parameters or {}).items() if name in declared}
+        result = run_notebook(notebook, folder / notebook.name, own, timeout=timeout)
         results.append(result)
         verdict = "ok" if result.ok else f"FAILED{result.where}: {result.error}"
         say(f"{notebook.name}: {verdict} ({result.seconds:.1f} s)")

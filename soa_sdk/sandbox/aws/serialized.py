@@ -10,8 +10,8 @@ resources at once, so the sandbox's AWS meets this as soon as two folders apply 
 AWS itself has no such limit; the cost is small here because moto's work is Python under one
 interpreter lock anyway: the whole lab took 145.2 s with the lock and 141.6 s without it, one
 after the other on a 2-core machine, within the spread of two runs
-(``python benchmarks/lab_revisions.py HEAD <a tree without the lock>``). The sandbox's own layers outside it (signatures, the scheduler's long
-poll, CloudTrail) are not serialized.
+(``python benchmarks/lab_revisions.py HEAD <a tree without the lock>``). The sandbox's own
+layers outside it (signatures, the scheduler's long poll, CloudTrail) are not serialized.
 """
 
 from __future__ import annotations
