@@ -144,7 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     timeout = runner.cell_timeout(args.cell_timeout)
     given = dict(runner.parse_parameter(text) for text in args.parameter)
     runner.check_parameters(notebooks, given)  # before the sandbox starts
-    parameters = {**runner.HEADLESS_PARAMETERS, **given, "TARGET": args.target}
+    chosen = {**runner.HEADLESS_PARAMETERS, **given}
     say = progress.stamped()
     # Step 5 scans Terraform with checkov: prepare it while the first notebooks run.
     preparing = tools.prepare_in_background(tools.CHECKOV)
@@ -152,7 +152,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         lifecycle.up(progress=say)
     folder = runner.new_run_folder(Path(args.output or project_root() / "runs"))
     _say(f"Running {len(notebooks)} notebook(s) into {folder}")
-    results = runner.run_all(notebooks, folder, parameters, progress=say, timeout=timeout)
+    results = runner.run_all(
+        notebooks,
+        folder,
+        {"TARGET": args.target},
+        progress=say,
+        timeout=timeout,
+        where_declared=chosen,
+    )
     preparing.join(timeout=tools.INSTALL_TIMEOUT)  # never leave a half-made environment
     rows = [
         {

@@ -18,6 +18,7 @@ terminal also stays free of ipykernel's warning about unencrypted TCP.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import os
@@ -222,10 +223,32 @@ def parse_parameter(text: str) -> tuple[str, Any]:
 
 
 def declared_parameters(notebook: Path) -> set[str]:
-    """The names of ``notebook``'s parameters cell (the cell tagged ``parameters``)."""
-    import papermill
-
-    return set(papermill.inspect_notebook(str(notebook)))
+    """The names assigned in ``notebook``'s parameters cell (the code cell tagged
+    ``parameters``, as papermill finds it). Read with :mod:`ast` rather than papermill's
+    ``inspect_notebook``, which needs the notebook's language in its metadata; a notebook
+    that cannot be read declares nothing (:func:`run_notebook` then reports why)."""
+    try:
+        cells = json.loads(Path(notebook).read_text())["cells"]
+        source = next(
+            "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+            for c in cells
+            if c.get("cell_type") == "code"
+            and "parameters" in c.get("metadata", {}).get("tags", [])
+        )
+        tree = ast.parse(source)
+    except (OSError, ValueError, KeyError, TypeError, StopIteration, SyntaxError):
+        return set()
+    names: set[str] = set()
+    for statement in tree.body:
+        targets = (
+            statement.targets
+            if isinstance(statement, ast.Assign)
+            else [statement.target]
+            if isinstance(statement, ast.AnnAssign)
+            else []
+        )
+        names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
 
 
 def check_parameters(notebooks: list[Path], parameters: dict[str, Any]) -> None:
@@ -247,16 +270,18 @@ def run_all(
     progress: Callable[[str], None] | None = None,
     stop_on_failure: bool = True,
     timeout: float | None = None,
+    where_declared: dict[str, Any] | None = None,
 ) -> list[NotebookRun]:
-    """Run ``notebooks`` in order into ``folder``, each with those of ``parameters`` that its
-    parameters cell declares. Later steps build on earlier ones, so by default the run stops
-    at the first failure."""
+    """Run ``notebooks`` in order into ``folder``, each with ``parameters`` and those of
+    ``where_declared`` that its parameters cell declares. Later steps build on earlier ones,
+    so by default the run stops at the first failure."""
     say = progress or (lambda message: None)
     results = []
     for notebook in notebooks:
         say(f"running {notebook.name} ...")
-        declared = declared_parameters(notebook)
-        own = {name: value for name, value in (parameters or {}).items() if name in declared}
+        declared = declared_parameters(notebook) if where_declared else set()
+        own = {n: v for n, v in (where_declared or {}).items() if n in declared}
+        own.update(parameters or {})
         result = run_notebook(notebook, folder / notebook.name, own, timeout=timeout)
         results.append(result)
         verdict = "ok" if result.ok else f"FAILED{result.where}: {result.error}"

@@ -129,3 +129,71 @@ def test_a_notebook_without_a_kernelspec_runs_with_the_lab_s_parameters(
     nbformat.write(nbformat.v4.new_notebook(cells=cells), folder / "00_plain.ipynb")
     argv = ["run", "--target", "aws", "--notebooks", str(folder), "--output", str(tmp_path)]
     assert cli_main(argv) == 0
+
+
+def _parameters_notebook(folder: Path, name: str, parameters: str, check: str) -> Path:
+    """A notebook whose first cell is tagged ``parameters``, as the lab's are."""
+    cell = nbformat.v4.new_code_cell(parameters)
+    cell.metadata["tags"] = ["parameters"]
+    document = nbformat.v4.new_notebook(cells=[cell, nbformat.v4.new_code_cell(check)])
+    document.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    path = folder / name
+    nbformat.write(document, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("STEP_SECONDS=2", ("STEP_SECONDS", 2)),
+        ("RATE=0.5", ("RATE", 0.5)),
+        ("REMOVE_AT_END=False", ("REMOVE_AT_END", False)),
+        ("RUNTIME=runtime-ecs", ("RUNTIME", "runtime-ecs")),
+        ("NOTE=", ("NOTE", "")),
+    ],
+)
+def test_a_parameter_is_read_as_papermill_reads_p(text: str, expected: tuple) -> None:
+    assert runner.parse_parameter(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["STEP_SECONDS", "=2", "2X=1", "A-B=1"])
+def test_a_parameter_that_is_not_name_value_is_refused(bad: str) -> None:
+    with pytest.raises(ValidationError, match="NAME=VALUE"):
+        runner.parse_parameter(bad)
+
+
+def test_the_cli_gives_each_notebook_the_parameters_it_declares(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The headless default (no canary hold) and ``-p`` reach the notebooks that declare them;
+    the others run without a stray variable."""
+    monkeypatch.setenv("SOA_LAB_CHECKOV", sys.executable)
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _parameters_notebook(
+        folder,
+        "00_holds.ipynb",
+        "TARGET = 'sandbox'\nSTEP_SECONDS = 2.0\nRATE = 1",
+        "assert (TARGET, STEP_SECONDS, RATE) == ('aws', 0, 5), (TARGET, STEP_SECONDS, RATE)",
+    )
+    _parameters_notebook(
+        folder,
+        "01_plain.ipynb",
+        "TARGET = 'sandbox'",
+        "assert 'STEP_SECONDS' not in globals() and 'RATE' not in globals()",
+    )
+    argv = ["run", "--target", "aws", "--notebooks", str(folder), "--output", str(tmp_path)]
+    assert cli_main([*argv, "-p", "RATE=5"]) == 0
+
+
+def test_a_parameter_no_notebook_declares_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _parameters_notebook(folder, "00_one.ipynb", "TARGET = 'sandbox'", "raise SystemExit(3)")
+    argv = ["run", "--target", "aws", "--notebooks", str(folder), "--output", str(tmp_path)]
+    assert cli_main([*argv, "-p", "STEP_SECOND=0"]) != 0
+    message = "no notebook has a parameter STEP_SECOND; their parameters are: TARGET"
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.glob("run-*"))
