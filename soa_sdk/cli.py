@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from soa_sdk.errors import SoaLabError
+from soa_sdk.errors import SoaLabError, ValidationError
 
 
 def _say(message: str) -> None:
@@ -143,6 +143,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     notebooks = runner.notebooks_in(Path(args.notebooks or notebooks_root()), args.only)
     timeout = runner.cell_timeout(args.cell_timeout)
     given = dict(runner.parse_parameter(text) for text in args.parameter)
+    if "TARGET" in given:
+        raise ValidationError("the target is an option of its own: soa-lab run --target aws")
     runner.check_parameters(notebooks, given)  # before the sandbox starts
     chosen = {**runner.HEADLESS_PARAMETERS, **given}
     say = progress.stamped()

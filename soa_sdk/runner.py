@@ -205,7 +205,7 @@ def run_notebook(
 HEADLESS_PARAMETERS: dict[str, Any] = {"STEP_SECONDS": 0}
 """What ``soa-lab run`` sets unless told otherwise: no notebook output is watched while it
 runs, so notebook 03 does not hold each canary weight on the store's page for eyes (its
-``STEP_SECONDS``: 2 s in JupyterLab, about 12 s of the whole run)."""
+``STEP_SECONDS``: 2 s in JupyterLab, 2 s per weight held, about 8 s of the whole run)."""
 
 
 def parse_parameter(text: str) -> tuple[str, Any]:

@@ -197,3 +197,8 @@ def test_a_parameter_no_notebook_declares_is_refused_before_anything_runs(
     message = "no notebook has a parameter STEP_SECOND; their parameters are: TARGET"
     assert message in capsys.readouterr().err
     assert not list(tmp_path.glob("run-*"))
+
+
+def test_the_target_is_refused_as_a_parameter(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["run", "-p", "TARGET=aws"]) != 0
+    assert "soa-lab run --target aws" in capsys.readouterr().err
