@@ -21,8 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
-SUMMARY_ROW = re.compile(r"^(\d\d_\w+)\s+(passed|FAILED)\s+([\d.]+)", re.MULTILINE)
+from quick_start import PROJECT, SUMMARY_ROW  # this script's folder is first on sys.path
 
 
 def tree_of(spec: str, scratch: Path) -> Path:
@@ -37,8 +36,8 @@ def tree_of(spec: str, scratch: Path) -> Path:
     return tree
 
 
-def run_lab(tree: Path, home: Path) -> tuple[float, dict[str, float], str]:
-    """Seconds of the whole ``soa-lab run`` of ``tree``, each notebook's, and the output."""
+def run_lab(tree: Path, home: Path) -> tuple[float, dict[str, float]]:
+    """Seconds of the whole ``soa-lab run`` of ``tree``, and each notebook's."""
     env = {**os.environ, "PYTHONPATH": str(tree), "SOA_LAB_HOME": str(home)}
     cli = [sys.executable, "-m", "soa_sdk.cli"]
     began = time.perf_counter()
@@ -49,7 +48,7 @@ def run_lab(tree: Path, home: Path) -> tuple[float, dict[str, float], str]:
     if done.returncode != 0:
         tail = "\n".join(out.splitlines()[-20:])
         raise SystemExit(f"soa-lab run of {tree} exited {done.returncode}:\n{tail}")
-    return seconds, {m[0]: float(m[2]) for m in SUMMARY_ROW.findall(out)}, out
+    return seconds, {m[0]: float(m[2]) for m in SUMMARY_ROW.findall(out)}
 
 
 def main() -> int:
@@ -64,8 +63,7 @@ def main() -> int:
                 tree = tree_of(spec, Path(scratch))
                 if tree.is_relative_to(Path(scratch)):
                     worktrees.append(tree)
-                seconds, notebooks, _ = run_lab(tree, Path(scratch) / f"home-{index}")
-                results.append((seconds, notebooks))
+                results.append(run_lab(tree, Path(scratch) / f"home-{index}"))
         finally:
             for tree in worktrees:
                 subprocess.run(

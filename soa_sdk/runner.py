@@ -254,7 +254,7 @@ def declared_parameters(notebook: Path) -> set[str]:
 def check_parameters(notebooks: list[Path], parameters: dict[str, Any]) -> None:
     """Refuse, before anything runs, a parameter that none of ``notebooks`` declares (a typo
     would otherwise be injected as a stray variable and change nothing)."""
-    declared = set().union(*(declared_parameters(n) for n in notebooks)) if notebooks else set()
+    declared = set().union(*(declared_parameters(n) for n in notebooks))
     unknown = sorted(set(parameters) - declared)
     if unknown:
         raise ValidationError(
